@@ -1,0 +1,88 @@
+"""The container's `train` program against an /opt/ml-shaped tree, as SageMaker runs it."""
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.opt_ml import make_opt_ml
+from tests.synthetic import write_fsdd_folder, write_image_folder
+
+ROOT = Path(__file__).resolve().parents[3]
+TRAIN_PROGRAM = ROOT / "training" / "train"
+METRIC_DEFINITIONS = json.loads((ROOT / "training" / "metric_definitions.json").read_text())
+
+
+def run_train(tree, timeout=300):
+    environ = {**os.environ, **tree.environ(), "PYTHONPATH": str(ROOT / "training"),
+               "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    return subprocess.run([str(TRAIN_PROGRAM), "train"], env=environ, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def scraped_metrics(log: str) -> dict[str, list[float]]:
+    """What SageMaker would scrape from the log with the metric definitions."""
+    return {d["Name"]: [float(v) for v in re.findall(d["Regex"], log)] for d in METRIC_DEFINITIONS}
+
+
+def check_outputs(tree, result, epochs, num_classes):
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert not (tree.output_dir / "failure").exists()
+    manifest = json.loads((tree.model_dir / "manifest.json").read_text())
+    evaluation = json.loads((tree.output_data_dir / "evaluation.json").read_text())
+    assert len(manifest["class_names"]) == num_classes
+    assert manifest["hyperparameters"]["epochs"] == epochs
+    assert evaluation["accuracy"] > 1.5 / num_classes, evaluation  # well above chance
+    assert np.asarray(evaluation["confusion_matrix"]).sum() == evaluation["num_samples"]
+    for plot in ("learning_curves.png", "confusion_matrix.png"):
+        assert (tree.output_data_dir / plot).read_bytes()[:4] == b"\x89PNG"
+    metrics = scraped_metrics(result.stdout)
+    assert len(metrics["validation:accuracy"]) == epochs
+    assert metrics["final:accuracy"] == [pytest.approx(evaluation["accuracy"], abs=1e-4)]
+    return manifest, evaluation
+
+
+@pytest.mark.slow
+def test_cnn_trains_on_images_and_writes_a_loadable_artifact(tmp_path):
+    import torch
+
+    tree = make_opt_ml(tmp_path / "ml", {"model": "cnn", "epochs": "4", "batch_size": "16", "width": "8"},
+                       channels=("train", "test"))
+    write_image_folder(tree.channel("train"), per_class=30, seed=0)
+    write_image_folder(tree.channel("test"), per_class=10, seed=1)
+    manifest, evaluation = check_outputs(tree, run_train(tree), epochs=4, num_classes=3)
+    assert evaluation["split"] == "test" and evaluation["num_samples"] == 30
+    assert manifest["framework"] == "pytorch" and manifest["input"]["height"] == 32
+    model = torch.export.load(str(tree.model_dir / manifest["model_file"])).module()
+    probabilities = model(torch.rand(5, 3, 32, 32))
+    assert probabilities.shape == (5, 3)
+    torch.testing.assert_close(probabilities.sum(1), torch.ones(5))
+
+
+@pytest.mark.slow
+def test_mlp_trains_on_spoken_digit_style_wavs_and_writes_a_loadable_artifact(tmp_path):
+    import tensorflow as tf
+
+    tree = make_opt_ml(tmp_path / "ml", {"model": "mlp", "epochs": "6", "batch_size": "16"})
+    write_fsdd_folder(tree.channel("train"), per_speaker=8)
+    manifest, evaluation = check_outputs(tree, run_train(tree), epochs=6, num_classes=3)
+    assert evaluation["split"] == "validation"
+    audio = manifest["input"]
+    assert audio["sample_rate"] == 8000 and audio["signatures"] == {"waveform": "serve", "features": "serve_features"}
+    loaded = tf.saved_model.load(str(tree.model_dir / manifest["model_file"]))
+    waveform = loaded.serve(tf.zeros((2, audio["num_samples"])))
+    features = loaded.serve_features(tf.zeros((2, *audio["feature_shape"])))
+    assert waveform.shape == (2, 3) and features.shape == (2, 3)
+
+
+@pytest.mark.slow
+def test_a_failure_writes_the_reason_and_exits_non_zero(tmp_path):
+    tree = make_opt_ml(tmp_path / "ml", {"model": "cnn", "epochs": "ten"})
+    result = run_train(tree)
+    assert result.returncode == 1
+    assert "'epochs' must be an integer, got 'ten'" in tree.failure

@@ -1,0 +1,47 @@
+"""The model artifact's `manifest.json` (schema in docs/contracts.md)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+SCHEMA_VERSION = 1
+MANIFEST = "manifest.json"
+
+
+@dataclass(frozen=True)
+class Manifest:
+    name: str
+    framework: str
+    framework_version: str
+    task: str
+    model_file: str
+    class_names: list[str]
+    input: dict[str, Any]
+    metrics: dict[str, Any]
+    hyperparameters: dict[str, Any]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "name": self.name,
+            "framework": self.framework,
+            "framework_version": self.framework_version,
+            "task": self.task,
+            "model_file": self.model_file,
+            "class_names": self.class_names,
+            "input": self.input,
+            "output": {"kind": "probabilities"},
+            "metrics": self.metrics,
+            "hyperparameters": self.hyperparameters,
+            "created_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        }
+
+
+def write_manifest(model_dir: Path, manifest: Manifest) -> Path:
+    path = model_dir / MANIFEST
+    path.write_text(json.dumps(manifest.as_dict(), indent=2) + "\n")
+    return path

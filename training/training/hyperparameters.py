@@ -1,0 +1,122 @@
+"""Typed hyperparameters, parsed from the strings SageMaker passes.
+
+One frozen dataclass holds the common settings and each model's own; the defaults are the recipe.
+An unknown name or a value of the wrong type stops the job with a message naming the key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from training.errors import ConfigError
+
+MODELS = ("cnn", "mlp")
+# Each model's recipe where the common settings differ (epochs, batch size, peak learning rate).
+MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
+    "cnn": {"epochs": 10, "batch_size": 256, "learning_rate": 0.2},
+    "mlp": {"epochs": 40, "batch_size": 64, "learning_rate": 2e-3},
+}
+# Keys SageMaker or its SDK add on their own; they are not ours to validate.
+_FOREIGN_PREFIXES = ("sagemaker_", "_tuning_", "_sagemaker")
+
+
+def _for(*models: str, help: str = "") -> dict[str, Any]:
+    return {"models": models, "help": help}
+
+
+@dataclass(frozen=True)
+class Hyperparameters:
+    model: str
+    name: str = ""
+    epochs: int = 10
+    batch_size: int = 256
+    learning_rate: float = 0.2
+    seed: int = 0
+    time_budget_s: float = 0.0  # 0: no budget
+    validation_fraction: float = 0.1
+    checkpoint_dir: str = ""
+    on_bad_file: str = field(default="error", metadata=_for(help="'error' stops the job, 'skip' skips and counts"))
+    # CNN
+    image_size: int = field(default=32, metadata=_for("cnn"))
+    width: int = field(default=32, metadata=_for("cnn", help="channels of the first stage"))
+    label_smoothing: float = field(default=0.1, metadata=_for("cnn", "mlp"))
+    weight_decay: float = field(default=5e-4, metadata=_for("cnn", "mlp"))
+    momentum: float = field(default=0.9, metadata=_for("cnn"))
+    warmup_fraction: float = field(default=0.2, metadata=_for("cnn", "mlp"))
+    test_time_flip: bool = field(default=True, metadata=_for("cnn"))
+    crop_padding: int = field(default=2, metadata=_for("cnn"))
+    # MLP
+    sample_rate: int = field(default=8000, metadata=_for("mlp"))
+    clip_seconds: float = field(default=1.0, metadata=_for("mlp"))
+    num_mfcc: int = field(default=20, metadata=_for("mlp"))
+    num_mel_bins: int = field(default=40, metadata=_for("mlp"))
+    frame_length: int = field(default=256, metadata=_for("mlp"))
+    frame_step: int = field(default=128, metadata=_for("mlp"))
+    hidden_units: int = field(default=256, metadata=_for("mlp"))
+    hidden_layers: int = field(default=2, metadata=_for("mlp"))
+    dropout: float = field(default=0.3, metadata=_for("mlp"))
+    augment: bool = field(default=True, metadata=_for("mlp", help="speed, shift and noise perturbation"))
+
+    def __post_init__(self) -> None:
+        if self.model not in MODELS:
+            raise ConfigError(f"hyperparameter 'model' must be one of {', '.join(MODELS)}, got {self.model!r}")
+        if self.on_bad_file not in ("error", "skip"):
+            raise ConfigError(f"hyperparameter 'on_bad_file' must be 'error' or 'skip', got {self.on_bad_file!r}")
+        for key in ("epochs", "batch_size", "image_size", "width", "sample_rate", "num_mfcc", "hidden_units"):
+            if getattr(self, key) < 1:
+                raise ConfigError(f"hyperparameter {key!r} must be at least 1, got {getattr(self, key)}")
+        if self.learning_rate <= 0:
+            raise ConfigError(f"hyperparameter 'learning_rate' must be positive, got {self.learning_rate}")
+        if not 0.0 <= self.validation_fraction < 1.0:
+            raise ConfigError(f"hyperparameter 'validation_fraction' must be in [0, 1), got {self.validation_fraction}")
+        if self.image_size and self.image_size < 16:
+            raise ConfigError(f"hyperparameter 'image_size' must be at least 16, got {self.image_size}")
+        if self.time_budget_s < 0:
+            raise ConfigError(f"hyperparameter 'time_budget_s' must not be negative, got {self.time_budget_s}")
+
+    def for_model(self) -> dict[str, Any]:
+        """The values that apply to the chosen model (what the manifest records)."""
+        values = {}
+        for f in dataclasses.fields(self):
+            models = f.metadata.get("models")
+            if not models or self.model in models:
+                values[f.name] = getattr(self, f.name)
+        return values
+
+
+def _convert(key: str, text: str, kind: type) -> Any:
+    if kind is bool:
+        lowered = text.strip().lower()
+        if lowered in ("true", "1", "yes"):
+            return True
+        if lowered in ("false", "0", "no"):
+            return False
+        raise ConfigError(f"hyperparameter {key!r} must be true or false, got {text!r}")
+    try:
+        value = kind(text.strip()) if kind is not str else text
+    except ValueError:
+        raise ConfigError(f"hyperparameter {key!r} must be {'an integer' if kind is int else 'a number'}, "
+                          f"got {text!r}") from None
+    if kind is float and value != value:
+        raise ConfigError(f"hyperparameter {key!r} must be a number, got {text!r}")
+    return value
+
+
+def parse_hyperparameters(raw: Mapping[str, str]) -> Hyperparameters:
+    """Strings (hyperparameters.json, flags) to typed values; unknown names are refused."""
+    fields = {f.name: f for f in dataclasses.fields(Hyperparameters)}
+    if "model" not in raw:
+        raise ConfigError(f"hyperparameter 'model' is required: one of {', '.join(MODELS)}")
+    values: dict[str, Any] = dict(MODEL_DEFAULTS.get(str(raw["model"]), {}))
+    for key, text in raw.items():
+        if key.startswith(_FOREIGN_PREFIXES):
+            continue
+        if key not in fields:
+            known = ", ".join(sorted(fields))
+            raise ConfigError(f"unknown hyperparameter {key!r}; known: {known}")
+        kind = {"int": int, "float": float, "bool": bool, "str": str}[str(fields[key].type)]
+        values[key] = _convert(key, str(text), kind)
+    return Hyperparameters(**values)

@@ -1,0 +1,111 @@
+"""A Keras MLP on MFCC features, with the MFCC extraction inside the model.
+
+The featurizer (tf.signal STFT -> log-mel -> DCT) is defined once, here, and exported inside the
+SavedModel, so the server feeds waveforms and cannot drift from training. Per-utterance
+cepstral mean and variance normalisation (CMVN) removes much of what differs between speakers
+and microphones.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+import tensorflow as tf
+
+
+@dataclass(frozen=True)
+class MFCCConfig:
+    sample_rate: int = 8000
+    num_samples: int = 8000
+    frame_length: int = 256
+    frame_step: int = 128
+    fft_length: int = 256
+    num_mel_bins: int = 40
+    lower_hz: float = 20.0
+    upper_hz: float = 4000.0
+    num_mfcc: int = 20
+
+    @property
+    def num_frames(self) -> int:
+        return 1 + (self.num_samples - self.frame_length) // self.frame_step
+
+    def as_dict(self) -> dict[str, float]:
+        return {"frame_length": self.frame_length, "frame_step": self.frame_step, "fft_length": self.fft_length,
+                "num_mel_bins": self.num_mel_bins, "lower_hz": self.lower_hz, "upper_hz": self.upper_hz,
+                "num_mfcc": self.num_mfcc}
+
+
+@dataclass(frozen=True)
+class MLPConfig:
+    num_classes: int
+    feature_shape: tuple[int, int]
+    hidden_units: int = 256
+    hidden_layers: int = 2
+    dropout: float = 0.3
+
+
+class MFCC(keras.layers.Layer):
+    """Waveform (N, num_samples) in [-1, 1] -> MFCC (N, frames, num_mfcc)."""
+
+    def __init__(self, config: MFCCConfig, **kwargs: object) -> None:
+        super().__init__(**kwargs)
+        self.config = config
+        self.mel_matrix = tf.signal.linear_to_mel_weight_matrix(
+            config.num_mel_bins, config.fft_length // 2 + 1, config.sample_rate, config.lower_hz,
+            min(config.upper_hz, config.sample_rate / 2))
+
+    def call(self, waveform: tf.Tensor) -> tf.Tensor:
+        c = self.config
+        stft = tf.signal.stft(waveform, frame_length=c.frame_length, frame_step=c.frame_step,
+                              fft_length=c.fft_length, window_fn=tf.signal.hann_window)
+        mel = tf.tensordot(tf.abs(stft) ** 2, self.mel_matrix, 1)
+        log_mel = tf.math.log(mel + 1e-6)
+        return tf.signal.mfccs_from_log_mel_spectrograms(log_mel)[..., : c.num_mfcc]
+
+
+class UtteranceNormalization(keras.layers.Layer):
+    """Cepstral mean and variance normalisation over the time axis of each utterance."""
+
+    def call(self, features: tf.Tensor) -> tf.Tensor:
+        mean, variance = tf.nn.moments(features, axes=[1], keepdims=True)
+        return (features - mean) * tf.math.rsqrt(variance + 1e-3)
+
+
+def build_classifier(config: MLPConfig) -> keras.Model:
+    """MFCC features (N, frames, coefficients) -> logits."""
+    features = keras.Input(shape=config.feature_shape, name="features")
+    x = keras.layers.Flatten()(UtteranceNormalization()(features))
+    for _ in range(config.hidden_layers):
+        x = keras.layers.Dense(config.hidden_units, use_bias=False)(x)
+        x = keras.layers.BatchNormalization()(x)
+        x = keras.layers.Activation("gelu")(x)
+        x = keras.layers.Dropout(config.dropout)(x)
+    logits = keras.layers.Dense(config.num_classes, name="logits")(x)
+    return keras.Model(features, logits, name="mfcc_mlp")
+
+
+def build_waveform_model(classifier: keras.Model, mfcc: MFCCConfig) -> keras.Model:
+    """Waveform (N, num_samples) -> logits, the featurizer in front of the classifier."""
+    waveform = keras.Input(shape=(mfcc.num_samples,), name="waveform")
+    return keras.Model(waveform, classifier(MFCC(mfcc)(waveform)), name="waveform_mlp")
+
+
+def export_mlp(classifier: keras.Model, waveform_model: keras.Model | None, path: Path,
+               feature_shape: tuple[int, int], num_samples: int) -> dict[str, str]:
+    """Write a SavedModel with probability endpoints; returns the manifest's `signatures`."""
+    archive = keras.export.ExportArchive()
+    archive.track(classifier)
+    archive.add_endpoint(
+        name="serve_features", fn=lambda x: tf.nn.softmax(classifier(x, training=False)),
+        input_signature=[tf.TensorSpec((None, *feature_shape), tf.float32, name="features")])
+    signatures = {"features": "serve_features"}
+    if waveform_model is not None:
+        archive.track(waveform_model)
+        archive.add_endpoint(
+            name="serve", fn=lambda x: tf.nn.softmax(waveform_model(x, training=False)),
+            input_signature=[tf.TensorSpec((None, num_samples), tf.float32, name="waveform")])
+        signatures["waveform"] = "serve"
+    archive.write_out(str(path), verbose=False)
+    return signatures

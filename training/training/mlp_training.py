@@ -90,7 +90,7 @@ class MLPTrainer:
                 per_example = self.loss(tf.one_hot(y, self.config.num_classes), logits)
                 loss = tf.nn.compute_average_loss(per_example, global_batch_size=self.batch_size)
             variables = self.model.trainable_variables
-            self.optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+            self.optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables, strict=True))
             correct = tf.reduce_sum(tf.cast(tf.equal(tf.argmax(logits, 1, output_type=tf.int64), y), tf.float32))
             return tf.reduce_sum(per_example), correct
 

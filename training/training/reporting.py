@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import TypeVar
 
 from tqdm import tqdm
 
-METRIC_DEFINITIONS = Path(__file__).resolve().parent.parent / "metric_definitions.json"
 T = TypeVar("T")
 
 
@@ -51,7 +48,3 @@ def progress(items: Iterable[T], total: int, description: str) -> Iterator[T]:
     if not sys.stdout.isatty():
         return iter(items)
     return iter(tqdm(items, total=total, desc=description, leave=False, dynamic_ncols=True))
-
-
-def load_metric_definitions() -> list[dict[str, str]]:
-    return json.loads(METRIC_DEFINITIONS.read_text())

@@ -4,10 +4,10 @@ import json
 
 import numpy as np
 import pytest
+from training.cli import main
 
 from tests.opt_ml import make_opt_ml
 from tests.synthetic import tone, write_fsdd_folder, write_image_folder, write_wav
-from training.cli import main
 
 
 def train(tree, monkeypatch) -> int:

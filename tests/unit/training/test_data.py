@@ -1,12 +1,12 @@
 import numpy as np
 import pytest
 from PIL import Image
-
-from tests.synthetic import tone, write_audio_class_folders, write_fsdd_folder, write_image_folder, write_wav
 from training.data.audio import AudioSettings, decode_wav, fit_length, load_audio_channel, load_waveform
 from training.data.images import ImageSettings, load_image_folder
 from training.data.split import split_train_validation
 from training.errors import DataError
+
+from tests.synthetic import tone, write_audio_class_folders, write_fsdd_folder, write_image_folder, write_wav
 
 AUDIO = AudioSettings(sample_rate=8000, num_samples=8000)
 

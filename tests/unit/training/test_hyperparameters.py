@@ -1,5 +1,4 @@
 import pytest
-
 from training.errors import ConfigError
 from training.hyperparameters import MODEL_DEFAULTS, parse_hyperparameters
 

@@ -20,7 +20,6 @@ from pathlib import Path
 import numpy as np
 from scipy.io import wavfile
 from scipy.signal import resample_poly
-
 from training.data.folders import Dataset, list_class_folders, require_directory
 from training.errors import DataError
 
@@ -173,9 +172,9 @@ def load_npz_folder(root: Path, class_names: list[str] | None = None) -> Dataset
         raise DataError(f"{root}: no .npz files")
     names = _class_order(labels, class_names, root)
     known = all(g is not None for g in groups)
+    speakers = np.concatenate([np.asarray(g).astype(str) for g in groups]) if known else None
     return Dataset(inputs=np.concatenate(features), labels=np.asarray([names.index(v) for v in labels], dtype=np.int64),
-                   class_names=names, groups=np.concatenate([np.asarray(g).astype(str) for g in groups]) if known else None,
-                   source=root)
+                   class_names=names, groups=speakers, source=root)
 
 
 def load_audio_channel(root: Path, settings: AudioSettings, class_names: list[str] | None = None) -> Dataset:

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
-
 from training.data.folders import Dataset, list_class_folders
 from training.errors import DataError
 

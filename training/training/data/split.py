@@ -10,7 +10,6 @@ import logging
 
 import numpy as np
 from sklearn.model_selection import train_test_split
-
 from training.data.folders import Dataset
 from training.errors import DataError
 

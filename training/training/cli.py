@@ -42,11 +42,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         from training.hyperparameters import parse_hyperparameters
         from training.job import run_job
+        from training.loop import Preempted
 
         env = load_environment(argv)
         output_dir = env.output_dir
         hp = parse_hyperparameters(env.hyperparameters)
-        run_job(env, hp)
+        try:
+            run_job(env, hp)
+        except Preempted as preempted:  # SageMaker restarts a spot job from the checkpoint
+            log.info("%s; exiting", preempted)
+            return 0
     except TrainingError as error:
         log.error("training failed: %s", error)
         write_failure(output_dir, f"{type(error).__name__}: {error}")

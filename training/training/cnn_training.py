@@ -1,24 +1,27 @@
 """Training the CNN: SGD with Nesterov momentum, label smoothing, one-cycle schedule, flip and crop.
 
 Data stays in memory as uint8 NCHW pixels; augmentation runs on whole batches (cheap on a CPU).
+Several ranks train data-parallel with DistributedDataParallel (gloo on CPU, nccl on GPU).
 """
 
 from __future__ import annotations
 
 import logging
-import time
+from collections.abc import Sequence
+from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
+from torch.nn.parallel import DistributedDataParallel
 
 from training.data.folders import Dataset
+from training.distributed import Topology
 from training.hyperparameters import Hyperparameters
 from training.models.cnn import CNNConfig, ImageClassifier, export_cnn, load_exported
-from training.reporting import EpochMetrics, emit, progress
-from training.schedule import Budget, one_cycle
-from training.schedule import progress as schedule_progress
+from training.sampler import global_batches, rank_share, step_seed
 
 log = logging.getLogger(__name__)
 MODEL_FILE = "model.pt2"
@@ -45,95 +48,104 @@ def augment(images: torch.Tensor, padding: int, generator: torch.Generator) -> t
     return padded[batch, channels, rows, cols]
 
 
-@torch.no_grad()
-def predict_logits(model: torch.nn.Module, pixels: torch.Tensor, batch_size: int = 512) -> torch.Tensor:
-    model.eval()
-    outputs = [model(to_unit_float(pixels[i:i + batch_size]).contiguous(memory_format=torch.channels_last))
-               for i in range(0, len(pixels), batch_size)]
-    return torch.cat(outputs)
+def init_process_group(topo: Topology) -> torch.device:
+    """Join the DDP group (when there is more than one rank) and pick this rank's device."""
+    cuda = torch.cuda.is_available()
+    device = torch.device("cuda", topo.local_rank) if cuda else torch.device("cpu")
+    if cuda:
+        torch.cuda.set_device(device)
+    if topo.world_size > 1:
+        log.info("joining DDP: rank %d of %d, master %s:%d, backend %s", topo.rank, topo.world_size,
+                 topo.master_address, topo.port, "nccl" if cuda else "gloo")
+        dist.init_process_group("nccl" if cuda else "gloo", init_method=f"tcp://{topo.master_address}:{topo.port}",
+                                rank=topo.rank, world_size=topo.world_size, timeout=timedelta(minutes=10))
+    return device
 
 
 class CNNTrainer:
-    """Holds the model, optimizer and progress of one training job."""
+    """One rank's model, optimizer and data; implements `loop.EpochTrainer`."""
 
-    def __init__(self, hp: Hyperparameters, train: Dataset, validation: Dataset, budget: Budget) -> None:
+    def __init__(self, hp: Hyperparameters, train: Dataset, validation: Dataset, topo: Topology,
+                 device: torch.device) -> None:
         self.hp = hp
-        self.budget = budget
+        self.topo = topo
+        self.device = device
         torch.manual_seed(hp.seed)
         self.train_x = torch.from_numpy(train.inputs)
         self.train_y = torch.from_numpy(train.labels)
-        self.val_x = torch.from_numpy(validation.inputs)
-        self.val_y = torch.from_numpy(validation.labels)
+        share = slice(topo.rank, None, topo.world_size)  # validation is split across ranks and summed
+        self.val_x = torch.from_numpy(validation.inputs[share])
+        self.val_y = torch.from_numpy(validation.labels[share])
         self.config = CNNConfig(num_classes=len(train.class_names), image_size=hp.image_size, width=hp.width)
-        self.model = ImageClassifier(self.config).to(memory_format=torch.channels_last)
-        decay = [p for p in self.model.parameters() if p.ndim > 1]
-        no_decay = [p for p in self.model.parameters() if p.ndim <= 1]
+        self.classifier = ImageClassifier(self.config).to(device, memory_format=torch.channels_last)
+        self.model: torch.nn.Module = self.classifier
+        if topo.world_size > 1:
+            device_ids = [device.index] if device.type == "cuda" else None
+            self.model = DistributedDataParallel(self.classifier, device_ids=device_ids)
+        decay = [p for p in self.classifier.parameters() if p.ndim > 1]
+        no_decay = [p for p in self.classifier.parameters() if p.ndim <= 1]
         self.optimizer = torch.optim.SGD(
-            [{"params": decay, "weight_decay": self.hp.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-            lr=self.hp.learning_rate, momentum=self.hp.momentum, nesterov=True)
-        self.steps_per_epoch = max(1, len(self.train_y) // self.hp.batch_size)
-        self.step = 0
-        self.epoch = 0
-        self.history: list[dict[str, float]] = []
+            [{"params": decay, "weight_decay": hp.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+            lr=hp.learning_rate, momentum=hp.momentum, nesterov=True)
+        self.steps_per_epoch = max(1, len(self.train_y) // hp.batch_size)
 
-    @property
-    def total_steps(self) -> int:
-        return self.hp.epochs * self.steps_per_epoch
+    def batches(self, epoch: int) -> Sequence[np.ndarray]:
+        return [rank_share(b, self.topo.rank, self.topo.world_size)
+                for b in global_batches(len(self.train_y), self.hp.batch_size, self.hp.seed, epoch)]
 
-    def _set_learning_rate(self) -> float:
-        fraction = schedule_progress(self.step, self.total_steps, self.budget)
-        lr = one_cycle(fraction, self.hp.learning_rate, self.hp.warmup_fraction)
+    def train_batch(self, batch: np.ndarray, learning_rate: float, step: int) -> tuple[float, float, float]:
         for group in self.optimizer.param_groups:
-            group["lr"] = lr
-        return lr
-
-    def train_epoch(self) -> EpochMetrics:
-        started = time.monotonic()
-        generator = torch.Generator().manual_seed(self.hp.seed * 1000 + self.epoch)
-        order = torch.randperm(len(self.train_y), generator=generator)
-        batches = [order[i * self.hp.batch_size:(i + 1) * self.hp.batch_size]
-                   for i in range(self.steps_per_epoch)]
+            group["lr"] = learning_rate
+        seed = np.random.SeedSequence(step_seed(self.hp.seed, step, self.topo.rank)).generate_state(1)[0]
+        generator = torch.Generator().manual_seed(int(seed))
+        index = torch.from_numpy(batch)
+        images = augment(to_unit_float(self.train_x[index]), self.hp.crop_padding, generator)
+        labels = self.train_y[index].to(self.device)
         self.model.train()
-        loss_sum, correct, seen, lr = 0.0, 0, 0, 0.0
-        for index in progress(batches, len(batches), f"epoch {self.epoch + 1}/{self.hp.epochs}"):
-            if self.budget.exhausted():
-                log.info("time budget of %.0f s spent: stopping in epoch %d", self.budget.seconds, self.epoch + 1)
-                break
-            lr = self._set_learning_rate()
-            images = augment(to_unit_float(self.train_x[index]), self.hp.crop_padding, generator)
-            labels = self.train_y[index]
-            logits = self.model(images.contiguous(memory_format=torch.channels_last))
-            loss = F.cross_entropy(logits, labels, label_smoothing=self.hp.label_smoothing)
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            self.optimizer.step()
-            self.step += 1
-            loss_sum += loss.item() * len(labels)
-            correct += int((logits.argmax(1) == labels).sum())
-            seen += len(labels)
-        train_time = time.monotonic() - started
-        val_logits = predict_logits(self.model, self.val_x)
-        val_loss = float(F.cross_entropy(val_logits, self.val_y))
-        val_accuracy = float((val_logits.argmax(1) == self.val_y).float().mean())
-        self.epoch += 1
-        metrics = EpochMetrics(epoch=self.epoch, epochs=self.hp.epochs, train_loss=loss_sum / max(seen, 1),
-                               train_accuracy=correct / max(seen, 1), val_loss=val_loss, val_accuracy=val_accuracy,
-                               lr=lr, epoch_time_s=time.monotonic() - started,
-                               samples_per_s=seen / max(train_time, 1e-9))
-        self.history.append(metrics.as_dict())
-        return metrics
+        logits = self.model(images.to(self.device).contiguous(memory_format=torch.channels_last))
+        loss = F.cross_entropy(logits, labels, label_smoothing=self.hp.label_smoothing)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        return loss.item() * len(labels), float((logits.argmax(1) == labels).sum()), float(len(labels))
 
-    def finished(self) -> bool:
-        return self.epoch >= self.hp.epochs or self.budget.exhausted()
+    @torch.no_grad()
+    def validate(self) -> tuple[float, float]:
+        self.classifier.eval()
+        loss_sum, correct = 0.0, 0.0
+        for i in range(0, len(self.val_y), 512):
+            images = to_unit_float(self.val_x[i:i + 512]).to(self.device).contiguous(memory_format=torch.channels_last)
+            labels = self.val_y[i:i + 512].to(self.device)
+            logits = self.classifier(images)
+            loss_sum += float(F.cross_entropy(logits, labels, reduction="sum"))
+            correct += float((logits.argmax(1) == labels).sum())
+        loss_sum, correct, count = self.all_sum([loss_sum, correct, float(len(self.val_y))])
+        return loss_sum / max(count, 1), correct / max(count, 1)
 
-    def fit(self) -> list[dict[str, float]]:
-        while not self.finished():
-            emit(self.train_epoch().line())
-        return self.history
+    def all_sum(self, values: Sequence[float]) -> list[float]:
+        if self.topo.world_size == 1:
+            return list(values)
+        tensor = torch.tensor(list(values), dtype=torch.float64, device=self.device)
+        dist.all_reduce(tensor)
+        return tensor.tolist()
+
+    def write_state(self, path: Path) -> None:
+        torch.save({"model": self.classifier.state_dict(), "optimizer": self.optimizer.state_dict(),
+                    "torch_rng": torch.get_rng_state()}, path)
+
+    def read_state(self, path: Path) -> None:
+        state = torch.load(path, map_location=self.device, weights_only=True)
+        self.classifier.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        torch.set_rng_state(state["torch_rng"])
+
+    def weights_checksum(self) -> float:
+        """Equal on every rank when data parallelism keeps the replicas in step."""
+        return float(sum(p.detach().double().abs().sum() for p in self.classifier.parameters()))
 
     def export(self, model_dir: Path) -> Path:
         path = model_dir / MODEL_FILE
-        export_cnn(self.model, path, self.hp.test_time_flip)
+        export_cnn(self.classifier, path, self.hp.test_time_flip)
         return path
 
     def input_contract(self) -> dict[str, object]:

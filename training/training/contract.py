@@ -34,6 +34,7 @@ class TrainingEnvironment:
     num_cpus: int
     num_gpus: int
     hyperparameters: Mapping[str, str] = field(default_factory=dict)
+    network_interface: str | None = None
 
     @property
     def is_master(self) -> bool:
@@ -168,4 +169,5 @@ def load_environment(argv: Sequence[str] = (), environ: Mapping[str, str] | None
         num_cpus=_int_variable(environ, "SM_NUM_CPUS", os.cpu_count() or 1),
         num_gpus=_int_variable(environ, "SM_NUM_GPUS", _visible_gpus()),
         hyperparameters=hyperparameters,
+        network_interface=resource_config.get("network_interface_name"),
     )

@@ -38,6 +38,8 @@ class Hyperparameters:
     time_budget_s: float = 0.0  # 0: no budget
     validation_fraction: float = 0.1
     checkpoint_dir: str = ""
+    processes_per_host: int = field(default=0, metadata=_for(help="0: one per GPU, one on a CPU host"))
+    dist_port: int = field(default=29500, metadata=_for(help="port of the data-parallel rendezvous"))
     on_bad_file: str = field(default="error", metadata=_for(help="'error' stops the job, 'skip' skips and counts"))
     # CNN
     image_size: int = field(default=32, metadata=_for("cnn"))

@@ -1,28 +1,39 @@
-"""One training job: load the channels, train, export the artifact, evaluate it, write the outputs.
+"""One training job: load the channels, train (resuming from a checkpoint), export, evaluate, report.
 
 Only the framework of the chosen model is imported, so the CNN image never needs TensorFlow and
-the MLP image never needs PyTorch.
+the MLP image never needs PyTorch. Every rank runs this; only the master writes the artifact,
+`evaluation.json` and the plots.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import platform
+import signal
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
+
+import numpy as np
 
 from training.artifact import Manifest, write_manifest
-from training.contract import TrainingEnvironment
+from training.checkpoint import CheckpointStore
+from training.contract import OPT_ML, TrainingEnvironment
 from training.data.folders import Dataset
 from training.data.split import split_train_validation
+from training.distributed import Topology, export_tf_config, pin_network_interface, processes_per_host, topology
 from training.errors import DataError
 from training.evaluation import evaluate, plot_confusion_matrix, plot_learning_curves, write_evaluation
 from training.hyperparameters import Hyperparameters
+from training.loop import EpochLoop, StopSignal
 from training.reporting import emit, final_line
 from training.schedule import Budget
 
 log = logging.getLogger(__name__)
+# Settings that may change between a run and its resumption without changing what is trained.
+NOT_FINGERPRINTED = ("name", "checkpoint_dir", "on_bad_file", "processes_per_host", "dist_port")
 
 
 @dataclass
@@ -37,15 +48,8 @@ class Splits:
         return ("test", self.test) if self.test is not None else ("validation", self.validation)
 
 
-class Trainer(Protocol):
-    history: list[dict[str, float]]
-
-    def fit(self) -> list[dict[str, float]]: ...
-    def export(self, model_dir: Path) -> Path: ...
-    def input_contract(self) -> dict[str, object]: ...
-
-
-def load_splits(env: TrainingEnvironment, hp: Hyperparameters, load: Any) -> Splits:
+def load_splits(env: TrainingEnvironment, hp: Hyperparameters,
+                load: Callable[[Path, list[str] | None], Dataset]) -> Splits:
     """`load(path, class_names)` reads one channel; validation and test use the train channel's classes."""
     if "train" not in env.channels:
         raise DataError(f"no 'train' channel: expected {env.input_dir / 'data' / 'train'} or SM_CHANNEL_TRAIN")
@@ -59,61 +63,130 @@ def load_splits(env: TrainingEnvironment, hp: Hyperparameters, load: Any) -> Spl
     return Splits(train=train, validation=validation, test=test)
 
 
-def _cnn(env: TrainingEnvironment, hp: Hyperparameters, budget: Budget) -> tuple[Trainer, Splits, Any, dict]:
+def checkpoint_dir(hp: Hyperparameters) -> Path | None:
+    """The hyperparameter, else /opt/ml/checkpoints when SageMaker made it (CheckpointConfig is set)."""
+    if hp.checkpoint_dir:
+        return Path(hp.checkpoint_dir)
+    default = OPT_ML / "checkpoints"
+    return default if default.is_dir() else None
+
+
+@dataclass
+class Prepared:
+    trainer: Any
+    splits: Splits
+    predict: Callable[[Path, np.ndarray], np.ndarray]
+    framework: dict[str, str]
+    topo: Topology
+
+
+def _prepare_cnn(env: TrainingEnvironment, hp: Hyperparameters, local_rank: int, processes: int) -> Prepared:
     import torch
 
     from training import cnn_training
     from training.data.images import ImageSettings, load_image_folder
 
-    torch.set_num_threads(max(1, env.num_cpus))
+    topo = topology(env, processes, hp.dist_port, local_rank)
+    torch.set_num_threads(max(1, env.num_cpus // processes))
+    device = cnn_training.init_process_group(topo)
     settings = ImageSettings(size=hp.image_size, on_bad_file=hp.on_bad_file)
     splits = load_splits(env, hp, lambda path, names: load_image_folder(path, settings, names))
-    trainer = cnn_training.CNNTrainer(hp, splits.train, splits.validation, budget)
+    trainer = cnn_training.CNNTrainer(hp, splits.train, splits.validation, topo, device)
     framework = {"framework": "pytorch", "framework_version": torch.__version__.split("+")[0],
                  "task": "image_classification"}
-    return trainer, splits, cnn_training.predict_with_artifact, framework
+    return Prepared(trainer, splits, cnn_training.predict_with_artifact, framework, topo)
 
 
-def _mlp(env: TrainingEnvironment, hp: Hyperparameters, budget: Budget) -> tuple[Trainer, Splits, Any, dict]:
+def _prepare_mlp(env: TrainingEnvironment, hp: Hyperparameters, local_rank: int, processes: int) -> Prepared:
+    topo = topology(env, 1, hp.dist_port)  # one worker per host; MirroredStrategy spans its GPUs
+    if len(topo.hosts) > 1:
+        export_tf_config(topo)  # read when the strategy is created, before any other TensorFlow op
     import tensorflow as tf
 
     from training import mlp_training
     from training.data.audio import AudioSettings, load_audio_channel
 
+    strategy = mlp_training.make_strategy(topo)
     settings = AudioSettings(sample_rate=hp.sample_rate, num_samples=int(round(hp.sample_rate * hp.clip_seconds)),
                              on_bad_file=hp.on_bad_file)
     splits = load_splits(env, hp, lambda path, names: load_audio_channel(path, settings, names))
-    trainer = mlp_training.MLPTrainer(hp, splits.train, splits.validation, budget)
+    trainer = mlp_training.MLPTrainer(hp, splits.train, splits.validation, topo, strategy)
     framework = {"framework": "tensorflow", "framework_version": tf.__version__, "task": "audio_classification"}
-    return trainer, splits, mlp_training.predict_with_artifact, framework
+    return Prepared(trainer, splits, mlp_training.predict_with_artifact, framework, topo)
 
 
-def run_job(env: TrainingEnvironment, hp: Hyperparameters) -> dict[str, Any] | None:
-    """Train and, on the first host, write artifact, manifest, evaluation and plots. Returns the evaluation."""
-    budget = Budget(hp.time_budget_s)
-    log.info("model=%s host=%s of %s cpus=%d python=%s", hp.model, env.current_host, list(env.hosts), env.num_cpus,
-             platform.python_version())
-    build = _cnn if hp.model == "cnn" else _mlp
-    trainer, splits, predict, framework = build(env, hp, budget)
-    history = trainer.fit()
-    if not history:
-        raise DataError("training stopped before the first epoch ended (time_budget_s too small?)")
-    if not env.is_master:
-        return None
+def _finish(env: TrainingEnvironment, hp: Hyperparameters, prepared: Prepared,
+            history: list[dict[str, float]]) -> dict[str, Any]:
     env.model_dir.mkdir(parents=True, exist_ok=True)
-    artifact_path = trainer.export(env.model_dir)
+    artifact_path = prepared.trainer.export(env.model_dir)
+    splits = prepared.splits
     split, held_out = splits.held_out
-    probabilities = predict(artifact_path, held_out.inputs)
+    probabilities = prepared.predict(artifact_path, held_out.inputs)
     evaluation = evaluate(held_out.labels, probabilities, splits.train.class_names, split)
     emit(final_line(split, evaluation["num_samples"], evaluation["accuracy"], evaluation["macro_f1"]))
     write_manifest(env.model_dir, Manifest(
         name=hp.name or hp.model, model_file=artifact_path.name, class_names=splits.train.class_names,
-        input=trainer.input_contract(),
+        input=prepared.trainer.input_contract(),
         metrics={"split": split, "accuracy": evaluation["accuracy"], "macro_f1": evaluation["macro_f1"],
                  "epochs_completed": len(history), "final_val_accuracy": history[-1]["val_accuracy"]},
-        hyperparameters=hp.for_model(), **framework))
+        hyperparameters=hp.for_model(), **prepared.framework))
     write_evaluation(env.output_data_dir, evaluation)
     plot_learning_curves(history, env.output_data_dir / "learning_curves.png")
     plot_confusion_matrix(evaluation, env.output_data_dir / "confusion_matrix.png")
     log.info("wrote %s and %s", env.model_dir, env.output_data_dir)
     return evaluation
+
+
+def run_rank(env: TrainingEnvironment, hp: Hyperparameters, local_rank: int = 0,
+             processes: int = 1) -> dict[str, Any] | None:
+    """Train as one rank; raises `loop.Preempted` after checkpointing on SIGTERM."""
+    stop = StopSignal()
+    stop.install()
+    budget = Budget(hp.time_budget_s)
+    pin_network_interface(env.network_interface)
+    prepare = _prepare_cnn if hp.model == "cnn" else _prepare_mlp
+    prepared = prepare(env, hp, local_rank, processes)
+    directory = checkpoint_dir(hp)
+    fingerprint = {k: v for k, v in hp.for_model().items() if k not in NOT_FINGERPRINTED}
+    fingerprint["class_names"] = prepared.splits.train.class_names
+    store = CheckpointStore(directory, fingerprint) if directory else None
+    log.info("rank %d of %d; checkpoints %s", prepared.topo.rank, prepared.topo.world_size,
+             directory or "off (no checkpoint_dir and no /opt/ml/checkpoints)")
+    loop = EpochLoop(prepared.trainer, epochs=hp.epochs, peak_lr=hp.learning_rate, warmup_fraction=hp.warmup_fraction,
+                     budget=budget, stop=stop, checkpoints=store, is_master=prepared.topo.is_master)
+    history = loop.run()
+    emit(f"rank={prepared.topo.rank} weights_checksum={prepared.trainer.weights_checksum():.6f}")
+    if not history:
+        raise DataError("training stopped before the first epoch ended (time_budget_s too small?)")
+    return _finish(env, hp, prepared, history) if prepared.topo.is_master else None
+
+
+def _spawned_rank(local_rank: int, env: TrainingEnvironment, hp: Hyperparameters, processes: int) -> None:
+    from training.loop import Preempted
+
+    try:
+        run_rank(env, hp, local_rank, processes)
+    except Preempted as preempted:
+        log.info("%s", preempted)
+
+
+def run_job(env: TrainingEnvironment, hp: Hyperparameters) -> None:
+    log.info("model=%s host=%s of %s cpus=%d gpus=%d python=%s", hp.model, env.current_host, list(env.hosts),
+             env.num_cpus, env.num_gpus, platform.python_version())
+    processes = processes_per_host(env, hp.processes_per_host) if hp.model == "cnn" else 1
+    if processes == 1:
+        run_rank(env, hp)
+        return
+    import torch.multiprocessing as mp
+
+    context = mp.start_processes(_spawned_rank, args=(env, hp, processes), nprocs=processes, join=False,
+                                 start_method="spawn")
+
+    def forward_sigterm(*_: object) -> None:  # SageMaker signals PID 1 only; every rank must checkpoint-agree
+        for process in context.processes:
+            if process.is_alive():
+                os.kill(process.pid, signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, forward_sigterm)
+    while not context.join():
+        pass

@@ -1,14 +1,15 @@
 """Training the MFCC MLP: a custom TensorFlow loop (AdamW, label smoothing, one-cycle schedule).
 
 A custom loop rather than `model.fit`: Keras 3 `fit` under MultiWorkerMirroredStrategy fails in
-TF 2.21, and the same step function runs under any `tf.distribute` strategy.
+TF 2.21, and the same step function runs under any `tf.distribute` strategy. Each worker feeds its
+share of every global batch; gradients are all-reduced by the strategy.
 Waveforms are augmented on the fly (speed, time shift, gain, noise) before the in-model MFCC.
 """
 
 from __future__ import annotations
 
 import logging
-import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import keras
@@ -16,11 +17,10 @@ import numpy as np
 import tensorflow as tf
 
 from training.data.folders import Dataset
+from training.distributed import Topology
 from training.hyperparameters import Hyperparameters
 from training.models.mlp import MFCCConfig, MLPConfig, build_classifier, build_waveform_model, export_mlp
-from training.reporting import EpochMetrics, emit, progress
-from training.schedule import Budget, one_cycle
-from training.schedule import progress as schedule_progress
+from training.sampler import global_batches, rank_share, step_seed
 
 log = logging.getLogger(__name__)
 MODEL_DIR_NAME = "saved_model"
@@ -31,10 +31,9 @@ def augment_waveforms(waves: np.ndarray, rng: np.random.Generator) -> np.ndarray
     n, length = waves.shape
     out = np.empty_like(waves)
     positions = np.arange(length, dtype=np.float32)
+    centre = (length - 1) / 2
     for i in range(n):
-        speed = rng.uniform(0.9, 1.1)
-        centre = (length - 1) / 2
-        source = centre + (positions - centre) * speed
+        source = centre + (positions - centre) * rng.uniform(0.9, 1.1)
         out[i] = np.interp(source, positions, waves[i], left=0.0, right=0.0)
     shifts = rng.integers(-length // 10, length // 10 + 1, size=n)
     for i, shift in enumerate(shifts):
@@ -50,103 +49,117 @@ def augment_waveforms(waves: np.ndarray, rng: np.random.Generator) -> np.ndarray
     return np.clip(out, -1.0, 1.0)
 
 
+def make_strategy(topo: Topology) -> tf.distribute.Strategy:
+    """MultiWorkerMirroredStrategy across hosts (reads TF_CONFIG), the default strategy on one host."""
+    if len(topo.hosts) > 1:
+        log.info("joining MultiWorkerMirroredStrategy: worker %d of %d", topo.host_rank, len(topo.hosts))
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    return tf.distribute.get_strategy()
+
+
 class MLPTrainer:
-    def __init__(self, hp: Hyperparameters, train: Dataset, validation: Dataset, budget: Budget,
-                 strategy: tf.distribute.Strategy | None = None) -> None:
+    """One worker's model, optimizer and data; implements `loop.EpochTrainer`."""
+
+    def __init__(self, hp: Hyperparameters, train: Dataset, validation: Dataset, topo: Topology,
+                 strategy: tf.distribute.Strategy) -> None:
         self.hp = hp
-        self.budget = budget
-        self.epochs = hp.epochs
-        self.batch_size = hp.batch_size
-        self.peak_lr = hp.learning_rate
-        self.strategy = strategy or tf.distribute.get_strategy()
+        self.topo = topo
+        self.world_size = len(topo.hosts)
+        self.strategy = strategy
         keras.utils.set_random_seed(hp.seed)
-        self.rng = np.random.default_rng(hp.seed)
         self.waveform_input = train.inputs.ndim == 2
         self.train, self.validation = train, validation
-        num_samples = int(round(hp.sample_rate * hp.clip_seconds))
-        self.mfcc = MFCCConfig(sample_rate=hp.sample_rate, num_samples=num_samples, frame_length=hp.frame_length,
-                               frame_step=hp.frame_step, fft_length=hp.frame_length, num_mel_bins=hp.num_mel_bins,
-                               upper_hz=hp.sample_rate / 2, num_mfcc=hp.num_mfcc)
+        self.mfcc = MFCCConfig(sample_rate=hp.sample_rate, num_samples=int(round(hp.sample_rate * hp.clip_seconds)),
+                               frame_length=hp.frame_length, frame_step=hp.frame_step, fft_length=hp.frame_length,
+                               num_mel_bins=hp.num_mel_bins, upper_hz=hp.sample_rate / 2, num_mfcc=hp.num_mfcc)
         feature_shape = (self.mfcc.num_frames, self.mfcc.num_mfcc) if self.waveform_input else train.inputs.shape[1:]
         self.config = MLPConfig(num_classes=len(train.class_names), feature_shape=tuple(feature_shape),
                                 hidden_units=hp.hidden_units, hidden_layers=hp.hidden_layers, dropout=hp.dropout)
-        with self.strategy.scope():
+        with strategy.scope():
             self.classifier = build_classifier(self.config)
             self.model = build_waveform_model(self.classifier, self.mfcc) if self.waveform_input else self.classifier
-            self.optimizer = keras.optimizers.AdamW(learning_rate=self.peak_lr, weight_decay=hp.weight_decay)
+            self.optimizer = keras.optimizers.AdamW(learning_rate=hp.learning_rate, weight_decay=hp.weight_decay)
+            self.optimizer.build(self.model.trainable_variables)
         self.loss = keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=hp.label_smoothing,
                                                          reduction="none")
-        self.steps_per_epoch = max(1, len(train) // self.batch_size)
-        self.step = 0
-        self.epoch = 0
-        self.history: list[dict[str, float]] = []
-        self._train_step = tf.function(self._step, reduce_retracing=True)
+        self.steps_per_epoch = max(1, len(train) // hp.batch_size)
+        self._train_step = tf.function(self._distributed_step, reduce_retracing=True)
+        self._all_sum = tf.function(self._distributed_sum)
         self._predict = tf.function(lambda x: self.model(x, training=False), reduce_retracing=True)
 
-    def _step(self, inputs: tf.Tensor, labels: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    def _distributed_step(self, inputs: tf.Tensor, labels: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         def replica_step(x: tf.Tensor, y: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
             with tf.GradientTape() as tape:
                 logits = self.model(x, training=True)
                 per_example = self.loss(tf.one_hot(y, self.config.num_classes), logits)
-                loss = tf.nn.compute_average_loss(per_example, global_batch_size=self.batch_size)
+                loss = tf.nn.compute_average_loss(per_example, global_batch_size=self.hp.batch_size)
             variables = self.model.trainable_variables
             self.optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables, strict=True))
             correct = tf.reduce_sum(tf.cast(tf.equal(tf.argmax(logits, 1, output_type=tf.int64), y), tf.float32))
             return tf.reduce_sum(per_example), correct
 
-        loss_sum, correct = self.strategy.run(replica_step, args=(inputs, labels))
-        reduce = tf.distribute.ReduceOp.SUM
-        return self.strategy.reduce(reduce, loss_sum, axis=None), self.strategy.reduce(reduce, correct, axis=None)
+        return self.strategy.run(replica_step, args=(inputs, labels))
+
+    def _distributed_sum(self, values: tf.Tensor) -> tf.Tensor:
+        per_replica = self.strategy.run(tf.identity, args=(values,))
+        return self.strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
+
+    def batches(self, epoch: int) -> Sequence[np.ndarray]:
+        return [rank_share(b, self.topo.host_rank, self.world_size)
+                for b in global_batches(len(self.train), self.hp.batch_size, self.hp.seed, epoch)]
+
+    def train_batch(self, batch: np.ndarray, learning_rate: float, step: int) -> tuple[float, float, float]:
+        self.optimizer.learning_rate.assign(learning_rate)
+        inputs = self.train.inputs[batch]
+        if self.waveform_input and self.hp.augment:
+            inputs = augment_waveforms(inputs, np.random.default_rng(step_seed(self.hp.seed, step, self.topo.rank)))
+        loss_sum, correct = self._train_step(tf.constant(inputs), tf.constant(self.train.labels[batch]))
+        local = self.strategy.experimental_local_results  # this worker's replicas; ranks are summed by the loop
+        return sum(float(v) for v in local(loss_sum)), sum(float(v) for v in local(correct)), float(len(batch))
+
+    def all_sum(self, values: Sequence[float]) -> list[float]:
+        if self.world_size == 1:
+            return list(values)
+        return self._all_sum(tf.constant(list(values), tf.float64)).numpy().tolist()
 
     def predict_logits(self, inputs: np.ndarray, batch_size: int = 512) -> np.ndarray:
         return np.concatenate([self._predict(tf.constant(inputs[i:i + batch_size])).numpy()
                                for i in range(0, len(inputs), batch_size)])
 
-    def train_epoch(self) -> EpochMetrics:
-        started = time.monotonic()
-        order = self.rng.permutation(len(self.train))
-        batches = [order[i * self.batch_size:(i + 1) * self.batch_size] for i in range(self.steps_per_epoch)]
-        loss_sum, correct, seen, lr = 0.0, 0.0, 0, 0.0
-        for index in progress(batches, len(batches), f"epoch {self.epoch + 1}/{self.epochs}"):
-            if self.budget.exhausted():
-                log.info("time budget of %.0f s spent: stopping in epoch %d", self.budget.seconds, self.epoch + 1)
-                break
-            lr = one_cycle(schedule_progress(self.step, self.epochs * self.steps_per_epoch, self.budget),
-                           self.peak_lr, self.hp.warmup_fraction)
-            self.optimizer.learning_rate.assign(lr)
-            inputs = self.train.inputs[index]
-            if self.waveform_input and self.hp.augment:
-                inputs = augment_waveforms(inputs, self.rng)
-            batch_loss, batch_correct = self._train_step(tf.constant(inputs), tf.constant(self.train.labels[index]))
-            self.step += 1
-            loss_sum += float(batch_loss)
-            correct += float(batch_correct)
-            seen += len(index)
-        train_time = time.monotonic() - started
+    def validate(self) -> tuple[float, float]:
+        """Every worker scores the whole (small) validation set, so the figures agree without a reduce."""
         logits = self.predict_logits(self.validation.inputs)
-        val_labels = self.validation.labels
-        val_loss = float(np.mean(keras.losses.sparse_categorical_crossentropy(val_labels, logits, from_logits=True)))
-        val_accuracy = float(np.mean(logits.argmax(1) == val_labels))
-        self.epoch += 1
-        metrics = EpochMetrics(epoch=self.epoch, epochs=self.epochs, train_loss=loss_sum / max(seen, 1),
-                               train_accuracy=correct / max(seen, 1), val_loss=val_loss, val_accuracy=val_accuracy,
-                               lr=lr, epoch_time_s=time.monotonic() - started,
-                               samples_per_s=seen / max(train_time, 1e-9))
-        self.history.append(metrics.as_dict())
-        return metrics
+        labels = self.validation.labels
+        loss = float(np.mean(keras.losses.sparse_categorical_crossentropy(labels, logits, from_logits=True)))
+        return loss, float(np.mean(logits.argmax(1) == labels))
 
-    def finished(self) -> bool:
-        return self.epoch >= self.epochs or self.budget.exhausted()
+    def _state_variables(self) -> list[tf.Variable]:
+        return [*self.model.variables, *self.optimizer.variables]
 
-    def fit(self) -> list[dict[str, float]]:
-        while not self.finished():
-            emit(self.train_epoch().line())
-        return self.history
+    def write_state(self, path: Path) -> None:
+        with path.open("wb") as stream:
+            np.savez(stream, *[np.asarray(v.numpy()) for v in self._state_variables()])
+
+    def read_state(self, path: Path) -> None:
+        variables = self._state_variables()
+        with np.load(path) as archive:
+            values = [archive[f"arr_{i}"] for i in range(len(archive.files))]
+        if len(values) != len(variables):
+            raise ValueError(f"{path}: holds {len(values)} variables, the model has {len(variables)}")
+        for variable, value in zip(variables, values, strict=True):
+            variable.assign(value)
+
+    def weights_checksum(self) -> float:
+        """Equal on every worker when the strategy keeps the replicas in step."""
+        return float(sum(np.abs(v.numpy()).astype(np.float64).sum() for v in self.classifier.trainable_variables))
 
     def export(self, model_dir: Path) -> Path:
+        """Export a copy built outside the strategy: saving distributed variables needs every worker."""
+        classifier = build_classifier(self.config)
+        classifier.set_weights(self.classifier.get_weights())
+        model = build_waveform_model(classifier, self.mfcc) if self.waveform_input else None
         path = model_dir / MODEL_DIR_NAME
-        self.signatures = export_mlp(self.classifier, self.model if self.waveform_input else None, path,
-                                     self.config.feature_shape, self.mfcc.num_samples)
+        self.signatures = export_mlp(classifier, model, path, self.config.feature_shape, self.mfcc.num_samples)
         return path
 
     def input_contract(self) -> dict[str, object]:
@@ -165,4 +178,3 @@ def predict_with_artifact(path: Path, inputs: np.ndarray, batch_size: int = 512)
     endpoint = loaded.serve if inputs.ndim == 2 else loaded.serve_features
     return np.concatenate([endpoint(tf.constant(inputs[i:i + batch_size])).numpy()
                            for i in range(0, len(inputs), batch_size)])
-

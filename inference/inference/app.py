@@ -1,0 +1,235 @@
+"""The HTTP application: SageMaker's serving contract on Starlette (run by uvicorn, inference.server).
+
+Routes:
+- `GET /ping`: 200 once the model is loaded (it loads before the server accepts connections), with
+  this worker's count of forward passes and rows (their ratio is the mean batch size).
+- `POST /invocations` and `POST /endpoints/{name}/invocations` (the SageMaker runtime path, so
+  boto3 `sagemaker-runtime` with `endpoint_url` reaches a local server through its own code path).
+- `GET /execution-parameters`: what SageMaker batch transform asks for.
+
+A request passes four stages, each a small function: read (payload limit), decode (inference.decoding),
+predict (inference.batching, one model thread) and encode (below). The answer is
+`{"model": name, "predictions": [...]}` with one prediction per input:
+`{"label", "index", "probability", "probabilities": [one per class], "top_k": [{"label", "index",
+"probability"}, ...]}`; `top_k` (default 5) comes from the header
+`X-Amzn-SageMaker-Custom-Attributes: top_k=3` (other attributes are ignored).
+
+Errors are JSON `{"error": code, "message": text}`: 400 unreadable body or header, 406 an Accept that
+excludes application/json, 413 a body over `SAGEMAKER_MAX_PAYLOAD_IN_MB` (checked on Content-Length
+and again while streaming, so an oversized body is never buffered), 415 a content type the model does
+not take, 422 readable input of the wrong shape. Anything else is a 500 and a bug.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import anyio
+import numpy as np
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from inference.artifact import Manifest, load_manifest
+from inference.batching import MicroBatcher
+from inference.decoding import Part, check_content_type, decode
+from inference.errors import BadRequest, NotAcceptable, PayloadTooLarge, RequestError, WrongShape
+from inference.models import Predictor, load_predictor
+from inference.settings import ServeSettings, cpu_count
+
+log = logging.getLogger(__name__)
+
+CUSTOM_ATTRIBUTES = "x-amzn-sagemaker-custom-attributes"
+DEFAULT_TOP_K = 5
+# Bodies up to this size are decoded on the event loop; bigger ones in a thread, off the loop.
+INLINE_DECODE_BYTES = 64 * 1024
+JSON_TYPES = {"application/json", "application/*", "*/*"}
+
+
+# --- read ---------------------------------------------------------------------------------------
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The body, refused with 413 as soon as Content-Length or the bytes received pass `limit`."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"body of {declared} bytes is over the limit of {limit} bytes")
+    chunks: list[bytes] = []
+    received = 0
+    async for chunk in request.stream():
+        received += len(chunk)
+        if received > limit:
+            raise PayloadTooLarge(f"body is over the limit of {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def check_accept(accept: str | None) -> None:
+    if not accept or not accept.strip():
+        return
+    for item in accept.split(","):
+        kind, _, params = item.partition(";")
+        if kind.strip().lower() in JSON_TYPES and not re.search(r"q\s*=\s*0(\.0*)?\s*($|;)", params):
+            return
+    raise NotAcceptable(f"Accept {accept[:100]!r} excludes application/json, the only response type")
+
+
+def parse_top_k(header: str | None) -> int:
+    """`top_k=N` from SageMaker's custom attributes (`key=value` pairs separated by `;` or `,`)."""
+    if not header:
+        return DEFAULT_TOP_K
+    for item in re.split(r"[;,]", header):
+        key, _, value = item.partition("=")
+        if key.strip().lower().replace("-", "_") == "top_k":
+            value = value.strip()
+            if not value.isdigit() or not 1 <= int(value) <= 100_000:
+                raise BadRequest(f"top_k must be a positive integer, found {value[:50]!r}")
+            return int(value)
+    return DEFAULT_TOP_K
+
+
+# --- encode -------------------------------------------------------------------------------------
+
+
+def encode(probabilities: np.ndarray, manifest: Manifest, top_k: int) -> list[dict[str, Any]]:
+    names = manifest.class_names
+    k = min(top_k, len(names))
+    order = np.argsort(-probabilities, axis=1, kind="stable")[:, :k]
+    predictions = []
+    for row, ranked in zip(probabilities.tolist(), order.tolist(), strict=True):
+        best = ranked[0]
+        predictions.append(
+            {
+                "label": names[best],
+                "index": best,
+                "probability": row[best],
+                "probabilities": row,
+                "top_k": [{"label": names[i], "index": i, "probability": row[i]} for i in ranked],
+            }
+        )
+    return predictions
+
+
+# --- application --------------------------------------------------------------------------------
+
+
+class Model:
+    """What the application serves: the manifest, the predictor and its batcher."""
+
+    def __init__(self, settings: ServeSettings) -> None:
+        self.settings = settings
+        self.manifest: Manifest | None = None
+        self.batcher: MicroBatcher | None = None
+        self.decoders: anyio.CapacityLimiter | None = None
+
+    def load(self) -> None:
+        manifest = load_manifest(self.settings.model_dir)
+        predictor: Predictor = load_predictor(manifest, self.settings.threads)
+        self.batcher = MicroBatcher(predictor, self.settings.max_batch_size, self.settings.max_batch_delay_ms / 1000)
+        self.batcher.start()
+        self.manifest = manifest
+
+    def close(self) -> None:
+        if self.batcher is not None:
+            self.batcher.stop(timeout=self.settings.graceful_timeout_s)
+
+
+def create_app(settings: ServeSettings | None = None) -> Starlette:
+    settings = settings or ServeSettings.from_env()
+    model = Model(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        model.load()
+        # Big bodies decode in threads; a few at a time bounds the memory decoded images take.
+        model.decoders = anyio.CapacityLimiter(max(2, cpu_count()))
+        yield
+        model.close()
+
+    async def ping(request: Request) -> Response:
+        if model.manifest is None or model.batcher is None:
+            return JSONResponse({"status": "loading"}, status_code=503)
+        return JSONResponse(
+            {
+                "status": "ok",
+                "model": model.manifest.name,
+                "forward_passes": model.batcher.batches,
+                "rows": model.batcher.rows,
+            }
+        )
+
+    async def execution_parameters(request: Request) -> Response:
+        return JSONResponse(
+            {
+                "MaxConcurrentTransforms": settings.workers,
+                "BatchStrategy": "MULTI_RECORD",
+                "MaxPayloadInMB": int(settings.max_payload_mb),
+            }
+        )
+
+    async def invocations(request: Request) -> Response:
+        manifest, batcher = model.manifest, model.batcher
+        if manifest is None or batcher is None:
+            return JSONResponse({"error": "loading", "message": "the model is loading"}, status_code=503)
+        check_accept(request.headers.get("accept"))
+        top_k = parse_top_k(request.headers.get(CUSTOM_ATTRIBUTES))
+        content_type = request.headers.get("content-type")
+        check_content_type(content_type, manifest)
+        body = await read_body(request, settings.max_payload_bytes)
+        request.state.body_read = True
+        if len(body) <= INLINE_DECODE_BYTES:
+            parts = decode(body, content_type, manifest)
+        else:
+            parts = await anyio.to_thread.run_sync(decode, body, content_type, manifest, limiter=model.decoders)
+        probabilities = await predict(batcher, parts)
+        if not np.isfinite(probabilities).all():
+            raise WrongShape("the model returned non-finite probabilities for these values; are they in range?")
+        document = {"model": manifest.name, "predictions": encode(probabilities, manifest, top_k)}
+        return Response(json.dumps(document, allow_nan=False), media_type="application/json")
+
+    async def request_error(request: Request, error: Exception) -> Response:
+        assert isinstance(error, RequestError)
+        log.info("%s %s -> %d %s", request.method, request.url.path, error.status, error.message)
+        headers = None if getattr(request.state, "body_read", False) else {"connection": "close"}
+        return JSONResponse({"error": error.code, "message": error.message}, status_code=error.status, headers=headers)
+
+    async def http_error(request: Request, error: Exception) -> Response:
+        assert isinstance(error, HTTPException)
+        return JSONResponse(
+            {"error": "http_error", "message": str(error.detail)},
+            status_code=error.status_code,
+            headers=error.headers,
+        )
+
+    async def server_error(request: Request, error: Exception) -> Response:
+        log.error("internal error on %s", request.url.path, exc_info=error)
+        return JSONResponse({"error": "internal_error", "message": f"{type(error).__name__}: {error}"}, status_code=500)
+
+    return Starlette(
+        routes=[
+            Route("/ping", ping, methods=["GET"]),
+            Route("/execution-parameters", execution_parameters, methods=["GET"]),
+            Route("/invocations", invocations, methods=["POST"]),
+            Route("/endpoints/{name}/invocations", invocations, methods=["POST"]),
+        ],
+        exception_handlers={RequestError: request_error, HTTPException: http_error, Exception: server_error},
+        lifespan=lifespan,
+    )
+
+
+async def predict(batcher: MicroBatcher, parts: list[Part]) -> np.ndarray:
+    results = await asyncio.gather(*(batcher.predict(part.entry, part.array) for part in parts))
+    return np.concatenate(results) if len(results) > 1 else results[0]
+
+
+def app_from_environment() -> Starlette:
+    """The factory uvicorn's worker processes call (settings arrive through the environment)."""
+    return create_app(ServeSettings.from_env())

@@ -1,0 +1,122 @@
+"""The model artifact's `manifest.json` (schema_version 1, docs/contracts.md), read and checked."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from inference.errors import ArtifactError
+
+SCHEMA_VERSION = 1
+FRAMEWORKS = ("pytorch", "tensorflow")
+
+
+@dataclass(frozen=True)
+class ImageInput:
+    height: int
+    width: int
+
+
+@dataclass(frozen=True)
+class AudioInput:
+    sample_rate: int
+    num_samples: int
+    feature_shape: tuple[int, ...]
+    waveform_signature: str | None  # None: the model takes features only
+    features_signature: str
+
+
+@dataclass(frozen=True)
+class Manifest:
+    name: str
+    framework: str
+    task: str
+    model_path: Path
+    class_names: tuple[str, ...]
+    input: ImageInput | AudioInput
+    raw: dict[str, Any]
+
+    @property
+    def is_image(self) -> bool:
+        return isinstance(self.input, ImageInput)
+
+
+def _get(mapping: Any, key: str, kind: type | tuple[type, ...], where: str) -> Any:
+    if not isinstance(mapping, dict) or key not in mapping:
+        raise ArtifactError(f"manifest.json: {where}{key} is missing")
+    value = mapping[key]
+    if not isinstance(value, kind) or isinstance(value, bool):
+        raise ArtifactError(f"manifest.json: {where}{key} has the wrong type ({type(value).__name__})")
+    return value
+
+
+def _positive(value: int, what: str) -> int:
+    if value <= 0:
+        raise ArtifactError(f"manifest.json: {what} must be positive, found {value}")
+    return value
+
+
+def _image_input(spec: dict[str, Any]) -> ImageInput:
+    return ImageInput(
+        height=_positive(_get(spec, "height", int, "input."), "input.height"),
+        width=_positive(_get(spec, "width", int, "input."), "input.width"),
+    )
+
+
+def _audio_input(spec: dict[str, Any]) -> AudioInput:
+    signatures = _get(spec, "signatures", dict, "input.")
+    shape = tuple(_get(spec, "feature_shape", list, "input."))
+    if not shape or not all(isinstance(d, int) and d > 0 for d in shape):
+        raise ArtifactError(f"manifest.json: input.feature_shape must be positive integers, found {list(shape)}")
+    waveform = signatures.get("waveform") if spec.get("features_in_model", True) else None
+    if waveform is not None and not isinstance(waveform, str):
+        raise ArtifactError("manifest.json: input.signatures.waveform must be a string")
+    return AudioInput(
+        sample_rate=_positive(_get(spec, "sample_rate", int, "input."), "input.sample_rate"),
+        num_samples=_positive(_get(spec, "num_samples", int, "input."), "input.num_samples"),
+        feature_shape=shape,
+        waveform_signature=waveform,
+        features_signature=_get(signatures, "features", str, "input.signatures."),
+    )
+
+
+def load_manifest(model_dir: Path) -> Manifest:
+    """Read `<model_dir>/manifest.json`; an ArtifactError names what is missing or wrong."""
+    path = Path(model_dir) / "manifest.json"
+    try:
+        raw = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ArtifactError(f"{path} not found: is {model_dir} a model directory?") from None
+    except (OSError, ValueError) as error:
+        raise ArtifactError(f"{path} cannot be read: {error}") from None
+    version = _get(raw, "schema_version", int, "")
+    if version != SCHEMA_VERSION:
+        raise ArtifactError(f"manifest.json: schema_version {version} is not supported (expected {SCHEMA_VERSION})")
+    framework = _get(raw, "framework", str, "")
+    if framework not in FRAMEWORKS:
+        raise ArtifactError(f"manifest.json: framework {framework!r} is not one of {', '.join(FRAMEWORKS)}")
+    task = _get(raw, "task", str, "")
+    spec = _get(raw, "input", dict, "")
+    if task == "image_classification":
+        model_input: ImageInput | AudioInput = _image_input(spec)
+    elif task == "audio_classification":
+        model_input = _audio_input(spec)
+    else:
+        raise ArtifactError(f"manifest.json: task {task!r} is not supported")
+    class_names = _get(raw, "class_names", list, "")
+    if not class_names or not all(isinstance(c, str) for c in class_names):
+        raise ArtifactError("manifest.json: class_names must be a non-empty list of strings")
+    model_path = Path(model_dir) / _get(raw, "model_file", str, "")
+    if not model_path.exists():
+        raise ArtifactError(f"manifest.json: model_file {model_path} does not exist")
+    return Manifest(
+        name=str(raw.get("name", model_path.stem)),
+        framework=framework,
+        task=task,
+        model_path=model_path,
+        class_names=tuple(class_names),
+        input=model_input,
+        raw=raw,
+    )

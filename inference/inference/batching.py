@@ -1,0 +1,149 @@
+"""Dynamic micro-batching: concurrent requests share one forward pass on a dedicated thread.
+
+The event loop hands each decoded `Part` to the queue and awaits a future. The model thread takes
+the first waiting job, then everything that queued up meanwhile for the same entry point, up to
+`max_batch_size` rows, optionally waiting up to `max_delay_s` for more. With the default delay of
+0 a lone request runs at once (no added latency at concurrency 1), and under load the requests that
+arrived during one forward pass make up the next batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+Run = Callable[[str, np.ndarray], np.ndarray]
+
+
+@dataclass
+class _Job:
+    entry: str
+    array: np.ndarray
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future[np.ndarray]
+
+
+_STOP = object()
+
+
+def _resolve(future: asyncio.Future[np.ndarray], result: np.ndarray | None, error: BaseException | None) -> None:
+    if future.done():  # the request was cancelled meanwhile
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(result)  # type: ignore[arg-type]
+
+
+def _notify(job: _Job, result: np.ndarray | None, error: BaseException | None) -> None:
+    try:
+        job.loop.call_soon_threadsafe(_resolve, job.future, result, error)
+    except RuntimeError:  # the event loop has closed: nobody waits for this answer any more
+        pass
+
+
+class MicroBatcher:
+    def __init__(self, run: Run, max_batch_size: int = 32, max_delay_s: float = 0.0) -> None:
+        self._run = run
+        self.max_batch_size = max_batch_size
+        self.max_delay_s = max_delay_s
+        self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
+        self._pending: deque[_Job] = deque()
+        self._stopping = False
+        self._thread = threading.Thread(target=self._serve, name="model-forward", daemon=True)
+        self.batches = 0  # forward passes run, for tests and logs
+        self.rows = 0
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float | None = None) -> None:
+        """Finish the queued jobs, then end the thread."""
+        self._queue.put(_STOP)
+        self._thread.join(timeout)
+
+    async def predict(self, entry: str, array: np.ndarray) -> np.ndarray:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[np.ndarray] = loop.create_future()
+        self._queue.put(_Job(entry, array, loop, future))
+        return await future
+
+    def _take(self, block: bool, timeout: float | None = None) -> bool:
+        """Move one item from the queue to pending; False when none came."""
+        try:
+            item = self._queue.get(block, timeout)
+        except queue.Empty:
+            return False
+        if item is _STOP:
+            self._stopping = True
+        else:
+            self._pending.append(item)  # type: ignore[arg-type]
+        return True
+
+    def _rows_for(self, entry: str) -> int:
+        return sum(len(job.array) for job in self._pending if job.entry == entry)
+
+    def _collect(self) -> None:
+        while self._take(block=False):
+            pass
+        if self.max_delay_s <= 0 or self._stopping:
+            return
+        entry = self._pending[0].entry
+        deadline = time.monotonic() + self.max_delay_s
+        while self._rows_for(entry) < self.max_batch_size and not self._stopping:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not self._take(block=True, timeout=remaining):
+                return
+
+    def _next_batch(self) -> list[_Job]:
+        entry = self._pending[0].entry
+        batch: list[_Job] = []
+        rows = 0
+        for job in list(self._pending):
+            if job.entry != entry:
+                continue
+            if batch and rows + len(job.array) > self.max_batch_size:
+                break
+            batch.append(job)
+            rows += len(job.array)
+        for job in batch:
+            self._pending.remove(job)
+        return batch
+
+    def _serve(self) -> None:
+        while True:
+            if not self._pending:
+                if self._stopping:
+                    return
+                self._take(block=True)
+                continue
+            self._collect()
+            batch = self._next_batch()
+            self._forward(batch)
+
+    def _forward(self, batch: list[_Job]) -> None:
+        arrays = [job.array for job in batch]
+        try:
+            probabilities = self._run(batch[0].entry, np.concatenate(arrays) if len(arrays) > 1 else arrays[0])
+        except Exception as error:  # a model fault: every request of the batch gets it
+            log.exception("forward pass of %d rows failed", sum(map(len, arrays)))
+            for job in batch:
+                _notify(job, None, error)
+            return
+        self.batches += 1
+        self.rows += len(probabilities)
+        start = 0
+        for job in batch:
+            rows = probabilities[start : start + len(job.array)]
+            start += len(job.array)
+            _notify(job, rows, None)

@@ -1,0 +1,55 @@
+"""Run the application under uvicorn: one process, or `workers` processes sharing the port.
+
+SIGTERM: uvicorn stops accepting, lets in-flight requests finish (up to `graceful_timeout_s`, inside
+SageMaker's 30 s), runs the shutdown that ends the model thread, and the process exits 0.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+
+import uvicorn
+
+from inference.app import create_app
+from inference.settings import ServeSettings
+
+log = logging.getLogger(__name__)
+
+
+def _common(settings: ServeSettings) -> dict[str, object]:
+    return {
+        "host": settings.host,
+        "port": settings.port,
+        "access_log": False,
+        "timeout_graceful_shutdown": settings.graceful_timeout_s,
+        "timeout_keep_alive": 65,  # longer than SageMaker's front end keeps idle connections
+        "log_level": "info",
+        "server_header": False,
+    }
+
+
+def serve(settings: ServeSettings) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    log.info(
+        "serving %s on %s:%d (workers=%d, max_batch_size=%d, max_batch_delay_ms=%g, threads=%d)",
+        settings.model_dir,
+        settings.host,
+        settings.port,
+        settings.workers,
+        settings.max_batch_size,
+        settings.max_batch_delay_ms,
+        settings.threads,
+    )
+    # uvicorn re-raises the signal it shut down on once it is done; a handler of our own turns that
+    # into a normal return, so a drained server exits 0 as SageMaker expects.
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda signum, frame: None)
+    if settings.workers > 1:
+        os.environ.update(settings.to_env())
+        uvicorn.run("inference.app:app_from_environment", factory=True, workers=settings.workers, **_common(settings))  # type: ignore[arg-type]
+        return 0
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), **_common(settings)))  # type: ignore[arg-type]
+    server.run()
+    return 0 if server.started else 1

@@ -1,0 +1,116 @@
+"""Server settings: SageMaker's environment variables, overridden by command-line flags.
+
+| setting            | variable                          | flag                    | default          |
+|--------------------|-----------------------------------|-------------------------|------------------|
+| model directory    | `SM_MODEL_DIR`                    | `--model-dir`           | `/opt/ml/model`  |
+| port               | `SAGEMAKER_BIND_TO_PORT`          | `--port`                | 8080             |
+| host               | `INFERENCE_HOST`                  | `--host`                | 0.0.0.0          |
+| worker processes   | `SAGEMAKER_MODEL_SERVER_WORKERS`  | `--workers`             | 1                |
+| payload limit (MiB)| `SAGEMAKER_MAX_PAYLOAD_IN_MB`     | `--max-payload-mb`      | 6                |
+| max batch (rows)   | `INFERENCE_MAX_BATCH_SIZE`        | `--max-batch-size`      | 32               |
+| max batch wait (ms)| `INFERENCE_MAX_BATCH_DELAY_MS`    | `--max-batch-delay-ms`  | 0                |
+| framework threads  | `INFERENCE_NUM_THREADS`           | `--num-threads`         | CPUs / workers   |
+
+One worker is the default: the model forward runs on all cores (intra-op threads) and the
+micro-batcher groups concurrent requests, which beats several processes each holding a copy of the
+model. A batch wait of 0 ms runs a request at once when the model is idle and batches whatever
+arrived while the previous forward ran, so concurrency 1 pays no added latency.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+ENVIRONMENT = {
+    "model_dir": "SM_MODEL_DIR",
+    "port": "SAGEMAKER_BIND_TO_PORT",
+    "host": "INFERENCE_HOST",
+    "workers": "SAGEMAKER_MODEL_SERVER_WORKERS",
+    "max_payload_mb": "SAGEMAKER_MAX_PAYLOAD_IN_MB",
+    "max_batch_size": "INFERENCE_MAX_BATCH_SIZE",
+    "max_batch_delay_ms": "INFERENCE_MAX_BATCH_DELAY_MS",
+    "num_threads": "INFERENCE_NUM_THREADS",
+}
+
+
+class SettingsError(ValueError):
+    """A setting has an invalid value; the message names the variable or flag."""
+
+
+def cpu_count() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+@dataclass(frozen=True)
+class ServeSettings:
+    model_dir: Path = Path("/opt/ml/model")
+    port: int = 8080
+    host: str = "0.0.0.0"
+    workers: int = 1
+    max_payload_mb: float = 6.0
+    max_batch_size: int = 32
+    max_batch_delay_ms: float = 0.0
+    num_threads: int = 0  # 0: CPUs / workers
+    graceful_timeout_s: float = 25.0  # SageMaker kills the container 30 s after SIGTERM
+
+    @property
+    def max_payload_bytes(self) -> int:
+        return int(self.max_payload_mb * 1024 * 1024)
+
+    @property
+    def threads(self) -> int:
+        return self.num_threads or max(1, cpu_count() // self.workers)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> ServeSettings:
+        """Defaults, then the environment, then `overrides` (flags; None means not given)."""
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        for field in fields(cls):
+            name = ENVIRONMENT.get(field.name)
+            if name and env.get(name, "").strip():
+                values[field.name] = _convert(field.name, env[name].strip(), name)
+        for key, value in overrides.items():
+            if value is not None:
+                values[key] = _convert(key, str(value), "--" + key.replace("_", "-"))
+        settings = replace(cls(), **values)
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        checks = {
+            "port": 0 < self.port < 65536,
+            "workers": self.workers >= 1,
+            "max_payload_mb": self.max_payload_mb > 0,
+            "max_batch_size": 1 <= self.max_batch_size <= 1024,
+            "max_batch_delay_ms": 0 <= self.max_batch_delay_ms <= 1000,
+            "num_threads": self.num_threads >= 0,
+        }
+        for key, ok in checks.items():
+            if not ok:
+                raise SettingsError(f"{ENVIRONMENT.get(key, key)}: {getattr(self, key)} is out of range")
+
+    def to_env(self) -> dict[str, str]:
+        """The same settings as environment variables, for worker processes."""
+        return {ENVIRONMENT[k]: str(v) for k, v in asdict(self).items() if k in ENVIRONMENT}
+
+
+def _convert(key: str, text: str, source: str) -> Any:
+    kind = {f.name: f.type for f in fields(ServeSettings)}[key]
+    try:
+        if kind == "int":
+            return int(text)
+        if kind == "float":
+            return float(text)
+        if kind == "Path":
+            return Path(text)
+        return text
+    except ValueError:
+        raise SettingsError(f"{source}: {text!r} is not a valid {kind}") from None

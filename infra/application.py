@@ -1,0 +1,81 @@
+"""Builds every stack of the selected environment(s) into an App, with the checks registered."""
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from aws_cdk import Annotations, App, Tags
+
+from infra.nag import add_checks
+from infra.settings import EnvironmentSettings, SettingsError, load_settings, read_capacity_file
+from infra.stacks.network_stack import NetworkStack
+from infra.stacks.serving_stack import ServingStack
+from infra.stacks.storage_stack import StorageStack
+from infra.stacks.training_stack import TrainingStack
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+CONTEXT_KEYS = ("project", "environments", "serving_capacity_file", "env", "cnn_model_package_arn",
+                "cnn_model_data_url", "mlp_model_package_arn", "mlp_model_data_url")
+
+
+@dataclass(frozen=True)
+class Sources:
+    """Where the image build contexts and data files are; tests point these at fixtures."""
+
+    training_dir: Path = REPO_ROOT / "training"
+    inference_dir: Path = REPO_ROOT / "inference"
+    metric_definitions_file: Path = REPO_ROOT / "training" / "metric_definitions.json"
+
+
+def select_settings(app: App) -> list[EnvironmentSettings]:
+    """Validate the settings of `-c env=NAME`, or of every environment when none is named."""
+    context = {k: app.node.try_get_context(k) for k in CONTEXT_KEYS}
+    capacity_file = REPO_ROOT / (context["serving_capacity_file"] or "benchmarks/serving_capacity.json")
+    capacity = read_capacity_file(capacity_file)
+    environments = context["environments"] or {}
+    names = [context["env"]] if context["env"] else sorted(environments)
+    return [load_settings(context, name, capacity=capacity) for name in names]
+
+
+def build(app: App, sources: Sources = Sources()) -> dict[str, object]:
+    """Add every stack to `app`; returns them by name. Settings are validated before any construct."""
+    all_settings = select_settings(app)
+    stacks: dict[str, object] = {}
+    for settings in all_settings:
+        p = settings.prefix
+        storage = StorageStack(app, f"{p}-storage", settings=settings,
+                               description=f"{p}: KMS key and the data, artifact and access-log buckets")
+        network = NetworkStack(app, f"{p}-network", settings=settings, key=storage.key,
+                               description=f"{p}: isolated VPC with flow logs and VPC endpoints")
+        training = TrainingStack(app, f"{p}-training", settings=settings, network=network, storage=storage,
+                                 training_dir=sources.training_dir, inference_dir=sources.inference_dir,
+                                 metric_definitions_file=sources.metric_definitions_file,
+                                 description=f"{p}: training images and train/evaluate/register state machines")
+        stacks.update({storage.stack_name: storage, network.stack_name: network, training.stack_name: training})
+        for serving in settings.serving:
+            if not serving.version.given:
+                message = (f"{p}-serving-{serving.model} not synthesized: no model version. Pass "
+                           f"-c {serving.model}_model_package_arn=arn:aws:sagemaker:REGION:ACCOUNT:model-package/"
+                           f"{p}-{serving.model}/N (an approved package) or -c {serving.model}_model_data_url="
+                           f"s3://BUCKET/KEY/model.tar.gz")
+                Annotations.of(training).add_info(message)
+                continue
+            stack = ServingStack(app, f"{p}-serving-{serving.model}", settings=settings, serving=serving,
+                                 network=network, storage=storage, inference_dir=sources.inference_dir,
+                                 description=f"{p}: autoscaled {serving.model} endpoint")
+            stacks[stack.stack_name] = stack
+        for stack in list(stacks.values()):
+            Tags.of(stack).add("project", settings.project)
+            Tags.of(stack).add("environment", settings.env)
+    add_checks(app)
+    return stacks
+
+
+def main() -> None:
+    app = App()
+    try:
+        build(app)
+    except SettingsError as exc:
+        sys.exit(f"Invalid settings (cdk.json context): {exc}")
+    app.synth()

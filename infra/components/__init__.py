@@ -1,0 +1,1 @@
+"""Constructs, one logical unit each, with typed keyword-only props."""

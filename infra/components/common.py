@@ -1,0 +1,105 @@
+"""Small helpers shared by the constructs: log retention, removal policy, KMS-encrypted log groups."""
+from __future__ import annotations
+
+import re
+
+from aws_cdk import Acknowledgment, ArnFormat, CfnResource, RemovalPolicy, Stack, Validations
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from infra.settings import LOG_RETENTION_DAYS
+
+_RETENTION = dict(zip(LOG_RETENTION_DAYS, [m for m in logs.RetentionDays if m.name != "INFINITE"], strict=True))
+
+
+def retention(days: int) -> logs.RetentionDays:
+    return _RETENTION[days]
+
+
+def removal_policy(retain: bool) -> RemovalPolicy:
+    return RemovalPolicy.RETAIN if retain else RemovalPolicy.DESTROY
+
+
+def encrypted_log_group(scope: Construct, construct_id: str, *, key: kms.IKey, retention_days: int,
+                        retain: bool, name: str | None = None) -> logs.LogGroup:
+    """A log group encrypted with the project key, with a finite retention."""
+    return logs.LogGroup(scope, construct_id, log_group_name=name, encryption_key=key,
+                         retention=retention(retention_days), removal_policy=removal_policy(retain))
+
+
+# IAM5 finding text of the account's ENIs, subnets and security groups (see sagemaker_vpc_access).
+VPC_ACCESS_WILDCARD = (r"Resource::arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:"
+                       r"(network-interface|subnet|security-group)/\*")
+
+
+def sagemaker_vpc_access(role: iam.IRole) -> None:
+    """What SageMaker needs to attach a job's or a model's ENIs to the VPC: the mutating actions on this
+    account's ENIs, subnets and security groups; the Describe actions allow no resource scoping."""
+    stack = Stack.of(role)
+    role.add_to_principal_policy(iam.PolicyStatement(
+        actions=["ec2:CreateNetworkInterface", "ec2:CreateNetworkInterfacePermission",
+                 "ec2:DeleteNetworkInterface", "ec2:DeleteNetworkInterfacePermission"],
+        resources=[stack.format_arn(service="ec2", resource=kind, resource_name="*")
+                   for kind in ("network-interface", "subnet", "security-group")]))
+    role.add_to_principal_policy(iam.PolicyStatement(
+        actions=["ec2:DescribeNetworkInterfaces", "ec2:DescribeVpcs", "ec2:DescribeDhcpOptions",
+                 "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups"],
+        resources=["*"]))
+
+def acknowledge(scope: Construct, rule_id: str, reason: str) -> None:
+    """Acknowledge a cdk-nag finding on `scope` (and its children) with the reason it is acceptable."""
+    Validations.of(scope).acknowledge(Acknowledgment(id=rule_id, reason=reason))
+
+
+def grant_prefix(role: iam.IRole, bucket: s3.IBucket, prefix: str, *, write: bool = False) -> None:
+    """Explicit least-privilege S3 access to the objects under `prefix/` of `bucket` (and its key)."""
+    actions = ["s3:GetObject"] + (["s3:PutObject", "s3:AbortMultipartUpload"] if write else [])
+    role.add_to_principal_policy(iam.PolicyStatement(actions=actions,
+                                                     resources=[bucket.arn_for_objects(f"{prefix}/*")]))
+    role.add_to_principal_policy(iam.PolicyStatement(
+        actions=["s3:ListBucket"], resources=[bucket.bucket_arn],
+        conditions={"StringLike": {"s3:prefix": [f"{prefix}/*"]}}))
+    if bucket.encryption_key is not None:
+        grant_key(role, bucket.encryption_key, encrypt=write)
+
+
+def grant_key(role: iam.IRole, key: kms.IKey, *, encrypt: bool = True, create_grant: bool = False) -> None:
+    """Use of the project key without wildcard actions."""
+    actions = ["kms:Decrypt", "kms:DescribeKey"]
+    if encrypt:
+        actions += ["kms:Encrypt", "kms:GenerateDataKey"]
+    if create_grant:
+        actions += ["kms:CreateGrant"]
+    key.grant(role, *actions)
+
+
+def acknowledge_inline_policies(role: iam.Role) -> None:
+    acknowledge(role, "NIST.800.53.R5-IAMNoInlinePolicy",
+                f"{role.node.path}: the inline policy belongs to this one role and is generated from its "
+                "grants, scoped to the project's buckets, key and log groups; a managed policy would only "
+                "make it attachable elsewhere.")
+
+
+def depend_on_policy_only(resource: CfnResource, role: iam.Role) -> None:
+    """The CDK makes a resource that uses `role` depend on the role and its default policy; the role
+    part repeats what the GetAtt on it already enforces (cfn-lint W3005). Keep only the policy."""
+    policy = role.node.find_child("DefaultPolicy").node.default_child
+    resource.add_override("DependsOn", [Stack.of(role).get_logical_id(policy)])
+
+
+def sagemaker_logs_and_metrics(role: iam.IRole, *, log_group: str, metric_namespace: str) -> str:
+    """Let a SageMaker job or model write its own log streams and metrics; returns the IAM5 finding
+    pattern of the log-group wildcard, for `allow_wildcards`."""
+    stack = Stack.of(role)
+    role.add_to_principal_policy(iam.PolicyStatement(
+        actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+        resources=[stack.format_arn(service="logs", resource="log-group", resource_name=f"{log_group}:*",
+                                    arn_format=ArnFormat.COLON_RESOURCE_NAME)]))
+    role.add_to_principal_policy(iam.PolicyStatement(
+        actions=["cloudwatch:PutMetricData"], resources=["*"],
+        conditions={"StringLike": {"cloudwatch:namespace": metric_namespace}}))
+    return (r"Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:"
+            rf"{re.escape(log_group)}:\*")

@@ -1,0 +1,166 @@
+"""A SageMaker real-time endpoint: isolated model, encrypted config with data capture, blue/green
+canary deployments that roll back on alarms, target-tracking autoscaling and a dashboard."""
+from __future__ import annotations
+
+from aws_cdk import Duration, Stack
+from aws_cdk import aws_applicationautoscaling as appscaling
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_ecr_assets as ecr_assets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sagemaker as sagemaker
+from aws_cdk import aws_sns as sns
+from constructs import Construct
+
+from infra.components.common import (
+    VPC_ACCESS_WILDCARD,
+    acknowledge_inline_policies,
+    depend_on_policy_only,
+    grant_key,
+    grant_prefix,
+    sagemaker_logs_and_metrics,
+    sagemaker_vpc_access,
+)
+from infra.nag import allow_wildcards
+from infra.settings import ModelVersion, ServingSettings
+
+VARIANT = "AllTraffic"
+
+
+class AutoscaledEndpoint(Construct):
+    """Serves one model version; `settings` decides capacity, scaling, deployment and alarms."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, endpoint_name: str, settings: ServingSettings,
+                 version: ModelVersion, image: ecr_assets.DockerImageAsset, model_data_bucket: s3.IBucket,
+                 model_data_prefix: str, capture_bucket: s3.IBucket, capture_prefix: str, key: kms.IKey,
+                 vpc: ec2.IVpc, subnets: ec2.SubnetSelection) -> None:
+        super().__init__(scope, construct_id)
+        if not version.given:
+            raise ValueError(f"{endpoint_name}: a model package ARN or a model data URL is required")
+        self.endpoint_name = endpoint_name
+        security_group = ec2.SecurityGroup(self, "SecurityGroup", vpc=vpc, allow_all_outbound=False,
+                                           description=f"{endpoint_name} model containers")
+        security_group.add_egress_rule(ec2.Peer.ipv4(vpc.vpc_cidr_block), ec2.Port.tcp(443), "VPC endpoints")
+        role = self._model_role(image, model_data_bucket, model_data_prefix, key)
+        container = (sagemaker.CfnModel.ContainerDefinitionProperty(model_package_name=version.model_package_arn)
+                     if version.model_package_arn else
+                     sagemaker.CfnModel.ContainerDefinitionProperty(image=image.image_uri,
+                                                                    model_data_url=version.model_data_url))
+        self.model = sagemaker.CfnModel(
+            self, "Model", execution_role_arn=role.role_arn, primary_container=container,
+            enable_network_isolation=True,
+            vpc_config=sagemaker.CfnModel.VpcConfigProperty(
+                security_group_ids=[security_group.security_group_id],
+                subnets=vpc.select_subnets(subnet_type=subnets.subnet_type).subnet_ids))
+        depend_on_policy_only(self.model, role)
+        self.config = sagemaker.CfnEndpointConfig(
+            self, "Config", kms_key_id=key.key_arn,
+            production_variants=[sagemaker.CfnEndpointConfig.ProductionVariantProperty(
+                variant_name=VARIANT, model_name=self.model.attr_model_name, instance_type=settings.instance_type,
+                initial_instance_count=settings.min_capacity, initial_variant_weight=1.0)],
+            data_capture_config=sagemaker.CfnEndpointConfig.DataCaptureConfigProperty(
+                enable_capture=settings.data_capture_percent > 0,
+                initial_sampling_percentage=settings.data_capture_percent,
+                destination_s3_uri=f"s3://{capture_bucket.bucket_name}/{capture_prefix}",
+                kms_key_id=key.key_arn,
+                capture_options=[sagemaker.CfnEndpointConfig.CaptureOptionProperty(capture_mode="Input"),
+                                 sagemaker.CfnEndpointConfig.CaptureOptionProperty(capture_mode="Output")],
+                capture_content_type_header=sagemaker.CfnEndpointConfig.CaptureContentTypeHeaderProperty(
+                    json_content_types=["application/json"])))
+        grant_prefix(role, capture_bucket, capture_prefix, write=True)
+        self.alarm_topic = sns.Topic(self, "AlarmTopic", master_key=key, enforce_ssl=True,
+                                     display_name=f"{endpoint_name} alarms")
+        self.errors_alarm, self.latency_alarm = self._alarms(settings)
+        for alarm in (self.errors_alarm, self.latency_alarm):
+            alarm.add_alarm_action(cloudwatch_actions.SnsAction(self.alarm_topic))
+            alarm.add_ok_action(cloudwatch_actions.SnsAction(self.alarm_topic))
+        self.endpoint = sagemaker.CfnEndpoint(
+            self, "Endpoint", endpoint_name=endpoint_name, endpoint_config_name=self.config.attr_endpoint_config_name,
+            deployment_config=sagemaker.CfnEndpoint.DeploymentConfigProperty(
+                blue_green_update_policy=sagemaker.CfnEndpoint.BlueGreenUpdatePolicyProperty(
+                    traffic_routing_configuration=sagemaker.CfnEndpoint.TrafficRoutingConfigProperty(
+                        type="CANARY", wait_interval_in_seconds=settings.canary_wait_s,
+                        canary_size=sagemaker.CfnEndpoint.CapacitySizeProperty(
+                            type="CAPACITY_PERCENT", value=settings.canary_percent)),
+                    termination_wait_in_seconds=settings.termination_wait_s),
+                auto_rollback_configuration=sagemaker.CfnEndpoint.AutoRollbackConfigProperty(alarms=[
+                    sagemaker.CfnEndpoint.AlarmProperty(alarm_name=alarm.alarm_name)
+                    for alarm in (self.errors_alarm, self.latency_alarm)])))
+        self.scaling_target = appscaling.ScalableTarget(
+            self, "ScalableTarget", service_namespace=appscaling.ServiceNamespace.SAGEMAKER,
+            resource_id=f"endpoint/{endpoint_name}/variant/{VARIANT}",
+            scalable_dimension="sagemaker:variant:DesiredInstanceCount",
+            min_capacity=settings.min_capacity, max_capacity=settings.max_capacity,
+            role=iam.Role.from_role_arn(self, "ScalingRole", Stack.of(self).format_arn(
+                service="iam", region="", resource="role",
+                resource_name="aws-service-role/sagemaker.application-autoscaling.amazonaws.com/"
+                              "AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint")))
+        self.scaling_target.node.add_dependency(self.endpoint)
+        self.scaling_target.scale_to_track_metric(
+            "InvocationsPerInstance", target_value=settings.invocations_per_instance_target,
+            predefined_metric=appscaling.PredefinedMetric.SAGEMAKER_VARIANT_INVOCATIONS_PER_INSTANCE,
+            scale_in_cooldown=Duration.seconds(settings.scale_in_cooldown_s),
+            scale_out_cooldown=Duration.seconds(settings.scale_out_cooldown_s))
+        self.dashboard = self._dashboard(settings)
+
+    def _metric(self, name: str, statistic: str, namespace: str = "AWS/SageMaker") -> cloudwatch.Metric:
+        return cloudwatch.Metric(namespace=namespace, metric_name=name, statistic=statistic,
+                                 period=Duration.minutes(1),
+                                 dimensions_map={"EndpointName": self.endpoint_name, "VariantName": VARIANT})
+
+    def _alarms(self, settings: ServingSettings) -> tuple[cloudwatch.Alarm, cloudwatch.Alarm]:
+        errors = cloudwatch.Alarm(
+            self, "Errors5xx", metric=self._metric("Invocation5XXErrors", "Sum"),
+            threshold=settings.error_alarm_count, evaluation_periods=2, datapoints_to_alarm=2,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            alarm_description=f"{self.endpoint_name}: 5xx errors; rolls back a blue/green deployment")
+        latency = cloudwatch.Alarm(
+            self, "ModelLatencyP99", metric=self._metric("ModelLatency", "p99"),
+            threshold=settings.latency_alarm_ms * 1000,  # ModelLatency is in microseconds
+            evaluation_periods=3, datapoints_to_alarm=3,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            alarm_description=f"{self.endpoint_name}: p99 model latency above {settings.latency_alarm_ms} ms")
+        return errors, latency
+
+    def _dashboard(self, settings: ServingSettings) -> cloudwatch.Dashboard:
+        dashboard = cloudwatch.Dashboard(self, "Dashboard")
+        dashboard.add_widgets(
+            cloudwatch.GraphWidget(title="Invocations per instance (scaling metric)", left=[
+                self._metric("InvocationsPerInstance", "Sum")],
+                left_annotations=[cloudwatch.HorizontalAnnotation(
+                    value=settings.invocations_per_instance_target, label="target")]),
+            cloudwatch.GraphWidget(title="Model latency (us)", left=[
+                self._metric("ModelLatency", "p50"), self._metric("ModelLatency", "p99")]),
+            cloudwatch.GraphWidget(title="Errors", left=[
+                self._metric("Invocation4XXErrors", "Sum"), self._metric("Invocation5XXErrors", "Sum")]),
+            cloudwatch.GraphWidget(title="Instances: CPU and memory", left=[
+                self._metric("CPUUtilization", "Average", "/aws/sagemaker/Endpoints"),
+                self._metric("MemoryUtilization", "Average", "/aws/sagemaker/Endpoints")]),
+            cloudwatch.AlarmStatusWidget(title="Rollback alarms", alarms=[self.errors_alarm, self.latency_alarm]),
+        )
+        return dashboard
+
+    def _model_role(self, image: ecr_assets.DockerImageAsset, bucket: s3.IBucket, prefix: str,
+                    key: kms.IKey) -> iam.Role:
+        role = iam.Role(self, "ModelRole", assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
+                        description=f"{self.endpoint_name}: read the model artifact and pull the image")
+        grant_prefix(role, bucket, prefix)
+        grant_key(role, key, create_grant=True)  # CreateGrant: SageMaker encrypts instance storage with it
+        image.repository.grant_pull(role)
+        log_pattern = sagemaker_logs_and_metrics(role, log_group=f"/aws/sagemaker/Endpoints/{self.endpoint_name}",
+                                                 metric_namespace="/aws/sagemaker/Endpoints*")
+        sagemaker_vpc_access(role)
+        acknowledge_inline_policies(role)
+        allow_wildcards(
+            role, "Model execution role: objects under the model's artifact prefix and its data-capture "
+                  "prefix; this endpoint's log streams; Resource * only for ecr:GetAuthorizationToken, "
+                  "cloudwatch:PutMetricData (namespace condition) and the EC2 network-interface actions of "
+                  "VpcConfig, which allow no resource-level scoping.",
+            r"Resource::.*/(training|data-capture)/[a-z0-9]+/\*",
+            log_pattern, VPC_ACCESS_WILDCARD, r"Resource::\*")
+        return role

@@ -1,0 +1,154 @@
+"""A Step Functions task that runs one SageMaker training job to completion (`.sync`).
+
+The CDK's `SageMakerCreateTrainingJob` leaves out managed spot, checkpoints and inter-container
+encryption, so this construct writes the state itself and returns the IAM statements the state
+machine's role needs to run it.
+"""
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from aws_cdk import Stack
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_ecr_assets as ecr_assets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_stepfunctions as sfn
+from constructs import Construct
+
+from infra.components.common import (
+    VPC_ACCESS_WILDCARD,
+    acknowledge_inline_policies,
+    grant_key,
+    grant_prefix,
+    sagemaker_logs_and_metrics,
+    sagemaker_vpc_access,
+)
+from infra.nag import allow_wildcards
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+METRIC_DEFINITIONS_FILE = REPO_ROOT / "training" / "metric_definitions.json"
+CHECKPOINT_LOCAL_PATH = "/opt/ml/checkpoints"
+
+
+def load_metric_definitions(path: Path = METRIC_DEFINITIONS_FILE) -> list[dict[str, str]]:
+    """SageMaker MetricDefinitions from the training side's data file (the same regexes it logs for)."""
+    definitions = json.loads(path.read_text())
+    if not isinstance(definitions, list) or not 0 < len(definitions) <= 40:
+        raise ValueError(f"{path}: expected a list of 1 to 40 metric definitions")
+    for item in definitions:
+        if not isinstance(item, dict) or set(item) != {"Name", "Regex"}:
+            raise ValueError(f"{path}: each metric definition needs exactly Name and Regex, got {item!r}")
+    names = [d["Name"] for d in definitions]
+    if len(set(names)) != len(names):
+        raise ValueError(f"{path}: duplicate metric names in {names}")
+    return definitions
+
+
+class TrainingJobTask(Construct):
+    """`createTrainingJob.sync` with managed spot, checkpoints, VPC, network isolation, inter-container
+    encryption and KMS on volumes and output. The job name comes from the execution name, so a re-run
+    of the same execution never collides and nothing time-based is baked in at synth."""
+
+    def __init__(
+        self, scope: Construct, construct_id: str, *,
+        job_name_prefix: str, image: ecr_assets.DockerImageAsset, metric_definitions: Sequence[Mapping[str, str]],
+        hyperparameters: Mapping[str, str], data_bucket: s3.IBucket, data_prefix: str, channels: Sequence[str],
+        artifact_bucket: s3.IBucket, output_prefix: str, checkpoint_prefix: str, key: kms.IKey,
+        instance_type: str, instance_count: int, volume_size_gb: int, max_runtime_s: int,
+        use_spot: bool, max_wait_s: int, vpc: ec2.IVpc, subnets: ec2.SubnetSelection,
+        result_path: str = "$.training",
+    ) -> None:
+        super().__init__(scope, construct_id)
+        if "train" not in channels:
+            raise ValueError("channels must include 'train'")
+        if use_spot and max_wait_s < max_runtime_s:
+            raise ValueError("max_wait_s must be >= max_runtime_s with managed spot")
+        stack = Stack.of(self)
+        self.security_group = ec2.SecurityGroup(
+            self, "SecurityGroup", vpc=vpc, allow_all_outbound=False,
+            description=f"{job_name_prefix} training hosts: traffic between hosts and HTTPS to VPC endpoints")
+        self.security_group.add_ingress_rule(self.security_group, ec2.Port.all_tcp(), "Between training hosts")
+        self.security_group.add_egress_rule(self.security_group, ec2.Port.all_tcp(), "Between training hosts")
+        self.security_group.add_egress_rule(ec2.Peer.ipv4(vpc.vpc_cidr_block), ec2.Port.tcp(443),
+                                            "HTTPS to the VPC endpoints")
+        self.role = self._execution_role(stack, image, data_bucket, data_prefix, artifact_bucket,
+                                         output_prefix, checkpoint_prefix, key)
+        stopping = {"MaxRuntimeInSeconds": max_runtime_s}
+        spot = {}
+        if use_spot:
+            stopping["MaxWaitTimeInSeconds"] = max_wait_s
+            spot = {"EnableManagedSpotTraining": True}
+        parameters = {
+            "TrainingJobName.$": f"States.Format('{job_name_prefix}-{{}}', $$.Execution.Name)",
+            "RoleArn": self.role.role_arn,
+            "AlgorithmSpecification": {"TrainingImage": image.image_uri, "TrainingInputMode": "File",
+                                       "MetricDefinitions": [dict(d) for d in metric_definitions]},
+            "HyperParameters": dict(hyperparameters),
+            "InputDataConfig": [{
+                "ChannelName": channel,
+                "DataSource": {"S3DataSource": {
+                    "S3DataType": "S3Prefix", "S3DataDistributionType": "FullyReplicated",
+                    "S3Uri": f"s3://{data_bucket.bucket_name}/{data_prefix}/{channel}/"}},
+            } for channel in channels],
+            "OutputDataConfig": {"S3OutputPath": f"s3://{artifact_bucket.bucket_name}/{output_prefix}/",
+                                 "KmsKeyId": key.key_arn},
+            "ResourceConfig": {"InstanceType": instance_type, "InstanceCount": instance_count,
+                               "VolumeSizeInGB": volume_size_gb, "VolumeKmsKeyId": key.key_arn},
+            "StoppingCondition": stopping,
+            **spot,
+            "CheckpointConfig": {
+                "S3Uri.$": f"States.Format('s3://{artifact_bucket.bucket_name}/{checkpoint_prefix}/{{}}/', "
+                           "$$.Execution.Name)",
+                "LocalPath": CHECKPOINT_LOCAL_PATH},
+            "VpcConfig": {"SecurityGroupIds": [self.security_group.security_group_id],
+                          "Subnets": vpc.select_subnets(subnet_type=subnets.subnet_type).subnet_ids},
+            "EnableNetworkIsolation": True,
+            "EnableInterContainerTrafficEncryption": True,
+        }
+        self.task = sfn.CustomState(self, "Train", state_json={
+            "Type": "Task",
+            "Resource": f"arn:{stack.partition}:states:::sagemaker:createTrainingJob.sync",
+            "Parameters": parameters,
+            "ResultPath": result_path,
+        })
+        job_arn = stack.format_arn(service="sagemaker", resource="training-job", resource_name=f"{job_name_prefix}-*")
+        self.policy_statements = [
+            iam.PolicyStatement(actions=["sagemaker:CreateTrainingJob", "sagemaker:DescribeTrainingJob",
+                                         "sagemaker:StopTrainingJob", "sagemaker:AddTags"],
+                                resources=[job_arn]),
+            iam.PolicyStatement(actions=["events:PutTargets", "events:PutRule", "events:DescribeRule"],
+                                resources=[stack.format_arn(
+                                    service="events", resource="rule",
+                                    resource_name="StepFunctionsGetEventsForSageMakerTrainingJobsRule")]),
+            iam.PolicyStatement(actions=["iam:PassRole"], resources=[self.role.role_arn],
+                                conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}),
+        ]
+
+    def _execution_role(self, stack: Stack, image: ecr_assets.DockerImageAsset, data_bucket: s3.IBucket,
+                        data_prefix: str, artifact_bucket: s3.IBucket, output_prefix: str,
+                        checkpoint_prefix: str, key: kms.IKey) -> iam.Role:
+        role = iam.Role(self, "ExecutionRole", assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
+                        description="SageMaker training jobs: read data, write artifacts and checkpoints")
+        grant_prefix(role, data_bucket, data_prefix)
+        grant_prefix(role, artifact_bucket, output_prefix, write=True)
+        grant_prefix(role, artifact_bucket, checkpoint_prefix, write=True)
+        grant_key(role, key, create_grant=True)  # CreateGrant: SageMaker encrypts the volumes with it
+        image.repository.grant_pull(role)
+        log_pattern = sagemaker_logs_and_metrics(role, log_group="/aws/sagemaker/TrainingJobs",
+                                                 metric_namespace="/aws/sagemaker/TrainingJobs")
+        sagemaker_vpc_access(role)
+        acknowledge_inline_policies(role)
+        allow_wildcards(
+            role, "Training execution role: objects under this model's data, output and checkpoint prefixes; "
+                  "the SageMaker training log streams; Resource * only for ecr:GetAuthorizationToken, "
+                  "cloudwatch:PutMetricData (namespace condition) and the EC2 network-interface actions "
+                  "of VpcConfig, which allow no resource-level scoping.",
+            rf"Resource::.*/({re.escape(data_prefix)}|{re.escape(output_prefix)}|{re.escape(checkpoint_prefix)})/\*",
+            log_pattern, VPC_ACCESS_WILDCARD, r"Resource::\*")
+        return role
+

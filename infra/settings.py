@@ -1,0 +1,345 @@
+"""Typed, validated settings for one deployment environment.
+
+`cdk.json` context holds the raw values (`environments.<env>`); `load_settings` turns them into frozen
+dataclasses before any construct is built, so an invalid value stops synth with a message that names
+the key and what is allowed.
+"""
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+MODEL_NAMES = ("cnn", "mlp")
+FRAMEWORK_BY_MODEL = {"cnn": "pytorch", "mlp": "tensorflow"}
+CHANNELS = ("train", "validation", "test")
+REMOVAL_POLICIES = ("destroy", "retain")
+# CloudWatch Logs accepts only these retention periods.
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192,
+                      2557, 2922, 3288, 3653)
+TRAINING_INSTANCE_FAMILIES = ("m5", "m6i", "m7i", "c5", "c6i", "c7i", "r5", "g4dn", "g5", "g6", "p3",
+                              "p4d", "p5", "trn1")
+SERVING_INSTANCE_FAMILIES = ("t2", "m5", "m6i", "m7i", "c5", "c6i", "c7i", "r5", "g4dn", "g5", "g6",
+                             "inf2")
+INSTANCE_SIZES = ("medium", "large", "xlarge", "2xlarge", "4xlarge", "8xlarge", "9xlarge", "12xlarge",
+                  "16xlarge", "18xlarge", "24xlarge", "32xlarge", "48xlarge")
+# Used until the serving benchmark has written benchmarks/serving_capacity.json: a conservative
+# figure for a CPU instance serving one small model (documented in the README's Deploy section).
+DEFAULT_MAX_RPS_PER_INSTANCE = 20.0
+MODEL_PACKAGE_ARN = re.compile(r"^arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:model-package/[A-Za-z0-9-]+/\d+$")
+S3_URI = re.compile(r"^s3://[a-z0-9.-]{3,63}/.+\.tar\.gz$")
+
+
+class SettingsError(ValueError):
+    """An invalid setting; the message names the key and the allowed values."""
+
+
+@dataclass(frozen=True)
+class NetworkSettings:
+    cidr: str
+    flow_log_retention_days: int
+
+
+@dataclass(frozen=True)
+class StorageSettings:
+    noncurrent_version_expiration_days: int
+    infrequent_access_after_days: int
+    access_log_expiration_days: int
+
+
+@dataclass(frozen=True)
+class TrainingSettings:
+    model: str
+    framework: str
+    instance_type: str
+    instance_count: int
+    volume_size_gb: int
+    use_spot: bool
+    max_runtime_s: int
+    max_wait_s: int
+    quality_threshold: float
+    channels: tuple[str, ...]
+    hyperparameters: tuple[tuple[str, str], ...]
+
+    @property
+    def hyperparameter_map(self) -> dict[str, str]:
+        return dict(self.hyperparameters)
+
+
+@dataclass(frozen=True)
+class ModelVersion:
+    """What an endpoint serves: an approved model package or a model.tar.gz in S3."""
+
+    model_package_arn: str | None = None
+    model_data_url: str | None = None
+
+    @property
+    def given(self) -> bool:
+        return bool(self.model_package_arn or self.model_data_url)
+
+
+@dataclass(frozen=True)
+class ServingSettings:
+    model: str
+    instance_type: str
+    min_capacity: int
+    max_capacity: int
+    safety_factor: float
+    max_rps_per_instance: float
+    capacity_source: str
+    scale_in_cooldown_s: int
+    scale_out_cooldown_s: int
+    canary_percent: int
+    canary_wait_s: int
+    termination_wait_s: int
+    latency_alarm_ms: int
+    error_alarm_count: int
+    data_capture_percent: int
+    version: ModelVersion
+
+    @property
+    def invocations_per_instance_target(self) -> float:
+        """Target for SageMakerVariantInvocationsPerInstance (per minute), as AWS recommends:
+        measured max RPS per instance x safety factor x 60."""
+        return round(self.max_rps_per_instance * self.safety_factor * 60, 1)
+
+
+@dataclass(frozen=True)
+class EnvironmentSettings:
+    project: str
+    env: str
+    removal_policy: str
+    log_retention_days: int
+    network: NetworkSettings
+    storage: StorageSettings
+    training: tuple[TrainingSettings, ...]
+    serving: tuple[ServingSettings, ...]
+
+    @property
+    def prefix(self) -> str:
+        return f"{self.project}-{self.env}"
+
+    @property
+    def retain(self) -> bool:
+        return self.removal_policy == "retain"
+
+
+class _Reader:
+    """Reads one mapping of raw settings, naming the full key in every error."""
+
+    def __init__(self, raw: Any, key: str) -> None:
+        if not isinstance(raw, Mapping):
+            raise SettingsError(f"{key}: expected an object, got {type(raw).__name__}")
+        self.raw, self.key, self.used = raw, key, set()
+
+    def _get(self, name: str) -> tuple[str, Any]:
+        key = f"{self.key}.{name}"
+        if name not in self.raw:
+            raise SettingsError(f"{key}: missing")
+        self.used.add(name)
+        return key, self.raw[name]
+
+    def child(self, name: str) -> _Reader:
+        key, value = self._get(name)
+        return _Reader(value, key)
+
+    def int(self, name: str, *, minimum: int = 0, allowed: tuple[int, ...] = ()) -> int:
+        key, value = self._get(name)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise SettingsError(f"{key}: expected an integer, got {value!r}")
+        if allowed and value not in allowed:
+            raise SettingsError(f"{key}: {value} is not allowed; allowed: {', '.join(map(str, allowed))}")
+        if value < minimum:
+            raise SettingsError(f"{key}: {value} is below the minimum {minimum}")
+        return value
+
+    def float(self, name: str, *, low: float, high: float) -> float:
+        key, value = self._get(name)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise SettingsError(f"{key}: expected a number, got {value!r}")
+        if not low <= value <= high:
+            raise SettingsError(f"{key}: {value} is outside the allowed range [{low}, {high}]")
+        return float(value)
+
+    def bool(self, name: str) -> bool:
+        key, value = self._get(name)
+        if not isinstance(value, bool):
+            raise SettingsError(f"{key}: expected true or false, got {value!r}")
+        return value
+
+    def choice(self, name: str, allowed: tuple[str, ...]) -> str:
+        key, value = self._get(name)
+        if value not in allowed:
+            raise SettingsError(f"{key}: {value!r} is not allowed; allowed: {', '.join(allowed)}")
+        return value
+
+    def instance_type(self, name: str, families: tuple[str, ...]) -> str:
+        key, value = self._get(name)
+        match = re.fullmatch(r"ml\.([a-z0-9]+)\.([a-z0-9]+)", value) if isinstance(value, str) else None
+        if not match:
+            raise SettingsError(f"{key}: {value!r} is not an instance type of the form ml.<family>.<size>, "
+                                f"e.g. ml.{families[0]}.xlarge")
+        if match.group(1) not in families:
+            raise SettingsError(f"{key}: unknown instance family {match.group(1)!r} in {value!r}; "
+                                f"allowed families: {', '.join(families)}")
+        if match.group(2) not in INSTANCE_SIZES:
+            raise SettingsError(f"{key}: unknown instance size {match.group(2)!r} in {value!r}; "
+                                f"allowed sizes: {', '.join(INSTANCE_SIZES)}")
+        return value
+
+    def done(self) -> None:
+        unknown = sorted(set(self.raw) - self.used)
+        if unknown:
+            raise SettingsError(f"{self.key}: unknown key(s) {', '.join(unknown)}; "
+                                f"allowed: {', '.join(sorted(self.used))}")
+
+
+def _network(r: _Reader) -> NetworkSettings:
+    key, cidr = r._get("cidr")
+    if not isinstance(cidr, str) or not re.fullmatch(r"(\d{1,3}\.){3}\d{1,3}/(1[6-9]|2[0-4])", cidr):
+        raise SettingsError(f"{key}: {cidr!r} is not an IPv4 CIDR with a prefix length from /16 to /24")
+    out = NetworkSettings(cidr=cidr, flow_log_retention_days=r.int("flow_log_retention_days",
+                                                                   allowed=LOG_RETENTION_DAYS))
+    r.done()
+    return out
+
+
+def _storage(r: _Reader) -> StorageSettings:
+    out = StorageSettings(
+        noncurrent_version_expiration_days=r.int("noncurrent_version_expiration_days", minimum=1),
+        infrequent_access_after_days=r.int("infrequent_access_after_days", minimum=30),
+        access_log_expiration_days=r.int("access_log_expiration_days", minimum=1),
+    )
+    r.done()
+    return out
+
+
+def _training(model: str, r: _Reader) -> TrainingSettings:
+    use_spot = r.bool("use_spot")
+    max_runtime_s = r.int("max_runtime_s", minimum=60)
+    max_wait_s = r.int("max_wait_s", minimum=0)
+    if use_spot and max_wait_s < max_runtime_s:
+        raise SettingsError(f"{r.key}.max_wait_s: {max_wait_s} is less than max_runtime_s "
+                            f"{max_runtime_s}; managed spot needs max_wait_s >= max_runtime_s")
+    key, channels = r._get("channels")
+    if not isinstance(channels, list) or "train" not in channels or not set(channels) <= set(CHANNELS):
+        raise SettingsError(f"{key}: {channels!r} must be a list holding 'train'; allowed: {', '.join(CHANNELS)}")
+    hp_key, hyper = r._get("hyperparameters")
+    if not isinstance(hyper, Mapping) or any(isinstance(v, (dict, list)) or v is None for v in hyper.values()):
+        raise SettingsError(f"{hp_key}: expected an object of scalar values (sent to SageMaker as strings)")
+    if hyper.get("model", model) != model:
+        raise SettingsError(f"{hp_key}.model: {hyper['model']!r} does not match the model {model!r}")
+    hp = {"model": model, **{k: (str(v).lower() if isinstance(v, bool) else str(v)) for k, v in hyper.items()}}
+    out = TrainingSettings(
+        model=model, framework=FRAMEWORK_BY_MODEL[model],
+        instance_type=r.instance_type("instance_type", TRAINING_INSTANCE_FAMILIES),
+        instance_count=r.int("instance_count", minimum=1),
+        volume_size_gb=r.int("volume_size_gb", minimum=1),
+        use_spot=use_spot, max_runtime_s=max_runtime_s, max_wait_s=max_wait_s,
+        quality_threshold=r.float("quality_threshold", low=0.0, high=1.0),
+        channels=tuple(c for c in CHANNELS if c in channels),
+        hyperparameters=tuple(sorted(hp.items())),
+    )
+    r.done()
+    return out
+
+
+def _model_version(model: str, overrides: Mapping[str, Any]) -> ModelVersion:
+    arn = overrides.get(f"{model}_model_package_arn") or None
+    url = overrides.get(f"{model}_model_data_url") or None
+    if arn and url:
+        raise SettingsError(f"{model}_model_package_arn and {model}_model_data_url: give one, not both")
+    if arn and not MODEL_PACKAGE_ARN.match(str(arn)):
+        raise SettingsError(f"{model}_model_package_arn: {arn!r} is not a versioned model package ARN "
+                            "(arn:aws:sagemaker:REGION:ACCOUNT:model-package/GROUP/VERSION)")
+    if url and not S3_URI.match(str(url)):
+        raise SettingsError(f"{model}_model_data_url: {url!r} is not an s3://BUCKET/KEY.tar.gz URI")
+    return ModelVersion(model_package_arn=arn, model_data_url=url)
+
+
+def _serving(model: str, r: _Reader, capacity: Mapping[str, Any], version: ModelVersion) -> ServingSettings:
+    min_capacity = r.int("min_capacity", minimum=1)
+    max_capacity = r.int("max_capacity", minimum=1)
+    if min_capacity > max_capacity:
+        raise SettingsError(f"{r.key}.min_capacity: {min_capacity} is greater than max_capacity {max_capacity}; "
+                            "allowed: min_capacity <= max_capacity")
+    measured = capacity.get(model)
+    if measured is not None:
+        rps, source = float(measured["max_rps_per_instance"]), f"benchmark ({measured.get('measured_at', '?')})"
+        if rps <= 0:
+            raise SettingsError(f"serving capacity file: {model}.max_rps_per_instance must be > 0, got {rps}")
+    else:
+        rps, source = DEFAULT_MAX_RPS_PER_INSTANCE, "default"
+    out = ServingSettings(
+        model=model, instance_type=r.instance_type("instance_type", SERVING_INSTANCE_FAMILIES),
+        min_capacity=min_capacity, max_capacity=max_capacity,
+        safety_factor=r.float("safety_factor", low=0.1, high=1.0),
+        max_rps_per_instance=rps, capacity_source=source,
+        scale_in_cooldown_s=r.int("scale_in_cooldown_s", minimum=0),
+        scale_out_cooldown_s=r.int("scale_out_cooldown_s", minimum=0),
+        canary_percent=r.int("canary_percent", minimum=1),
+        canary_wait_s=r.int("canary_wait_s", minimum=0),
+        termination_wait_s=r.int("termination_wait_s", minimum=0),
+        latency_alarm_ms=r.int("latency_alarm_ms", minimum=1),
+        error_alarm_count=r.int("error_alarm_count", minimum=1),
+        data_capture_percent=r.int("data_capture_percent", minimum=0),
+        version=version,
+    )
+    if out.canary_percent > 50:
+        raise SettingsError(f"{r.key}.canary_percent: {out.canary_percent} is above 50; allowed: 1 to 50")
+    if out.data_capture_percent > 100:
+        raise SettingsError(f"{r.key}.data_capture_percent: {out.data_capture_percent}; allowed: 0 to 100")
+    r.done()
+    return out
+
+
+def _per_model(r: _Reader, build) -> tuple:
+    unknown = sorted(set(r.raw) - set(MODEL_NAMES))
+    if unknown:
+        raise SettingsError(f"{r.key}: unknown model(s) {', '.join(unknown)}; allowed: {', '.join(MODEL_NAMES)}")
+    return tuple(build(m, r.child(m)) for m in MODEL_NAMES if m in r.raw)
+
+
+def read_capacity_file(path: Path) -> dict[str, Any]:
+    """The serving benchmark's measured capacity per model; empty when the file does not exist yet."""
+    if not path.is_file():
+        return {}
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise SettingsError(f"serving capacity file {path}: not valid JSON ({exc})") from exc
+    for model, entry in data.items():
+        if not isinstance(entry, Mapping) or "max_rps_per_instance" not in entry:
+            raise SettingsError(f"serving capacity file {path}: {model} needs max_rps_per_instance")
+    return data
+
+
+def load_settings(context: Mapping[str, Any], env: str, *, capacity: Mapping[str, Any] | None = None
+                  ) -> EnvironmentSettings:
+    """Validate `environments.<env>` (plus the model-version keys given with -c) into settings."""
+    project = context.get("project")
+    if not isinstance(project, str) or not re.fullmatch(r"[a-z][a-z0-9]{1,15}", project):
+        raise SettingsError(f"project: {project!r} must be 2-16 lowercase letters and digits")
+    environments = context.get("environments")
+    if not isinstance(environments, Mapping) or not environments:
+        raise SettingsError("environments: missing from cdk.json context")
+    if env not in environments:
+        raise SettingsError(f"env: unknown environment {env!r}; allowed: {', '.join(sorted(environments))}")
+    if not re.fullmatch(r"[a-z][a-z0-9]{1,9}", env):
+        raise SettingsError(f"env: {env!r} must be 2-10 lowercase letters and digits")
+    r = _Reader(environments[env], f"environments.{env}")
+    capacity = capacity or {}
+    out = EnvironmentSettings(
+        project=project, env=env,
+        removal_policy=r.choice("removal_policy", REMOVAL_POLICIES),
+        log_retention_days=r.int("log_retention_days", allowed=LOG_RETENTION_DAYS),
+        network=_network(r.child("network")),
+        storage=_storage(r.child("storage")),
+        training=_per_model(r.child("training"), _training),
+        serving=_per_model(r.child("serving"), lambda m, c: _serving(m, c, capacity, _model_version(m, context))),
+    )
+    r.done()
+    return out

@@ -1,0 +1,62 @@
+"""Training images and one train -> evaluate -> gate -> register state machine per model."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from aws_cdk import CfnOutput, Duration, Stack
+from aws_cdk import aws_ecr_assets as ecr_assets
+from constructs import Construct
+
+from infra.components.evaluation import EvaluationReader
+from infra.components.training_job import TrainingJobTask, load_metric_definitions
+from infra.components.training_pipeline import TrainingPipeline
+from infra.settings import EnvironmentSettings
+from infra.stacks.network_stack import NetworkStack
+from infra.stacks.storage_stack import StorageStack
+
+# Build-context clutter that must not change the asset hash or reach the image.
+IMAGE_EXCLUDES = ["**/__pycache__", "**/*.pyc", "**/.pytest_cache", "**/.ruff_cache", "**/.mypy_cache",
+                  "**/*.egg-info", "**/.venv", "**/.ipynb_checkpoints", "**/.DS_Store"]
+
+
+def image_asset(scope: Construct, construct_id: str, directory: Path, **build_args: str
+                ) -> ecr_assets.DockerImageAsset:
+    return ecr_assets.DockerImageAsset(scope, construct_id, directory=str(directory), build_args=build_args or None,
+                                       exclude=IMAGE_EXCLUDES, platform=ecr_assets.Platform.LINUX_AMD64)
+
+
+class TrainingStack(Stack):
+    def __init__(self, scope: Construct, construct_id: str, *, settings: EnvironmentSettings,
+                 network: NetworkStack, storage: StorageStack, training_dir: Path, inference_dir: Path,
+                 metric_definitions_file: Path, description: str) -> None:
+        super().__init__(scope, construct_id, description=description)
+        metrics = load_metric_definitions(metric_definitions_file)
+        data_bucket, artifact_bucket = storage.buckets_for(self)
+        inference_image = image_asset(self, "InferenceImage", inference_dir)
+        reader = EvaluationReader(self, "EvaluationReader", artifact_bucket=artifact_bucket,
+                                  output_prefix="training", key=storage.key, vpc=network.vpc,
+                                  subnets=network.subnets, log_retention_days=settings.log_retention_days,
+                                  retain=settings.retain)
+        serving_types = {s.model: s.instance_type for s in settings.serving}
+        self.pipelines = {}
+        for t in settings.training:
+            name = f"{settings.prefix}-{t.model}"
+            job = TrainingJobTask(
+                self, f"{t.model.capitalize()}TrainingJob", job_name_prefix=name,
+                image=image_asset(self, f"{t.model.capitalize()}TrainingImage", training_dir, FRAMEWORK=t.framework),
+                metric_definitions=metrics, hyperparameters=t.hyperparameter_map,
+                data_bucket=data_bucket, data_prefix=t.model, channels=t.channels,
+                artifact_bucket=artifact_bucket, output_prefix=f"training/{t.model}",
+                checkpoint_prefix=f"checkpoints/{t.model}", key=storage.key, instance_type=t.instance_type,
+                instance_count=t.instance_count, volume_size_gb=t.volume_size_gb, max_runtime_s=t.max_runtime_s,
+                use_spot=t.use_spot, max_wait_s=t.max_wait_s, vpc=network.vpc, subnets=network.subnets)
+            pipeline = TrainingPipeline(
+                self, f"{t.model.capitalize()}Pipeline", model=t.model, group_name=name, training_job=job,
+                evaluation_function=reader.function, inference_image=inference_image,
+                quality_threshold=t.quality_threshold,
+                inference_instance_types=[serving_types.get(t.model, "ml.c5.xlarge")],
+                timeout=Duration.seconds(max(t.max_runtime_s, t.max_wait_s) + 3600), key=storage.key,
+                log_retention_days=settings.log_retention_days, retain=settings.retain)
+            self.pipelines[t.model] = pipeline
+            CfnOutput(self, f"{t.model.capitalize()}StateMachineArn", value=pipeline.state_machine.state_machine_arn)
+            CfnOutput(self, f"{t.model.capitalize()}ModelPackageGroup", value=name)

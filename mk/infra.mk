@@ -1,0 +1,28 @@
+# Infrastructure (issue 8): CDK synth of every stack and environment, checked by cdk-nag (during
+# synth), cfn-lint and checkov. No AWS credentials and no Docker engine needed.
+NODE_STAMP := node_modules/.installed
+CHECKOV_VENV := .venv-checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
+CDK_OUT ?= cdk.out
+# Extra context for synth, e.g. CDK_CONTEXT="-c env=dev -c cnn_model_package_arn=arn:..."
+CDK_CONTEXT ?=
+CDK := npx --no-install cdk
+
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(CHECKOV_STAMP): infra/requirements-checkov.txt
+	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check -r infra/requirements-checkov.txt
+	touch $@
+
+## synth  synthesize every stack of every environment into cdk.out, then cfn-lint and checkov it
+.PHONY: synth
+synth: $(VENV_STAMP) $(NODE_STAMP) $(CHECKOV_STAMP)
+	rm -rf $(CDK_OUT)
+	time $(CDK) synth --quiet --output $(CDK_OUT) $(CDK_CONTEXT)
+	$(VENV)/bin/cfn-lint $(CDK_OUT)/*.template.json
+	BC_SKIP_MAPPING=TRUE $(CHECKOV_VENV)/bin/checkov --config-file .checkov.yaml --directory $(CDK_OUT)
+
+TEST_PREREQS += $(NODE_STAMP) $(CHECKOV_STAMP)

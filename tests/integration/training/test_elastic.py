@@ -1,0 +1,140 @@
+"""Spot preemption and data-parallel training, with the `train` program launched as SageMaker would."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.opt_ml import make_opt_ml
+from tests.synthetic import write_fsdd_folder, write_image_folder
+
+ROOT = Path(__file__).resolve().parents[3]
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost")  # two names for this machine: two "hosts" without editing /etc/hosts
+
+pytestmark = pytest.mark.slow
+
+
+def free_port(span: int = 1) -> int:
+    while True:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        if port + span < 65535 and all(_is_free(port + i) for i in range(span)):
+            return port
+
+
+def _is_free(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
+
+
+def start_train(tree, extra_env=None) -> subprocess.Popen:
+    environ = {**os.environ, **tree.environ(), **(extra_env or {}), "PYTHONPATH": str(ROOT / "training"),
+               "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    return subprocess.Popen([str(ROOT / "training" / "train"), "train"], env=environ, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+
+
+def finish(process, timeout=300) -> str:
+    output, _ = process.communicate(timeout=timeout)
+    assert process.returncode == 0, output[-4000:]
+    return output
+
+
+def epoch_lines(output: str) -> list[str]:
+    return [line for line in output.splitlines() if line.startswith("epoch=")]
+
+
+def weights_checksum(output: str) -> str:
+    return next(line for line in output.splitlines() if "weights_checksum=" in line).split("weights_checksum=")[1]
+
+
+def image_tree(root, hyperparameters, **kwargs):
+    tree = make_opt_ml(root, {"model": "cnn", "width": "8", "batch_size": "16", "seed": "3", **hyperparameters},
+                       **kwargs)
+    write_image_folder(tree.channel("train"), per_class=50, seed=0)
+    return tree
+
+
+def test_sigterm_checkpoints_and_a_restart_finishes_the_same_epochs(tmp_path):
+    reference = image_tree(tmp_path / "reference", {"epochs": "5"})
+    reference_out = finish(start_train(reference))
+
+    checkpoints = tmp_path / "checkpoints"
+    tree = image_tree(tmp_path / "spot", {"epochs": "5", "checkpoint_dir": str(checkpoints)})
+    process = start_train(tree)
+    lines = []
+    for line in process.stdout:
+        lines.append(line)
+        if line.startswith("epoch=1 "):
+            process.send_signal(signal.SIGTERM)
+            break
+    started = time.monotonic()
+    rest, _ = process.communicate(timeout=120)
+    assert process.returncode == 0, "".join(lines) + rest
+    assert time.monotonic() - started < 30
+    assert "SIGTERM: checkpoint written" in rest
+    assert list(checkpoints.glob("checkpoint-*.state"))
+    assert not (tree.model_dir / "manifest.json").exists()
+
+    resumed = finish(start_train(tree))
+    assert "resumed from checkpoint at epoch=" in resumed
+    all_epochs = epoch_lines("".join(lines) + rest + resumed)
+    assert [line.split()[0] for line in all_epochs] == [f"epoch={i}" for i in range(1, 6)]
+    manifest = json.loads((tree.model_dir / "manifest.json").read_text())
+    assert manifest["metrics"]["epochs_completed"] == 5
+    reference_accuracy = float(epoch_lines(reference_out)[-1].split("val_accuracy=")[1].split()[0])
+    resumed_accuracy = float(all_epochs[-1].split("val_accuracy=")[1].split()[0])
+    assert resumed_accuracy == pytest.approx(reference_accuracy, abs=0.05)
+
+
+def test_two_host_ddp_on_loopback_writes_one_artifact_as_good_as_one_process(tmp_path):
+    port = free_port()
+    hyperparameters = {"epochs": "4", "dist_port": str(port)}
+    single = image_tree(tmp_path / "single", hyperparameters)
+    finish(start_train(single))
+    trees = [image_tree(tmp_path / host, hyperparameters, hosts=LOOPBACK_HOSTS, current_host=host)
+             for host in LOOPBACK_HOSTS]
+    processes = [start_train(tree, {"SM_NUM_CPUS": "1"}) for tree in trees]
+    outputs = [finish(p) for p in processes]
+    assert "joining DDP: rank 0 of 2" in outputs[0] and "joining DDP: rank 1 of 2" in outputs[1]
+    assert (trees[0].model_dir / "manifest.json").exists()
+    assert not (trees[1].model_dir / "manifest.json").exists()
+    single_accuracy = json.loads((single.output_data_dir / "evaluation.json").read_text())["accuracy"]
+    ddp_accuracy = json.loads((trees[0].output_data_dir / "evaluation.json").read_text())["accuracy"]
+    assert ddp_accuracy == pytest.approx(single_accuracy, abs=0.1)
+    assert (len(epoch_lines(outputs[0])), len(epoch_lines(outputs[1]))) == (4, 0)  # metric lines: master only
+    assert weights_checksum(outputs[0]) == weights_checksum(outputs[1])  # the replicas stayed in step
+
+
+def test_two_worker_multi_worker_mirrored_strategy_on_loopback(tmp_path):
+    port = free_port(span=2)
+    hyperparameters = {"model": "mlp", "epochs": "6", "batch_size": "16", "dist_port": str(port)}
+
+    def tree(root, **kwargs):
+        made = make_opt_ml(root, hyperparameters, **kwargs)
+        write_fsdd_folder(made.channel("train"), per_speaker=8)
+        return made
+
+    single = tree(tmp_path / "single")
+    finish(start_train(single))
+    trees = [tree(tmp_path / host, hosts=LOOPBACK_HOSTS, current_host=host) for host in LOOPBACK_HOSTS]
+    processes = [start_train(t, {"SM_NUM_CPUS": "1"}) for t in trees]
+    outputs = [finish(p) for p in processes]
+    assert "MultiWorkerMirroredStrategy: worker 0 of 2" in outputs[0]
+    assert weights_checksum(outputs[0]) == weights_checksum(outputs[1])  # gradients were all-reduced
+    assert (trees[0].model_dir / "manifest.json").exists()
+    assert not (trees[1].model_dir / "manifest.json").exists()
+    single_accuracy = json.loads((single.output_data_dir / "evaluation.json").read_text())["accuracy"]
+    mwms_accuracy = json.loads((trees[0].output_data_dir / "evaluation.json").read_text())["accuracy"]
+    assert mwms_accuracy == pytest.approx(single_accuracy, abs=0.15)

@@ -1,0 +1,177 @@
+"""Request bodies -> model inputs: every content type per model kind, and the 400/413/415/422 split."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+
+import numpy as np
+import pytest
+from inference.decoding import FEATURES, IMAGE, WAVEFORM, decode
+from inference.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType, WrongShape
+from inference_unit_helpers import audio_manifest_for, encode_image, encode_npy, encode_wav
+from PIL import Image
+
+from inference import decoding
+
+
+def pixels(seed: int, height: int = 8, width: int = 6) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, (height, width, 3), dtype=np.uint8)
+
+
+def expected_input(image: Image.Image, height: int = 8, width: int = 6) -> np.ndarray:
+    resized = image.convert("RGB").resize((width, height), Image.Resampling.BILINEAR)
+    return (np.asarray(resized, dtype=np.float32) / 255).transpose(2, 0, 1)
+
+
+def test_png_is_converted_to_rgb_resized_bilinear_and_scaled(image_manifest):
+    source = Image.fromarray(pixels(0, 20, 30)).convert("P")
+    buffer = io.BytesIO()
+    source.save(buffer, "PNG")
+    (part,) = decode(buffer.getvalue(), "image/png", image_manifest)
+    assert part.entry == IMAGE and part.array.dtype == np.float32 and part.array.shape == (1, 3, 8, 6)
+    assert np.array_equal(part.array[0], expected_input(source))
+
+
+def test_jpeg_at_the_model_size_is_not_resized(image_manifest):
+    data = encode_image(pixels(1), "JPEG")
+    (part,) = decode(data, "image/jpeg; foo=bar", image_manifest)
+    assert np.array_equal(part.array[0], expected_input(Image.open(io.BytesIO(data))))
+
+
+def test_npy_forms_for_images(image_manifest):
+    batch = np.stack([pixels(i) for i in range(3)])
+    floats = batch.transpose(0, 3, 1, 2).astype(np.float32) / 255
+    for array, count in [(batch[0], 1), (batch, 3), (floats[0], 1), (floats, 3), (floats.astype(np.float64), 3)]:
+        (part,) = decode(encode_npy(array), "application/x-npy", image_manifest)
+        assert part.array.shape == (count, 3, 8, 6) and part.array.dtype == np.float32
+        assert np.allclose(part.array, floats[:count])
+    big = np.stack([pixels(i, 16, 12) for i in range(2)])  # resized like images
+    (part,) = decode(encode_npy(big), "application/x-npy", image_manifest)
+    assert np.array_equal(part.array[1], expected_input(Image.fromarray(big[1])))
+
+
+@pytest.mark.parametrize(
+    "array,words",
+    [
+        (np.zeros((3, 8, 7), np.float32), "shape"),
+        (np.zeros((8, 6, 3), np.float32), "shape"),
+        (np.zeros((8, 6, 4), np.uint8), "shape"),
+        (np.zeros((2, 8, 6, 3), np.int16), "dtype"),
+        (np.zeros((0, 3, 8, 6), np.float32), "empty"),
+        (np.full((3, 8, 6), 2.0, np.float32), "outside [0, 1]"),
+        (np.full((3, 8, 6), np.nan, np.float32), "non-finite"),
+        (np.array(["a"]), "numeric"),
+    ],
+)
+def test_npy_of_the_wrong_shape_dtype_or_range_is_422(image_manifest, array, words):
+    with pytest.raises(WrongShape, match=words.replace("[", r"\[").replace("]", r"\]")):
+        decode(encode_npy(array), "application/x-npy", image_manifest)
+
+
+def test_json_instances_for_images_in_order(image_manifest):
+    a, b, c = pixels(1), pixels(2), pixels(3)
+    instances = [
+        {"b64": base64.b64encode(encode_image(a)).decode()},
+        (b.transpose(2, 0, 1) / 255).tolist(),
+        c.tolist(),
+    ]
+    (part,) = decode(json.dumps({"instances": instances}).encode(), "application/json", image_manifest)
+    assert part.array.shape == (3, 3, 8, 6)
+    for row, source in zip(part.array, (a, b, c), strict=True):
+        assert np.allclose(row, source.transpose(2, 0, 1) / 255, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "body,error,words",
+    [
+        (b"{", BadRequest, "not valid JSON"),
+        (b"[1, 2]", BadRequest, "instances"),
+        (b'{"instances": 3}', BadRequest, "instances"),
+        (b'{"instances": []}', WrongShape, "empty"),
+        (b'{"instances": [{"b64": "@@"}]}', BadRequest, "base64"),
+        (b'{"instances": [{"image": "x"}]}', BadRequest, "b64"),
+        (b'{"instances": [{"b64": "aGVsbG8="}]}', BadRequest, "PNG or JPEG"),
+        (b'{"instances": ["x"]}', WrongShape, "nested list"),
+        (b'{"instances": [[1, [2]]]}', WrongShape, "rectangular"),
+        (b'{"instances": [[[1e999]]]}', WrongShape, "non-finite"),
+        (b'{"instances": [[[[[0, 0, 0]]]]]}', WrongShape, "shape"),
+        (b'{"instances": [[[[300, 0, 0]]]]}', WrongShape, "0..255"),
+        (b'{"instances": [' + b"[" * 50000 + b"]" * 50000 + b"]}", BadRequest, "JSON"),
+        (b'{"instances": [' + b"7" * 5000 + b"]}", BadRequest, "JSON"),
+    ],
+)
+def test_json_errors(image_manifest, body, error, words):
+    with pytest.raises(error, match=words):
+        decode(body, "application/json", image_manifest)
+
+
+def test_json_pixels_of_any_size_are_resized(image_manifest):
+    (part,) = decode(b'{"instances": [[[[1, 2, 3]]]]}', "application/json", image_manifest)
+    assert part.array.shape == (1, 3, 8, 6)
+    assert np.allclose(part.array[0, :, 0, 0], np.array([1, 2, 3]) / 255)
+
+
+def test_image_errors(image_manifest, monkeypatch):
+    png = encode_image(pixels(4, 40, 40))
+    with pytest.raises(BadRequest, match="PNG or JPEG"):
+        decode(b"GIF89a" + bytes(100), "image/png", image_manifest)
+    with pytest.raises(BadRequest, match="cannot be decoded"):
+        decode(png[: len(png) - 30], "image/png", image_manifest)
+    with pytest.raises(BadRequest, match="empty"):
+        decode(b"", "image/png", image_manifest)
+    monkeypatch.setattr(decoding, "MAX_IMAGE_PIXELS", 1000)
+    with pytest.raises(PayloadTooLarge, match="pixels"):
+        decode(png, "image/png", image_manifest)
+
+
+def test_unsupported_content_types_are_415(image_manifest, audio_manifest):
+    for content_type in (None, "", "text/plain", "audio/wav", "image/gif"):
+        with pytest.raises(UnsupportedMediaType, match="image/png"):
+            decode(b"x", content_type, image_manifest)
+    with pytest.raises(UnsupportedMediaType, match="audio/wav"):
+        decode(b"x", "image/png", audio_manifest)
+    with pytest.raises(UnsupportedMediaType, match="application/x-npy"):
+        decode(b"x", "audio/wav", audio_manifest_for(waveform=False))
+
+
+def test_audio_inputs(audio_manifest):
+    t = np.arange(1600) / 16000
+    wav = encode_wav((np.sin(2 * np.pi * 500 * t) * 20000).astype(np.int16), 16000)
+    for content_type in ("audio/wav", "audio/x-wav", "audio/wave"):
+        (part,) = decode(wav, content_type, audio_manifest)
+        assert part.entry == WAVEFORM and part.array.shape == (1, 800)
+    waves = np.random.default_rng(0).uniform(-1, 1, (3, 800)).astype(np.float32)
+    features = np.random.default_rng(1).normal(size=(2, 5, 4))
+    cases = [(waves[0], WAVEFORM, 1), (waves, WAVEFORM, 3), (features[0], FEATURES, 1), (features, FEATURES, 2)]
+    for array, entry, count in cases:
+        (part,) = decode(encode_npy(array), "application/x-npy", audio_manifest)
+        assert part.entry == entry and len(part.array) == count and part.array.dtype == np.float32
+    instances = [waves[0].tolist(), waves[1].tolist(), features[0].tolist(), {"b64": base64.b64encode(wav).decode()}]
+    parts = decode(json.dumps({"instances": instances}).encode(), "application/json", audio_manifest)
+    assert [(p.entry, len(p.array)) for p in parts] == [(WAVEFORM, 2), (FEATURES, 1), (WAVEFORM, 1)]
+
+
+@pytest.mark.parametrize(
+    "array,words",
+    [
+        (np.zeros(799, np.float32), "shape"),
+        (np.zeros((2, 2, 800), np.float32), "shape"),
+        (np.zeros((4, 5), np.float32), "shape"),
+        (np.zeros(800, np.int16), "dtype"),
+        (np.full(800, 1000.0, np.float32), "outside"),
+        (np.full((5, 4), 1e39), "non-finite"),
+    ],
+)
+def test_audio_arrays_of_the_wrong_shape_dtype_or_range_are_422(audio_manifest, array, words):
+    with pytest.raises(WrongShape, match=words):
+        decode(encode_npy(array), "application/x-npy", audio_manifest)
+
+
+def test_features_only_model_refuses_waveform_arrays():
+    manifest = audio_manifest_for(waveform=False)
+    with pytest.raises(WrongShape, match="features"):
+        decode(encode_npy(np.zeros(800, np.float32)), "application/x-npy", manifest)
+    (part,) = decode(encode_npy(np.zeros((5, 4), np.float32)), "application/x-npy", manifest)
+    assert part.entry == FEATURES

@@ -1,0 +1,114 @@
+"""Fixtures for the infrastructure tests: the app synthesized once per session, helpers to read it.
+
+Image build contexts and the metric definitions are small fixed stand-ins, so the snapshots change
+only when the infrastructure does, not whenever the training or serving code does. That the real
+`training/metric_definitions.json` reaches the training job is pinned in test_training_job.py.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
+
+from aws_cdk import App, Stack  # noqa: E402
+from aws_cdk.assertions import Template  # noqa: E402
+
+from infra.application import REPO_ROOT, Sources, build  # noqa: E402
+
+CDK_JSON = REPO_ROOT / "cdk.json"
+CNN_PACKAGE = "arn:aws:sagemaker:eu-west-1:123456789012:model-package/elasticml-dev-cnn/3"
+STACKS = [f"elasticml-{env}-{name}" for env in ("dev", "prod")
+          for name in ("storage", "network", "training", "serving-cnn", "serving-mlp")]
+MEASURED_CAPACITY = {"cnn": {"max_rps_per_instance": 120.0, "p99_slo_ms": 100, "instance_type": "ml.c5.xlarge",
+                             "measured_at": "2026-11-28"}}
+MLP_MODEL_DATA = "s3://elasticml-dev-artifacts-123456789012-eu-west-1/training/mlp/job-1/output/model.tar.gz"
+
+
+def base_context() -> dict[str, Any]:
+    """cdk.json context as the CLI passes it, without the analytics metadata resource."""
+    return {**json.loads(CDK_JSON.read_text())["context"], "aws:cdk:version-reporting": False}
+
+
+STUB_METRICS = [{"Name": "train:loss", "Regex": "epoch=\\d+ .*?train_loss=([-+0-9.eE]+)"},
+                {"Name": "final:accuracy", "Regex": "final split=\\w+ .*?accuracy=([-+0-9.eE]+)"}]
+
+
+def write_stub_sources(root: Path) -> Sources:
+    for name in ("training", "inference"):
+        (root / name).mkdir(parents=True, exist_ok=True)
+        (root / name / "Dockerfile").write_text("FROM public.ecr.aws/docker/library/python:3.11-slim\n"
+                                                "ARG FRAMEWORK\n")
+    (root / "metric_definitions.json").write_text(json.dumps(STUB_METRICS))
+    return Sources(training_dir=root / "training", inference_dir=root / "inference",
+                   metric_definitions_file=root / "metric_definitions.json")
+
+
+@dataclass
+class Synthesized:
+    outdir: Path
+    stacks: dict[str, Stack]
+
+    def template(self, name: str) -> Template:
+        return Template.from_stack(self.stacks[name])
+
+    def json(self, name: str) -> dict[str, Any]:
+        return json.loads((self.outdir / f"{name}.template.json").read_text())
+
+
+@pytest.fixture(scope="session")
+def stub_sources(tmp_path_factory) -> Sources:
+    return write_stub_sources(tmp_path_factory.mktemp("sources"))
+
+
+@pytest.fixture(scope="session")
+def synthesized(tmp_path_factory, stub_sources) -> Synthesized:
+    """Every stack of every environment, serving a model package (cnn) and a model data URL (mlp),
+    synthesized once with the cdk-nag and project packs: a finding would fail here. The serving
+    capacity is a fixed measurement for cnn and the documented default for mlp, whatever the
+    benchmark has written to benchmarks/."""
+    outdir = tmp_path_factory.mktemp("cdk.out")
+    capacity = tmp_path_factory.mktemp("benchmarks") / "serving_capacity.json"
+    capacity.write_text(json.dumps(MEASURED_CAPACITY))
+    app = App(outdir=str(outdir), context={**base_context(), "cnn_model_package_arn": CNN_PACKAGE,
+                                           "mlp_model_data_url": MLP_MODEL_DATA,
+                                           "serving_capacity_file": str(capacity)})
+    stacks = build(app, stub_sources)
+    app.synth()
+    return Synthesized(outdir=outdir, stacks=stacks)
+
+
+def resources(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    return {k: v for k, v in template["Resources"].items() if v["Type"] == kind}
+
+
+def definition(template: dict[str, Any], logical_id: str | None = None) -> dict[str, Any]:
+    """A state machine's definition with each deploy-time token replaced by `${Token}`."""
+    machines = resources(template, "AWS::StepFunctions::StateMachine")
+    body = machines[logical_id or next(iter(machines))]["Properties"]["DefinitionString"]
+    if isinstance(body, str):
+        return json.loads(body)
+    return json.loads("".join(p if isinstance(p, str) else "${Token}" for p in body["Fn::Join"][1]))
+
+
+def policy_statements(template: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    out = []
+    for logical_id, policy in resources(template, "AWS::IAM::Policy").items():
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            out.append((logical_id, statement))
+    return out
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def bare_stack(name: str = "Bare") -> Stack:
+    """A stack in an app with the project's feature flags, for testing one construct alone."""
+    flags = {k: v for k, v in base_context().items() if k.startswith("@") or k.startswith("aws:")}
+    return Stack(App(context=flags), name)

@@ -1,0 +1,72 @@
+"""The evaluation reader's handler, run here against an in-memory stand-in for S3 (no AWS, no boto3)."""
+from __future__ import annotations
+
+import importlib.util
+import io
+import json
+import sys
+import tarfile
+import types
+
+import pytest
+
+from infra.components.evaluation import SOURCE
+
+BUCKET = "artifacts-bucket"
+MODEL = f"s3://{BUCKET}/training/cnn/job-1/output/model.tar.gz"
+OUTPUT_KEY = "training/cnn/job-1/output/output.tar.gz"
+
+
+class FakeS3:
+    def __init__(self, objects: dict[tuple[str, str], bytes]) -> None:
+        self.objects = objects
+
+    def head_object(self, Bucket, Key):  # noqa: N803 (boto3's names)
+        return {"ContentLength": len(self.objects[(Bucket, Key)])}
+
+    def get_object(self, Bucket, Key):  # noqa: N803
+        return {"Body": io.BytesIO(self.objects[(Bucket, Key)])}
+
+
+def tarball(files: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def handler(monkeypatch):
+    """The Lambda module, loaded with a stand-in boto3 (the Lambda runtime provides the real one)."""
+    monkeypatch.setenv("ARTIFACT_BUCKET", BUCKET)
+    monkeypatch.setitem(sys.modules, "boto3", types.SimpleNamespace(client=lambda service: FakeS3({})))
+    spec = importlib.util.spec_from_file_location("read_evaluation", SOURCE)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_reads_accuracy_from_output_tar(handler):
+    evaluation = {"split": "test", "num_samples": 500, "accuracy": 0.91, "macro_f1": 0.9}
+    handler.S3 = FakeS3({(BUCKET, OUTPUT_KEY): tarball({"./evaluation.json": json.dumps(evaluation).encode(),
+                                                        "confusion_matrix.png": b"png"})})
+    assert handler.handler({"model_artifacts": MODEL}, None) == {
+        "accuracy": 0.91, "macro_f1": 0.9, "split": "test", "num_samples": 500,
+        "evaluation_uri": f"s3://{BUCKET}/{OUTPUT_KEY}"}
+
+
+def test_missing_evaluation_is_an_error(handler):
+    handler.S3 = FakeS3({(BUCKET, OUTPUT_KEY): tarball({"learning_curves.png": b"png"})})
+    with pytest.raises(handler.EvaluationMissing, match="holds no evaluation.json"):
+        handler.handler({"model_artifacts": MODEL}, None)
+
+
+@pytest.mark.parametrize("uri", ["s3://other-bucket/training/cnn/job-1/output/model.tar.gz",
+                                 f"s3://{BUCKET}/training/cnn/job-1/model.tar.gz"])
+def test_refuses_anything_but_a_job_artifact_in_the_artifact_bucket(handler, uri):
+    handler.S3 = FakeS3({})
+    with pytest.raises(ValueError):
+        handler.handler({"model_artifacts": uri}, None)

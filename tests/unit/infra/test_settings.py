@@ -1,0 +1,158 @@
+"""Settings: cdk.json context validated into frozen dataclasses; invalid values name key and allowed values."""
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from infra.application import REPO_ROOT
+from infra.settings import DEFAULT_MAX_RPS_PER_INSTANCE, SettingsError, load_settings, read_capacity_file
+
+from .conftest import base_context
+
+CNN_PACKAGE = "arn:aws:sagemaker:eu-west-1:123456789012:model-package/elasticml-dev-cnn/3"
+
+
+@pytest.fixture
+def context():
+    return copy.deepcopy(base_context())
+
+
+def test_every_environment_in_cdk_json_is_valid(context):
+    for env in ("dev", "prod"):
+        settings = load_settings(context, env)
+        assert settings.env == env
+        assert [t.model for t in settings.training] == ["cnn", "mlp"]
+        assert [s.model for s in settings.serving] == ["cnn", "mlp"]
+
+
+def test_settings_are_frozen_and_hyperparameters_are_strings(context):
+    settings = load_settings(context, "dev")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        settings.env = "prod"  # type: ignore[misc]
+    cnn = settings.training[0]
+    assert cnn.hyperparameter_map["model"] == "cnn"
+    assert cnn.hyperparameter_map["learning_rate"] == "0.002"
+    assert all(isinstance(v, str) for v in cnn.hyperparameter_map.values())
+
+
+def test_prod_retains_and_dev_destroys(context):
+    assert load_settings(context, "prod").retain
+    assert not load_settings(context, "dev").retain
+
+
+def test_unknown_env_names_the_allowed_ones(context):
+    with pytest.raises(SettingsError, match=r"env: unknown environment 'staging'; allowed: dev, prod"):
+        load_settings(context, "staging")
+
+
+def test_unknown_instance_family_names_key_and_families(context):
+    context["environments"]["dev"]["training"]["cnn"]["instance_type"] = "ml.x9.xlarge"
+    with pytest.raises(SettingsError) as err:
+        load_settings(context, "dev")
+    message = str(err.value)
+    assert message.startswith("environments.dev.training.cnn.instance_type: unknown instance family 'x9'")
+    assert "allowed families: m5, m6i" in message and "g5" in message
+
+
+def test_malformed_instance_type(context):
+    context["environments"]["prod"]["serving"]["mlp"]["instance_type"] = "c5.large"
+    with pytest.raises(SettingsError, match=r"environments\.prod\.serving\.mlp\.instance_type: 'c5.large' is not"):
+        load_settings(context, "prod")
+
+
+def test_min_capacity_above_max(context):
+    context["environments"]["dev"]["serving"]["cnn"].update(min_capacity=3, max_capacity=2)
+    with pytest.raises(SettingsError, match=r"environments\.dev\.serving\.cnn\.min_capacity: 3 is greater than "
+                                            r"max_capacity 2; allowed: min_capacity <= max_capacity"):
+        load_settings(context, "dev")
+
+
+def test_spot_max_wait_below_max_runtime(context):
+    context["environments"]["dev"]["training"]["mlp"].update(max_runtime_s=3600, max_wait_s=1800)
+    with pytest.raises(SettingsError, match=r"environments\.dev\.training\.mlp\.max_wait_s: 1800 is less than "
+                                            r"max_runtime_s 3600"):
+        load_settings(context, "dev")
+
+
+def test_without_spot_max_wait_is_not_needed(context):
+    training = load_settings(context, "prod").training[1]
+    assert not training.use_spot and training.max_wait_s == 0
+
+
+def test_misspelt_key_is_rejected(context):
+    context["environments"]["dev"]["serving"]["cnn"]["max_capcity"] = 4
+    with pytest.raises(SettingsError, match=r"environments\.dev\.serving\.cnn: unknown key\(s\) max_capcity"):
+        load_settings(context, "dev")
+
+
+@pytest.mark.parametrize("key,value,message", [
+    ("removal_policy", "snapshot",
+     r"environments\.dev\.removal_policy: 'snapshot' is not allowed; allowed: destroy, retain"),
+    ("log_retention_days", 10, r"environments\.dev\.log_retention_days: 10 is not allowed; allowed: 1, 3, 5"),
+])
+def test_enumerated_values(context, key, value, message):
+    context["environments"]["dev"][key] = value
+    with pytest.raises(SettingsError, match=message):
+        load_settings(context, "dev")
+
+
+def test_quality_threshold_is_a_fraction(context):
+    context["environments"]["dev"]["training"]["cnn"]["quality_threshold"] = 85
+    with pytest.raises(SettingsError, match=r"training\.cnn\.quality_threshold: 85 is outside the allowed range"):
+        load_settings(context, "dev")
+
+
+def test_model_version_from_context(context):
+    context["cnn_model_package_arn"] = CNN_PACKAGE
+    cnn, mlp = load_settings(context, "dev").serving
+    assert cnn.version.model_package_arn == CNN_PACKAGE and cnn.version.given
+    assert not mlp.version.given
+
+
+@pytest.mark.parametrize("extra,message", [
+    ({"cnn_model_package_arn": "arn:aws:sagemaker:eu-west-1:123456789012:model-package-group/x"},
+     "cnn_model_package_arn: .* is not a versioned model package ARN"),
+    ({"mlp_model_data_url": "https://example.com/model.tar.gz"}, "mlp_model_data_url: .* is not an s3://"),
+    ({"cnn_model_package_arn": CNN_PACKAGE, "cnn_model_data_url": "s3://bucket/a/model.tar.gz"},
+     "give one, not both"),
+])
+def test_invalid_model_versions(context, extra, message):
+    context.update(extra)
+    with pytest.raises(SettingsError, match=message):
+        load_settings(context, "dev")
+
+
+def test_autoscaling_target_from_measured_capacity(context):
+    capacity = {"cnn": {"max_rps_per_instance": 120.0, "p99_slo_ms": 100, "instance_type": "ml.c5.xlarge",
+                        "measured_at": "2026-11-28"}}
+    cnn, mlp = load_settings(context, "dev", capacity=capacity).serving
+    assert cnn.invocations_per_instance_target == 120.0 * 0.5 * 60
+    assert cnn.capacity_source == "benchmark (2026-11-28)"
+    assert mlp.max_rps_per_instance == DEFAULT_MAX_RPS_PER_INSTANCE and mlp.capacity_source == "default"
+    assert mlp.invocations_per_instance_target == DEFAULT_MAX_RPS_PER_INSTANCE * 0.5 * 60
+
+
+def test_capacity_file_absent_or_invalid(tmp_path):
+    assert read_capacity_file(tmp_path / "missing.json") == {}
+    bad = tmp_path / "serving_capacity.json"
+    bad.write_text(json.dumps({"cnn": {"p99_slo_ms": 100}}))
+    with pytest.raises(SettingsError, match="cnn needs max_rps_per_instance"):
+        read_capacity_file(bad)
+
+
+def test_app_stops_before_building_anything_on_invalid_settings(tmp_path):
+    """The CDK app itself (as `cdk synth -c env=staging` runs it) exits with the message."""
+    env = {**os.environ, "CDK_OUTDIR": str(tmp_path), "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1",
+           "CDK_CONTEXT_JSON": json.dumps({**base_context(), "env": "staging"})}
+    result = subprocess.run([sys.executable, "app.py"], cwd=REPO_ROOT, env=env, capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode != 0
+    expected = "Invalid settings (cdk.json context): env: unknown environment 'staging'; allowed: dev, prod"
+    assert expected in result.stderr
+    assert not list(tmp_path.glob("*.template.json"))

@@ -1,0 +1,142 @@
+"""The training-job task: what the CDK's own task leaves out (spot, checkpoints, isolation, encryption)."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk.assertions import Match, Template
+
+from infra.components.training_job import METRIC_DEFINITIONS_FILE, TrainingJobTask, load_metric_definitions
+from infra.stacks.training_stack import image_asset
+
+from .conftest import as_list, bare_stack, definition, policy_statements
+
+HYPERPARAMETERS = {"model": "cnn", "epochs": "3"}
+
+
+def make_job(stub_sources, **overrides):
+    stack = bare_stack()
+    vpc = ec2.Vpc(stack, "Vpc", nat_gateways=0, max_azs=2, subnet_configuration=[
+        ec2.SubnetConfiguration(name="isolated", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)])
+    key = kms.Key(stack, "Key")
+    props = dict(
+        job_name_prefix="proj-dev-cnn",
+        image=image_asset(stack, "Image", stub_sources.training_dir, FRAMEWORK="pytorch"),
+        metric_definitions=load_metric_definitions(), hyperparameters=HYPERPARAMETERS,
+        data_bucket=s3.Bucket(stack, "Data", encryption_key=key), data_prefix="cnn",
+        channels=["train", "validation"], artifact_bucket=s3.Bucket(stack, "Artifacts", encryption_key=key),
+        output_prefix="training/cnn", checkpoint_prefix="checkpoints/cnn", key=key,
+        instance_type="ml.g5.xlarge", instance_count=2, volume_size_gb=30, max_runtime_s=3600, use_spot=True,
+        max_wait_s=7200, vpc=vpc, subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED))
+    props.update(overrides)
+    job = TrainingJobTask(stack, "Job", **props)
+    machine = sfn.StateMachine(stack, "Machine", definition_body=sfn.DefinitionBody.from_chainable(job.task))
+    for statement in job.policy_statements:
+        machine.add_to_role_policy(statement)
+    return stack, job
+
+
+@pytest.fixture(scope="module")
+def template(stub_sources) -> Template:
+    stack, _ = make_job(stub_sources)
+    return Template.from_stack(stack)
+
+
+@pytest.fixture(scope="module")
+def state(template):
+    return definition(template.to_json())["States"]["Train"]
+
+
+def test_runs_the_job_to_completion(state):
+    assert state["Type"] == "Task"
+    assert state["Resource"] == "arn:${Token}:states:::sagemaker:createTrainingJob.sync"
+    assert state["ResultPath"] == "$.training"
+
+
+def test_job_name_comes_from_the_execution_name(state):
+    assert state["Parameters"]["TrainingJobName.$"] == "States.Format('proj-dev-cnn-{}', $$.Execution.Name)"
+    assert "TrainingJobName" not in state["Parameters"]
+
+
+def test_managed_spot_with_max_wait_and_per_execution_checkpoints(state):
+    p = state["Parameters"]
+    assert p["EnableManagedSpotTraining"] is True
+    assert p["StoppingCondition"] == {"MaxRuntimeInSeconds": 3600, "MaxWaitTimeInSeconds": 7200}
+    assert p["CheckpointConfig"] == {
+        "S3Uri.$": "States.Format('s3://${Token}/checkpoints/cnn/{}/', $$.Execution.Name)",
+        "LocalPath": "/opt/ml/checkpoints"}
+
+
+def test_without_spot_there_is_no_max_wait(stub_sources):
+    stack, _ = make_job(stub_sources, use_spot=False, max_wait_s=0)
+    p = definition(Template.from_stack(stack).to_json())["States"]["Train"]["Parameters"]
+    assert "EnableManagedSpotTraining" not in p
+    assert p["StoppingCondition"] == {"MaxRuntimeInSeconds": 3600}
+
+
+def test_spot_max_wait_below_runtime_is_refused(stub_sources):
+    with pytest.raises(ValueError, match="max_wait_s must be >= max_runtime_s"):
+        make_job(stub_sources, max_wait_s=60)
+
+
+def test_isolated_in_the_vpc_with_encryption(state):
+    p = state["Parameters"]
+    assert p["EnableNetworkIsolation"] is True
+    assert p["EnableInterContainerTrafficEncryption"] is True
+    assert len(p["VpcConfig"]["Subnets"]) == 2 and len(p["VpcConfig"]["SecurityGroupIds"]) == 1
+    assert p["OutputDataConfig"]["KmsKeyId"] == "${Token}"
+    assert p["ResourceConfig"] == {"InstanceType": "ml.g5.xlarge", "InstanceCount": 2, "VolumeSizeInGB": 30,
+                                   "VolumeKmsKeyId": "${Token}"}
+
+
+def test_channels_hyperparameters_and_metric_definitions(state):
+    p = state["Parameters"]
+    assert [(c["ChannelName"], c["DataSource"]["S3DataSource"]["S3Uri"]) for c in p["InputDataConfig"]] == [
+        ("train", "s3://${Token}/cnn/train/"), ("validation", "s3://${Token}/cnn/validation/")]
+    assert p["HyperParameters"] == HYPERPARAMETERS
+    assert p["AlgorithmSpecification"]["MetricDefinitions"] == json.loads(METRIC_DEFINITIONS_FILE.read_text())
+    assert p["AlgorithmSpecification"]["TrainingInputMode"] == "File"
+
+
+def test_state_machine_may_run_only_this_prefix_of_jobs(template):
+    statements = [s for _, s in policy_statements(template.to_json())]
+    sagemaker = next(s for s in statements if "sagemaker:CreateTrainingJob" in as_list(s["Action"]))
+    assert sagemaker["Resource"] == {"Fn::Join": ["", [
+        "arn:", {"Ref": "AWS::Partition"}, ":sagemaker:", {"Ref": "AWS::Region"}, ":", {"Ref": "AWS::AccountId"},
+        ":training-job/proj-dev-cnn-*"]]}
+    pass_role = next(s for s in statements if s["Action"] == "iam:PassRole")
+    assert pass_role["Condition"] == {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}
+
+
+def test_execution_role_reads_only_its_prefixes(template):
+    statements = [s for _, s in policy_statements(template.to_json())]
+    get_object = [s for s in statements if "s3:GetObject" in as_list(s["Action"])]
+    resources = json.dumps([s["Resource"] for s in get_object])
+    for prefix in ("/cnn/*", "/training/cnn/*", "/checkpoints/cnn/*"):
+        assert prefix in resources
+    assert all(s["Resource"] != "*" for s in get_object)
+    template.has_resource_properties("AWS::IAM::Policy", {"PolicyDocument": {"Statement": Match.array_with([
+        Match.object_like({"Action": "s3:ListBucket",
+                           "Condition": {"StringLike": {"s3:prefix": ["cnn/*"]}}})])}})
+
+
+def test_training_hosts_talk_to_each_other_and_to_endpoints_only(template):
+    template.has_resource_properties("AWS::EC2::SecurityGroup", {
+        "SecurityGroupEgress": Match.array_with([Match.object_like({"IpProtocol": "tcp", "FromPort": 443,
+                                                                    "ToPort": 443})])})
+    template.has_resource_properties("AWS::EC2::SecurityGroupIngress", {"IpProtocol": "tcp", "FromPort": 0,
+                                                                         "ToPort": 65535})
+
+
+def test_metric_definitions_file_is_checked(tmp_path):
+    bad = tmp_path / "metrics.json"
+    bad.write_text(json.dumps([{"Name": "a", "Regex": "x"}, {"Name": "a", "Regex": "y"}]))
+    with pytest.raises(ValueError, match="duplicate metric names"):
+        load_metric_definitions(bad)
+    bad.write_text(json.dumps([{"Name": "a"}]))
+    with pytest.raises(ValueError, match="exactly Name and Regex"):
+        load_metric_definitions(bad)

@@ -1,0 +1,125 @@
+"""The training stacks: one train -> evaluate -> gate -> register state machine per model."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from aws_cdk.assertions import Capture, Match
+
+from .conftest import as_list, definition, policy_statements, resources
+
+STACK = "elasticml-{}-training"
+
+
+@pytest.fixture(scope="module")
+def dev(synthesized):
+    return synthesized.json(STACK.format("dev"))
+
+
+def machine_of(template, model):
+    machines = resources(template, "AWS::StepFunctions::StateMachine")
+    return definition(template, next(k for k in machines if k.startswith(model.capitalize())))
+
+
+def test_a_state_machine_and_a_model_package_group_per_model(synthesized):
+    template = synthesized.template(STACK.format("dev"))
+    template.resource_count_is("AWS::StepFunctions::StateMachine", 2)
+    for model in ("cnn", "mlp"):
+        template.has_resource_properties("AWS::SageMaker::ModelPackageGroup",
+                                         {"ModelPackageGroupName": f"elasticml-dev-{model}"})
+
+
+def test_logging_all_with_execution_data_and_tracing(synthesized):
+    log_group = Capture()
+    synthesized.template(STACK.format("prod")).all_resources_properties("AWS::StepFunctions::StateMachine", {
+        "LoggingConfiguration": {"Level": "ALL", "IncludeExecutionData": True,
+                                 "Destinations": [{"CloudWatchLogsLogGroup": {"LogGroupArn": log_group}}]},
+        "TracingConfiguration": {"Enabled": True},
+        "EncryptionConfiguration": Match.object_like({"Type": "CUSTOMER_MANAGED_KMS_KEY"})})
+    synthesized.template(STACK.format("prod")).has_resource_properties("AWS::Logs::LogGroup", {
+        "LogGroupName": "/aws/vendedlogs/states/elasticml-prod-cnn", "RetentionInDays": 365,
+        "KmsKeyId": Match.any_value()})
+
+
+def test_train_then_evaluate_then_gate(dev):
+    states = machine_of(dev, "cnn")
+    assert states["StartAt"] == "Train"
+    s = states["States"]
+    assert s["Train"]["Next"] == "ReadEvaluation"
+    assert s["ReadEvaluation"]["Next"] == "QualityGate"
+    assert s["ReadEvaluation"]["Parameters"] == {"model_artifacts.$": "$.training.ModelArtifacts.S3ModelArtifacts"}
+    assert s["ReadEvaluation"]["ResultPath"] == "$.evaluation"
+
+
+@pytest.mark.parametrize("env,model,threshold", [("dev", "cnn", 0.7), ("dev", "mlp", 0.8), ("prod", "cnn", 0.85),
+                                                 ("prod", "mlp", 0.9)])
+def test_quality_gate_threshold_from_settings(synthesized, env, model, threshold):
+    gate = machine_of(synthesized.json(STACK.format(env)), model)["States"]["QualityGate"]
+    assert gate["Choices"] == [{"Variable": "$.evaluation.accuracy", "NumericGreaterThanEquals": threshold,
+                                "Next": "RegisterModelPackage"}]
+    assert gate["Default"] == "BelowQualityThreshold"
+
+
+def test_register_a_model_package_pending_approval_with_the_inference_image(dev):
+    register = machine_of(dev, "mlp")["States"]["RegisterModelPackage"]
+    assert register["Resource"] == "arn:${Token}:states:::aws-sdk:sagemaker:createModelPackage"
+    p = register["Parameters"]
+    assert p["ModelPackageGroupName"] == "elasticml-dev-mlp"
+    assert p["ModelApprovalStatus"] == "PendingManualApproval"
+    container = p["InferenceSpecification"]["Containers"][0]
+    assert container["ModelDataUrl.$"] == "$.training.ModelArtifacts.S3ModelArtifacts"
+    assert container["Image"] == "${Token}"  # the inference image asset's URI, resolved at deploy
+    assert "audio/wav" in p["InferenceSpecification"]["SupportedContentTypes"]
+    assert p["InferenceSpecification"]["SupportedRealtimeInferenceInstanceTypes"] == ["ml.c5.large"]
+    assert register["Next"] == "Registered"
+
+
+def test_failures_end_in_fail_states_with_the_reason(dev):
+    s = machine_of(dev, "cnn")["States"]
+    catches = {tuple(c["ErrorEquals"]): c["Next"] for c in s["Train"]["Catch"]}
+    assert catches == {("States.TaskFailed",): "ReadFailureReason", ("States.ALL",): "TrainingCouldNotStart"}
+    assert s["ReadFailureReason"]["Parameters"] == {"job.$": "States.StringToJson($.error.Cause)"}
+    assert s["TrainingFailed"] == {"Type": "Fail", "Error": "TrainingJobFailed", "CausePath": "$.job.FailureReason"}
+    assert s["BelowQualityThreshold"]["Type"] == "Fail"
+    for state in ("ReadEvaluation", "RegisterModelPackage"):
+        assert s[state]["Catch"][0]["ErrorEquals"] == ["States.ALL"]
+        assert s[s[state]["Catch"][0]["Next"]]["Type"] == "Fail"
+
+
+def test_training_images_are_built_per_framework(synthesized):
+    manifest = json.loads((synthesized.outdir / f"{STACK.format('dev')}.assets.json").read_text())
+    build_args = sorted(json.dumps(a["source"].get("dockerBuildArgs")) for a in manifest["dockerImages"].values())
+    assert build_args == sorted(['{"FRAMEWORK": "pytorch"}', '{"FRAMEWORK": "tensorflow"}', "null"])
+
+
+def test_prod_trains_data_parallel_on_two_hosts(synthesized):
+    train = machine_of(synthesized.json(STACK.format("prod")), "cnn")["States"]["Train"]["Parameters"]
+    assert train["ResourceConfig"]["InstanceCount"] == 2
+    assert train["ResourceConfig"]["InstanceType"] == "ml.g5.2xlarge"
+
+
+def test_evaluation_reader_is_a_small_isolated_lambda(synthesized):
+    template = synthesized.template(STACK.format("dev"))
+    template.has_resource_properties("AWS::Lambda::Function", {
+        "Runtime": "python3.14", "Handler": "index.handler", "ReservedConcurrentExecutions": 5,
+        "VpcConfig": Match.object_like({"SubnetIds": Match.any_value()}),
+        "KmsKeyArn": Match.any_value(), "TracingConfig": {"Mode": "Active"},
+        "Environment": {"Variables": {"ARTIFACT_BUCKET": Match.any_value()}},
+        "Code": {"ZipFile": Match.string_like_regexp("evaluation.json")}})
+
+
+def test_evaluation_reader_may_read_only_training_output(dev):
+    reader = [s for logical_id, s in policy_statements(dev) if logical_id.startswith("EvaluationReaderRole")]
+    s3 = [s for s in reader if any(a.startswith("s3:") for a in as_list(s["Action"]))]
+    assert {json.dumps(s["Action"]) for s in s3} == {'"s3:GetObject"', '"s3:ListBucket"'}
+    get = next(s for s in s3 if s["Action"] == "s3:GetObject")
+    assert json.dumps(get["Resource"]).endswith('/training/*"]]}')
+
+
+def test_state_machine_key_grant_names_the_state_machine(dev):
+    """The KMS grant of an encrypted state machine is conditioned on its ARN, so it must be fully known."""
+    statements = [s for logical_id, s in policy_statements(dev) if logical_id.startswith("CnnPipeline")]
+    grant = next(s for s in statements if "kms:EncryptionContext:aws:states:stateMachineArn"
+                 in s.get("Condition", {}).get("StringEquals", {}))
+    arn = grant["Condition"]["StringEquals"]["kms:EncryptionContext:aws:states:stateMachineArn"]
+    assert arn["Fn::Join"][1][-1] == ":stateMachine:elasticml-dev-cnn"

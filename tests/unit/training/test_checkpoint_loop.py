@@ -1,0 +1,120 @@
+"""The epoch loop and checkpoint store with a deterministic fake trainer (no framework)."""
+
+import json
+import pickle
+
+import pytest
+
+from training.checkpoint import CheckpointStore, LoopState
+from training.errors import ConfigError
+from training.loop import EpochLoop, Preempted, StopSignal
+from training.schedule import Budget
+
+
+class FakeTrainer:
+    """A 'model' that is one number; each step moves it by the batch and the learning rate."""
+
+    steps_per_epoch = 4
+
+    def __init__(self, stop=None, stop_after_steps=None):
+        self.weight = 0.0
+        self.steps = 0
+        self.stop, self.stop_after_steps = stop, stop_after_steps
+
+    def batches(self, epoch):
+        return [epoch * 10 + i for i in range(self.steps_per_epoch)]
+
+    def train_batch(self, batch, learning_rate, step):
+        self.weight = self.weight * 0.9 + batch * learning_rate + step
+        self.steps += 1
+        if self.stop is not None and self.steps == self.stop_after_steps:
+            self.stop.request()
+        return self.weight, 1.0, 2.0
+
+    def validate(self):
+        return self.weight / 100, 0.5
+
+    def all_sum(self, values):
+        return list(values)
+
+    def write_state(self, path):
+        path.write_bytes(pickle.dumps(self.weight))
+
+    def read_state(self, path):
+        self.weight = pickle.loads(path.read_bytes())
+
+
+def make_loop(trainer, store, stop=None, epochs=3, budget=0.0):
+    return EpochLoop(trainer, epochs=epochs, peak_lr=0.1, warmup_fraction=0.25, budget=Budget(budget),
+                     stop=stop or StopSignal(), checkpoints=store, is_master=True)
+
+
+def comparable(history):
+    return [{k: v for k, v in h.items() if k not in ("epoch_time_s", "samples_per_s")} for h in history]
+
+
+def test_a_preempted_run_resumes_mid_epoch_to_the_same_result(tmp_path, capsys):
+    reference = make_loop(FakeTrainer(), None).run()
+    store = CheckpointStore(tmp_path, {"model": "fake"})
+    stop = StopSignal()
+    with pytest.raises(Preempted, match="epoch 2, batch 2"):
+        make_loop(FakeTrainer(stop, stop_after_steps=6), store, stop).run()
+    resumed_trainer = FakeTrainer()
+    resumed = make_loop(resumed_trainer, store).run()
+    assert comparable(resumed) == comparable(reference)
+    assert resumed_trainer.steps == 12 - 6
+    assert "resumed from checkpoint at epoch=2 batch=2 step=6" in capsys.readouterr().out
+
+
+def test_only_the_two_newest_checkpoints_are_kept(tmp_path):
+    make_loop(FakeTrainer(), CheckpointStore(tmp_path, {})).run()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "checkpoint-00002-0000000.json", "checkpoint-00002-0000000.state",
+        "checkpoint-00003-0000000.json", "checkpoint-00003-0000000.state"]
+
+
+def test_a_truncated_checkpoint_is_skipped_for_the_one_before(tmp_path, caplog):
+    store = CheckpointStore(tmp_path, {})
+    make_loop(FakeTrainer(), store, epochs=2).run()
+    newest = tmp_path / "checkpoint-00002-0000000.state"
+    newest.write_bytes(newest.read_bytes()[:3])
+    state = store.load_latest(lambda path: pickle.loads(path.read_bytes()))
+    assert state.epoch == 1
+    assert "checkpoint-00002-0000000.json is damaged" in caplog.text
+
+
+def test_with_no_usable_checkpoint_training_starts_over(tmp_path, caplog):
+    store = CheckpointStore(tmp_path, {})
+    store.save(LoopState(epoch=1), lambda path: path.write_bytes(b"x"))
+    (tmp_path / "checkpoint-00001-0000000.state").unlink()
+    assert store.load_latest(lambda path: None) is None
+    assert "starting from the beginning" in caplog.text
+
+
+def test_a_checkpoint_from_another_job_is_refused_naming_the_difference(tmp_path):
+    CheckpointStore(tmp_path, {"model": "cnn", "width": 32}).save(LoopState(), lambda p: p.write_bytes(b""))
+    with pytest.raises(ConfigError, match="width: checkpoint 32, this job 64"):
+        CheckpointStore(tmp_path, {"model": "cnn", "width": 64}).load_latest(lambda p: None)
+
+
+def test_an_interrupted_write_leaves_no_checkpoint_behind(tmp_path):
+    store = CheckpointStore(tmp_path, {})
+
+    def dies_mid_write(path):
+        path.write_bytes(b"half")
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        store.save(LoopState(epoch=1), dies_mid_write)
+    assert store.load_latest(lambda p: None) is None
+    assert not list(tmp_path.glob("checkpoint-*"))
+
+
+def test_time_spent_before_a_restart_counts_against_the_budget(tmp_path):
+    store = CheckpointStore(tmp_path, {})
+    store.save(LoopState(epoch=1, spent_s=1e6, history=[{"epoch": 1}]), lambda p: p.write_bytes(pickle.dumps(1.0)))
+    loop = make_loop(FakeTrainer(), store, budget=10.0)
+    history = loop.run()
+    assert loop.budget.elapsed() >= 1e6 and len(history) == 1  # nothing left of the budget: no new epoch
+    meta = json.loads((tmp_path / "checkpoint-00001-0000000.json").read_text())
+    assert meta["loop"]["spent_s"] == 1e6

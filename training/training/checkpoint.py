@@ -1,0 +1,119 @@
+"""Spot-safe checkpoints: atomic, verified, and refused when they belong to another job.
+
+Each checkpoint is two files in the checkpoint dir (SageMaker syncs it with S3 and copies it back
+when a spot job restarts):
+
+    checkpoint-<epoch>-<batch>.state   the framework's payload (model, optimizer, RNG states)
+    checkpoint-<epoch>-<batch>.json    loop position, history, time spent, fingerprint, sha256
+
+Both are written to a temporary name, flushed and renamed, the `.json` last, so a checkpoint
+exists only once both files are whole. On load, a checkpoint whose payload is missing or whose
+sha256 does not match (a kill or a partial sync during a write) is skipped with a warning naming
+it, and the one before it is used; with none usable, training starts from the beginning.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from training.errors import ConfigError
+
+log = logging.getLogger(__name__)
+KEEP = 2  # the newest and one before it, in case the newest turns out unreadable
+
+
+@dataclass
+class LoopState:
+    """Where the loop stands: enough to resume mid-epoch with the same result."""
+
+    epoch: int = 0  # completed epochs
+    batch: int = 0  # batches done in the current epoch
+    step: int = 0  # optimizer steps in all
+    spent_s: float = 0.0  # seconds of the time budget already used
+    partial: dict[str, float] = field(default_factory=dict)  # the current epoch's running sums
+    history: list[dict[str, float]] = field(default_factory=list)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _fsync(path: Path) -> None:
+    with path.open("rb") as stream:
+        os.fsync(stream.fileno())
+
+
+def _replace_atomically(tmp: Path, final: Path) -> None:
+    _fsync(tmp)
+    os.replace(tmp, final)
+    directory = os.open(final.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
+
+
+class CheckpointStore:
+    def __init__(self, directory: Path, fingerprint: Mapping[str, Any]) -> None:
+        self.directory = directory
+        self.fingerprint = json.loads(json.dumps(dict(fingerprint)))  # as it reads back from JSON
+
+    def _metas(self) -> list[Path]:
+        return sorted(self.directory.glob("checkpoint-*.json"), reverse=True)
+
+    def save(self, state: LoopState, write_payload: Callable[[Path], None]) -> Path:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        stem = f"checkpoint-{state.epoch:05d}-{state.batch:07d}"
+        payload = self.directory / f"{stem}.state"
+        tmp = self.directory / f".{stem}.state.tmp"
+        write_payload(tmp)
+        _replace_atomically(tmp, payload)
+        meta = {"loop": asdict(state), "fingerprint": self.fingerprint, "payload": payload.name,
+                "sha256": _sha256(payload)}
+        tmp_meta = self.directory / f".{stem}.json.tmp"
+        tmp_meta.write_text(json.dumps(meta))
+        _replace_atomically(tmp_meta, self.directory / f"{stem}.json")
+        for old in self._metas()[KEEP:]:
+            (self.directory / old.with_suffix(".state").name).unlink(missing_ok=True)
+            old.unlink(missing_ok=True)
+        return payload
+
+    def _check_fingerprint(self, meta_path: Path, found: Mapping[str, Any]) -> None:
+        differences = [f"{key}: checkpoint {found.get(key)!r}, this job {value!r}"
+                       for key, value in self.fingerprint.items() if found.get(key) != value]
+        if differences:
+            raise ConfigError(
+                f"{meta_path} was written by a different job ({'; '.join(differences)}). Resuming it would "
+                f"train the wrong thing: empty the checkpoint dir {self.directory} or run with the same settings")
+
+    def load_latest(self, read_payload: Callable[[Path], None]) -> LoopState | None:
+        """Restore the newest usable checkpoint through `read_payload`; None when there is none."""
+        for meta_path in self._metas():
+            try:
+                meta = json.loads(meta_path.read_text())
+                payload = self.directory / meta["payload"]
+                if not payload.exists() or _sha256(payload) != meta["sha256"]:
+                    raise ValueError(f"payload {payload.name} is missing or does not match its sha256")
+            except (ValueError, KeyError, TypeError, OSError) as error:
+                log.warning("checkpoint %s is damaged (%s): trying an older one", meta_path, error)
+                continue
+            self._check_fingerprint(meta_path, meta.get("fingerprint", {}))
+            read_payload(payload)
+            state = LoopState(**meta["loop"])
+            log.info("resumed from checkpoint %s: epoch %d, batch %d, %.0f s of budget spent",
+                     meta_path.name, state.epoch + 1, state.batch, state.spent_s)
+            return state
+        if any(self.directory.glob("checkpoint-*")):
+            log.warning("no usable checkpoint in %s: starting from the beginning", self.directory)
+        return None

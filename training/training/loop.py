@@ -1,0 +1,140 @@
+"""The epoch loop both models share: schedule, time budget, SIGTERM, checkpoints, metric lines.
+
+The framework-specific work sits behind `EpochTrainer`. Every rank runs the same loop; once per
+step the ranks agree (a tiny all-reduce) on whether to stop, so that a SIGTERM reaching one host
+first, or a time budget that runs out a few milliseconds apart, never leaves a rank waiting in a
+collective for a peer that stopped.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+from training.checkpoint import CheckpointStore, LoopState
+from training.reporting import EpochMetrics, emit, progress
+from training.schedule import Budget, one_cycle
+from training.schedule import progress as schedule_progress
+
+log = logging.getLogger(__name__)
+
+
+class Preempted(Exception):
+    """SIGTERM arrived: a checkpoint was written and the job should exit 0."""
+
+
+class StopSignal:
+    """Set by SIGTERM (SageMaker sends it on spot interruption and StopTrainingJob, then waits 120 s)."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    @property
+    def requested(self) -> bool:
+        return self._event.is_set()
+
+    def request(self, *_: object) -> None:
+        self._event.set()
+
+    def install(self) -> None:
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, self.request)
+
+
+class EpochTrainer(Protocol):
+    """What the loop needs from a framework. Sums are this rank's; `all_sum` adds them over ranks."""
+
+    steps_per_epoch: int
+
+    def batches(self, epoch: int) -> Sequence[Any]: ...
+    def train_batch(self, batch: Any, learning_rate: float, step: int) -> tuple[float, float, float]: ...
+    def validate(self) -> tuple[float, float]: ...
+    def all_sum(self, values: Sequence[float]) -> list[float]: ...
+    def write_state(self, path: Path) -> None: ...
+    def read_state(self, path: Path) -> None: ...
+
+
+class EpochLoop:
+    def __init__(self, trainer: EpochTrainer, *, epochs: int, peak_lr: float, warmup_fraction: float,
+                 budget: Budget, stop: StopSignal, checkpoints: CheckpointStore | None, is_master: bool) -> None:
+        self.trainer = trainer
+        self.epochs = epochs
+        self.peak_lr = peak_lr
+        self.warmup_fraction = warmup_fraction
+        self.budget = budget
+        self.stop = stop
+        self.checkpoints = checkpoints
+        self.is_master = is_master
+        self.state = LoopState()
+
+    def _resume(self) -> None:
+        if self.checkpoints is None:
+            return
+        state = self.checkpoints.load_latest(self.trainer.read_state)
+        if state is not None:
+            self.state = state
+            self.budget.spent_before = state.spent_s
+            emit(f"resumed from checkpoint at epoch={state.epoch + 1} batch={state.batch} step={state.step}")
+
+    def _save(self) -> None:
+        if self.checkpoints is None or not self.is_master:
+            return
+        started = time.monotonic()
+        self.state.spent_s = self.budget.elapsed()
+        path = self.checkpoints.save(self.state, self.trainer.write_state)
+        log.info("checkpoint %s written in %.2f s", path.name, time.monotonic() - started)
+
+    def _agree_to_stop(self) -> tuple[bool, bool]:
+        """(SIGTERM on any rank, budget spent on any rank)."""
+        preempt, budget = self.trainer.all_sum([float(self.stop.requested), float(self.budget.exhausted())])
+        return preempt > 0, budget > 0
+
+    def run(self) -> list[dict[str, float]]:
+        self._resume()
+        state = self.state
+        total_steps = self.epochs * self.trainer.steps_per_epoch
+        budget_spent = False
+        while state.epoch < self.epochs and not budget_spent:
+            batches = self.trainer.batches(state.epoch)
+            partial = state.partial or {"loss": 0.0, "correct": 0.0, "seen": 0.0, "seconds": 0.0}
+            started, lr = time.monotonic(), 0.0
+            for batch in progress(batches[state.batch:], len(batches) - state.batch,
+                                  f"epoch {state.epoch + 1}/{self.epochs}"):
+                preempted, budget_spent = self._agree_to_stop()
+                if preempted:
+                    partial["seconds"] += time.monotonic() - started
+                    state.partial = partial
+                    self._save()
+                    raise Preempted(f"SIGTERM: checkpoint written at epoch {state.epoch + 1}, batch {state.batch}")
+                if budget_spent:
+                    log.info("time budget of %.0f s spent: ending in epoch %d", self.budget.seconds, state.epoch + 1)
+                    break
+                lr = one_cycle(schedule_progress(state.step, total_steps, self.budget), self.peak_lr,
+                               self.warmup_fraction)
+                loss, correct, seen = self.trainer.train_batch(batch, lr, state.step)
+                partial["loss"] += loss
+                partial["correct"] += correct
+                partial["seen"] += seen
+                state.batch += 1
+                state.step += 1
+            partial["seconds"] += time.monotonic() - started
+            loss, correct, seen = self.trainer.all_sum([partial["loss"], partial["correct"], partial["seen"]])
+            if seen == 0:  # the budget ran out right at an epoch boundary: nothing to report
+                break
+            val_loss, val_accuracy = self.trainer.validate()
+            state.epoch += 1
+            metrics = EpochMetrics(epoch=state.epoch, epochs=self.epochs, train_loss=loss / max(seen, 1),
+                                   train_accuracy=correct / max(seen, 1), val_loss=val_loss, val_accuracy=val_accuracy,
+                                   lr=lr, epoch_time_s=time.monotonic() - started,
+                                   samples_per_s=seen / max(partial["seconds"], 1e-9))
+            state.history.append(metrics.as_dict())
+            state.batch, state.partial = 0, {}
+            if self.is_master:  # one metric line per epoch for the whole job, as SageMaker scrapes every host
+                emit(metrics.line())
+            self._save()
+        return state.history

@@ -1,0 +1,80 @@
+"""The contract between the two containers: what training writes, serving reads the same way.
+
+The only tests allowed to import both packages (DESIGN.md walls): decoding parity for WAV files and
+images, and artifacts from real training runs loaded by the server's loader with equal predictions.
+"""
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from inference.artifact import ImageInput, load_manifest
+from inference.audio import decode_wav
+from inference.decoding import IMAGE, WAVEFORM, image_bytes_to_input
+from inference.models import load_predictor
+from tests.opt_ml import make_opt_ml
+from tests.synthetic import image, tone, write_fsdd_folder, write_image_folder, write_wav
+from training.cli import main as train_main
+from training.data.audio import load_waveform
+from training.data.images import _load_image
+
+
+@pytest.mark.parametrize("rate, dtype, channels, seconds", [
+    (8000, "int16", 1, 0.6), (44100, "int16", 2, 1.3), (22050, "uint8", 1, 0.9), (16000, "float32", 2, 2.0),
+    (11025, "int16", 1, 0.2),
+])
+def test_wav_files_decode_identically_on_both_sides(tmp_path, rate, dtype, channels, seconds):
+    path = write_wav(tmp_path / "clip.wav", tone(700.0, np.random.default_rng(rate), rate, seconds), rate, dtype,
+                     channels)
+    training_side = load_waveform(path, 8000, 8000)
+    serving_side = decode_wav(path.read_bytes(), 8000, 8000)
+    assert serving_side.dtype == training_side.dtype == np.float32
+    np.testing.assert_array_equal(serving_side, training_side)
+
+
+@pytest.mark.parametrize("size, mode, fmt", [(32, "RGB", "PNG"), (48, "L", "JPEG"), (20, "RGBA", "PNG")])
+def test_images_decode_identically_on_both_sides(tmp_path, size, mode, fmt):
+    pixels = image(1, np.random.default_rng(size), size)
+    picture = Image.fromarray(pixels).convert(mode)
+    buffer = io.BytesIO()
+    picture.save(buffer, format=fmt)
+    path = tmp_path / f"x.{fmt.lower()}"
+    path.write_bytes(buffer.getvalue())
+    training_side = _load_image(path, 32).transpose(2, 0, 1).astype(np.float32) / 255.0
+    serving_side = image_bytes_to_input(buffer.getvalue(), ImageInput(height=32, width=32))
+    np.testing.assert_allclose(serving_side, training_side, atol=1e-7)
+
+
+def train(tree, monkeypatch):
+    for key, value in tree.environ().items():
+        monkeypatch.setenv(key, value)
+    assert train_main([]) == 0, tree.output_dir
+
+
+@pytest.mark.slow
+def test_a_trained_cnn_artifact_serves_the_probabilities_training_measured(tmp_path, monkeypatch):
+    from training.cnn_training import predict_with_artifact
+
+    tree = make_opt_ml(tmp_path, {"model": "cnn", "epochs": "2", "batch_size": "16", "width": "8"})
+    write_image_folder(tree.channel("train"), per_class=12)
+    train(tree, monkeypatch)
+    manifest = load_manifest(tree.model_dir)
+    pixels = np.stack([image(i % 3, np.random.default_rng(i)) for i in range(6)]).transpose(0, 3, 1, 2)
+    served = load_predictor(manifest, threads=1)(IMAGE, pixels.astype(np.float32) / 255.0)
+    np.testing.assert_allclose(served, predict_with_artifact(tree.model_dir / "model.pt2", pixels), atol=1e-5)
+
+
+@pytest.mark.slow
+def test_a_trained_mlp_artifact_serves_the_probabilities_training_measured(tmp_path, monkeypatch):
+    from training.mlp_training import predict_with_artifact
+
+    tree = make_opt_ml(tmp_path, {"model": "mlp", "epochs": "2", "batch_size": "16"})
+    write_fsdd_folder(tree.channel("train"), per_speaker=3)
+    train(tree, monkeypatch)
+    manifest = load_manifest(tree.model_dir)
+    predictor = load_predictor(manifest, threads=1)
+    waves = np.stack([tone(hz, np.random.default_rng(1), seconds=1.0) for hz in (300.0, 900.0, 2000.0)])
+    expected = predict_with_artifact(tree.model_dir / "saved_model", waves)
+    np.testing.assert_allclose(predictor(WAVEFORM, waves), expected, atol=1e-5)

@@ -37,7 +37,7 @@ def test_settings_are_frozen_and_hyperparameters_are_strings(context):
         settings.env = "prod"  # type: ignore[misc]
     cnn = settings.training[0]
     assert cnn.hyperparameter_map["model"] == "cnn"
-    assert cnn.hyperparameter_map["learning_rate"] == "0.002"
+    assert cnn.hyperparameter_map["time_budget_s"] == "3300"
     assert all(isinstance(v, str) for v in cnn.hyperparameter_map.values())
 
 

@@ -138,3 +138,14 @@ def test_two_worker_multi_worker_mirrored_strategy_on_loopback(tmp_path):
     single_accuracy = json.loads((single.output_data_dir / "evaluation.json").read_text())["accuracy"]
     mwms_accuracy = json.loads((trees[0].output_data_dir / "evaluation.json").read_text())["accuracy"]
     assert mwms_accuracy == pytest.approx(single_accuracy, abs=0.15)
+
+
+def test_several_processes_on_one_host_train_in_step(tmp_path):
+    """One process per GPU on a GPU host; forced to two on this CPU host with processes_per_host."""
+    tree = image_tree(tmp_path / "host", {"epochs": "2", "processes_per_host": "2", "dist_port": str(free_port())})
+    output = finish(start_train(tree, {"SM_NUM_CPUS": "2"}))
+    checksums = {line.split()[0]: line.split("weights_checksum=")[1]
+                 for line in output.splitlines() if "weights_checksum=" in line}
+    assert set(checksums) == {"rank=0", "rank=1"} and len(set(checksums.values())) == 1
+    assert len(epoch_lines(output)) == 2
+    assert (tree.model_dir / "manifest.json").exists()

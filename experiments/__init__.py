@@ -1,0 +1,11 @@
+"""Ad-hoc experiments with the SageMaker Python SDK v3, inside the platform's guardrails (issue 10).
+
+Client-side only (neither container image holds it). `python -m experiments launch|deploy|teardown`, or:
+
+    from experiments import launch, deploy, teardown
+    launch(env="dev", model="cnn", train="s3://elasticml-dev-data-.../cnn/train/", wait=True)
+"""
+from experiments.api import Result, deploy, launch, teardown
+from experiments.errors import ExperimentError
+
+__all__ = ["ExperimentError", "Result", "deploy", "launch", "teardown"]

@@ -10,6 +10,9 @@ WALLS = {
     ROOT / "infra": {"training", "inference", "torch", "tensorflow", "keras"},
     ROOT / "inference" / "inference": {"training", "infra"},
     ROOT / "training" / "training": {"infra", "inference"},
+    # The review synthesizes other commits: it must not import this tree's infra.
+    ROOT / "review": {"infra", "training", "inference", "torch", "tensorflow", "keras"},
+    ROOT / "experiments": {"infra", "training", "inference", "torch", "tensorflow", "keras"},
 }
 
 

@@ -1,0 +1,202 @@
+"""Changes that move cost, read from the synthesized templates and priced from prices.json.
+
+Serving: an endpoint runs at least its autoscaling minimum around the clock, so its monthly figure is
+min instances x $/h x hours per month (the maximum is shown as the ceiling). Training: each run is
+priced at on-demand for its whole MaxRuntime (a ceiling; managed spot would be cheaper) x the runs per
+month assumed in prices.json. Data capture moves S3 cost and is flagged, not priced.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+PRICES = Path(__file__).with_name("prices.json")
+
+
+@dataclass(frozen=True)
+class Prices:
+    date: str
+    region: str
+    source: str
+    hours_per_month: float
+    training_runs_per_month: float
+    hosting: dict[str, float]
+    training: dict[str, float]
+
+
+def load_prices(path: Path = PRICES) -> Prices:
+    raw = json.loads(path.read_text())
+    return Prices(raw["date"], raw["region"], raw["source"], raw["hours_per_month"],
+                  raw["training_runs_per_month"], raw["hosting"], raw["training"])
+
+
+@dataclass(frozen=True)
+class Serving:
+    endpoint: str
+    instance_type: str
+    min_instances: int
+    max_instances: int
+    capture_percent: int  # 0 when data capture is off
+
+
+@dataclass(frozen=True)
+class Training:
+    job: str
+    instance_type: str
+    instances: int
+    spot: bool
+    max_runtime_s: int
+
+
+@dataclass
+class CostChange:
+    stack: str
+    item: str
+    before: str
+    after: str
+    monthly_before: float | None = None
+    monthly_after: float | None = None
+    note: str = ""
+
+    @property
+    def delta(self) -> float | None:
+        if self.monthly_before is None or self.monthly_after is None:
+            return None
+        return round(self.monthly_after - self.monthly_before, 2)
+
+
+def _resources(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    return {k: v for k, v in template.get("Resources", {}).items() if v.get("Type") == kind}
+
+
+def _endpoint_name(endpoint: dict[str, Any], logical_id: str) -> str:
+    name = endpoint.get("Properties", {}).get("EndpointName")
+    return name if isinstance(name, str) else logical_id
+
+
+def serving(template: dict[str, Any]) -> dict[str, Serving]:
+    """Each endpoint's production variants, their autoscaling bounds and data capture, by endpoint name."""
+    configs = _resources(template, "AWS::SageMaker::EndpointConfig")
+    targets = [t["Properties"] for t in _resources(template, "AWS::ApplicationAutoScaling::ScalableTarget").values()]
+    out = {}
+    for logical_id, endpoint in _resources(template, "AWS::SageMaker::Endpoint").items():
+        name = _endpoint_name(endpoint, logical_id)
+        ref = endpoint["Properties"].get("EndpointConfigName", {})
+        config_id = ref.get("Fn::GetAtt", [None])[0] if isinstance(ref, dict) else None
+        config = configs.get(config_id) or next(iter(configs.values()), None)
+        if not config:
+            continue
+        props = config["Properties"]
+        capture = props.get("DataCaptureConfig", {})
+        capturing = bool(capture) and capture.get("EnableCapture", True)
+        percent = int(capture.get("InitialSamplingPercentage", 0)) if capturing else 0
+        for variant in props.get("ProductionVariants", []):
+            count = int(variant.get("InitialInstanceCount", 1))
+            low, high = count, count
+            for t in targets:
+                if str(t.get("ResourceId", "")).endswith(f"endpoint/{name}/variant/{variant.get('VariantName')}"):
+                    low, high = int(t["MinCapacity"]), int(t["MaxCapacity"])
+            key = f"{name}/{variant.get('VariantName', '')}"
+            out[key] = Serving(key, variant.get("InstanceType", "?"), low, high, percent)
+    return out
+
+
+def _definition(machine: dict[str, Any]) -> dict[str, Any]:
+    body = machine["Properties"].get("DefinitionString", "{}")
+    if isinstance(body, dict) and "Fn::Join" in body:
+        body = "".join(p if isinstance(p, str) else "${Token}" for p in body["Fn::Join"][1])
+    try:
+        return json.loads(body) if isinstance(body, str) else {}
+    except json.JSONDecodeError:
+        return {}
+
+
+def _states(states: dict[str, Any]):
+    for name, state in states.items():
+        yield name, state
+        for branch in state.get("Branches", []) + ([state["Iterator"]] if "Iterator" in state else []):
+            yield from _states(branch.get("States", {}))
+
+
+def training(template: dict[str, Any]) -> dict[str, Training]:
+    """Each SageMaker training job that a state machine starts, by state machine path and state."""
+    out = {}
+    for logical_id, machine in _resources(template, "AWS::StepFunctions::StateMachine").items():
+        path = machine.get("Metadata", {}).get("aws:cdk:path", logical_id).removesuffix("/Resource")
+        for state_name, state in _states(_definition(machine).get("States", {})):
+            if "createTrainingJob" not in str(state.get("Resource", "")):
+                continue
+            p = state.get("Parameters", {})
+            rc = p.get("ResourceConfig", {})
+            key = f"{path.split('/', 1)[-1]}/{state_name}"
+            out[key] = Training(key, rc.get("InstanceType", "?"), int(rc.get("InstanceCount", 1)),
+                                bool(p.get("EnableManagedSpotTraining", False)),
+                                int(p.get("StoppingCondition", {}).get("MaxRuntimeInSeconds", 0)))
+    return out
+
+
+def _serving_line(s: Serving) -> str:
+    capture = f", data capture {s.capture_percent}%" if s.capture_percent else ", no data capture"
+    return f"{s.instance_type} x {s.min_instances}-{s.max_instances}{capture}"
+
+
+def _training_line(t: Training) -> str:
+    return f"{t.instance_type} x {t.instances}, {'spot' if t.spot else 'on-demand'}, max {t.max_runtime_s / 3600:g} h"
+
+
+def _monthly_serving(s: Serving | None, prices: Prices) -> tuple[float | None, float | None]:
+    if s is None:
+        return 0.0, 0.0
+    rate = prices.hosting.get(s.instance_type)
+    if rate is None:
+        return None, None
+    return (round(rate * s.min_instances * prices.hours_per_month, 2),
+            round(rate * s.max_instances * prices.hours_per_month, 2))
+
+
+def _monthly_training(t: Training | None, prices: Prices) -> float | None:
+    if t is None:
+        return 0.0
+    rate = prices.training.get(t.instance_type)
+    if rate is None:
+        return None
+    return round(rate * t.instances * t.max_runtime_s / 3600 * prices.training_runs_per_month, 2)
+
+
+def cost_changes(stack: str, base: dict[str, Any] | None, head: dict[str, Any] | None,
+                 prices: Prices) -> list[CostChange]:
+    """Cost-moving differences between two templates of one stack (either may be absent)."""
+    out = []
+    b_serving, h_serving = serving(base or {}), serving(head or {})
+    for key in sorted(set(b_serving) | set(h_serving)):
+        b, h = b_serving.get(key), h_serving.get(key)
+        if b == h:
+            continue
+        (low_b, high_b), (low_h, high_h) = _monthly_serving(b, prices), _monthly_serving(h, prices)
+        notes = []
+        if None in (low_b, low_h):
+            missing = {x.instance_type for x in (b, h) if x and x.instance_type not in prices.hosting}
+            notes.append(f"no price for {', '.join(sorted(missing))} in review/prices.json")
+        elif (high_b, high_h) != (low_b, low_h):
+            notes.append(f"at the autoscaling maximum: ${high_b:,.2f} -> ${high_h:,.2f} a month")
+        if (b.capture_percent if b else 0) != (h.capture_percent if h else 0):
+            notes.append("data capture changed: S3 storage and requests move with it (not priced)")
+        out.append(CostChange(stack, f"endpoint {key}", _serving_line(b) if b else "(none)",
+                              _serving_line(h) if h else "(none)", low_b, low_h, "; ".join(notes)))
+    b_training, h_training = training(base or {}), training(head or {})
+    for key in sorted(set(b_training) | set(h_training)):
+        b, h = b_training.get(key), h_training.get(key)
+        if b == h:
+            continue
+        before, after = _monthly_training(b, prices), _monthly_training(h, prices)
+        notes = [f"{prices.training_runs_per_month:g} runs a month at on-demand for the whole max runtime"]
+        if (b and h) and b.spot != h.spot:
+            notes.append(f"managed spot turned {'on' if h.spot else 'off'} (spot is typically far cheaper; not priced)")
+        if None in (before, after):
+            missing = {x.instance_type for x in (b, h) if x and x.instance_type not in prices.training}
+            notes.append(f"no price for {', '.join(sorted(missing))} in review/prices.json")
+        out.append(CostChange(stack, f"training {key}", _training_line(b) if b else "(none)",
+                              _training_line(h) if h else "(none)", before, after, "; ".join(notes)))
+    return out

@@ -1,0 +1,141 @@
+"""The review's parts on their own: the CLI diff parser, the classification, the default base."""
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from review import classify, cost, gitref
+from review.cdkdiff import parse
+
+CLI_DIFF = """\
+Stack elasticml-dev-storage
+IAM Statement Changes
+┌───┬──────────────────┬────────┬──────────────┬───────────────────┬───────────┐
+│   │ Resource         │ Effect │ Action       │ Principal         │ Condition │
+├───┼──────────────────┼────────┼──────────────┼───────────────────┼───────────┤
+│ + │ *                │ Allow  │ s3:GetObject │ AWS:${Job/Role}   │           │
+│   │                  │        │ s3:PutObject │                   │           │
+├───┼──────────────────┼────────┼──────────────┼───────────────────┼───────────┤
+│ + │ ${Topic}         │ Deny   │ sns:Publish  │ *                 │           │
+│ - │ ${Bucket.Arn}/*  │ Allow  │ s3:GetObject │ AWS:${Job/Role}   │           │
+└───┴──────────────────┴────────┴──────────────┴───────────────────┴───────────┘
+Security Group Changes
+┌───┬──────────────────┬─────┬──────────┬─────────────┐
+│   │ Group            │ Dir │ Protocol │ Peer        │
+├───┼──────────────────┼─────┼──────────┼─────────────┤
+│ + │ ${Sg.GroupId}    │ In  │ TCP 22   │ Everyone (IPv4) │
+└───┴──────────────────┴─────┴──────────┴─────────────┘
+
+Resources
+[-] AWS::Logs::LogGroup Training/Logs TrainingLogs1234 destroy
+[-] AWS::KMS::Key ProjectKey/Key ProjectKey99EBDA78 orphan
+[+] AWS::SNS::Topic Alarms/Topic AlarmsTopic5678
+[~] AWS::S3::Bucket Data/Bucket DataBucketE6B0FAA8 replace
+ ├─ [~] BucketName (requires replacement)
+ │   ├─ [-] a
+ │   └─ [+] b
+ └─ [~] Tags
+     └─ [+] x
+[~] AWS::SageMaker::Endpoint Endpoint/Endpoint Endpoint8024A810 may be replaced
+ └─ [~] EndpointName (may cause replacement)
+"""
+
+
+def test_the_cli_diff_is_parsed_into_resources_and_security_rows():
+    diff = parse("elasticml-dev-storage", CLI_DIFF)
+    by_id = {r.logical_id: r for r in diff.resources}
+    assert [r.kind for r in diff.resources] == ["removed", "removed", "added", "changed", "changed"]
+    assert by_id["DataBucketE6B0FAA8"].impact == "replaced"
+    assert by_id["DataBucketE6B0FAA8"].path == "Data/Bucket"
+    assert by_id["DataBucketE6B0FAA8"].properties == ["BucketName", "Tags"]
+    assert by_id["DataBucketE6B0FAA8"].forcing == ["BucketName"]
+    assert by_id["Endpoint8024A810"].forcing == ["EndpointName (may)"]
+    assert by_id["TrainingLogs1234"].impact == "deleted"
+    assert by_id["ProjectKey99EBDA78"].impact.startswith("removed from the stack, retained")
+    assert [(row.table, row.sign) for row in diff.security] == [
+        ("IAM Statement Changes", "+"), ("IAM Statement Changes", "+"), ("IAM Statement Changes", "-"),
+        ("Security Group Changes", "+")]
+    assert diff.security[0].cells["Action"] == "s3:GetObject s3:PutObject"  # a row continued on two lines
+
+
+def test_stateful_replacements_and_deletions_are_destructive_and_retained_removals_are_not():
+    found = classify.destructive_changes([parse("s", CLI_DIFF)])
+    assert [(d.logical_id, d.label, d.action) for d in found] == [
+        ("TrainingLogs1234", "log group", "deleted"), ("DataBucketE6B0FAA8", "S3 bucket", "replaced"),
+        ("Endpoint8024A810", "SageMaker endpoint", "may be replaced")]
+    assert found[1].why == "forced by BucketName"
+
+
+def test_an_added_allow_or_rule_widens_and_an_added_deny_or_removed_allow_narrows():
+    widening, narrowing = classify.widening_changes([parse("s", CLI_DIFF)])
+    assert [w.table for w in widening] == ["IAM Statement Changes", "Security Group Changes"]
+    assert "Action: s3:GetObject s3:PutObject" in widening[0].summary
+    assert "Everyone (IPv4)" in widening[1].summary
+    assert narrowing == 2
+
+
+def test_a_deleted_stack_takes_its_unretained_stateful_resources():
+    template = {"Resources": {
+        "Kept": {"Type": "AWS::S3::Bucket", "DeletionPolicy": "Retain"},
+        "Gone": {"Type": "AWS::Logs::LogGroup", "DeletionPolicy": "Delete", "Metadata": {"aws:cdk:path": "s/Logs"}},
+        "Role": {"Type": "AWS::IAM::Role"}}}
+    assert [(d.logical_id, d.path) for d in classify.deleted_stack("s", template)] == [("Gone", "s/Logs")]
+
+
+def test_an_unknown_instance_type_is_named_not_priced():
+    prices = cost.load_prices()
+    endpoint = lambda kind: {"Resources": {  # noqa: E731
+        "E": {"Type": "AWS::SageMaker::Endpoint", "Properties": {"EndpointName": "e",
+                                                                 "EndpointConfigName": {"Fn::GetAtt": ["C", "X"]}}},
+        "C": {"Type": "AWS::SageMaker::EndpointConfig", "Properties": {"ProductionVariants": [
+            {"InstanceType": kind, "InitialInstanceCount": 2, "VariantName": "AllTraffic"}]}}}}
+    [change] = cost.cost_changes("s", endpoint("ml.c5.large"), endpoint("ml.x9.huge"), prices)
+    assert change.delta is None and "no price for ml.x9.huge" in change.note
+    [change] = cost.cost_changes("s", endpoint("ml.c5.large"), endpoint("ml.c5.xlarge"), prices)
+    expected = (prices.hosting["ml.c5.xlarge"] - prices.hosting["ml.c5.large"]) * 2 * prices.hours_per_month
+    assert change.delta == pytest.approx(expected, abs=0.01)
+
+
+def _git(repo: Path, *args: str) -> str:
+    return subprocess.run(["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t.invalid", *args],
+                          check=True, capture_output=True, text=True).stdout.strip()
+
+
+def test_the_default_base_is_the_merge_base_with_main_else_head_or_its_parent(tmp_path):
+    _git(tmp_path, "init", "--quiet", "--initial-branch=main")
+    (tmp_path / "f").write_text("1")
+    _git(tmp_path, "add", "f")
+    _git(tmp_path, "commit", "--quiet", "-m", "one")
+    first = _git(tmp_path, "rev-parse", "HEAD")
+    assert gitref.resolve_base(tmp_path).sha == first  # a single clean commit: nothing older
+
+    (tmp_path / "f").write_text("2")
+    _git(tmp_path, "commit", "--quiet", "-am", "two")
+    second = _git(tmp_path, "rev-parse", "HEAD")
+    assert gitref.resolve_base(tmp_path).ref == "HEAD~1"  # on main, clean: the last commit is reviewed
+    (tmp_path / "f").write_text("dirty")
+    assert (gitref.resolve_base(tmp_path).ref, gitref.resolve_base(tmp_path).sha) == ("HEAD", second)
+
+    _git(tmp_path, "checkout", "--quiet", "--", "f")
+    _git(tmp_path, "checkout", "--quiet", "-b", "feature", first)
+    (tmp_path / "g").write_text("x")
+    _git(tmp_path, "add", "g")
+    _git(tmp_path, "commit", "--quiet", "-m", "feature")
+    assert gitref.resolve_base(tmp_path).sha == first  # merge base of feature and main
+    assert gitref.resolve_base(tmp_path, "main").sha == second
+    with pytest.raises(gitref.GitError, match="not a commit"):
+        gitref.resolve_base(tmp_path, "no-such-ref")
+
+
+def test_the_worktree_holds_the_base_and_is_removed(tmp_path):
+    _git(tmp_path, "init", "--quiet", "--initial-branch=main")
+    (tmp_path / "f").write_text("base")
+    _git(tmp_path, "add", "f")
+    _git(tmp_path, "commit", "--quiet", "-m", "one")
+    (tmp_path / "f").write_text("changed")
+    with gitref.worktree(tmp_path, _git(tmp_path, "rev-parse", "HEAD"), link=()) as tree:
+        assert (tree / "f").read_text() == "base"
+    assert not tree.exists()
+    assert len(_git(tmp_path, "worktree", "list").splitlines()) == 1

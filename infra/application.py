@@ -5,7 +5,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from aws_cdk import Annotations, App, Tags
+from aws_cdk import Annotations, App, Stack, Tags
 
 from infra.nag import add_checks
 from infra.settings import EnvironmentSettings, SettingsError, load_settings, read_capacity_file
@@ -52,7 +52,7 @@ def build(app: App, sources: Sources = Sources()) -> dict[str, object]:
                                  training_dir=sources.training_dir, inference_dir=sources.inference_dir,
                                  metric_definitions_file=sources.metric_definitions_file,
                                  description=f"{p}: training images and train/evaluate/register state machines")
-        stacks.update({storage.stack_name: storage, network.stack_name: network, training.stack_name: training})
+        env_stacks: list[Stack] = [storage, network, training]
         for serving in settings.serving:
             if not serving.version.given:
                 message = (f"{p}-serving-{serving.model} not synthesized: no model version. Pass "
@@ -64,10 +64,11 @@ def build(app: App, sources: Sources = Sources()) -> dict[str, object]:
             stack = ServingStack(app, f"{p}-serving-{serving.model}", settings=settings, serving=serving,
                                  network=network, storage=storage, inference_dir=sources.inference_dir,
                                  description=f"{p}: autoscaled {serving.model} endpoint")
-            stacks[stack.stack_name] = stack
-        for stack in list(stacks.values()):
+            env_stacks.append(stack)
+        for stack in env_stacks:  # this environment's stacks only
             Tags.of(stack).add("project", settings.project)
             Tags.of(stack).add("environment", settings.env)
+            stacks[stack.stack_name] = stack
     add_checks(app)
     return stacks
 

@@ -1,15 +1,19 @@
-"""Small helpers shared by the constructs: log retention, removal policy, KMS-encrypted log groups."""
+"""Small helpers shared by the constructs: log retention, removal policy, KMS-encrypted log groups,
+least-privilege grants and the SageMaker model execution role."""
 from __future__ import annotations
 
 import re
 
 from aws_cdk import Acknowledgment, ArnFormat, CfnResource, RemovalPolicy, Stack, Validations
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from infra.nag import allow_wildcards
 from infra.settings import LOG_RETENTION_DAYS
 
 _RETENTION = dict(zip(LOG_RETENTION_DAYS, [m for m in logs.RetentionDays if m.name != "INFINITE"], strict=True))
@@ -48,6 +52,7 @@ def sagemaker_vpc_access(role: iam.IRole) -> None:
         actions=["ec2:DescribeNetworkInterfaces", "ec2:DescribeVpcs", "ec2:DescribeDhcpOptions",
                  "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups"],
         resources=["*"]))
+
 
 def acknowledge(scope: Construct, rule_id: str, reason: str) -> None:
     """Acknowledge a cdk-nag finding on `scope` (and its children) with the reason it is acceptable."""
@@ -103,3 +108,38 @@ def sagemaker_logs_and_metrics(role: iam.IRole, *, log_group: str, metric_namesp
         conditions={"StringLike": {"cloudwatch:namespace": metric_namespace}}))
     return (r"Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:"
             rf"{re.escape(log_group)}:\*")
+
+
+def https_to_vpc_security_group(scope: Construct, construct_id: str, *, vpc: ec2.IVpc, description: str,
+                                rule_description: str = "HTTPS to the VPC endpoints") -> ec2.SecurityGroup:
+    """A security group for SageMaker model containers: no ingress, no default egress, only HTTPS to the
+    VPC's CIDR (the interface endpoints; S3 goes through the gateway endpoint's prefix list routes)."""
+    group = ec2.SecurityGroup(scope, construct_id, vpc=vpc, allow_all_outbound=False, description=description)
+    group.add_egress_rule(ec2.Peer.ipv4(vpc.vpc_cidr_block), ec2.Port.tcp(443), rule_description)
+    return group
+
+
+def sagemaker_model_role(scope: Construct, construct_id: str, *, description: str,
+                         image: ecr_assets.DockerImageAsset, model_data_bucket: s3.IBucket,
+                         model_data_prefix: str, key: kms.IKey, log_group: str) -> iam.Role:
+    """The execution role of a SageMaker model (real-time endpoint): trusted by SageMaker; reads the
+    objects under `model_data_prefix/` of `model_data_bucket`; uses the project key (CreateGrant:
+    SageMaker encrypts the instance storage with it); pulls `image`; writes the log streams of
+    `log_group` (a name, or a name pattern ending in `*`) and the endpoint metrics; attaches its ENIs to
+    the VPC. The IAM5 wildcards this implies are accepted on the role, and nothing else."""
+    role = iam.Role(scope, construct_id, assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
+                    description=description)
+    grant_prefix(role, model_data_bucket, model_data_prefix)
+    grant_key(role, key, create_grant=True)  # CreateGrant: SageMaker encrypts instance storage with it
+    image.repository.grant_pull(role)
+    log_pattern = sagemaker_logs_and_metrics(role, log_group=log_group,
+                                             metric_namespace="/aws/sagemaker/Endpoints*")
+    sagemaker_vpc_access(role)
+    acknowledge_inline_policies(role)
+    allow_wildcards(
+        role, f"Model execution role: objects under the model's artifact prefix {model_data_prefix}/; the log "
+              f"streams of {log_group}; Resource * only for ecr:GetAuthorizationToken, cloudwatch:PutMetricData "
+              "(namespace condition) and the EC2 network-interface actions of VpcConfig, which allow no "
+              "resource-level scoping.",
+        rf"Resource::.*/{re.escape(model_data_prefix)}/\*", log_pattern, VPC_ACCESS_WILDCARD, r"Resource::\*")
+    return role

@@ -2,6 +2,8 @@
 canary deployments that roll back on alarms, target-tracking autoscaling and a dashboard."""
 from __future__ import annotations
 
+import re
+
 from aws_cdk import Duration, Stack
 from aws_cdk import aws_applicationautoscaling as appscaling
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -16,13 +18,10 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from infra.components.common import (
-    VPC_ACCESS_WILDCARD,
-    acknowledge_inline_policies,
     depend_on_policy_only,
-    grant_key,
     grant_prefix,
-    sagemaker_logs_and_metrics,
-    sagemaker_vpc_access,
+    https_to_vpc_security_group,
+    sagemaker_model_role,
 )
 from infra.nag import allow_wildcards
 from infra.settings import ModelVersion, ServingSettings
@@ -41,10 +40,13 @@ class AutoscaledEndpoint(Construct):
         if not version.given:
             raise ValueError(f"{endpoint_name}: a model package ARN or a model data URL is required")
         self.endpoint_name = endpoint_name
-        security_group = ec2.SecurityGroup(self, "SecurityGroup", vpc=vpc, allow_all_outbound=False,
-                                           description=f"{endpoint_name} model containers")
-        security_group.add_egress_rule(ec2.Peer.ipv4(vpc.vpc_cidr_block), ec2.Port.tcp(443), "VPC endpoints")
-        role = self._model_role(image, model_data_bucket, model_data_prefix, key)
+        security_group = https_to_vpc_security_group(self, "SecurityGroup", vpc=vpc,
+                                                     description=f"{endpoint_name} model containers",
+                                                     rule_description="VPC endpoints")
+        role = sagemaker_model_role(
+            self, "ModelRole", description=f"{endpoint_name}: read the model artifact and pull the image",
+            image=image, model_data_bucket=model_data_bucket, model_data_prefix=model_data_prefix, key=key,
+            log_group=f"/aws/sagemaker/Endpoints/{endpoint_name}")
         container = (sagemaker.CfnModel.ContainerDefinitionProperty(model_package_name=version.model_package_arn)
                      if version.model_package_arn else
                      sagemaker.CfnModel.ContainerDefinitionProperty(image=image.image_uri,
@@ -71,6 +73,8 @@ class AutoscaledEndpoint(Construct):
                 capture_content_type_header=sagemaker.CfnEndpointConfig.CaptureContentTypeHeaderProperty(
                     json_content_types=["application/json"])))
         grant_prefix(role, capture_bucket, capture_prefix, write=True)
+        allow_wildcards(role, f"Model execution role: writes the endpoint's captured data under {capture_prefix}/.",
+                        rf"Resource::.*/{re.escape(capture_prefix)}/\*")
         self.alarm_topic = sns.Topic(self, "AlarmTopic", master_key=key, enforce_ssl=True,
                                      display_name=f"{endpoint_name} alarms")
         self.errors_alarm, self.latency_alarm = self._alarms(settings)
@@ -144,23 +148,3 @@ class AutoscaledEndpoint(Construct):
             cloudwatch.AlarmStatusWidget(title="Rollback alarms", alarms=[self.errors_alarm, self.latency_alarm]),
         )
         return dashboard
-
-    def _model_role(self, image: ecr_assets.DockerImageAsset, bucket: s3.IBucket, prefix: str,
-                    key: kms.IKey) -> iam.Role:
-        role = iam.Role(self, "ModelRole", assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
-                        description=f"{self.endpoint_name}: read the model artifact and pull the image")
-        grant_prefix(role, bucket, prefix)
-        grant_key(role, key, create_grant=True)  # CreateGrant: SageMaker encrypts instance storage with it
-        image.repository.grant_pull(role)
-        log_pattern = sagemaker_logs_and_metrics(role, log_group=f"/aws/sagemaker/Endpoints/{self.endpoint_name}",
-                                                 metric_namespace="/aws/sagemaker/Endpoints*")
-        sagemaker_vpc_access(role)
-        acknowledge_inline_policies(role)
-        allow_wildcards(
-            role, "Model execution role: objects under the model's artifact prefix and its data-capture "
-                  "prefix; this endpoint's log streams; Resource * only for ecr:GetAuthorizationToken, "
-                  "cloudwatch:PutMetricData (namespace condition) and the EC2 network-interface actions of "
-                  "VpcConfig, which allow no resource-level scoping.",
-            r"Resource::.*/(training|data-capture)/[a-z0-9]+/\*",
-            log_pattern, VPC_ACCESS_WILDCARD, r"Resource::\*")
-        return role

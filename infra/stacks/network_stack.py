@@ -1,7 +1,7 @@
 """The isolated VPC every training job, endpoint and function runs in."""
 from __future__ import annotations
 
-from aws_cdk import Stack
+from aws_cdk import CfnOutput, Fn, Stack
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
@@ -18,3 +18,6 @@ class NetworkStack(Stack):
                                   retain=settings.retain)
         self.vpc = network.vpc
         self.subnets = network.subnets
+        CfnOutput(self, "IsolatedSubnetIds",
+                  value=Fn.join(",", self.vpc.select_subnets(subnet_type=self.subnets.subnet_type).subnet_ids),
+                  description="Comma-separated isolated subnets that training jobs and endpoints run in")

@@ -1,4 +1,5 @@
-"""Training images and one train -> evaluate -> gate -> register state machine per model."""
+"""Training images and one train -> evaluate -> gate -> register state machine per model, and what
+ad-hoc experiments (`experiments/`) need from the platform, as outputs: images, roles, security groups."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,6 +8,7 @@ from aws_cdk import CfnOutput, Duration, Stack
 from aws_cdk import aws_ecr_assets as ecr_assets
 from constructs import Construct
 
+from infra.components.common import https_to_vpc_security_group, sagemaker_model_role
 from infra.components.evaluation import EvaluationReader
 from infra.components.training_job import TrainingJobTask, load_metric_definitions
 from infra.components.training_pipeline import TrainingPipeline
@@ -39,11 +41,13 @@ class TrainingStack(Stack):
                                   retain=settings.retain)
         serving_types = {s.model: s.instance_type for s in settings.serving}
         self.pipelines = {}
+        CfnOutput(self, "InferenceImageUri", value=inference_image.image_uri)
         for t in settings.training:
             name = f"{settings.prefix}-{t.model}"
+            m = t.model.capitalize()
+            training_image = image_asset(self, f"{m}TrainingImage", training_dir, FRAMEWORK=t.framework)
             job = TrainingJobTask(
-                self, f"{t.model.capitalize()}TrainingJob", job_name_prefix=name,
-                image=image_asset(self, f"{t.model.capitalize()}TrainingImage", training_dir, FRAMEWORK=t.framework),
+                self, f"{m}TrainingJob", job_name_prefix=name, image=training_image,
                 metric_definitions=metrics, hyperparameters=t.hyperparameter_map,
                 data_bucket=data_bucket, data_prefix=t.model, channels=t.channels,
                 artifact_bucket=artifact_bucket, output_prefix=f"training/{t.model}",
@@ -58,5 +62,20 @@ class TrainingStack(Stack):
                 timeout=Duration.seconds(max(t.max_runtime_s, t.max_wait_s) + 3600), key=storage.key,
                 log_retention_days=settings.log_retention_days, retain=settings.retain)
             self.pipelines[t.model] = pipeline
-            CfnOutput(self, f"{t.model.capitalize()}StateMachineArn", value=pipeline.state_machine.state_machine_arn)
-            CfnOutput(self, f"{t.model.capitalize()}ModelPackageGroup", value=name)
+            CfnOutput(self, f"{m}StateMachineArn", value=pipeline.state_machine.state_machine_arn)
+            CfnOutput(self, f"{m}ModelPackageGroup", value=name)
+            CfnOutput(self, f"{m}TrainingImageUri", value=training_image.image_uri)
+            CfnOutput(self, f"{m}TrainingRoleArn", value=job.role.role_arn)
+            CfnOutput(self, f"{m}TrainingSecurityGroupId", value=job.security_group.security_group_id)
+            # Temporary experiment endpoints (`python -m experiments deploy`): the serving stack's model
+            # role and security group, for the endpoints named `<name>-exp-*`.
+            experiment_role = sagemaker_model_role(
+                self, f"{m}ExperimentModelRole",
+                description=f"{name}-exp-* experiment endpoints: read the model artifact and pull the image",
+                image=inference_image, model_data_bucket=artifact_bucket, model_data_prefix=f"training/{t.model}",
+                key=storage.key, log_group=f"/aws/sagemaker/Endpoints/{name}-exp-*")
+            experiment_group = https_to_vpc_security_group(
+                self, f"{m}ExperimentSecurityGroup", vpc=network.vpc,
+                description=f"{name}-exp-* experiment endpoint model containers")
+            CfnOutput(self, f"{m}ExperimentModelRoleArn", value=experiment_role.role_arn)
+            CfnOutput(self, f"{m}ExperimentSecurityGroupId", value=experiment_group.security_group_id)

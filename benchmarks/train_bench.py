@@ -70,7 +70,6 @@ def raw_cnn_samples_per_second(image_size: int, width: int, batch_size: int, ste
     sys.path.insert(0, str(ROOT / "training"))
     import torch
     import torch.nn.functional as F
-
     from training.models.cnn import CNNConfig, ImageClassifier
 
     torch.manual_seed(0)
@@ -125,7 +124,8 @@ def bench_throughput(cifar: Path, work: Path, quick: bool) -> dict[str, Any]:
     results["checkpoint_write_s"] = max(writes) if writes else None
     results["checkpoint_overhead_fraction"] = (max(writes) / epoch_seconds) if writes else None
     results["raw_forward_backward_samples_per_s"] = raw_cnn_samples_per_second(32, 32, 256, 10 if quick else 30)
-    results["trainer_to_raw_ratio"] = results["cnn_samples_per_s_1_process"] / results["raw_forward_backward_samples_per_s"]
+    raw = results["raw_forward_backward_samples_per_s"]
+    results["trainer_to_raw_ratio"] = results["cnn_samples_per_s_1_process"] / raw
     return results
 
 
@@ -137,7 +137,8 @@ def bench_cnn_quality(cifar: Path, work: Path, budget_s: int) -> dict[str, Any]:
             "samples_per_s": run.epochs[-1][2] if run.epochs else None}
 
 
-def bench_mlp_rotations(fsdd: Path, work: Path, epochs: str | None) -> dict[str, Any]:
+def bench_mlp_rotations(fsdd: Path, work: Path, epochs: str | None,
+                        overrides: dict[str, str] | None = None) -> dict[str, Any]:
     files = sorted(fsdd.glob("*.wav"))
     speakers = sorted({p.name.split("_")[1] for p in files})
     rotations = []
@@ -146,6 +147,7 @@ def bench_mlp_rotations(fsdd: Path, work: Path, epochs: str | None) -> dict[str,
         train_dir = link_subset([p for p in files if p.name.split("_")[1] != held_out], folder / "train", False)
         val_dir = link_subset([p for p in files if p.name.split("_")[1] == held_out], folder / "validation", False)
         hyperparameters = {"model": "mlp", "seed": "0", **({"epochs": epochs} if epochs else {})}
+        hyperparameters.update(overrides or {})
         run = train({"train": train_dir, "validation": val_dir}, hyperparameters, folder / "job")
         rotations.append({"held_out_speaker": held_out, "accuracy": run.evaluation["accuracy"],
                           "wall_s": round(run.seconds, 1)})
@@ -160,7 +162,8 @@ def markdown(results: dict[str, Any]) -> str:
         lines += ["| CNN throughput (cifar10-dev subset, 32x32) | figure |", "|---|---|",
                   f"| trainer, 1 process | {t['cnn_samples_per_s_1_process']:.0f} samples/s |",
                   f"| trainer, 2 processes (DDP, gloo) | {t['cnn_samples_per_s_2_processes']:.0f} samples/s |",
-                  f"| bare forward+backward loop (reference) | {t['raw_forward_backward_samples_per_s']:.0f} samples/s |",
+                  f"| bare forward+backward loop (reference) | {t['raw_forward_backward_samples_per_s']:.0f} "
+                  "samples/s |",
                   f"| trainer / reference | {t['trainer_to_raw_ratio']:.2f} |",
                   f"| checkpoint write per epoch | {t['checkpoint_write_s']:.3f} s "
                   f"({100 * t['checkpoint_overhead_fraction']:.2f}% of an epoch) |", ""]
@@ -186,6 +189,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", choices=("throughput", "cnn", "mlp"), action="append")
     parser.add_argument("--budgets", default="600,300", help="CNN time budgets in seconds")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="MLP hyperparameter override, to try a recipe change (recorded in the results)")
     args = parser.parse_args(argv)
     cifar, fsdd = args.data / "cifar10-dev", args.data / "fsdd-dev"
     for needed in (cifar, fsdd):
@@ -206,7 +211,9 @@ def main(argv: list[str] | None = None) -> int:
                 results["cnn_quality"].append(bench_cnn_quality(cifar, work, budget))
                 print(json.dumps(results["cnn_quality"][-1]), flush=True)
         if "mlp" in only:
-            results["mlp_quality"] = bench_mlp_rotations(fsdd, work, "3" if args.quick else None)
+            overrides = dict(item.split("=", 1) for item in args.set)
+            results["mlp_quality"] = bench_mlp_rotations(fsdd, work, "3" if args.quick else None, overrides)
+            results["mlp_quality"]["overrides"] = overrides
             print(json.dumps(results["mlp_quality"]), flush=True)
     args.out.mkdir(parents=True, exist_ok=True)
     stem = "train-quick" if args.quick else "train"

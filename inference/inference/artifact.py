@@ -21,8 +21,8 @@ class ImageInput:
 
 @dataclass(frozen=True)
 class AudioInput:
-    sample_rate: int
-    num_samples: int
+    sample_rate: int | None  # None with num_samples: a features-only model (trained on .npz MFCCs)
+    num_samples: int | None
     feature_shape: tuple[int, ...]
     waveform_signature: str | None  # None: the model takes features only
     features_signature: str
@@ -73,9 +73,11 @@ def _audio_input(spec: dict[str, Any]) -> AudioInput:
     waveform = signatures.get("waveform") if spec.get("features_in_model", True) else None
     if waveform is not None and not isinstance(waveform, str):
         raise ArtifactError("manifest.json: input.signatures.waveform must be a string")
+    waveform_keys = {key: _positive(_get(spec, key, int, "input."), f"input.{key}")
+                     for key in ("sample_rate", "num_samples")} if waveform is not None else {}
     return AudioInput(
-        sample_rate=_positive(_get(spec, "sample_rate", int, "input."), "input.sample_rate"),
-        num_samples=_positive(_get(spec, "num_samples", int, "input."), "input.num_samples"),
+        sample_rate=waveform_keys.get("sample_rate"),
+        num_samples=waveform_keys.get("num_samples"),
         feature_shape=shape,
         waveform_signature=waveform,
         features_signature=_get(signatures, "features", str, "input.signatures."),

@@ -31,11 +31,12 @@ def to_unit_float(pixels: torch.Tensor) -> torch.Tensor:
     return pixels.float().div_(255.0)
 
 
-def augment(images: torch.Tensor, padding: int, generator: torch.Generator) -> torch.Tensor:
-    """Random horizontal flip and random translation by up to `padding` pixels (reflect-padded)."""
+def augment(images: torch.Tensor, padding: int, generator: torch.Generator, flip: bool = True) -> torch.Tensor:
+    """Random horizontal flip (when `flip`) and random translation by up to `padding` pixels (reflect-padded)."""
     n, _, h, w = images.shape
-    flip = torch.rand(n, generator=generator) < 0.5
-    images = torch.where(flip.view(n, 1, 1, 1), images.flip(3), images)
+    if flip:
+        flipped = torch.rand(n, generator=generator) < 0.5
+        images = torch.where(flipped.view(n, 1, 1, 1), images.flip(3), images)
     if padding <= 0:
         return images
     padded = F.pad(images, (padding,) * 4, mode="reflect")
@@ -99,7 +100,7 @@ class CNNTrainer:
         seed = np.random.SeedSequence(step_seed(self.hp.seed, step, self.topo.rank)).generate_state(1)[0]
         generator = torch.Generator().manual_seed(int(seed))
         index = torch.from_numpy(batch)
-        images = augment(to_unit_float(self.train_x[index]), self.hp.crop_padding, generator)
+        images = augment(to_unit_float(self.train_x[index]), self.hp.crop_padding, generator, self.hp.random_flip)
         labels = self.train_y[index].to(self.device)
         self.model.train()
         logits = self.model(images.to(self.device).contiguous(memory_format=torch.channels_last))

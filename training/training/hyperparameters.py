@@ -48,6 +48,7 @@ class Hyperparameters:
     weight_decay: float = field(default=5e-4, metadata=_for("cnn", "mlp"))
     momentum: float = field(default=0.9, metadata=_for("cnn"))
     warmup_fraction: float = field(default=0.2, metadata=_for("cnn", "mlp"))
+    random_flip: bool = field(default=True, metadata=_for("cnn", help="false for mirror-sensitive images (digits)"))
     test_time_flip: bool = field(default=True, metadata=_for("cnn"))
     crop_padding: int = field(default=2, metadata=_for("cnn"))
     # MLP
@@ -60,6 +61,8 @@ class Hyperparameters:
     hidden_units: int = field(default=256, metadata=_for("mlp"))
     hidden_layers: int = field(default=2, metadata=_for("mlp"))
     dropout: float = field(default=0.3, metadata=_for("mlp"))
+    aligned_frames: int = field(default=32, metadata=_for("mlp", help="0: no time alignment"))
+    voiced_margin_db: float = field(default=30.0, metadata=_for("mlp"))
     augment: bool = field(default=True, metadata=_for("mlp", help="speed, shift and noise perturbation"))
 
     def __post_init__(self) -> None:

@@ -74,7 +74,9 @@ class MLPTrainer:
                                num_mel_bins=hp.num_mel_bins, upper_hz=hp.sample_rate / 2, num_mfcc=hp.num_mfcc)
         feature_shape = (self.mfcc.num_frames, self.mfcc.num_mfcc) if self.waveform_input else train.inputs.shape[1:]
         self.config = MLPConfig(num_classes=len(train.class_names), feature_shape=tuple(feature_shape),
-                                hidden_units=hp.hidden_units, hidden_layers=hp.hidden_layers, dropout=hp.dropout)
+                                hidden_units=hp.hidden_units, hidden_layers=hp.hidden_layers, dropout=hp.dropout,
+                                aligned_frames=hp.aligned_frames, num_mel_bins=hp.num_mel_bins,
+                                voiced_margin_db=hp.voiced_margin_db)
         with strategy.scope():
             self.classifier = build_classifier(self.config)
             self.model = build_waveform_model(self.classifier, self.mfcc) if self.waveform_input else self.classifier

@@ -8,17 +8,17 @@ import io
 
 import numpy as np
 import pytest
-from PIL import Image
-
 from inference.artifact import ImageInput, load_manifest
 from inference.audio import decode_wav
-from inference.decoding import IMAGE, WAVEFORM, image_bytes_to_input
+from inference.decoding import FEATURES, IMAGE, WAVEFORM, image_bytes_to_input
 from inference.models import load_predictor
-from tests.opt_ml import make_opt_ml
-from tests.synthetic import image, tone, write_fsdd_folder, write_image_folder, write_wav
+from PIL import Image
 from training.cli import main as train_main
 from training.data.audio import load_waveform
 from training.data.images import _load_image
+
+from tests.opt_ml import make_opt_ml
+from tests.synthetic import image, tone, write_fsdd_folder, write_image_folder, write_wav
 
 
 @pytest.mark.parametrize("rate, dtype, channels, seconds", [
@@ -78,3 +78,19 @@ def test_a_trained_mlp_artifact_serves_the_probabilities_training_measured(tmp_p
     waves = np.stack([tone(hz, np.random.default_rng(1), seconds=1.0) for hz in (300.0, 900.0, 2000.0)])
     expected = predict_with_artifact(tree.model_dir / "saved_model", waves)
     np.testing.assert_allclose(predictor(WAVEFORM, waves), expected, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_an_mlp_trained_on_npz_features_serves_features(tmp_path, monkeypatch):
+    from training.mlp_training import predict_with_artifact
+
+    tree = make_opt_ml(tmp_path, {"model": "mlp", "epochs": "2", "batch_size": "8"})
+    rng = np.random.default_rng(0)
+    labels = np.repeat([0, 1], 12)
+    features = (rng.normal(size=(24, 40, 13)) + labels[:, None, None]).astype(np.float32)
+    np.savez(tree.channel("train") / "mfcc.npz", features=features, labels=labels)
+    train(tree, monkeypatch)
+    manifest = load_manifest(tree.model_dir)
+    assert manifest.input.waveform_signature is None and manifest.input.sample_rate is None
+    served = load_predictor(manifest, threads=1)(FEATURES, features[:4])
+    np.testing.assert_allclose(served, predict_with_artifact(tree.model_dir / "saved_model", features[:4]), atol=1e-5)

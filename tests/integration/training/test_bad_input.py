@@ -30,7 +30,7 @@ def test_a_truncated_image_is_named(tmp_path, monkeypatch):
     bad = tree.channel("train") / "square" / "square_3.png"
     bad.write_bytes(bad.read_bytes()[:50])
     assert train(tree, monkeypatch) == 1
-    assert "square/square_3.png: not a readable image" in tree.failure
+    assert "square/square_3.png: not a readable image" in tree.failure_file.read_text()
     assert not (tree.model_dir / "manifest.json").exists()
 
 
@@ -45,32 +45,33 @@ def test_an_empty_class_folder_is_named(tmp_path, monkeypatch):
     tree = image_job(tmp_path)
     (tree.channel("train") / "triangle").mkdir()
     assert train(tree, monkeypatch) == 1
-    assert "triangle: empty class folder" in tree.failure
+    assert "triangle: empty class folder" in tree.failure_file.read_text()
 
 
 def test_a_channel_with_a_single_class_is_named(tmp_path, monkeypatch):
     tree = make_opt_ml(tmp_path / "ml", {"model": "cnn"})
     write_image_folder(tree.channel("train"), per_class=3, classes=("cat",))
     assert train(tree, monkeypatch) == 1
-    assert "single class (cat)" in tree.failure and str(tree.channel("train")) in tree.failure
+    reason = tree.failure_file.read_text()
+    assert "single class (cat)" in reason and str(tree.channel("train")) in reason
 
 
 def test_an_unknown_model_is_named(tmp_path, monkeypatch):
     tree = make_opt_ml(tmp_path / "ml", {"model": "transformer"})
     assert train(tree, monkeypatch) == 1
-    assert "'model' must be one of cnn, mlp, got 'transformer'" in tree.failure
+    assert "'model' must be one of cnn, mlp, got 'transformer'" in tree.failure_file.read_text()
 
 
 def test_a_non_numeric_epochs_is_named(tmp_path, monkeypatch):
     tree = make_opt_ml(tmp_path / "ml", {"model": "mlp", "epochs": "many"})
     assert train(tree, monkeypatch) == 1
-    assert "'epochs' must be an integer, got 'many'" in tree.failure
+    assert "'epochs' must be an integer, got 'many'" in tree.failure_file.read_text()
 
 
 def test_a_missing_train_channel_is_named(tmp_path, monkeypatch):
     tree = make_opt_ml(tmp_path / "ml", {"model": "cnn"}, channels=())
     assert train(tree, monkeypatch) == 1
-    assert "no 'train' channel" in tree.failure
+    assert "no 'train' channel" in tree.failure_file.read_text()
 
 
 def test_a_wav_that_is_not_a_wav_is_named(tmp_path, monkeypatch):
@@ -78,7 +79,7 @@ def test_a_wav_that_is_not_a_wav_is_named(tmp_path, monkeypatch):
     write_fsdd_folder(tree.channel("train"), per_speaker=2)
     (tree.channel("train") / "low_ann_99.wav").write_bytes(b"RIFF\x00\x00\x00\x00JUNKJUNK")
     assert train(tree, monkeypatch) == 1
-    assert "low_ann_99.wav: not a readable WAV file" in tree.failure
+    assert "low_ann_99.wav: not a readable WAV file" in tree.failure_file.read_text()
 
 
 @pytest.mark.slow

@@ -85,4 +85,4 @@ def test_a_failure_writes_the_reason_and_exits_non_zero(tmp_path):
     tree = make_opt_ml(tmp_path / "ml", {"model": "cnn", "epochs": "ten"})
     result = run_train(tree)
     assert result.returncode == 1
-    assert "'epochs' must be an integer, got 'ten'" in tree.failure
+    assert "'epochs' must be an integer, got 'ten'" in tree.failure_file.read_text()

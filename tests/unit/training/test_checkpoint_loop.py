@@ -4,7 +4,6 @@ import json
 import pickle
 
 import pytest
-
 from training.checkpoint import CheckpointStore, LoopState
 from training.errors import ConfigError
 from training.loop import EpochLoop, Preempted, StopSignal

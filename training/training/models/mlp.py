@@ -44,6 +44,9 @@ class MLPConfig:
     hidden_units: int = 256
     hidden_layers: int = 2
     dropout: float = 0.3
+    aligned_frames: int = 32  # 0: no time alignment
+    num_mel_bins: int = 40  # scales c0 back to the mean log-mel energy for the voicing threshold
+    voiced_margin_db: float = 30.0
 
 
 class MFCC(keras.layers.Layer):
@@ -65,6 +68,38 @@ class MFCC(keras.layers.Layer):
         return tf.signal.mfccs_from_log_mel_spectrograms(log_mel)[..., : c.num_mfcc]
 
 
+class VoicedAlignment(keras.layers.Layer):
+    """Time alignment: the voiced stretch of each utterance, resampled to a fixed number of frames.
+
+    Frames whose energy (c0, the scaled mean log-mel) is within `margin_db` of the loudest frame
+    count as voiced; frames from the first to the last voiced one are linearly interpolated to
+    `frames` frames. A fast and a slow speaker, or a word early or late in the clip, then line up
+    position by position for the MLP. Inside the model, so serving does the same.
+    """
+
+    def __init__(self, frames: int, num_mel_bins: int, margin_db: float, **kwargs: object) -> None:
+        super().__init__(**kwargs)
+        self.frames = frames
+        self.c0_scale = float(num_mel_bins) ** 0.5
+        self.margin = margin_db / 10.0 * float(tf.math.log(10.0))  # dB to natural-log power
+
+    def call(self, features: tf.Tensor) -> tf.Tensor:
+        energy = features[..., 0] / self.c0_scale
+        voiced = energy >= tf.reduce_max(energy, axis=1, keepdims=True) - self.margin
+        length = tf.shape(features)[1]
+        first = tf.cast(tf.argmax(tf.cast(voiced, tf.int32), axis=1), tf.float32)
+        last = tf.cast(length - 1, tf.float32) - tf.cast(
+            tf.argmax(tf.cast(tf.reverse(voiced, axis=[1]), tf.int32), axis=1), tf.float32)
+        steps = tf.linspace(0.0, 1.0, self.frames)
+        positions = first[:, None] + (last - first)[:, None] * steps[None, :]
+        lower = tf.floor(positions)
+        weight = (positions - lower)[..., None]
+        lower = tf.cast(lower, tf.int32)
+        upper = tf.minimum(lower + 1, length - 1)
+        return (tf.gather(features, lower, batch_dims=1) * (1.0 - weight)
+                + tf.gather(features, upper, batch_dims=1) * weight)
+
+
 class UtteranceNormalization(keras.layers.Layer):
     """Cepstral mean and variance normalisation over the time axis of each utterance."""
 
@@ -76,7 +111,10 @@ class UtteranceNormalization(keras.layers.Layer):
 def build_classifier(config: MLPConfig) -> keras.Model:
     """MFCC features (N, frames, coefficients) -> logits."""
     features = keras.Input(shape=config.feature_shape, name="features")
-    x = keras.layers.Flatten()(UtteranceNormalization()(features))
+    x = features
+    if config.aligned_frames:
+        x = VoicedAlignment(config.aligned_frames, config.num_mel_bins, config.voiced_margin_db)(x)
+    x = keras.layers.Flatten()(UtteranceNormalization()(x))
     for _ in range(config.hidden_layers):
         x = keras.layers.Dense(config.hidden_units, use_bias=False)(x)
         x = keras.layers.BatchNormalization()(x)

@@ -8,4 +8,4 @@ bench-train: $(VENV_STAMP)
 	$(PY) -m benchmarks.train_bench --data "$(DATA)" $(BENCH_ARGS)
 
 ## bench  every benchmark (results in benchmarks/results/)
-bench: bench-train
+bench: bench-train bench-serve

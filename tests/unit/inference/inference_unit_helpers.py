@@ -1,11 +1,9 @@
-"""Sample bodies and manifests for the unit tests of the serving package."""
+"""Manifests for the unit tests of the serving package (sample bodies: inference_fixtures)."""
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
-import numpy as np
 from inference.artifact import AudioInput, Manifest
 
 
@@ -26,25 +24,3 @@ def audio_manifest_for(waveform: bool = True) -> Manifest:
         input=spec,
         raw={},
     )
-
-
-def encode_image(pixels: np.ndarray, fmt: str = "PNG") -> bytes:
-    from PIL import Image
-
-    buffer = io.BytesIO()
-    Image.fromarray(pixels).save(buffer, fmt)
-    return buffer.getvalue()
-
-
-def encode_npy(array: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    np.save(buffer, array)
-    return buffer.getvalue()
-
-
-def encode_wav(samples: np.ndarray, rate: int) -> bytes:
-    from scipy.io import wavfile
-
-    buffer = io.BytesIO()
-    wavfile.write(buffer, rate, samples)
-    return buffer.getvalue()

@@ -10,10 +10,11 @@ import numpy as np
 import pytest
 from inference.decoding import FEATURES, IMAGE, WAVEFORM, decode
 from inference.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType, WrongShape
-from inference_unit_helpers import audio_manifest_for, encode_image, encode_npy, encode_wav
+from inference_unit_helpers import audio_manifest_for
 from PIL import Image
 
 from inference import decoding
+from tests.integration.inference.inference_fixtures import npy_bytes, png_bytes, wav_bytes
 
 
 def pixels(seed: int, height: int = 8, width: int = 6) -> np.ndarray:
@@ -35,7 +36,7 @@ def test_png_is_converted_to_rgb_resized_bilinear_and_scaled(image_manifest):
 
 
 def test_jpeg_at_the_model_size_is_not_resized(image_manifest):
-    data = encode_image(pixels(1), "JPEG")
+    data = png_bytes(pixels(1), "JPEG")
     (part,) = decode(data, "image/jpeg; foo=bar", image_manifest)
     assert np.array_equal(part.array[0], expected_input(Image.open(io.BytesIO(data))))
 
@@ -44,11 +45,11 @@ def test_npy_forms_for_images(image_manifest):
     batch = np.stack([pixels(i) for i in range(3)])
     floats = batch.transpose(0, 3, 1, 2).astype(np.float32) / 255
     for array, count in [(batch[0], 1), (batch, 3), (floats[0], 1), (floats, 3), (floats.astype(np.float64), 3)]:
-        (part,) = decode(encode_npy(array), "application/x-npy", image_manifest)
+        (part,) = decode(npy_bytes(array), "application/x-npy", image_manifest)
         assert part.array.shape == (count, 3, 8, 6) and part.array.dtype == np.float32
         assert np.allclose(part.array, floats[:count])
     big = np.stack([pixels(i, 16, 12) for i in range(2)])  # resized like images
-    (part,) = decode(encode_npy(big), "application/x-npy", image_manifest)
+    (part,) = decode(npy_bytes(big), "application/x-npy", image_manifest)
     assert np.array_equal(part.array[1], expected_input(Image.fromarray(big[1])))
 
 
@@ -67,13 +68,13 @@ def test_npy_forms_for_images(image_manifest):
 )
 def test_npy_of_the_wrong_shape_dtype_or_range_is_422(image_manifest, array, words):
     with pytest.raises(WrongShape, match=words.replace("[", r"\[").replace("]", r"\]")):
-        decode(encode_npy(array), "application/x-npy", image_manifest)
+        decode(npy_bytes(array), "application/x-npy", image_manifest)
 
 
 def test_json_instances_for_images_in_order(image_manifest):
     a, b, c = pixels(1), pixels(2), pixels(3)
     instances = [
-        {"b64": base64.b64encode(encode_image(a)).decode()},
+        {"b64": base64.b64encode(png_bytes(a)).decode()},
         (b.transpose(2, 0, 1) / 255).tolist(),
         c.tolist(),
     ]
@@ -114,7 +115,7 @@ def test_json_pixels_of_any_size_are_resized(image_manifest):
 
 
 def test_image_errors(image_manifest, monkeypatch):
-    png = encode_image(pixels(4, 40, 40))
+    png = png_bytes(pixels(4, 40, 40))
     with pytest.raises(BadRequest, match="PNG or JPEG"):
         decode(b"GIF89a" + bytes(100), "image/png", image_manifest)
     with pytest.raises(BadRequest, match="cannot be decoded"):
@@ -138,7 +139,7 @@ def test_unsupported_content_types_are_415(image_manifest, audio_manifest):
 
 def test_audio_inputs(audio_manifest):
     t = np.arange(1600) / 16000
-    wav = encode_wav((np.sin(2 * np.pi * 500 * t) * 20000).astype(np.int16), 16000)
+    wav = wav_bytes((np.sin(2 * np.pi * 500 * t) * 20000).astype(np.int16), 16000)
     for content_type in ("audio/wav", "audio/x-wav", "audio/wave"):
         (part,) = decode(wav, content_type, audio_manifest)
         assert part.entry == WAVEFORM and part.array.shape == (1, 800)
@@ -146,7 +147,7 @@ def test_audio_inputs(audio_manifest):
     features = np.random.default_rng(1).normal(size=(2, 5, 4))
     cases = [(waves[0], WAVEFORM, 1), (waves, WAVEFORM, 3), (features[0], FEATURES, 1), (features, FEATURES, 2)]
     for array, entry, count in cases:
-        (part,) = decode(encode_npy(array), "application/x-npy", audio_manifest)
+        (part,) = decode(npy_bytes(array), "application/x-npy", audio_manifest)
         assert part.entry == entry and len(part.array) == count and part.array.dtype == np.float32
     instances = [waves[0].tolist(), waves[1].tolist(), features[0].tolist(), {"b64": base64.b64encode(wav).decode()}]
     parts = decode(json.dumps({"instances": instances}).encode(), "application/json", audio_manifest)
@@ -166,12 +167,12 @@ def test_audio_inputs(audio_manifest):
 )
 def test_audio_arrays_of_the_wrong_shape_dtype_or_range_are_422(audio_manifest, array, words):
     with pytest.raises(WrongShape, match=words):
-        decode(encode_npy(array), "application/x-npy", audio_manifest)
+        decode(npy_bytes(array), "application/x-npy", audio_manifest)
 
 
 def test_features_only_model_refuses_waveform_arrays():
     manifest = audio_manifest_for(waveform=False)
     with pytest.raises(WrongShape, match="features"):
-        decode(encode_npy(np.zeros(800, np.float32)), "application/x-npy", manifest)
-    (part,) = decode(encode_npy(np.zeros((5, 4), np.float32)), "application/x-npy", manifest)
+        decode(npy_bytes(np.zeros(800, np.float32)), "application/x-npy", manifest)
+    (part,) = decode(npy_bytes(np.zeros((5, 4), np.float32)), "application/x-npy", manifest)
     assert part.entry == FEATURES

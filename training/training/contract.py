@@ -16,7 +16,6 @@ from pathlib import Path
 from training.errors import ConfigError
 
 OPT_ML = Path("/opt/ml")
-CHANNEL_NAMES = ("train", "validation", "test")
 
 
 @dataclass(frozen=True)
@@ -35,15 +34,6 @@ class TrainingEnvironment:
     num_gpus: int
     hyperparameters: Mapping[str, str] = field(default_factory=dict)
     network_interface: str | None = None
-
-    @property
-    def is_master(self) -> bool:
-        """The first host in the sorted host list writes the artifact and the evaluation."""
-        return self.current_host == self.hosts[0]
-
-    @property
-    def failure_file(self) -> Path:
-        return self.output_dir / "failure"
 
 
 def _read_json(path: Path, what: str) -> object:

@@ -2,6 +2,7 @@ import json
 
 import pytest
 from training.contract import load_environment, parse_flags
+from training.distributed import topology
 from training.errors import ConfigError
 
 from tests.opt_ml import make_opt_ml
@@ -15,7 +16,7 @@ def test_paths_hosts_and_hyperparameters_come_from_the_opt_ml_tree(tmp_path):
     assert env.output_data_dir == tree.output_dir / "data"
     assert env.channels == {"train": tree.channel("train"), "validation": tree.channel("validation")}
     assert env.hosts == ("algo-1", "algo-2")  # sorted: the first is the master on every host
-    assert env.current_host == "algo-2" and not env.is_master
+    assert env.current_host == "algo-2" and not topology(env, processes=1, port=29500).is_master
     assert env.hyperparameters == {"model": "cnn", "epochs": "3"}
 
 

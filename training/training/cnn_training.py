@@ -140,6 +140,14 @@ class CNNTrainer:
         self.optimizer.load_state_dict(state["optimizer"])
         torch.set_rng_state(state["torch_rng"])
 
+    def close(self, completed: bool) -> None:
+        """Leave the DDP group. After a completed run the ranks meet first, so none exits while a peer
+        still has collective traffic in flight (gloo aborts the process otherwise)."""
+        if self.topo.world_size > 1 and dist.is_initialized():
+            if completed:
+                dist.barrier()
+            dist.destroy_process_group()
+
     def weights_checksum(self) -> float:
         """Equal on every rank when data parallelism keeps the replicas in step."""
         return float(sum(p.detach().double().abs().sum() for p in self.classifier.parameters()))

@@ -154,7 +154,12 @@ def run_rank(env: TrainingEnvironment, hp: Hyperparameters, local_rank: int = 0,
              directory or "off (no checkpoint_dir and no /opt/ml/checkpoints)")
     loop = EpochLoop(prepared.trainer, epochs=hp.epochs, peak_lr=hp.learning_rate, warmup_fraction=hp.warmup_fraction,
                      budget=budget, stop=stop, checkpoints=store, is_master=prepared.topo.is_master)
-    history = loop.run()
+    completed = False
+    try:
+        history = loop.run()
+        completed = True
+    finally:
+        prepared.trainer.close(completed)
     emit(f"rank={prepared.topo.rank} weights_checksum={prepared.trainer.weights_checksum():.6f}")
     if not history:
         raise DataError("training stopped before the first epoch ended (time_budget_s too small?)")

@@ -151,6 +151,9 @@ class MLPTrainer:
         for variable, value in zip(variables, values, strict=True):
             variable.assign(value)
 
+    def close(self, completed: bool) -> None:
+        """Nothing to leave: the strategy's collectives end with the process."""
+
     def weights_checksum(self) -> float:
         """Equal on every worker when the strategy keeps the replicas in step."""
         return float(sum(np.abs(v.numpy()).astype(np.float64).sum() for v in self.classifier.trainable_variables))

@@ -39,8 +39,12 @@ def final_line(split: str, num_samples: int, accuracy: float, macro_f1: float) -
 
 
 def emit(line: str) -> None:
-    """Metric lines go to stdout unbuffered: SageMaker scrapes them from the log stream."""
-    print(line, flush=True)
+    """Metric lines go to stdout unbuffered: SageMaker scrapes them from the log stream.
+
+    One write per line (shorter than PIPE_BUF), so lines from the ranks of one host never interleave.
+    """
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
 
 
 def progress(items: Iterable[T], total: int, description: str) -> Iterator[T]:

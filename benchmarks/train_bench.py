@@ -66,10 +66,12 @@ def train(channels: dict[str, Path], hyperparameters: dict[str, str], workdir: P
 
 
 def raw_cnn_samples_per_second(image_size: int, width: int, batch_size: int, steps: int) -> float:
-    """The same network's bare forward+backward+SGD step on random tensors: the physical reference."""
+    """The same network's bare forward+backward+SGD step on random tensors, at the trainer's default
+    precision (bf16 autocast where the CPU computes it natively): the physical reference."""
     sys.path.insert(0, str(ROOT / "training"))
     import torch
     import torch.nn.functional as F
+    from training.cnn_training import autocast_dtype
     from training.models.cnn import CNNConfig, ImageClassifier
 
     torch.manual_seed(0)
@@ -80,8 +82,12 @@ def raw_cnn_samples_per_second(image_size: int, width: int, batch_size: int, ste
     labels = torch.randint(0, 10, (batch_size,))
     model.train()
 
+    dtype = autocast_dtype("auto", torch.device("cpu"))
+
     def step() -> None:
-        loss = F.cross_entropy(model(images), labels)
+        with torch.autocast("cpu", dtype=dtype or torch.float32, enabled=dtype is not None):
+            logits = model(images)
+        loss = F.cross_entropy(logits.float(), labels)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

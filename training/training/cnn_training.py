@@ -49,6 +49,24 @@ def augment(images: torch.Tensor, padding: int, generator: torch.Generator, flip
     return padded[batch, channels, rows, cols]
 
 
+def native_bf16(device: torch.device) -> bool:
+    """Whether bf16 matrix work runs natively here: a CUDA GPU with bf16, or a CPU with AVX-512 BF16 or AMX.
+
+    Elsewhere bf16 is emulated and slower than float32.
+    """
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    cpu = torch.cpu
+    return bool(cpu._is_avx512_bf16_supported() or getattr(cpu, "_is_amx_tile_supported", lambda: False)())
+
+
+def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
+    """The autocast dtype for the `precision` hyperparameter (None: plain float32)."""
+    if precision == "bf16" or (precision == "auto" and native_bf16(device)):
+        return torch.bfloat16
+    return None
+
+
 def init_process_group(topo: Topology) -> torch.device:
     """Join the DDP group (when there is more than one rank) and pick this rank's device."""
     cuda = torch.cuda.is_available()
@@ -89,6 +107,13 @@ class CNNTrainer:
             [{"params": decay, "weight_decay": hp.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
             lr=hp.learning_rate, momentum=hp.momentum, nesterov=True)
         self.steps_per_epoch = max(1, len(self.train_y) // hp.batch_size)
+        # Mixed precision: bf16 convolutions (about 2x on CPUs with AVX-512 BF16), float32 weights,
+        # optimizer and loss; the exported model is float32.
+        self.autocast = autocast_dtype(hp.precision, device)
+        log.info("precision: %s", "bf16 autocast" if self.autocast else "float32")
+
+    def _autocast(self) -> torch.autocast:
+        return torch.autocast(self.device.type, dtype=self.autocast or torch.float32, enabled=self.autocast is not None)
 
     def batches(self, epoch: int) -> Sequence[np.ndarray]:
         return [rank_share(b, self.topo.rank, self.topo.world_size)
@@ -103,8 +128,9 @@ class CNNTrainer:
         images = augment(to_unit_float(self.train_x[index]), self.hp.crop_padding, generator, self.hp.random_flip)
         labels = self.train_y[index].to(self.device)
         self.model.train()
-        logits = self.model(images.to(self.device).contiguous(memory_format=torch.channels_last))
-        loss = F.cross_entropy(logits, labels, label_smoothing=self.hp.label_smoothing)
+        with self._autocast():
+            logits = self.model(images.to(self.device).contiguous(memory_format=torch.channels_last))
+        loss = F.cross_entropy(logits.float(), labels, label_smoothing=self.hp.label_smoothing)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
@@ -117,7 +143,8 @@ class CNNTrainer:
         for i in range(0, len(self.val_y), 512):
             images = to_unit_float(self.val_x[i:i + 512]).to(self.device).contiguous(memory_format=torch.channels_last)
             labels = self.val_y[i:i + 512].to(self.device)
-            logits = self.classifier(images)
+            with self._autocast():
+                logits = self.classifier(images).float()
             loss_sum += float(F.cross_entropy(logits, labels, reduction="sum"))
             correct += float((logits.argmax(1) == labels).sum())
         loss_sum, correct, count = self.all_sum([loss_sum, correct, float(len(self.val_y))])

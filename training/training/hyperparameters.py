@@ -14,6 +14,7 @@ from typing import Any
 from training.errors import ConfigError
 
 MODELS = ("cnn", "mlp")
+PRECISIONS = ("auto", "bf16", "fp32")
 # Each model's recipe where the common settings differ (epochs, batch size, peak learning rate).
 MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
     "cnn": {"epochs": 10, "batch_size": 256, "learning_rate": 0.2},
@@ -51,6 +52,8 @@ class Hyperparameters:
     random_flip: bool = field(default=True, metadata=_for("cnn", help="false for mirror-sensitive images (digits)"))
     test_time_flip: bool = field(default=True, metadata=_for("cnn"))
     crop_padding: int = field(default=2, metadata=_for("cnn"))
+    precision: str = field(default="auto", metadata=_for(
+        "cnn", help="'bf16' (autocast), 'fp32', or 'auto': bf16 where the hardware computes it natively"))
     # MLP
     sample_rate: int = field(default=8000, metadata=_for("mlp"))
     clip_seconds: float = field(default=1.0, metadata=_for("mlp"))
@@ -68,6 +71,9 @@ class Hyperparameters:
     def __post_init__(self) -> None:
         if self.model not in MODELS:
             raise ConfigError(f"hyperparameter 'model' must be one of {', '.join(MODELS)}, got {self.model!r}")
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f"hyperparameter 'precision' must be one of {', '.join(PRECISIONS)}, "
+                              f"got {self.precision!r}")
         if self.on_bad_file not in ("error", "skip"):
             raise ConfigError(f"hyperparameter 'on_bad_file' must be 'error' or 'skip', got {self.on_bad_file!r}")
         for key in ("epochs", "batch_size", "image_size", "width", "sample_rate", "num_mfcc", "hidden_units"):

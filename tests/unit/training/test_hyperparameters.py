@@ -25,7 +25,18 @@ def test_the_manifest_records_only_what_applies_to_the_model():
     ({"model": "cnn", "epoch": "3"}, "unknown hyperparameter 'epoch'"),
     ({"model": "cnn", "validation_fraction": "1.5"}, "validation_fraction"),
     ({"model": "cnn", "batch_size": "0"}, "'batch_size' must be at least 1"),
+    ({"model": "cnn", "precision": "fp16"}, "'precision' must be one of auto, bf16, fp32, got 'fp16'"),
 ])
 def test_bad_values_name_the_key(raw, message):
     with pytest.raises(ConfigError, match=message):
         parse_hyperparameters(raw)
+
+
+def test_precision_picks_the_autocast_dtype():
+    import torch
+    from training.cnn_training import autocast_dtype, native_bf16
+
+    cpu = torch.device("cpu")
+    assert autocast_dtype("fp32", cpu) is None
+    assert autocast_dtype("bf16", cpu) is torch.bfloat16
+    assert autocast_dtype("auto", cpu) is (torch.bfloat16 if native_bf16(cpu) else None)

@@ -100,6 +100,14 @@ def raw_cnn_samples_per_second(image_size: int, width: int, batch_size: int, ste
     return steps * batch_size / (time.monotonic() - started)
 
 
+def default_cnn_recipe() -> Any:
+    """The CNN's default hyperparameters: what the trainer runs and the reference loop must match."""
+    sys.path.insert(0, str(ROOT / "training"))
+    from training.hyperparameters import parse_hyperparameters
+
+    return parse_hyperparameters({"model": "cnn"})
+
+
 def link_subset(files: list[Path], folder: Path, keep_class_folders: bool) -> Path:
     """A channel made of symlinks to chosen files, in the layout the files came from."""
     for path in files:
@@ -129,7 +137,10 @@ def bench_throughput(cifar: Path, work: Path, quick: bool) -> dict[str, Any]:
     epoch_seconds = results["images"] * 0.9 / checkpointed.epochs[-1][2]
     results["checkpoint_write_s"] = max(writes) if writes else None
     results["checkpoint_overhead_fraction"] = (max(writes) / epoch_seconds) if writes else None
-    results["raw_forward_backward_samples_per_s"] = raw_cnn_samples_per_second(32, 32, 256, 10 if quick else 30)
+    recipe = default_cnn_recipe()
+    results["recipe"] = {key: getattr(recipe, key) for key in ("image_size", "width", "batch_size", "precision")}
+    results["raw_forward_backward_samples_per_s"] = raw_cnn_samples_per_second(
+        recipe.image_size, recipe.width, recipe.batch_size, 10 if quick else 30)
     raw = results["raw_forward_backward_samples_per_s"]
     results["trainer_to_raw_ratio"] = results["cnn_samples_per_s_1_process"] / raw
     return results
@@ -165,7 +176,8 @@ def markdown(results: dict[str, Any]) -> str:
     lines = [f"# Training benchmark ({results['measured_at']}, {results['machine']})", ""]
     t = results.get("throughput")
     if t:
-        lines += ["| CNN throughput (cifar10-dev subset, 32x32) | figure |", "|---|---|",
+        recipe = ", ".join(f"{k} {v}" for k, v in t.get("recipe", {}).items())
+        lines += [f"| CNN throughput (cifar10-dev subset; {recipe}) | figure |", "|---|---|",
                   f"| trainer, 1 process | {t['cnn_samples_per_s_1_process']:.0f} samples/s |",
                   f"| trainer, 2 processes (DDP, gloo) | {t['cnn_samples_per_s_2_processes']:.0f} samples/s |",
                   f"| bare forward+backward loop (reference) | {t['raw_forward_backward_samples_per_s']:.0f} "
@@ -223,6 +235,9 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps(results["mlp_quality"]), flush=True)
     args.out.mkdir(parents=True, exist_ok=True)
     stem = "train-quick" if args.quick else "train"
+    previous = args.out / f"{stem}.json"
+    if args.only and previous.exists():  # a partial run updates its own parts and keeps the others
+        results = {**json.loads(previous.read_text()), **results}
     (args.out / f"{stem}.json").write_text(json.dumps(results, indent=2) + "\n")
     (args.out / f"{stem}.md").write_text(markdown(results) + "\n")
     print(markdown(results))

@@ -5,7 +5,9 @@
 
 Configured like `python -m inference serve` with its defaults: one API server process, one inference
 worker (`workers_per_device=1`) whose framework uses all cores (`--threads`, default CPUs), batching on
-with the same maximum batch (32 rows) and the same wait (0 ms: take what has queued up). The stages
+with the same maximum batch (32 rows); its batch wait is LitServe's default, 0 ms (take what has
+queued up: LitServe's `batch_timeout` is a fixed wait that a lone request would pay in full; the
+inference server's adaptive wait has no LitServe equivalent). The stages
 reuse the inference package's own functions (`load_predictor` for the framework calls and threads,
 `decode` for PNG/WAV bytes, `encode` for the response), so the two servers differ in their serving
 machinery only. LitServe accepts JSON or form bodies, so clients send the same PNG/WAV bytes as a
@@ -20,12 +22,16 @@ import os
 from pathlib import Path
 from typing import Any
 
-import litserve as ls
-import numpy as np
-from inference.app import encode
-from inference.artifact import load_manifest
-from inference.decoding import decode
-from inference.models import load_predictor
+# The inference server's loader sets this before torch loads (inference.models); set here too, before
+# anything LitServe imports might load torch, so both servers run the model with the same OpenMP setting.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import litserve as ls  # noqa: E402
+import numpy as np  # noqa: E402
+from inference.app import encode  # noqa: E402
+from inference.artifact import load_manifest  # noqa: E402
+from inference.decoding import decode  # noqa: E402
+from inference.models import load_predictor  # noqa: E402
 
 CONTENT_TYPES = {"image_classification": "image/png", "audio_classification": "audio/wav"}
 

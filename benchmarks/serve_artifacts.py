@@ -4,12 +4,12 @@ Run in a subprocess with `training/` on the path (the benchmark's own process im
 
     python -m benchmarks.serve_artifacts OUT_DIR
 
-writes `OUT_DIR/cnn` (untrained `ImageClassifier(CNNConfig(10, 32, 32))` through `export_cnn`, with
-the training default `test_time_flip=True`), `OUT_DIR/mlp` (the default `build_classifier` behind
-`build_waveform_model`, through `export_mlp`), each with a docs/contracts.md manifest written by the
-training package's own `write_manifest`, and the bodies `OUT_DIR/image.png` (32x32 RGB) and
-`OUT_DIR/audio.wav` (one second, 8 kHz, 16-bit mono). Untrained weights cost the same per forward
-pass as trained ones.
+writes `OUT_DIR/cnn` (an untrained `ImageClassifier` of the training default width and image size,
+through `export_cnn`, with the training default `test_time_flip=True`), `OUT_DIR/mlp` (the default
+`build_classifier` behind `build_waveform_model`, through `export_mlp`), each with a
+docs/contracts.md manifest written by the training package's own `write_manifest`, and the bodies
+`OUT_DIR/image.png` (32x32 RGB) and `OUT_DIR/audio.wav` (one second, 8 kHz, 16-bit mono).
+Untrained weights cost the same per forward pass as trained ones.
 """
 
 from __future__ import annotations
@@ -50,10 +50,12 @@ def wav_bytes(sample_rate: int = 8000, seconds: float = 1.0, seed: int = 0) -> b
 def build_cnn(model_dir: Path) -> Path:
     import torch
     from training.artifact import Manifest, write_manifest
+    from training.hyperparameters import parse_hyperparameters
     from training.models.cnn import CNNConfig, ImageClassifier, export_cnn
 
     torch.manual_seed(0)
-    config = CNNConfig(num_classes=10, image_size=32, width=32)
+    recipe = parse_hyperparameters({"model": "cnn"})
+    config = CNNConfig(num_classes=10, image_size=recipe.image_size, width=recipe.width)
     model_dir.mkdir(parents=True, exist_ok=True)
     export_cnn(ImageClassifier(config).eval(), model_dir / "model.pt2", test_time_flip=True)
     write_manifest(model_dir, Manifest(

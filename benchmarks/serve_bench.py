@@ -40,6 +40,7 @@ LITSERVE_PYTHON = ROOT / ".venv-litserve" / "bin" / "python"
 CONCURRENCY = (1, 8, 32, 64)
 SLO_MS = 100.0
 MAX_BATCH_SIZE = 32  # the inference server's default (inference/settings.py), used for LitServe too
+SMALL_BATCH_ROWS = 16  # inference.models.SMALL_BATCH_ROWS (this process imports no framework or server code)
 # What the figures stand for: the dev/prod serving instances are 2-vCPU CPU instances like this VM.
 INSTANCE_TYPE = "ml.c5.large"
 MODELS = {
@@ -160,6 +161,14 @@ def bench_model(name: str, workdir: Path, args: argparse.Namespace, threads: int
     return model
 
 
+def server_stack(python: str) -> str:
+    """Which event loop and HTTP parser uvicorn picks under `python` (`auto`: uvloop/httptools if installed)."""
+    code = ("import importlib.util as u; print(('uvloop' if u.find_spec('uvloop') else 'asyncio') + ' + ' + "
+            "('httptools' if u.find_spec('httptools') else 'h11'))")
+    done = subprocess.run([python, "-c", code], capture_output=True, text=True)
+    return f"uvicorn {done.stdout.strip() or '?'}"
+
+
 def litserve_version() -> str:
     done = subprocess.run([str(LITSERVE_PYTHON), "-c", "import litserve; print(litserve.__version__)"],
                           capture_output=True, text=True)
@@ -207,12 +216,15 @@ def main(argv: list[str] | None = None) -> int:
         "load_note": "hey runs on the same cores as the server and competes with it for CPU; the machine is "
                      "shared with other work (see the load averages).",
         "uptime_before": before, "uptime_after": after,
-        "server_config": "1 worker, max batch 32, batch wait 0 ms, framework threads = CPUs"
+        "server_config": "1 worker, max batch 32, adaptive batch wait <= 10 ms, framework threads = CPUs "
+                         f"(torch: 1 below {SMALL_BATCH_ROWS} rows), OMP_WAIT_POLICY=PASSIVE, "
+                         f"{server_stack(args.server_python)}"
                          + (f", extra flags {' '.join(args.server_args)}" if args.server_args else "")
                          + (f", interpreter {args.server_python}" if args.server_python != sys.executable else ""),
         "baseline_name": f"LitServe {version}", "baseline_short": f"LitServe {version}",
         "baseline_config": f"1 API server, workers_per_device=1, max_batch_size={MAX_BATCH_SIZE}, batch_timeout=0, "
-                           f"framework threads = {args.baseline_threads or 'CPUs'}, multipart body with the same bytes",
+                           f"framework threads = {args.baseline_threads or 'CPUs'} (same model loader as the server), "
+                           f"{server_stack(str(LITSERVE_PYTHON))}, multipart body with the same bytes",
         "load_generator": "hey 0.1.4 (closed loop, keep-alive)", "seconds_per_point": args.seconds,
         "warmup_seconds": args.warmup, "slo_p99_ms": SLO_MS, "concurrency": list(CONCURRENCY),
     }

@@ -1,10 +1,11 @@
 # Serving benchmark (issue 7): the inference server against the raw model and LitServe, over HTTP with hey.
-# LitServe lives in its own venv: installed into .venv it would add uvloop and httptools, which uvicorn
-# picks up on its own, and so change the server under test. Same torch and tensorflow pins as .venv.
+# LitServe lives in its own venv, so its dependencies never change the server under test. Same torch,
+# tensorflow, uvicorn, uvloop and httptools pins as .venv: both servers run uvicorn on uvloop + httptools.
 LITSERVE_VENV := .venv-litserve
 LITSERVE_STAMP := $(LITSERVE_VENV)/.installed
 LITSERVE_PINS := litserve==0.2.19 python-multipart==0.0.34 torch==2.13.0 tensorflow-cpu==2.21.0 \
-	numpy==2.4.6 pillow==13.0.0 scipy==1.17.1 starlette==1.10.0 uvicorn==0.54.0 anyio==4.16.0
+	numpy==2.4.6 pillow==13.0.0 scipy==1.17.1 starlette==1.10.0 uvicorn==0.54.0 anyio==4.16.0 \
+	uvloop==0.23.0 httptools==0.9.0
 SERVE_BENCH_ARGS ?=
 
 $(LITSERVE_STAMP): mk/serve_bench.mk

@@ -28,7 +28,13 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     serve.add_argument(
         "--max-batch-delay-ms",
         type=float,
-        help="wait for a fuller batch (INFERENCE_MAX_BATCH_DELAY_MS, default 0)",
+        help="always wait up to this long for a full batch (INFERENCE_MAX_BATCH_DELAY_MS, default 0: off)",
+    )
+    serve.add_argument(
+        "--adaptive-batch-wait-ms",
+        type=float,
+        help="wait up to this long for a fuller batch when under load (INFERENCE_ADAPTIVE_BATCH_WAIT_MS, "
+        "default 10; 0: off)",
     )
     serve.add_argument(
         "--num-threads", type=int, help="framework threads (INFERENCE_NUM_THREADS, default CPUs/workers)"

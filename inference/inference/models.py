@@ -8,6 +8,7 @@ micro-batcher's.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable
 
 import numpy as np
@@ -20,6 +21,14 @@ log = logging.getLogger(__name__)
 
 # torch.export artifacts declare a dynamic batch of 1..1024 (docs/contracts.md).
 MAX_FORWARD_BATCH = 1024
+
+# A torch forward pass of fewer rows than this runs on one intra-op thread, bigger ones on `threads`.
+# Measured on the 2-vCPU serving instance (benchmarks/results/serve.json, raw by_threads): the CNN
+# at batch 1 and 8 is faster on 1 thread (12.1 ms p50 / 19 ms p99 vs 12.6 / 746 ms; 163 vs 124
+# items/s) and slower at 32 and 64 (199 vs 273, 223 vs 380 items/s). Small convolutions do not repay
+# the fork/join of a parallel region, and the second core stays free for the event loop (HTTP,
+# decoding) and whatever else runs on the machine.
+SMALL_BATCH_ROWS = 16
 
 Forward = Callable[[np.ndarray], np.ndarray]
 
@@ -53,13 +62,20 @@ class Predictor:
         return probabilities
 
     def warm_up(self) -> None:
-        """Run each entry point once (batch 1 and 2) so the first request pays no tracing cost."""
+        """Run each entry point at batch 1, 2 and SMALL_BATCH_ROWS (both thread settings of a torch
+        model) so the first requests pay no tracing or set-up cost."""
         for entry in self.entries:
-            for batch in (1, 2):
+            for batch in (1, 2, SMALL_BATCH_ROWS):
                 self(entry, self.example(entry, batch))
 
 
 def _torch_forwards(manifest: Manifest, threads: int) -> dict[str, Forward]:
+    # libgomp's threads spin at the end of a parallel region waiting for the next one. With the event
+    # loop, the load generator or another process on the same cores, a spinning thread holds a core
+    # its partner needs: a 32x32 CNN pass of 3 rows took 1.26 s instead of 40 ms on 2 threads on a
+    # loaded 2-vCPU machine. PASSIVE makes them sleep instead. Read when libgomp loads, so it only
+    # applies if torch is not imported yet (the server: yes); an explicit setting wins.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     import torch
 
     torch.set_num_threads(threads)
@@ -73,6 +89,10 @@ def _torch_forwards(manifest: Manifest, threads: int) -> dict[str, Forward]:
         raise ArtifactError(f"{manifest.model_path}: cannot load the exported program ({error})") from error
 
     def forward(batch: np.ndarray) -> np.ndarray:
+        # Called on the model thread only; torch's setting is per calling thread (OpenMP), so set here.
+        wanted = 1 if len(batch) < SMALL_BATCH_ROWS else threads
+        if torch.get_num_threads() != wanted:
+            torch.set_num_threads(wanted)
         with torch.inference_mode():
             return module(torch.from_numpy(np.ascontiguousarray(batch))).float().numpy()
 

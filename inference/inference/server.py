@@ -6,6 +6,7 @@ SageMaker's 30 s), runs the shutdown that ends the model thread, and the process
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 import signal
@@ -16,6 +17,12 @@ from inference.app import create_app
 from inference.settings import ServeSettings
 
 log = logging.getLogger(__name__)
+
+
+def _available(module: str, fallback: str) -> str:
+    """What uvicorn's `auto` loop/http setting picks: `module` where it is installed (the pinned
+    requirements install uvloop and httptools), else the pure-Python `fallback`."""
+    return module if importlib.util.find_spec(module) is not None else fallback
 
 
 def _common(settings: ServeSettings) -> dict[str, object]:
@@ -33,14 +40,18 @@ def _common(settings: ServeSettings) -> dict[str, object]:
 def serve(settings: ServeSettings) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     log.info(
-        "serving %s on %s:%d (workers=%d, max_batch_size=%d, max_batch_delay_ms=%g, threads=%d)",
+        "serving %s on %s:%d (workers=%d, max_batch_size=%d, max_batch_delay_ms=%g, adaptive_batch_wait_ms=%g, "
+        "threads=%d, event loop %s, HTTP parser %s)",
         settings.model_dir,
         settings.host,
         settings.port,
         settings.workers,
         settings.max_batch_size,
         settings.max_batch_delay_ms,
+        settings.adaptive_batch_wait_ms,
         settings.threads,
+        _available("uvloop", "asyncio"),
+        _available("httptools", "h11"),
     )
     # uvicorn re-raises the signal it shut down on once it is done; a handler of our own turns that
     # into a normal return, so a drained server exits 0 as SageMaker expects.

@@ -9,12 +9,17 @@
 | payload limit (MiB)| `SAGEMAKER_MAX_PAYLOAD_IN_MB`     | `--max-payload-mb`      | 6                |
 | max batch (rows)   | `INFERENCE_MAX_BATCH_SIZE`        | `--max-batch-size`      | 32               |
 | max batch wait (ms)| `INFERENCE_MAX_BATCH_DELAY_MS`    | `--max-batch-delay-ms`  | 0                |
+| adaptive wait (ms) | `INFERENCE_ADAPTIVE_BATCH_WAIT_MS`| `--adaptive-batch-wait-ms` | 10            |
 | framework threads  | `INFERENCE_NUM_THREADS`           | `--num-threads`         | CPUs / workers   |
 
 One worker is the default: the model forward runs on all cores (intra-op threads) and the
 micro-batcher groups concurrent requests, which beats several processes each holding a copy of the
-model. A batch wait of 0 ms runs a request at once when the model is idle and batches whatever
-arrived while the previous forward ran, so concurrency 1 pays no added latency.
+model. The fixed batch wait (`max_batch_delay_ms`, default 0: off) makes every batch wait for a full
+one, a lone request too. The adaptive wait (default up to 10 ms) waits only when the previous batch
+and the rows queued behind it came to more rows than are queued now, for at most that many rows and
+at most half the previous forward pass (inference.batching): a request at concurrency 1 runs at
+once, and under load the batches stay full instead of splitting into a small one and its
+stragglers. 0 turns it off.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ ENVIRONMENT = {
     "max_payload_mb": "SAGEMAKER_MAX_PAYLOAD_IN_MB",
     "max_batch_size": "INFERENCE_MAX_BATCH_SIZE",
     "max_batch_delay_ms": "INFERENCE_MAX_BATCH_DELAY_MS",
+    "adaptive_batch_wait_ms": "INFERENCE_ADAPTIVE_BATCH_WAIT_MS",
     "num_threads": "INFERENCE_NUM_THREADS",
 }
 
@@ -57,6 +63,7 @@ class ServeSettings:
     max_payload_mb: float = 6.0
     max_batch_size: int = 32
     max_batch_delay_ms: float = 0.0
+    adaptive_batch_wait_ms: float = 10.0
     num_threads: int = 0  # 0: CPUs / workers
     graceful_timeout_s: float = 25.0  # SageMaker kills the container 30 s after SIGTERM
 
@@ -91,6 +98,7 @@ class ServeSettings:
             "max_payload_mb": self.max_payload_mb > 0,
             "max_batch_size": 1 <= self.max_batch_size <= 1024,
             "max_batch_delay_ms": 0 <= self.max_batch_delay_ms <= 1000,
+            "adaptive_batch_wait_ms": 0 <= self.adaptive_batch_wait_ms <= 1000,
             "num_threads": self.num_threads >= 0,
         }
         for key, ok in checks.items():

@@ -112,3 +112,145 @@ def test_stop_finishes_queued_jobs_first():
     results = run(batcher, [("image", np.full((1, 1), i)) for i in range(5)])
     assert [r.item() for r in results] == [0, 10, 20, 30, 40]
     assert not batcher._thread.is_alive()
+
+
+# --- adaptive wait: only under evident load, bounded ----------------------------------------------
+
+
+def submit_later(batcher: MicroBatcher, delays_s: list[float]) -> float:
+    """One 1-row request after each delay (seconds from the start, all awaited); returns the seconds taken."""
+
+    async def main() -> None:
+        async def one(delay: float) -> np.ndarray:
+            await asyncio.sleep(delay)
+            return await batcher.predict("image", np.zeros((1, 1), np.float32))
+
+        await asyncio.gather(*(one(d) for d in delays_s))
+
+    start = time.perf_counter()
+    asyncio.run(main())
+    return time.perf_counter() - start
+
+
+def test_adaptive_wait_lets_a_lone_request_run_at_once():
+    model = Recorder(delay_s=0.4)  # slow enough that a wait (up to 0.2 s) would show
+    batcher = MicroBatcher(model, max_batch_size=8, adaptive_delay_s=0.5)
+    batcher.start()
+    try:
+        elapsed = [submit_later(batcher, [0.0]) for _ in range(3)]  # concurrency 1, three times
+    finally:
+        batcher.stop(5)
+    assert model.calls == [("image", 1)] * 3
+    assert max(elapsed) < 0.4 + 0.15  # no wait: nothing said more rows were coming
+
+
+def test_adaptive_wait_after_a_full_batch_waits_for_the_clients_to_come_back():
+    model = Recorder(delay_s=0.3)  # a slow forward: the wait may be up to half of it
+    batcher = MicroBatcher(model, max_batch_size=4, adaptive_delay_s=0.5)
+    batcher.start()
+    try:
+        submit_later(batcher, [0.0, 0.0, 0.0, 0.0])  # one batch of 4
+        # then the same 4 clients come back, spread over 60 ms: without the wait the first would run alone
+        submit_later(batcher, [0.0, 0.02, 0.04, 0.06])
+    finally:
+        batcher.stop(5)
+    assert model.calls == [("image", 4), ("image", 4)]
+
+
+def test_without_adaptive_wait_the_stragglers_make_their_own_batch():
+    """The counterpart of the test above: the same arrivals with the wait off split the batch."""
+    model = Recorder(delay_s=0.3)
+    batcher = MicroBatcher(model, max_batch_size=4)
+    batcher.start()
+    try:
+        submit_later(batcher, [0.0, 0.0, 0.0, 0.0])
+        submit_later(batcher, [0.0, 0.02, 0.04, 0.06])
+    finally:
+        batcher.stop(5)
+    assert len(model.calls) > 2 and model.calls[1] == ("image", 1)
+
+
+def test_adaptive_wait_is_bounded_by_its_setting():
+    model = Recorder(delay_s=0.3)
+    batcher = MicroBatcher(model, max_batch_size=4, adaptive_delay_s=0.05)
+    batcher.start()
+    try:
+        submit_later(batcher, [0.0, 0.0, 0.0, 0.0])
+        elapsed = submit_later(batcher, [0.0])  # only one client comes back
+    finally:
+        batcher.stop(5)
+    assert model.calls == [("image", 4), ("image", 1)]
+    assert 0.3 + 0.04 < elapsed < 0.3 + 0.25  # the forward, the 50 ms wait, and no more
+
+
+def test_adaptive_wait_is_bounded_by_half_the_previous_forward():
+    model = Recorder(delay_s=0.02)  # a fast model: waiting 500 ms would cost far more than a pass
+    batcher = MicroBatcher(model, max_batch_size=4, adaptive_delay_s=0.5)
+    batcher.start()
+    try:
+        submit_later(batcher, [0.0, 0.0, 0.0, 0.0])
+        elapsed = submit_later(batcher, [0.0])
+    finally:
+        batcher.stop(5)
+    assert model.calls == [("image", 4), ("image", 1)]
+    assert elapsed < 0.02 + 0.15
+
+
+def test_adaptive_wait_counts_the_rows_that_queued_behind_the_previous_pass():
+    """Concurrency 6 seen as a pass of 4 with 2 queued behind it: the next batch waits for 6 rows
+    (the 2 queued and the 4 answered clients coming back), not for the 4 of the previous pass."""
+    model = Recorder(delay_s=0.3)
+    batcher = MicroBatcher(model, max_batch_size=8, adaptive_delay_s=0.5)
+    batcher.start()
+
+    def one() -> asyncio.Future[np.ndarray]:
+        return asyncio.ensure_future(batcher.predict("image", np.zeros((1, 1))))
+
+    async def main() -> None:
+        first = [one() for _ in range(4)]
+        await asyncio.sleep(0.1)  # the pass of 4 runs; 2 more queue behind it
+        late = [one() for _ in range(2)]
+        await asyncio.gather(*first)
+        await asyncio.sleep(0.03)
+        back = [one() for _ in range(2)]  # the answered clients come back, two by two
+        await asyncio.sleep(0.03)
+        back += [one() for _ in range(2)]
+        await asyncio.gather(*late, *back)
+
+    try:
+        asyncio.run(main())
+    finally:
+        batcher.stop(5)
+    assert model.calls == [("image", 4), ("image", 6)]
+
+
+def test_a_fixed_wait_still_waits_for_a_lone_first_request():
+    """max_delay_s keeps its meaning next to the adaptive wait: every batch waits for a full one."""
+    model = Recorder()
+    batcher = MicroBatcher(model, max_batch_size=4, max_delay_s=0.1, adaptive_delay_s=0.5)
+    batcher.start()
+    try:
+        elapsed = submit_later(batcher, [0.0])
+    finally:
+        batcher.stop(5)
+    assert model.calls == [("image", 1)]
+    assert elapsed >= 0.09
+
+
+# --- the server's start: what is loaded before serving stays out of the collector's way ---------
+
+
+def test_the_objects_loaded_before_serving_are_frozen_out_of_the_collectors_sight():
+    import gc
+
+    from inference.app import freeze_loaded_objects
+
+    before = gc.get_freeze_count()
+    try:
+        kept = [[i] for i in range(1000)]  # alive now, like a loaded model
+        frozen = freeze_loaded_objects()
+        assert frozen >= before + len(kept)
+        collected = {id(x) for generation in range(3) for x in gc.get_objects(generation)}
+        assert not any(id(x) in collected for x in kept)
+    finally:
+        gc.unfreeze()

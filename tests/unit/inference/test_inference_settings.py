@@ -46,11 +46,21 @@ def test_environment_then_flags():
         ({"SAGEMAKER_BIND_TO_PORT": "70000"}, "SAGEMAKER_BIND_TO_PORT"),
         ({"SAGEMAKER_MODEL_SERVER_WORKERS": "0"}, "SAGEMAKER_MODEL_SERVER_WORKERS"),
         ({"INFERENCE_MAX_BATCH_SIZE": "5000"}, "INFERENCE_MAX_BATCH_SIZE"),
+        ({"INFERENCE_ADAPTIVE_BATCH_WAIT_MS": "-1"}, "INFERENCE_ADAPTIVE_BATCH_WAIT_MS"),
+        ({"INFERENCE_ADAPTIVE_BATCH_WAIT_MS": "soon"}, "INFERENCE_ADAPTIVE_BATCH_WAIT_MS"),
     ],
 )
 def test_invalid_settings_name_the_variable(env, name):
     with pytest.raises(SettingsError, match=name):
         ServeSettings.from_env(env)
+
+
+def test_the_adaptive_batch_wait_is_on_by_default_and_set_by_variable_or_flag():
+    assert ServeSettings.from_env({}).adaptive_batch_wait_ms == 10.0
+    assert ServeSettings.from_env({"INFERENCE_ADAPTIVE_BATCH_WAIT_MS": "0"}).adaptive_batch_wait_ms == 0.0
+    flagged = ServeSettings.from_env({"INFERENCE_ADAPTIVE_BATCH_WAIT_MS": "0"}, adaptive_batch_wait_ms=25)
+    assert flagged.adaptive_batch_wait_ms == 25.0
+    assert ServeSettings.from_env(flagged.to_env()) == flagged
 
 
 def test_serve_refuses_a_folder_without_manifest(tmp_path, capsys, monkeypatch):

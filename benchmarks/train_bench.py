@@ -177,7 +177,7 @@ def markdown(results: dict[str, Any]) -> str:
     t = results.get("throughput")
     if t:
         recipe = ", ".join(f"{k} {v}" for k, v in t.get("recipe", {}).items())
-        lines += [f"| CNN throughput (cifar10-dev subset; {recipe}) | figure |", "|---|---|",
+        lines += [f"| CNN throughput (cifar10-dev subset{'; ' + recipe if recipe else ''}) | figure |", "|---|---|",
                   f"| trainer, 1 process | {t['cnn_samples_per_s_1_process']:.0f} samples/s |",
                   f"| trainer, 2 processes (DDP, gloo) | {t['cnn_samples_per_s_2_processes']:.0f} samples/s |",
                   f"| bare forward+backward loop (reference) | {t['raw_forward_backward_samples_per_s']:.0f} "

@@ -18,7 +18,7 @@ PRECISIONS = ("auto", "bf16", "fp32")
 # Each model's recipe where the common settings differ (epochs, batch size, peak learning rate).
 MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
     "cnn": {"epochs": 18, "batch_size": 256, "learning_rate": 0.2},
-    "mlp": {"epochs": 40, "batch_size": 64, "learning_rate": 2e-3},
+    "mlp": {"epochs": 80, "batch_size": 64, "learning_rate": 2e-3},
 }
 # Keys SageMaker or its SDK add on their own; they are not ours to validate.
 _FOREIGN_PREFIXES = ("sagemaker_", "_tuning_", "_sagemaker")
@@ -61,12 +61,18 @@ class Hyperparameters:
     num_mel_bins: int = field(default=40, metadata=_for("mlp"))
     frame_length: int = field(default=256, metadata=_for("mlp"))
     frame_step: int = field(default=128, metadata=_for("mlp"))
-    hidden_units: int = field(default=256, metadata=_for("mlp"))
+    hidden_units: int = field(default=1024, metadata=_for("mlp"))
     hidden_layers: int = field(default=2, metadata=_for("mlp"))
-    dropout: float = field(default=0.3, metadata=_for("mlp"))
+    dropout: float = field(default=0.5, metadata=_for("mlp"))
     aligned_frames: int = field(default=32, metadata=_for("mlp", help="0: no time alignment"))
-    voiced_margin_db: float = field(default=30.0, metadata=_for("mlp"))
+    voiced_margin_db: float = field(default=40.0, metadata=_for(
+        "mlp", help="frames within this many dB of the loudest count as voiced (the aligned stretch)"))
     augment: bool = field(default=True, metadata=_for("mlp", help="speed, shift and noise perturbation"))
+    speed_perturbation: float = field(default=0.1, metadata=_for(
+        "mlp", help="training: resample each clip by a factor in [1 - s, 1 + s] (sox `speed`); 0: off"))
+    noise_snr_db: float = field(default=40.0, metadata=_for(
+        "mlp", help="training: added noise's SNR is drawn from [this, this + 20] dB; keep it at "
+                    "least voiced_margin_db, or the alignment takes the noise for voice"))
 
     def __post_init__(self) -> None:
         if self.model not in MODELS:
@@ -85,6 +91,9 @@ class Hyperparameters:
             raise ConfigError(f"hyperparameter 'validation_fraction' must be in [0, 1), got {self.validation_fraction}")
         if self.image_size and self.image_size < 16:
             raise ConfigError(f"hyperparameter 'image_size' must be at least 16, got {self.image_size}")
+        if not 0.0 <= self.speed_perturbation < 0.5:
+            raise ConfigError(f"hyperparameter 'speed_perturbation' must be in [0, 0.5), "
+                              f"got {self.speed_perturbation}")
         if self.time_budget_s < 0:
             raise ConfigError(f"hyperparameter 'time_budget_s' must not be negative, got {self.time_budget_s}")
 

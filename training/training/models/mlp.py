@@ -41,12 +41,12 @@ class MFCCConfig:
 class MLPConfig:
     num_classes: int
     feature_shape: tuple[int, int]
-    hidden_units: int = 256
+    hidden_units: int = 1024
     hidden_layers: int = 2
-    dropout: float = 0.3
+    dropout: float = 0.5
     aligned_frames: int = 32  # 0: no time alignment
     num_mel_bins: int = 40  # scales c0 back to the mean log-mel energy for the voicing threshold
-    voiced_margin_db: float = 30.0
+    voiced_margin_db: float = 40.0
 
 
 class MFCC(keras.layers.Layer):

@@ -44,11 +44,22 @@ SMALL_BATCH_ROWS = 16  # inference.models.SMALL_BATCH_ROWS (this process imports
 # What the figures stand for: the dev/prod serving instances are 2-vCPU CPU instances like this VM.
 INSTANCE_TYPE = "ml.c5.large"
 MODELS = {
-    "cnn": {"body": "image.png", "type": "image/png",
-            "description": "ImageClassifier(width=32) on 32x32 RGB PNG, torch.export, test-time flip on"},
-    "mlp": {"body": "audio.wav", "type": "audio/wav",
-            "description": "MFCC MLP (2x256) on 1 s 8 kHz 16-bit WAV, SavedModel `serve` (MFCC inside)"},
+    "cnn": {"body": "image.png", "type": "image/png"},
+    "mlp": {"body": "audio.wav", "type": "audio/wav"},
 }
+
+
+def describe(name: str) -> str:
+    """What the artifact under test is: the training defaults `serve_artifacts` builds it with."""
+    sys.path.insert(0, str(ROOT / "training"))
+    from training.hyperparameters import parse_hyperparameters  # plain Python: no framework loads
+
+    hp = parse_hyperparameters({"model": name})
+    if name == "cnn":
+        return (f"ImageClassifier(width={hp.width}) on {hp.image_size}x{hp.image_size} RGB PNG, torch.export, "
+                "test-time flip on")
+    return (f"MFCC MLP ({hp.hidden_layers}x{hp.hidden_units}) on 1 s {hp.sample_rate // 1000} kHz 16-bit WAV, "
+            "SavedModel `serve` (MFCC inside)")
 
 
 def free_port() -> int:
@@ -141,7 +152,7 @@ def bench_model(name: str, workdir: Path, args: argparse.Namespace, threads: int
     rps, best = serve_report.max_sustainable_rps([*server, *paced], SLO_MS)
     source = ("no point met the SLO" if best is None else
               f"closed-loop hey at c={best['concurrency']}, p99 {best['p99_ms']:.1f} ms")
-    model: dict[str, Any] = {"description": spec["description"], "raw": raw, "server": server, "probes": paced,
+    model: dict[str, Any] = {"description": describe(name), "raw": raw, "server": server, "probes": paced,
                              "capacity": {"rps": rps, "slo_ms": SLO_MS, "source": source}}
     if not args.no_baseline:
         form, form_type = multipart(body.read_bytes(), spec["body"], spec["type"])

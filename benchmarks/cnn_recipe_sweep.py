@@ -81,10 +81,8 @@ def build_classifier(arch: str, config: Any) -> Any:
 
 def _trainer_class(cfg: dict[str, Any]) -> Any:
     import torch
-    import torch.nn.functional as F
     from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
     from training.cnn_training import CNNTrainer, augment, to_unit_float
-    from training.sampler import step_seed
 
     from training import cnn_training
 
@@ -106,31 +104,21 @@ def _trainer_class(cfg: dict[str, Any]) -> Any:
                  {"params": [p for p in params if p.ndim <= 1], "weight_decay": 0.0}],
                 lr=self.hp.learning_rate, momentum=self.hp.momentum, nesterov=True)
 
-        def train_batch(self, batch: np.ndarray, learning_rate: float, step: int) -> tuple[float, float, float]:
-            for group in self.optimizer.param_groups:
-                group["lr"] = learning_rate
-            seed = np.random.SeedSequence(step_seed(self.hp.seed, step, 0)).generate_state(1)[0]
-            generator = torch.Generator().manual_seed(int(seed))
-            index = torch.from_numpy(batch)
+        def augmented_images(self, index: Any, step: int) -> Any:
+            if not cfg.get("altflip"):
+                return super().augmented_images(index, step)
+            # each image alternates orientation from one epoch to the next
+            parity = ((index * 2654435761) >> 11) & 1
+            flip = (parity ^ ((step // self.steps_per_epoch) & 1)).bool()
             pixels = self.train_x[index]
-            if cfg.get("altflip"):  # each image alternates orientation from one epoch to the next
-                parity = ((index * 2654435761) >> 11) & 1
-                flip = (parity ^ ((step // self.steps_per_epoch) & 1)).bool()
-                pixels = torch.where(flip.view(-1, 1, 1, 1), pixels.flip(3), pixels)
-                images = to_unit_float(augment(pixels, self.hp.crop_padding, generator, False))
-            else:
-                images = to_unit_float(augment(pixels, self.hp.crop_padding, generator, True))
-            labels = self.train_y[index].to(self.device)
-            self.model.train()
-            with self._autocast():
-                logits = self.model(images.to(self.device).contiguous(memory_format=torch.channels_last))
-            loss = F.cross_entropy(logits.float(), labels, label_smoothing=self.hp.label_smoothing)
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            self.optimizer.step()
+            pixels = torch.where(flip.view(-1, 1, 1, 1), pixels.flip(3), pixels)
+            return to_unit_float(augment(pixels, self.hp.crop_padding, self.step_generator(step), False))
+
+        def train_batch(self, batch: np.ndarray, learning_rate: float, step: int) -> tuple[float, float, float]:
+            sums = super().train_batch(batch, learning_rate, step)
             if self.ema is not None:
                 self.ema.update_parameters(self.classifier)
-            return loss.item() * len(labels), float((logits.argmax(1) == labels).sum()), float(len(labels))
+            return sums
 
     return SweepTrainer
 

@@ -125,13 +125,21 @@ class CNNTrainer:
         return [rank_share(b, self.topo.rank, self.topo.world_size)
                 for b in global_batches(len(self.train_y), self.hp.batch_size, self.hp.seed, epoch)]
 
+    def step_generator(self, step: int) -> torch.Generator:
+        """This rank's augmentation randomness for `step`: a resumed run draws the same."""
+        seed = np.random.SeedSequence(step_seed(self.hp.seed, step, self.topo.rank)).generate_state(1)[0]
+        return torch.Generator().manual_seed(int(seed))
+
+    def augmented_images(self, index: torch.Tensor, step: int) -> torch.Tensor:
+        """The batch's training images, augmented, as float in [0, 1]."""
+        pixels = augment(self.train_x[index], self.hp.crop_padding, self.step_generator(step), self.hp.random_flip)
+        return to_unit_float(pixels)
+
     def train_batch(self, batch: np.ndarray, learning_rate: float, step: int) -> tuple[float, float, float]:
         for group in self.optimizer.param_groups:
             group["lr"] = learning_rate
-        seed = np.random.SeedSequence(step_seed(self.hp.seed, step, self.topo.rank)).generate_state(1)[0]
-        generator = torch.Generator().manual_seed(int(seed))
         index = torch.from_numpy(batch)
-        images = to_unit_float(augment(self.train_x[index], self.hp.crop_padding, generator, self.hp.random_flip))
+        images = self.augmented_images(index, step)
         labels = self.train_y[index].to(self.device)
         self.model.train()
         with self._autocast():

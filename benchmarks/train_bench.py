@@ -71,7 +71,7 @@ def raw_cnn_samples_per_second(image_size: int, width: int, batch_size: int, ste
     sys.path.insert(0, str(ROOT / "training"))
     import torch
     import torch.nn.functional as F
-    from training.cnn_training import autocast_dtype
+    from training.cnn_training import autocast, autocast_dtype
     from training.models.cnn import CNNConfig, ImageClassifier
 
     torch.manual_seed(0)
@@ -82,10 +82,11 @@ def raw_cnn_samples_per_second(image_size: int, width: int, batch_size: int, ste
     labels = torch.randint(0, 10, (batch_size,))
     model.train()
 
-    dtype = autocast_dtype("auto", torch.device("cpu"))
+    cpu = torch.device("cpu")
+    dtype = autocast_dtype("auto", cpu)
 
     def step() -> None:
-        with torch.autocast("cpu", dtype=dtype or torch.float32, enabled=dtype is not None):
+        with autocast(dtype, cpu):
             logits = model(images)
         loss = F.cross_entropy(logits.float(), labels)
         optimizer.zero_grad(set_to_none=True)

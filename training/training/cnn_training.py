@@ -73,6 +73,11 @@ def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
     return None
 
 
+def autocast(dtype: torch.dtype | None, device: torch.device) -> torch.autocast:
+    """The autocast context for an `autocast_dtype` result (None: disabled, plain float32)."""
+    return torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None)
+
+
 def init_process_group(topo: Topology) -> torch.device:
     """Join the DDP group (when there is more than one rank) and pick this rank's device."""
     cuda = torch.cuda.is_available()
@@ -119,7 +124,7 @@ class CNNTrainer:
         log.info("precision: %s", "bf16 autocast" if self.autocast else "float32")
 
     def _autocast(self) -> torch.autocast:
-        return torch.autocast(self.device.type, dtype=self.autocast or torch.float32, enabled=self.autocast is not None)
+        return autocast(self.autocast, self.device)
 
     def batches(self, epoch: int) -> Sequence[np.ndarray]:
         return [rank_share(b, self.topo.rank, self.topo.world_size)

@@ -13,6 +13,7 @@ from typing import Any
 import jsii
 from aws_cdk import CfnResource, Stack
 from aws_cdk import aws_applicationautoscaling as appscaling
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_sagemaker as sagemaker
 from aws_cdk import aws_stepfunctions as sfn
 from cdk_nag import IApplyRule, NagMessageLevel, NagPack, NagRuleCompliance
@@ -38,7 +39,9 @@ def endpoint_config_kms(node: CfnResource) -> NagRuleCompliance:
     if not isinstance(node, sagemaker.CfnEndpointConfig):
         return NOT_APPLICABLE
     capture = _resolve(node, node.data_capture_config)
-    ok = bool(_resolve(node, node.kms_key_id)) and (not capture or bool(_get(capture, "KmsKeyId")))
+    async_output = _get(_resolve(node, node.async_inference_config), "OutputConfig")
+    ok = (bool(_resolve(node, node.kms_key_id)) and (not capture or bool(_get(capture, "KmsKeyId")))
+          and (async_output is None or bool(_get(async_output, "KmsKeyId"))))
     return COMPLIANT if ok else NON_COMPLIANT
 
 
@@ -67,12 +70,37 @@ def endpoint_autoscaling(node: CfnResource) -> NagRuleCompliance:
                if isinstance(t, appscaling.CfnScalableTarget)}
     tracked = {json.dumps(stack.resolve(p.scaling_target_id)) for p in stack.node.find_all()
                if isinstance(p, appscaling.CfnScalingPolicy) and p.target_tracking_scaling_policy_configuration}
-    for variant in variants or ["<none>"]:
-        wanted = f"endpoint/{name}/variant/{variant}"
+    endpoint_ref = stack.get_logical_id(node)
+    components = [stack.resolve(c.inference_component_name) for c in stack.node.find_all()
+                  if isinstance(c, sagemaker.CfnInferenceComponent)
+                  and endpoint_ref in json.dumps(stack.resolve(c.endpoint_name))]
+    model_free = all(not _get(v, "ModelName") for c in configs for v in _resolve(c, c.production_variants))
+    if configs and model_free:  # models are inference components: each scales its copy count
+        wanted_ids = [f"inference-component/{c}" for c in components] or ["<no component>"]
+    else:
+        wanted_ids = [f"endpoint/{name}/variant/{variant}" for variant in variants or ["<none>"]]
+    for wanted in wanted_ids:
         ids = [logical_id for logical_id, resource_id in targets.items() if resource_id == wanted]
         if not any(logical_id in ref for logical_id in ids for ref in tracked):
             return NON_COMPLIANT
     return COMPLIANT
+
+
+def scale_out_from_zero(node: CfnResource) -> NagRuleCompliance:
+    """A scalable target that may reach 0 has a step policy that an alarm triggers: target tracking
+    cannot leave zero (no instance, no per-instance metric), so without one it stays at zero."""
+    if not isinstance(node, appscaling.CfnScalableTarget):
+        return NOT_APPLICABLE
+    stack = Stack.of(node)
+    if stack.resolve(node.min_capacity) != 0:
+        return NOT_APPLICABLE
+    target_id = stack.get_logical_id(node)
+    steps = [stack.get_logical_id(p) for p in stack.node.find_all()
+             if isinstance(p, appscaling.CfnScalingPolicy) and p.step_scaling_policy_configuration
+             and target_id in json.dumps(stack.resolve(p.scaling_target_id))]
+    actions = [json.dumps(stack.resolve(a.alarm_actions)) for a in stack.node.find_all()
+               if isinstance(a, cloudwatch.CfnAlarm) and a.alarm_actions]
+    return COMPLIANT if any(step in action for step in steps for action in actions) else NON_COMPLIANT
 
 
 def _definition(node: sfn.CfnStateMachine) -> dict[str, Any]:
@@ -115,8 +143,11 @@ RULES: dict[str, tuple[Callable[[CfnResource], NagRuleCompliance], str, str]] = 
     "ModelNetworkIsolation": (model_network_isolation, "The SageMaker model is not network-isolated in the VPC.",
                               "Models run with EnableNetworkIsolation and a VpcConfig."),
     "EndpointAutoscaling": (endpoint_autoscaling, "An endpoint variant has no target-tracking autoscaling.",
-                            "Every variant of every endpoint needs a scalable target and a target-tracking "
-                            "policy."),
+                            "Every variant of every endpoint (or, on an endpoint of inference components, every "
+                            "component) needs a scalable target and a target-tracking policy."),
+    "ScaleOutFromZero": (scale_out_from_zero, "A scalable target with minimum 0 has no alarm-driven step policy.",
+                         "A target that scales to zero needs a step scaling policy triggered by a CloudWatch "
+                         "alarm (NoCapacityInvocationFailures, HasBacklogWithoutCapacity) to scale out again."),
     "TrainingJobIsolated": (training_job_isolated, "A training job is not isolated in the VPC with encryption.",
                             "Training jobs need VpcConfig, network isolation, inter-container encryption and "
                             "KMS on volume and output."),
@@ -156,8 +187,8 @@ class _Rule:
 
 
 class ProjectChecks(NagPack):
-    """Rule pack `Project`: endpoint config KMS, model network isolation, endpoint autoscaling,
-    training jobs in the VPC with encryption."""
+    """Rule pack `Project`: endpoint config KMS, model network isolation, endpoint autoscaling, scale out
+    from zero, training jobs in the VPC with encryption."""
 
     def __init__(self, scope: IConstruct | None = None) -> None:
         super().__init__(scope)

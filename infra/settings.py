@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from infra.serving_modes import REALTIME, ModeOptions, read_mode, read_mode_options
+
 MODEL_NAMES = ("cnn", "mlp")
 FRAMEWORK_BY_MODEL = {"cnn": "pytorch", "mlp": "tensorflow"}
 CHANNELS = ("train", "validation", "test")
@@ -99,6 +101,8 @@ class ServingSettings:
     error_alarm_count: int
     data_capture_percent: int
     version: ModelVersion
+    mode: str = REALTIME  # infra.serving_modes.MODES
+    mode_options: ModeOptions = None  # ScaleToZeroSettings or AsyncSettings, per mode
 
     @property
     def invocations_per_instance_target(self) -> float:
@@ -261,7 +265,12 @@ def _model_version(model: str, overrides: Mapping[str, Any]) -> ModelVersion:
 
 
 def _serving(model: str, r: _Reader, capacity: Mapping[str, Any], version: ModelVersion) -> ServingSettings:
-    min_capacity = r.int("min_capacity", minimum=1)
+    mode = read_mode(r.raw, r.key)
+    r.used.update({"mode", "scale_to_zero", "async"} & set(r.raw))
+    min_capacity = r.int("min_capacity", minimum=1 if mode == REALTIME else 0)
+    if mode != REALTIME and min_capacity != 0:
+        raise SettingsError(f"{r.key}.min_capacity: {min_capacity} with mode {mode!r}; allowed: 0 (the mode "
+                            "scales to zero instances; use mode 'realtime' to keep instances running)")
     max_capacity = r.int("max_capacity", minimum=1)
     if min_capacity > max_capacity:
         raise SettingsError(f"{r.key}.min_capacity: {min_capacity} is greater than max_capacity {max_capacity}; "
@@ -273,8 +282,9 @@ def _serving(model: str, r: _Reader, capacity: Mapping[str, Any], version: Model
             raise SettingsError(f"serving capacity file: {model}.max_rps_per_instance must be > 0, got {rps}")
     else:
         rps, source = DEFAULT_MAX_RPS_PER_INSTANCE, "default"
+    instance_type = r.instance_type("instance_type", SERVING_INSTANCE_FAMILIES)
     out = ServingSettings(
-        model=model, instance_type=r.instance_type("instance_type", SERVING_INSTANCE_FAMILIES),
+        model=model, instance_type=instance_type,
         min_capacity=min_capacity, max_capacity=max_capacity,
         safety_factor=r.float("safety_factor", low=0.1, high=1.0),
         max_rps_per_instance=rps, capacity_source=source,
@@ -286,12 +296,18 @@ def _serving(model: str, r: _Reader, capacity: Mapping[str, Any], version: Model
         latency_alarm_ms=r.int("latency_alarm_ms", minimum=1),
         error_alarm_count=r.int("error_alarm_count", minimum=1),
         data_capture_percent=r.int("data_capture_percent", minimum=0),
-        version=version,
+        version=version, mode=mode, mode_options=read_mode_options(r.raw, r.key, mode, instance_type),
     )
     if out.canary_percent > 50:
         raise SettingsError(f"{r.key}.canary_percent: {out.canary_percent} is above 50; allowed: 1 to 50")
     if out.data_capture_percent > 100:
         raise SettingsError(f"{r.key}.data_capture_percent: {out.data_capture_percent}; allowed: 0 to 100")
+    if mode != REALTIME and out.data_capture_percent:
+        # AWS documents Data Capture for real-time endpoints that host a model and for batch transform
+        # (https://docs.aws.amazon.com/sagemaker/latest/dg/model-monitor-data-capture.html); this project
+        # configures it on the realtime mode only.
+        raise SettingsError(f"{r.key}.data_capture_percent: {out.data_capture_percent} with mode {mode!r}; "
+                            "allowed: 0 (data capture is configured in mode 'realtime' only)")
     r.done()
     return out
 

@@ -1,4 +1,4 @@
-"""One autoscaled endpoint serving the model version given as context."""
+"""One endpoint serving the model version given as context, in the serving mode its settings name."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -6,7 +6,10 @@ from pathlib import Path
 from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
+from infra.components.async_endpoint import AsyncEndpoint
 from infra.components.endpoint import AutoscaledEndpoint
+from infra.components.inference_component import ScaleToZeroEndpoint
+from infra.serving_modes import ASYNC, SCALE_TO_ZERO
 from infra.settings import EnvironmentSettings, ServingSettings
 from infra.stacks.network_stack import NetworkStack
 from infra.stacks.storage_stack import StorageStack
@@ -19,15 +22,32 @@ class ServingStack(Stack):
                  description: str) -> None:
         super().__init__(scope, construct_id, description=description)
         _, artifact_bucket = storage.buckets_for(self)
-        self.endpoint = AutoscaledEndpoint(
-            self, "Endpoint", endpoint_name=f"{settings.prefix}-{serving.model}", settings=serving,
-            version=serving.version, image=image_asset(self, "InferenceImage", inference_dir),
-            model_data_bucket=artifact_bucket, model_data_prefix=f"training/{serving.model}",
-            capture_bucket=artifact_bucket, capture_prefix=f"data-capture/{serving.model}",
-            key=storage.key, vpc=network.vpc, subnets=network.subnets)
+        endpoint_name = f"{settings.prefix}-{serving.model}"
+        common = dict(endpoint_name=endpoint_name, settings=serving,
+                      image=image_asset(self, "InferenceImage", inference_dir), model_data_bucket=artifact_bucket,
+                      model_data_prefix=f"training/{serving.model}", key=storage.key, vpc=network.vpc,
+                      subnets=network.subnets)
+        if serving.mode == SCALE_TO_ZERO:
+            self.endpoint = ScaleToZeroEndpoint(self, "Endpoint", **common)
+            CfnOutput(self, "InferenceComponentName", value=self.endpoint.component_name,
+                      description="Pass it with the endpoint name: python -m inference.client --endpoint "
+                                  f"{endpoint_name} --component {self.endpoint.component_name}")
+        elif serving.mode == ASYNC:
+            self.endpoint = AsyncEndpoint(self, "Endpoint", io_bucket=artifact_bucket,
+                                          io_prefix=f"async/{serving.model}", **common)
+            CfnOutput(self, "AsyncInputLocation",
+                      value=f"s3://{artifact_bucket.bucket_name}/{self.endpoint.input_prefix}/",
+                      description="Upload inputs here (the endpoint reads only this prefix)")
+            CfnOutput(self, "AsyncSuccessTopicArn", value=self.endpoint.success_topic.topic_arn)
+            CfnOutput(self, "AsyncErrorTopicArn", value=self.endpoint.error_topic.topic_arn)
+        else:
+            self.endpoint = AutoscaledEndpoint(
+                self, "Endpoint", version=serving.version, capture_bucket=artifact_bucket,
+                capture_prefix=f"data-capture/{serving.model}", **common)
+            CfnOutput(self, "InvocationsPerInstanceTarget", value=str(serving.invocations_per_instance_target),
+                      description=f"max RPS per instance {serving.max_rps_per_instance} ({serving.capacity_source}) "
+                                  f"x safety factor {serving.safety_factor} x 60")
         CfnOutput(self, "EndpointName", value=self.endpoint.endpoint_name)
+        CfnOutput(self, "ServingMode", value=serving.mode)
         CfnOutput(self, "AlarmTopicArn", value=self.endpoint.alarm_topic.topic_arn,
                   description="Subscribe to hear of 5xx and latency alarms (they also roll back deployments)")
-        CfnOutput(self, "InvocationsPerInstanceTarget", value=str(serving.invocations_per_instance_target),
-                  description=f"max RPS per instance {serving.max_rps_per_instance} ({serving.capacity_source}) "
-                              f"x safety factor {serving.safety_factor} x 60")

@@ -67,10 +67,10 @@ def test_malformed_instance_type(context):
 
 
 def test_min_capacity_above_max(context):
-    context["environments"]["dev"]["serving"]["cnn"].update(min_capacity=3, max_capacity=2)
-    with pytest.raises(SettingsError, match=r"environments\.dev\.serving\.cnn\.min_capacity: 3 is greater than "
+    context["environments"]["prod"]["serving"]["cnn"].update(min_capacity=3, max_capacity=2)
+    with pytest.raises(SettingsError, match=r"environments\.prod\.serving\.cnn\.min_capacity: 3 is greater than "
                                             r"max_capacity 2; allowed: min_capacity <= max_capacity"):
-        load_settings(context, "dev")
+        load_settings(context, "prod")
 
 
 def test_spot_max_wait_below_max_runtime(context):

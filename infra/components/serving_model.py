@@ -1,0 +1,46 @@
+"""The SageMaker model every serving mode deploys: network-isolated in the VPC, its own execution role."""
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_ecr_assets as ecr_assets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sagemaker as sagemaker
+from constructs import Construct
+
+from infra.components.common import depend_on_policy_only, https_to_vpc_security_group, sagemaker_model_role
+from infra.settings import ModelVersion
+
+
+def isolated_model(scope: Construct, *, endpoint_name: str, version: ModelVersion,
+                   image: ecr_assets.DockerImageAsset, model_data_bucket: s3.IBucket, model_data_prefix: str,
+                   key: kms.IKey, vpc: ec2.IVpc, subnets: ec2.SubnetSelection, log_group: str,
+                   environment: Mapping[str, str] | None = None) -> tuple[sagemaker.CfnModel, iam.Role]:
+    """`Model` (and `ModelRole`, `SecurityGroup`) under `scope`: the model package or the inference image
+    with a model.tar.gz, `EnableNetworkIsolation` and a `VpcConfig` in `subnets`; the role writes `log_group`."""
+    if not version.given:
+        raise ValueError(f"{endpoint_name}: a model package ARN or a model data URL is required")
+    security_group = https_to_vpc_security_group(scope, "SecurityGroup", vpc=vpc,
+                                                 description=f"{endpoint_name} model containers",
+                                                 rule_description="VPC endpoints")
+    role = sagemaker_model_role(
+        scope, "ModelRole", description=f"{endpoint_name}: read the model artifact and pull the image",
+        image=image, model_data_bucket=model_data_bucket, model_data_prefix=model_data_prefix, key=key,
+        log_group=log_group)
+    env = dict(environment) if environment else None
+    container = (sagemaker.CfnModel.ContainerDefinitionProperty(model_package_name=version.model_package_arn,
+                                                                environment=env)
+                 if version.model_package_arn else
+                 sagemaker.CfnModel.ContainerDefinitionProperty(image=image.image_uri, environment=env,
+                                                                model_data_url=version.model_data_url))
+    model = sagemaker.CfnModel(
+        scope, "Model", execution_role_arn=role.role_arn, primary_container=container,
+        enable_network_isolation=True,
+        vpc_config=sagemaker.CfnModel.VpcConfigProperty(
+            security_group_ids=[security_group.security_group_id],
+            subnets=vpc.select_subnets(subnet_type=subnets.subnet_type).subnet_ids))
+    depend_on_policy_only(model, role)
+    return model, role

@@ -1,6 +1,8 @@
 """Invoke a model endpoint: a deployed SageMaker endpoint, or the same server running locally.
 
     python -m inference.client --endpoint NAME [--region R] FILE_OR_FOLDER...
+    python -m inference.client --endpoint NAME --component NAME-component FILE...      (mode scale-to-zero)
+    python -m inference.client --endpoint NAME --async-input s3://BUCKET/async/MODEL/input/ FILE...  (mode async)
     python -m inference.client --url http://127.0.0.1:8080 FILE_OR_FOLDER...
 
 Both go through boto3 `sagemaker-runtime` `invoke_endpoint`; `--url` only sets `endpoint_url`, so a
@@ -9,6 +11,19 @@ PNG/JPEG images, WAV audio, `.npy` arrays or `.json` bodies (`{"instances": [...
 searched recursively for the first four. Prints a table of the top-k predictions per input, or JSON
 with `--json`. Throttling and 5xx answers are retried with exponential backoff (botocore's
 standard retry mode); a file over the payload limit (6 MiB) is refused before anything is sent.
+
+Serving modes (cdk.json `serving.<model>.mode`; the serving stack's outputs name what to pass):
+- realtime: `--endpoint` only.
+- scale-to-zero: `--component` names the inference component (sent as InferenceComponentName). While
+  the endpoint has no instance, a call fails with a "no capacity" error, and that failure is what
+  wakes it (an alarm adds a copy, then SageMaker an instance): the client keeps retrying with
+  backoff (10 s doubling to 60 s), printing what it waits for, for up to `--wait-for-capacity`
+  seconds (default 900 = 15 min: AWS says provisioning "takes several minutes"; 0 fails at once).
+- async: `--async-input s3://BUCKET/PREFIX/` uploads each file there, calls invoke_endpoint_async and
+  polls the output (or failure) object SageMaker writes, for up to `--async-timeout` seconds
+  (default 1800; the queue also waits while the endpoint scales from zero); `--no-wait` prints the
+  output and failure locations instead. Files up to `--max-payload-mb` (raise it to the endpoint's
+  `async.max_payload_mb`) are sent.
 
 Exit codes (the worst one wins):
   0  every file got predictions
@@ -24,12 +39,23 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
+
+from inference.async_invocation import (
+    DEFAULT_ASYNC_TIMEOUT_S,
+    AsyncFailed,
+    AsyncLocations,
+    AsyncPending,
+    input_key,
+    wait_for_answer,
+)
 
 EXIT_OK, EXIT_USAGE, EXIT_REFUSED, EXIT_ENDPOINT_ERROR, EXIT_UNREACHABLE = 0, 2, 3, 4, 5
 CONTENT_TYPES = {
@@ -42,6 +68,12 @@ CONTENT_TYPES = {
 }
 FOLDER_SUFFIXES = (".png", ".jpg", ".jpeg", ".wav", ".npy")  # manifest.json and friends are not inputs
 DEFAULT_MAX_PAYLOAD_MB = 6.0
+# How long a call waits for an endpoint scaled to zero to get an instance back (see the module doc).
+DEFAULT_CAPACITY_WAIT_S = 900.0
+CAPACITY_BACKOFF_S = (10.0, 20.0, 40.0, 60.0)  # then 60 s each
+# The 400 an inference component endpoint answers while it has no copy (it also publishes the
+# NoCapacityInvocationFailures metric that wakes the endpoint).
+NO_CAPACITY = re.compile(r"no capacity|not have (enough )?capacity|NoCapacity", re.IGNORECASE)
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "0.0.0.0"}
 
 
@@ -84,8 +116,25 @@ def collect_files(paths: Iterable[Path]) -> list[Path]:
     return files
 
 
+def _stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def capacity_delays(budget_s: float) -> Iterable[float]:
+    """The waits between attempts while capacity arrives: 10, 20, 40, 60, 60, ... s, within `budget_s`."""
+    waited, step = 0.0, 0
+    while waited < budget_s:
+        delay = min(CAPACITY_BACKOFF_S[min(step, len(CAPACITY_BACKOFF_S) - 1)], budget_s - waited)
+        yield delay
+        waited += delay
+        step += 1
+
+
 class EndpointClient:
-    """boto3 `sagemaker-runtime` for one endpoint; `url` points it at a local server instead."""
+    """boto3 `sagemaker-runtime` for one endpoint; `url` points it at a local server instead.
+
+    `component` names the inference component of a scale-to-zero endpoint; `wait_for_capacity_s` is how
+    long a call keeps retrying while that endpoint has no instance, reporting through `progress`."""
 
     def __init__(
         self,
@@ -96,13 +145,23 @@ class EndpointClient:
         retries: int = 5,
         timeout_s: float = 60.0,
         max_payload_mb: float = DEFAULT_MAX_PAYLOAD_MB,
+        component: str | None = None,
+        wait_for_capacity_s: float = DEFAULT_CAPACITY_WAIT_S,
+        progress: Callable[[str], None] = _stderr,
+        sleep: Callable[[float], None] = time.sleep,
+        async_input: str | None = None,
+        async_wait: bool = True,
+        async_timeout_s: float = DEFAULT_ASYNC_TIMEOUT_S,
     ) -> None:
         import boto3
         from botocore.config import Config
 
-        self.endpoint = endpoint
+        self.endpoint, self.component = endpoint, component
+        self.wait_for_capacity_s, self.progress, self.sleep = wait_for_capacity_s, progress, sleep
+        self.async_input, self.async_wait, self.async_timeout_s = async_input, async_wait, async_timeout_s
         self.max_payload_bytes = int(max_payload_mb * 1024 * 1024)
         session = boto3.session.Session(region_name=region)
+        self._session = session
         options: dict[str, Any] = {}
         if url:
             options["endpoint_url"] = url
@@ -116,11 +175,47 @@ class EndpointClient:
             tcp_keepalive=True,
         )
         self._client = session.client("sagemaker-runtime", region_name=region, config=config, **options)
+        self.region, self.config, self._s3_client = region, config, None
+
+    @property
+    def s3(self) -> Any:
+        """The S3 client of the async path (same session and region as the runtime client)."""
+        if self._s3_client is None:
+            self._s3_client = self._session.client("s3", region_name=self.region, config=self.config)
+        return self._s3_client
+
+    def _call(self, operation: Callable[..., dict[str, Any]], request: dict[str, Any]) -> dict[str, Any]:
+        """One runtime call; while a scale-to-zero endpoint answers "no capacity", wait and retry.
+        Raises InvocationError (the endpoint answered an error) or EndpointUnreachable."""
+        from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
+
+        delays = iter(capacity_delays(self.wait_for_capacity_s))
+        waited = 0.0
+        while True:
+            try:
+                return operation(**request)
+            except ClientError as error:
+                details = error.response.get("Error", {})
+                status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+                code, message = str(details.get("Code", "")), str(details.get("Message", ""))
+                if not NO_CAPACITY.search(message) and not NO_CAPACITY.search(code):
+                    raise InvocationError(status, code, message) from None
+                delay = next(delays, None)
+                if delay is None:
+                    raise InvocationError(status, code, f"{message} (no capacity after waiting {waited:.0f} s; an "
+                                          "endpoint scaled to zero takes minutes to get an instance back: "
+                                          "raise --wait-for-capacity)") from None
+                self.progress(f"{self.endpoint}: no instance yet (scaling out from zero); retrying in "
+                              f"{delay:.0f} s ({waited:.0f} s of up to {self.wait_for_capacity_s:.0f} s waited)")
+                self.sleep(delay)
+                waited += delay
+            except (NoCredentialsError, NoRegionError) as error:
+                raise EndpointUnreachable(str(error)) from None
+            except BotoCoreError as error:  # connection refused, timeouts after retries, ...
+                raise EndpointUnreachable(str(error)) from None
 
     def invoke(self, body: bytes, content_type: str, top_k: int | None = None) -> dict[str, Any]:
         """POST one body; returns the decoded JSON answer or raises InvocationError/EndpointUnreachable."""
-        from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
-
         if len(body) > self.max_payload_bytes:
             raise InputRefused(f"body of {len(body)} bytes is over the {self.max_payload_bytes}-byte limit")
         request: dict[str, Any] = {
@@ -131,17 +226,64 @@ class EndpointClient:
         }
         if top_k is not None:
             request["CustomAttributes"] = f"top_k={top_k}"
+        if self.component:
+            request["InferenceComponentName"] = self.component
+        response = self._call(self._client.invoke_endpoint, request)
         try:
-            response = self._client.invoke_endpoint(**request)
             payload = response["Body"].read()
+        except Exception as error:  # botocore ReadTimeoutError and friends while streaming the body
+            raise EndpointUnreachable(str(error)) from None
+        return self._decode(payload)
+
+    def submit_async(self, body: bytes, content_type: str, name: str, top_k: int | None = None) -> AsyncLocations:
+        """Upload `body` under `async_input`, queue it with invoke_endpoint_async; returns where the answer
+        (or the failure) will be written."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        if not self.async_input:
+            raise ValueError("submit_async needs async_input=s3://BUCKET/PREFIX/")
+        if len(body) > self.max_payload_bytes:
+            raise InputRefused(f"body of {len(body)} bytes is over the {self.max_payload_bytes}-byte limit")
+        bucket, key = input_key(self.async_input, name)
+        try:
+            self.s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type)
         except ClientError as error:
             details = error.response.get("Error", {})
-            status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-            raise InvocationError(status, str(details.get("Code", "")), str(details.get("Message", ""))) from None
-        except (NoCredentialsError, NoRegionError) as error:
+            raise InvocationError(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode"),
+                                  str(details.get("Code", "")),
+                                  f"upload to s3://{bucket}/{key}: {details.get('Message', '')}") from None
+        except BotoCoreError as error:
             raise EndpointUnreachable(str(error)) from None
-        except BotoCoreError as error:  # connection refused, timeouts after retries, ...
+        request: dict[str, Any] = {"EndpointName": self.endpoint, "InputLocation": f"s3://{bucket}/{key}",
+                                   "ContentType": content_type, "Accept": "application/json"}
+        if top_k is not None:
+            request["CustomAttributes"] = f"top_k={top_k}"
+        response = self._call(self._client.invoke_endpoint_async, request)
+        return AsyncLocations(response.get("InferenceId", ""), request["InputLocation"], response["OutputLocation"],
+                              response.get("FailureLocation"))
+
+    def invoke_async(self, body: bytes, content_type: str, name: str, top_k: int | None = None) -> dict[str, Any]:
+        """submit_async, then wait for the answer (up to async_timeout_s) and decode it."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        locations = self.submit_async(body, content_type, name, top_k)
+        try:
+            payload = wait_for_answer(self.s3, locations, timeout_s=self.async_timeout_s, sleep=self.sleep,
+                                      progress=self.progress)
+        except AsyncFailed as failure:
+            raise InvocationError(None, "async_failure", f"{failure} ({locations.failure_location})") from None
+        except AsyncPending as pending:
+            raise InvocationError(None, "async_pending", str(pending)) from None
+        except ClientError as error:
+            raise InvocationError(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode"),
+                                  str(error.response.get("Error", {}).get("Code", "")),
+                                  f"reading the answer: {error}") from None
+        except BotoCoreError as error:
             raise EndpointUnreachable(str(error)) from None
+        return self._decode(payload)
+
+    @staticmethod
+    def _decode(payload: bytes) -> dict[str, Any]:
         try:
             return json.loads(payload)
         except ValueError:
@@ -158,7 +300,21 @@ class EndpointClient:
             body = path.read_bytes()
         except OSError as error:
             raise InputRefused(f"{path}: cannot read ({error.strerror})") from None
+        if self.async_input:
+            return self.invoke_async(body, content_type, path.name, top_k)["predictions"]
         return self.invoke(body, content_type, top_k)["predictions"]
+
+    def submit_file(self, path: Path, top_k: int | None = None) -> AsyncLocations:
+        """Queue one file on an async endpoint without waiting (`--no-wait`)."""
+        path = Path(path)
+        content_type = content_type_for(path)
+        try:
+            body = path.read_bytes()
+        except OSError as error:
+            raise InputRefused(f"{path}: cannot read ({error.strerror})") from None
+        if len(body) > self.max_payload_bytes:
+            raise InputRefused(f"{path}: {len(body)} bytes is over the {self.max_payload_bytes}-byte payload limit")
+        return self.submit_async(body, content_type, path.name, top_k)
 
 
 @dataclass
@@ -167,13 +323,17 @@ class FileResult:
     predictions: list[dict[str, Any]] = field(default_factory=list)
     error: str | None = None
     exit_code: int = EXIT_OK
+    queued: AsyncLocations | None = None  # async --no-wait: where the answer will be
 
 
 def run(client: EndpointClient, files: Sequence[Path], top_k: int | None) -> list[FileResult]:
     results = []
     for path in files:
         try:
-            results.append(FileResult(path, client.predict_file(path, top_k)))
+            if client.async_input and not client.async_wait:
+                results.append(FileResult(path, queued=client.submit_file(path, top_k)))
+            else:
+                results.append(FileResult(path, client.predict_file(path, top_k)))
         except InputRefused as error:
             results.append(FileResult(path, error=str(error), exit_code=EXIT_REFUSED))
         except InvocationError as error:
@@ -189,6 +349,9 @@ def format_table(results: Sequence[FileResult]) -> str:
     for result in results:
         if result.error is not None:
             rows.append((str(result.path), "-", "error", result.error))
+            continue
+        if result.queued is not None:
+            rows.append((str(result.path), "-", "queued", f"answer at {result.queued.output_location}"))
             continue
         many = len(result.predictions) > 1
         for i, prediction in enumerate(result.predictions):
@@ -219,9 +382,30 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         default=DEFAULT_MAX_PAYLOAD_MB,
         help="refuse larger files before sending (default 6 MiB)",
     )
+    parser.add_argument("--component", default=None,
+                        help="inference component name (mode scale-to-zero; the stack output InferenceComponentName)")
+    parser.add_argument("--wait-for-capacity", type=float, default=DEFAULT_CAPACITY_WAIT_S, metavar="SECONDS",
+                        help="how long to retry while a scaled-to-zero endpoint gets an instance back "
+                             f"(default {DEFAULT_CAPACITY_WAIT_S:.0f}; 0: fail at once)")
+    parser.add_argument("--async-input", default=None, metavar="S3_URI",
+                        help="mode async: upload inputs under this s3://BUCKET/PREFIX/ (the stack output "
+                             "AsyncInputLocation) and call invoke_endpoint_async")
+    parser.add_argument("--async-timeout", type=float, default=DEFAULT_ASYNC_TIMEOUT_S, metavar="SECONDS",
+                        help=f"how long to wait for each async answer (default {DEFAULT_ASYNC_TIMEOUT_S:.0f})")
+    parser.add_argument("--no-wait", action="store_true", help="async: print where the answers will be, do not wait")
     args = parser.parse_args(argv)
     if not args.endpoint and not args.url:
         parser.error("give --endpoint NAME (a deployed endpoint) or --url URL (a local server)")
+    if args.async_input and args.url:
+        parser.error("--async-input needs a deployed endpoint (--endpoint), not --url")
+    if args.async_input and not args.async_input.startswith("s3://"):
+        parser.error("--async-input must be an s3://BUCKET/PREFIX/ location")
+    if args.no_wait and not args.async_input:
+        parser.error("--no-wait applies to --async-input only")
+    if args.async_input and args.component:
+        parser.error("--component (scale-to-zero) and --async-input (async) are different serving modes")
+    if args.wait_for_capacity < 0 or args.async_timeout < 0:
+        parser.error("--wait-for-capacity and --async-timeout must be >= 0")
     if args.top_k < 1:
         parser.error("--top-k must be at least 1")
     return args
@@ -248,6 +432,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             retries=args.retries,
             timeout_s=args.timeout,
             max_payload_mb=args.max_payload_mb,
+            component=args.component,
+            wait_for_capacity_s=args.wait_for_capacity,
+            async_input=args.async_input,
+            async_wait=not args.no_wait,
+            async_timeout_s=args.async_timeout,
         )
     except Exception as error:  # botocore: unknown region, bad URL, ...
         print(f"error: cannot create the sagemaker-runtime client: {error}", file=sys.stderr)
@@ -255,7 +444,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     results = run(client, files, args.top_k)
     if args.json:
         document = [
-            {"file": str(r.path), **({"error": r.error} if r.error else {"predictions": r.predictions})}
+            {"file": str(r.path), **({"error": r.error} if r.error else
+                                     {"queued": r.queued.as_dict()} if r.queued else {"predictions": r.predictions})}
             for r in results
         ]
         print(json.dumps(document, indent=2))

@@ -23,7 +23,7 @@ from infra.serving_modes import (
 )
 from infra.settings import SettingsError, load_settings
 
-from .conftest import CNN_PACKAGE, MLP_MODEL_DATA, as_list, base_context, bare_stack, policy_statements, resources
+from .conftest import CNN_PACKAGE, MLP_MODEL_DATA, as_list, bare_stack, base_context, policy_statements, resources
 
 CHECKOV = REPO_ROOT / ".venv-checkov" / "bin" / "checkov"
 
@@ -64,8 +64,10 @@ def test_unknown_mode_names_key_and_allowed_values(context):
     ({"instance_type": "ml.t2.medium"}, r"serving\.cnn\.instance_type: 'ml\.t2\.medium' cannot serve mode "
                                         r"'scale-to-zero': Application Auto Scaling does not scale burstable"),
     ({"async": {}}, r"serving\.cnn\.async: only allowed with mode 'async'"),
-    ({"scale_to_zero": {"copy_cpu_cores": 8}}, r"scale_to_zero\.copy_cpu_cores: 8 is outside the allowed range \[0\.25, 4\]"),
-    ({"scale_to_zero": {"cores": 1}}, r"scale_to_zero: unknown key\(s\) cores; allowed: copy_cpu_cores, copy_memory_mb"),
+    ({"scale_to_zero": {"copy_cpu_cores": 8}},
+     r"scale_to_zero\.copy_cpu_cores: 8 is outside the allowed range \[0\.25, 4\]"),
+    ({"scale_to_zero": {"cores": 1}},
+     r"scale_to_zero: unknown key\(s\) cores; allowed: copy_cpu_cores, copy_memory_mb"),
     ({"mode": "async", "async": {"max_payload_mb": 2048}}, r"async\.max_payload_mb: 2048 is outside the allowed range"),
     ({"mode": "realtime"}, r"serving\.cnn\.min_capacity: 0 is below the minimum 1"),
 ])

@@ -1,7 +1,11 @@
 """Changes that move cost, read from the synthesized templates and priced from prices.json.
 
-Serving: an endpoint runs at least its autoscaling minimum around the clock, so its monthly figure is
-min instances x $/h x hours per month (the maximum is shown as the ceiling). Training: each run is
+Serving: a realtime endpoint runs at least its autoscaling minimum around the clock, so its monthly
+figure is min instances x $/h x hours per month (the maximum is shown as the ceiling). An endpoint that
+scales to zero (mode scale-to-zero: an inference component with ManagedInstanceScaling from 0; mode
+async: a variant whose scalable target starts at 0) costs nothing while idle, so its monthly figure is
+one instance for the hours the traffic pattern of prices.json keeps it up (the active hours a day plus
+the scale-in tail, on the active days); the note says what a cold start costs the caller. Training: each run is
 priced at on-demand for its whole MaxRuntime (a ceiling; managed spot would be cheaper) x the runs per
 month assumed in prices.json. Data capture moves S3 cost and is flagged, not priced.
 """
@@ -16,6 +20,27 @@ PRICES = Path(__file__).with_name("prices.json")
 
 
 @dataclass(frozen=True)
+class TrafficPattern:
+    """The traffic an endpoint that scales to zero is priced for (prices.json `traffic_pattern`)."""
+
+    description: str
+    requests_per_day: float
+    active_hours_per_day: float
+    active_days_per_month: float
+    scale_in_tail_hours: float  # up after the last request: scale-in alarms, cooldown, instance release
+
+    @property
+    def instance_hours_per_month(self) -> float:
+        if self.requests_per_day <= 0:
+            return 0.0
+        return self.active_days_per_month * (self.active_hours_per_day + self.scale_in_tail_hours)
+
+
+DEFAULT_PATTERN = TrafficPattern("50 requests a day spread over 8 working hours, 22 working days a month",
+                                 50, 8, 22, 0.5)
+
+
+@dataclass(frozen=True)
 class Prices:
     date: str
     region: str
@@ -24,12 +49,14 @@ class Prices:
     training_runs_per_month: float
     hosting: dict[str, float]
     training: dict[str, float]
+    traffic_pattern: TrafficPattern = DEFAULT_PATTERN
 
 
 def load_prices(path: Path = PRICES) -> Prices:
     raw = json.loads(path.read_text())
+    pattern = TrafficPattern(**raw["traffic_pattern"]) if "traffic_pattern" in raw else DEFAULT_PATTERN
     return Prices(raw["date"], raw["region"], raw["source"], raw["hours_per_month"],
-                  raw["training_runs_per_month"], raw["hosting"], raw["training"])
+                  raw["training_runs_per_month"], raw["hosting"], raw["training"], pattern)
 
 
 @dataclass(frozen=True)
@@ -39,6 +66,7 @@ class Serving:
     min_instances: int
     max_instances: int
     capture_percent: int  # 0 when data capture is off
+    mode: str = "realtime"  # realtime | scale-to-zero | async (infra/serving_modes.py)
 
 
 @dataclass(frozen=True)
@@ -98,8 +126,13 @@ def serving(template: dict[str, Any]) -> dict[str, Serving]:
             for t in targets:
                 if str(t.get("ResourceId", "")).endswith(f"endpoint/{name}/variant/{variant.get('VariantName')}"):
                     low, high = int(t["MinCapacity"]), int(t["MaxCapacity"])
+            managed = variant.get("ManagedInstanceScaling") or {}
+            if managed.get("Status", "ENABLED") == "ENABLED" and "MinInstanceCount" in managed:
+                low, high = int(managed["MinInstanceCount"]), int(managed.get("MaxInstanceCount", high))
+            mode = ("async" if props.get("AsyncInferenceConfig") else
+                    "scale-to-zero" if managed and low == 0 else "realtime")
             key = f"{name}/{variant.get('VariantName', '')}"
-            out[key] = Serving(key, variant.get("InstanceType", "?"), low, high, percent)
+            out[key] = Serving(key, variant.get("InstanceType", "?"), low, high, percent, mode)
     return out
 
 
@@ -139,7 +172,7 @@ def training(template: dict[str, Any]) -> dict[str, Training]:
 
 def _serving_line(s: Serving) -> str:
     capture = f", data capture {s.capture_percent}%" if s.capture_percent else ", no data capture"
-    return f"{s.instance_type} x {s.min_instances}-{s.max_instances}{capture}"
+    return f"{s.mode}, {s.instance_type} x {s.min_instances}-{s.max_instances}{capture}"
 
 
 def _training_line(t: Training) -> str:
@@ -152,6 +185,9 @@ def _monthly_serving(s: Serving | None, prices: Prices) -> tuple[float | None, f
     rate = prices.hosting.get(s.instance_type)
     if rate is None:
         return None, None
+    if s.min_instances == 0:  # idle costs nothing; one instance while the traffic pattern keeps it up
+        return (round(rate * prices.traffic_pattern.instance_hours_per_month, 2),
+                round(rate * s.max_instances * prices.hours_per_month, 2))
     return (round(rate * s.min_instances * prices.hours_per_month, 2),
             round(rate * s.max_instances * prices.hours_per_month, 2))
 
@@ -183,6 +219,13 @@ def cost_changes(stack: str, base: dict[str, Any] | None, head: dict[str, Any] |
             notes.append(f"at the autoscaling maximum: ${high_b:,.2f} -> ${high_h:,.2f} a month")
         if (b.capture_percent if b else 0) != (h.capture_percent if h else 0):
             notes.append("data capture changed: S3 storage and requests move with it (not priced)")
+        if any(x and x.min_instances == 0 for x in (b, h)):
+            pattern = prices.traffic_pattern
+            notes.append(f"scales to zero: $0 while idle; priced for {pattern.description} "
+                         f"({pattern.instance_hours_per_month:g} instance-hours a month, "
+                         f"{pattern.scale_in_tail_hours:g} h scale-in tail a day); the first call after idle "
+                         "waits minutes for an instance (scale-to-zero: fails until then, the client retries; "
+                         "async: queued)")
         out.append(CostChange(stack, f"endpoint {key}", _serving_line(b) if b else "(none)",
                               _serving_line(h) if h else "(none)", low_b, low_h, "; ".join(notes)))
     b_training, h_training = training(base or {}), training(head or {})

@@ -52,8 +52,11 @@ def test_instance_type_changes_move_cost_by_the_price_table(reviewed, prices):
     result = reviewed["change_instance_types"]
     hours, runs = prices["hours_per_month"], prices["training_runs_per_month"]
     minimum = setting(result.repo, "dev.serving.cnn.min_capacity")
+    pattern = prices["traffic_pattern"]  # a mode that scales to zero is priced for it (review/cost.py)
+    instance_hours = minimum * hours if minimum else pattern["active_days_per_month"] * (
+        pattern["active_hours_per_day"] + pattern["scale_in_tail_hours"])
     training_hours = setting(result.repo, "dev.training.mlp.max_runtime_s") / 3600
-    serving_delta = round((prices["hosting"]["ml.c5.2xlarge"] - prices["hosting"]["ml.c5.xlarge"]) * minimum * hours, 2)
+    serving_delta = round((prices["hosting"]["ml.c5.2xlarge"] - prices["hosting"]["ml.c5.xlarge"]) * instance_hours, 2)
     training_delta = round((prices["training"]["ml.c5.xlarge"] - prices["training"]["ml.c5.2xlarge"])
                            * training_hours * runs, 2)
     assert serving_delta > 0 > training_delta
@@ -61,7 +64,7 @@ def test_instance_type_changes_move_cost_by_the_price_table(reviewed, prices):
     assert result.returncode == 0, result.stderr[-3000:]
     cost = result.section("Cost")
     endpoint = next(line for line in cost.splitlines() if "endpoint elasticml-dev-cnn" in line)
-    assert "ml.c5.xlarge x 1-2" in endpoint and "ml.c5.2xlarge x 1-2" in endpoint
+    assert f"ml.c5.xlarge x {minimum}-2" in endpoint and f"ml.c5.2xlarge x {minimum}-2" in endpoint
     assert f"| +${serving_delta:,.2f} |" in endpoint, endpoint
     job = next(line for line in cost.splitlines() if "training MlpPipeline" in line)
     assert f"| -${abs(training_delta):,.2f} |" in job, job

@@ -66,8 +66,15 @@ class ScaleToZeroEndpoint(Construct):
             self, endpoint_name=endpoint_name, version=settings.version, image=image,
             model_data_bucket=model_data_bucket, model_data_prefix=model_data_prefix, key=key, vpc=vpc,
             subnets=subnets, log_group=f"/aws/sagemaker/InferenceComponents/{self.component_name}")
+        model_vpc = self.model.vpc_config
+        # An endpoint of inference components carries the execution role, the network isolation and the
+        # VPC of its containers itself (EndpointConfig ExecutionRoleArn, EnableNetworkIsolation, VpcConfig:
+        # https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-sagemaker-endpointconfig.html);
+        # the model keeps its own as well.
         self.config = sagemaker.CfnEndpointConfig(
-            self, "Config", kms_key_id=key.key_arn, execution_role_arn=role.role_arn,
+            self, "Config", kms_key_id=key.key_arn, execution_role_arn=role.role_arn, enable_network_isolation=True,
+            vpc_config=sagemaker.CfnEndpointConfig.VpcConfigProperty(
+                security_group_ids=model_vpc.security_group_ids, subnets=model_vpc.subnets),
             production_variants=[sagemaker.CfnEndpointConfig.ProductionVariantProperty(
                 variant_name=VARIANT, instance_type=settings.instance_type, initial_instance_count=1,
                 managed_instance_scaling=sagemaker.CfnEndpointConfig.ManagedInstanceScalingProperty(

@@ -135,6 +135,9 @@ def test_endpoint_config_has_managed_instance_scaling_from_zero_and_no_model(zer
     assert "ModelName" not in variant and variant["InitialInstanceCount"] == 1
     assert props["KmsKeyId"] and props["ExecutionRoleArn"]["Fn::GetAtt"][0].startswith("EndpointModelRole")
     assert "DataCaptureConfig" not in props
+    assert props["EnableNetworkIsolation"] is True
+    assert props["VpcConfig"]["SecurityGroupIds"][0]["Fn::GetAtt"][0].startswith("EndpointSecurityGroup")
+    assert len(props["VpcConfig"]["Subnets"]) == 2
 
 
 def test_inference_component_serves_the_model_with_rolling_updates(zero):

@@ -101,11 +101,11 @@ class ScaleToZeroEndpoint(Construct):
                     min_memory_required_in_mb=options.copy_memory_mb)),
             runtime_config=sagemaker.CfnInferenceComponent.InferenceComponentRuntimeConfigProperty(copy_count=1),
             # https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_InferenceComponentRollingUpdatePolicy.html
-            # (WaitIntervalInSeconds 0-3600)
+            # MaximumBatchSize "must be between 5% to 50% of the copy count"; WaitIntervalInSeconds 0-3600.
             deployment_config=sagemaker.CfnInferenceComponent.InferenceComponentDeploymentConfigProperty(
                 rolling_update_policy=sagemaker.CfnInferenceComponent.InferenceComponentRollingUpdatePolicyProperty(
                     maximum_batch_size=sagemaker.CfnInferenceComponent.InferenceComponentCapacitySizeProperty(
-                        type="COPY_COUNT", value=1),
+                        type="CAPACITY_PERCENT", value=max(5, min(50, settings.canary_percent))),
                     wait_interval_in_seconds=min(settings.canary_wait_s, 3600)),
                 auto_rollback_configuration=sagemaker.CfnInferenceComponent.AutoRollbackConfigurationProperty(
                     alarms=[sagemaker.CfnInferenceComponent.AlarmProperty(alarm_name=alarm.alarm_name)

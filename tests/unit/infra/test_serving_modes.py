@@ -149,7 +149,8 @@ def test_inference_component_serves_the_model_with_rolling_updates(zero):
     assert spec["ModelName"]["Fn::GetAtt"][0].startswith("EndpointModel")
     assert spec["ComputeResourceRequirements"] == {"NumberOfCpuCoresRequired": 1, "MinMemoryRequiredInMb": 1024}
     rolling = props["DeploymentConfig"]["RollingUpdatePolicy"]
-    assert rolling["MaximumBatchSize"] == {"Type": "CAPACITY_PERCENT", "Value": 20} and rolling["WaitIntervalInSeconds"] == 300
+    assert rolling["MaximumBatchSize"] == {"Type": "CAPACITY_PERCENT", "Value": 20}  # dev canary_percent
+    assert rolling["WaitIntervalInSeconds"] == 300
     alarms = {a["AlarmName"]["Ref"] for a in props["DeploymentConfig"]["AutoRollbackConfiguration"]["Alarms"]}
     metrics = {resources(zero, "AWS::CloudWatch::Alarm")[a]["Properties"]["MetricName"] for a in alarms}
     assert metrics == {"Invocation5XXErrors", "ModelLatency"}

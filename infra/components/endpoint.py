@@ -19,10 +19,12 @@ from constructs import Construct
 
 from infra.components.common import (
     depend_on_policy_only,
+    encrypted_log_group,
     grant_prefix,
-    https_to_vpc_security_group,
     sagemaker_model_role,
+    workload_security_group,
 )
+from infra.instance_storage import has_instance_storage
 from infra.nag import allow_wildcards
 from infra.settings import ModelVersion, ServingSettings
 
@@ -35,14 +37,17 @@ class AutoscaledEndpoint(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, endpoint_name: str, settings: ServingSettings,
                  version: ModelVersion, image: ecr_assets.DockerImageAsset, model_data_bucket: s3.IBucket,
                  model_data_prefix: str, capture_bucket: s3.IBucket, capture_prefix: str, key: kms.IKey,
-                 vpc: ec2.IVpc, subnets: ec2.SubnetSelection) -> None:
+                 vpc: ec2.IVpc, subnets: ec2.SubnetSelection, s3_prefix_list_id: str, log_retention_days: int,
+                 retain: bool) -> None:
         super().__init__(scope, construct_id)
         if not version.given:
             raise ValueError(f"{endpoint_name}: a model package ARN or a model data URL is required")
         self.endpoint_name = endpoint_name
-        security_group = https_to_vpc_security_group(self, "SecurityGroup", vpc=vpc,
-                                                     description=f"{endpoint_name} model containers",
-                                                     rule_description="VPC endpoints")
+        security_group = workload_security_group(self, "SecurityGroup", vpc=vpc, s3_prefix_list_id=s3_prefix_list_id,
+                                                 description=f"{endpoint_name} model containers")
+        # The log group SageMaker would otherwise create itself, unencrypted and kept forever.
+        self.log_group = encrypted_log_group(self, "Logs", key=key, retention_days=log_retention_days, retain=retain,
+                                             name=f"/aws/sagemaker/Endpoints/{endpoint_name}")
         role = sagemaker_model_role(
             self, "ModelRole", description=f"{endpoint_name}: read the model artifact and pull the image",
             image=image, model_data_bucket=model_data_bucket, model_data_prefix=model_data_prefix, key=key,
@@ -59,7 +64,9 @@ class AutoscaledEndpoint(Construct):
                 subnets=vpc.select_subnets(subnet_type=subnets.subnet_type).subnet_ids))
         depend_on_policy_only(self.model, role)
         self.config = sagemaker.CfnEndpointConfig(
-            self, "Config", kms_key_id=key.key_arn,
+            self, "Config",
+            # SageMaker refuses KmsKeyId for types with (hardware-encrypted) local storage
+            kms_key_id=None if has_instance_storage(settings.instance_type) else key.key_arn,
             production_variants=[sagemaker.CfnEndpointConfig.ProductionVariantProperty(
                 variant_name=VARIANT, model_name=self.model.attr_model_name, instance_type=settings.instance_type,
                 initial_instance_count=settings.min_capacity, initial_variant_weight=1.0)],
@@ -93,6 +100,7 @@ class AutoscaledEndpoint(Construct):
                 auto_rollback_configuration=sagemaker.CfnEndpoint.AutoRollbackConfigProperty(alarms=[
                     sagemaker.CfnEndpoint.AlarmProperty(alarm_name=alarm.alarm_name)
                     for alarm in (self.errors_alarm, self.latency_alarm)])))
+        self.endpoint.node.add_dependency(self.log_group)  # exists before SageMaker writes to it
         self.scaling_target = appscaling.ScalableTarget(
             self, "ScalableTarget", service_namespace=appscaling.ServiceNamespace.SAGEMAKER,
             resource_id=f"endpoint/{endpoint_name}/variant/{VARIANT}",

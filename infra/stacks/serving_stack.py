@@ -24,7 +24,8 @@ class ServingStack(Stack):
             version=serving.version, image=image_asset(self, "InferenceImage", inference_dir),
             model_data_bucket=artifact_bucket, model_data_prefix=f"training/{serving.model}",
             capture_bucket=artifact_bucket, capture_prefix=f"data-capture/{serving.model}",
-            key=storage.key, vpc=network.vpc, subnets=network.subnets)
+            key=storage.key, vpc=network.vpc, subnets=network.subnets, s3_prefix_list_id=network.s3_prefix_list_id,
+            log_retention_days=settings.log_retention_days, retain=settings.retain)
         CfnOutput(self, "EndpointName", value=self.endpoint.endpoint_name)
         CfnOutput(self, "AlarmTopicArn", value=self.endpoint.alarm_topic.topic_arn,
                   description="Subscribe to hear of 5xx and latency alarms (they also roll back deployments)")

@@ -322,7 +322,10 @@ class _Where:
 
 
 def _target(r: _Reader, name: str, pattern: re.Pattern[str], default: str | None, what: str) -> str | None:
-    """`account` or `region` of an environment: a literal, or null for the CLI's default."""
+    """`account` or `region` of an environment: a literal, or null (or left out) for the CLI's default."""
+    if name not in r.raw:
+        r.used.add(name)
+        return default
     key, value = r._get(name)
     if value is None:
         return default

@@ -118,8 +118,13 @@ def workload_security_group(scope: Construct, construct_id: str, *, vpc: ec2.IVp
     HTTPS out to S3's addresses (the managed prefix list), which is what the gateway endpoint routes.
     https://docs.aws.amazon.com/vpc/latest/privatelink/vpc-endpoints-s3.html ("Security groups")"""
     group = ec2.SecurityGroup(scope, construct_id, vpc=vpc, allow_all_outbound=False, description=description)
-    group.add_egress_rule(ec2.Peer.prefix_list(s3_prefix_list_id), ec2.Port.tcp(443),
-                          "HTTPS to S3 through the gateway endpoint")
+    # Inline, not `add_egress_rule(Peer.prefix_list(...))`: the CDK makes that a separate
+    # AWS::EC2::SecurityGroupEgress and leaves the group without inline egress, and CloudFormation then
+    # keeps the default allow-all egress rule.
+    # https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-ec2-securitygroup.html
+    group.node.default_child.security_group_egress = [ec2.CfnSecurityGroup.EgressProperty(
+        ip_protocol="tcp", from_port=443, to_port=443, destination_prefix_list_id=s3_prefix_list_id,
+        description="HTTPS to S3 through the gateway endpoint")]
     return group
 
 

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from aws_cdk import Duration, Stack
+from aws_cdk import CfnResource, Duration, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
-from aws_cdk import aws_lambda as lambda_
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
@@ -130,8 +129,8 @@ class IsolatedNetwork(Construct):
         }.items():
             if rule in rules:
                 acknowledge(provider, rule, f"{reason}; {why}")
-        functions = [c for c in provider.node.find_all()
-                     if isinstance(c, lambda_.CfnFunction) or getattr(c, "cfn_resource_type", "") == "AWS::Lambda::Function"]
+        functions = [c for c in provider.node.find_all() if isinstance(c, CfnResource)
+                     and c.cfn_resource_type == "AWS::Lambda::Function"]
         for function in functions:
             # DependsOn its role repeats what the GetAtt on the role enforces (cfn-lint W3005)
             function.add_deletion_override("DependsOn")

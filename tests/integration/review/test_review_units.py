@@ -147,8 +147,9 @@ def _bucket(name, path="Data/Bucket"):
 
 def test_a_fixed_name_replaced_or_under_a_new_logical_id_fails_at_deploy():
     named = {"Fn::Join": ["-", ["elasticml-dev-data", {"Ref": "AWS::AccountId"}]]}
-    base = {"s": {"Resources": {"DataBucketE6B0FAA8": _bucket(named), "OldLogs": {
-        "Type": "AWS::Logs::LogGroup", "Properties": {"LogGroupName": "/aws/x"}}, "Unnamed": {"Type": "AWS::SNS::Topic"}}}}
+    base = {"s": {"Resources": {
+        "DataBucketE6B0FAA8": _bucket(named), "Unnamed": {"Type": "AWS::SNS::Topic"},
+        "OldLogs": {"Type": "AWS::Logs::LogGroup", "Properties": {"LogGroupName": "/aws/x"}}}}}
     head = {"s": {"Resources": {"DataBucketE6B0FAA8": _bucket("elasticml-dev-data-2"), "NewLogs": {
         "Type": "AWS::Logs::LogGroup", "Properties": {"LogGroupName": "/aws/x"},
         "Metadata": {"aws:cdk:path": "s/Renamed/Logs"}}, "Renamed": {"Type": "AWS::SNS::Topic"}}}}

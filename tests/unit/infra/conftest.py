@@ -30,9 +30,12 @@ MEASURED_CAPACITY = {"cnn": {"max_rps_per_instance": 120.0, "p99_slo_ms": 100, "
 MLP_MODEL_DATA = "s3://elasticml-dev-artifacts-111111111111-eu-west-1/training/mlp/job-1/output/model.tar.gz"
 # The versions each environment's serving stacks get: `-c <env>:<model>_<key>=...`, scoped to that
 # environment (its account in cdk.json), as every environment is synthesized at once.
+def _in_prod(version: str) -> str:
+    return version.replace("111111111111", "222222222222").replace("-dev-", "-prod-")
+
+
 VERSIONS = {"dev:cnn_model_package_arn": CNN_PACKAGE, "dev:mlp_model_data_url": MLP_MODEL_DATA,
-            "prod:cnn_model_package_arn": CNN_PACKAGE.replace("111111111111", "222222222222").replace("-dev-", "-prod-"),
-            "prod:mlp_model_data_url": MLP_MODEL_DATA.replace("111111111111", "222222222222").replace("-dev-", "-prod-")}
+            "prod:cnn_model_package_arn": _in_prod(CNN_PACKAGE), "prod:mlp_model_data_url": _in_prod(MLP_MODEL_DATA)}
 
 
 def base_context() -> dict[str, Any]:

@@ -43,8 +43,10 @@ class LogDeliveryConditions:
     """Adds aws:SourceAccount and aws:SourceArn to the key-policy statements for CloudWatch Logs
     vended-log delivery (`delivery.logs.amazonaws.com`, which the CDK adds without conditions for the
     state machines' encrypted logs), so only this account's log deliveries may use the key.
-    https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/AWS-logs-and-resource-policy.html
-    (KMS key policy for log delivery: aws:SourceAccount and aws:SourceArn conditions)."""
+    https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/AWS-logs-infrastructure-S3.html (the key
+    policy for `delivery.logs.amazonaws.com`: aws:SourceAccount = the account, aws:SourceArn =
+    arn:aws:logs:REGION:ACCOUNT:*) and .../AWS-logs-and-resource-policy.html. Not verified against an
+    account: that the same conditions hold for delivery into an encrypted CloudWatch Logs group."""
 
     def visit(self, node: IConstruct) -> None:
         if not isinstance(node, kms.CfnKey):

@@ -1,14 +1,23 @@
 """Builds every stack of the selected environment(s) into an App, with the checks registered."""
 from __future__ import annotations
 
+import os
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from aws_cdk import Annotations, App, Stack, Tags
 
-from infra.nag import add_checks
-from infra.settings import EnvironmentSettings, SettingsError, load_settings, read_capacity_file
+from infra.nag import StaleAcknowledgement, add_checks
+from infra.settings import (
+    MODEL_NAMES,
+    VERSION_KEYS,
+    EnvironmentSettings,
+    SettingsError,
+    load_settings,
+    read_capacity_file,
+)
 from infra.stacks.network_stack import NetworkStack
 from infra.stacks.serving_stack import ServingStack
 from infra.stacks.storage_stack import StorageStack
@@ -28,14 +37,39 @@ class Sources:
     metric_definitions_file: Path = REPO_ROOT / "training" / "metric_definitions.json"
 
 
-def select_settings(app: App) -> list[EnvironmentSettings]:
-    """Validate the settings of `-c env=NAME`, or of every environment when none is named."""
+def select_settings(app: App, environ: Mapping[str, str] = os.environ) -> list[EnvironmentSettings]:
+    """Validate the settings of `-c env=NAME`, or of every environment when none is named.
+
+    Deploying needs a named environment whose account and region are those of the CLI's credentials.
+    The CLI does not tell the app which command runs, but it sets CDK_DEFAULT_ACCOUNT whenever it has
+    credentials, and nothing deploys without them: so with credentials, an app with no `-c env=NAME`,
+    or one whose environment names another account or region (a placeholder, or prod with dev's
+    credentials), stops before building any construct. Without credentials (`make synth`, `make
+    review`, the tests) every environment is synthesized, for review only.
+    https://docs.aws.amazon.com/cdk/v2/guide/configure-env.html (CDK_DEFAULT_ACCOUNT/REGION)"""
     context = {k: app.node.try_get_context(k) for k in CONTEXT_KEYS}
+    environments = context["environments"] or {}
+    for env in environments if isinstance(environments, Mapping) else ():
+        for model in MODEL_NAMES:
+            for key in VERSION_KEYS:
+                context[f"{env}:{model}_{key}"] = app.node.try_get_context(f"{env}:{model}_{key}")
     capacity_file = REPO_ROOT / (context["serving_capacity_file"] or "benchmarks/serving_capacity.json")
     capacity = read_capacity_file(capacity_file)
-    environments = context["environments"] or {}
+    cli_account, cli_region = environ.get("CDK_DEFAULT_ACCOUNT") or None, environ.get("CDK_DEFAULT_REGION") or None
+    if cli_account and not context["env"]:
+        raise SettingsError(f"env: name the environment to deploy with -c env=NAME (one of "
+                            f"{', '.join(sorted(environments))}); every environment at once is synthesized only "
+                            "without AWS credentials (make synth, make review), for review")
     names = [context["env"]] if context["env"] else sorted(environments)
-    return [load_settings(context, name, capacity=capacity) for name in names]
+    out = [load_settings(context, name, capacity=capacity, default_account=cli_account, default_region=cli_region)
+           for name in names]
+    for s in out:
+        if cli_account and (s.account, s.region) != (cli_account, cli_region):
+            raise SettingsError(
+                f"environments.{s.env}.account/region: {s.env} deploys to account {s.account} in {s.region}, but "
+                f"the CLI's credentials are for account {cli_account} in {cli_region}; use that environment's "
+                "credentials and region (--profile), or fix cdk.json")
+    return out
 
 
 def build(app: App, sources: Sources = Sources()) -> dict[str, object]:
@@ -55,10 +89,11 @@ def build(app: App, sources: Sources = Sources()) -> dict[str, object]:
         env_stacks: list[Stack] = [storage, network, training]
         for serving in settings.serving:
             if not serving.version.given:
-                message = (f"{p}-serving-{serving.model} not synthesized: no model version. Pass "
-                           f"-c {serving.model}_model_package_arn=arn:aws:sagemaker:REGION:ACCOUNT:model-package/"
+                message = (f"{p}-serving-{serving.model} not synthesized: no model version. Pass -c env="
+                           f"{settings.env} with -c {serving.model}_model_package_arn=arn:aws:sagemaker:"
+                           f"{settings.region or 'REGION'}:{settings.account or 'ACCOUNT'}:model-package/"
                            f"{p}-{serving.model}/N (an approved package) or -c {serving.model}_model_data_url="
-                           f"s3://BUCKET/KEY/model.tar.gz")
+                           f"s3://{settings.artifact_bucket()}/training/{serving.model}/JOB/output/model.tar.gz")
                 Annotations.of(training).add_info(message)
                 continue
             stack = ServingStack(app, f"{p}-serving-{serving.model}", settings=settings, serving=serving,
@@ -79,4 +114,6 @@ def main() -> None:
         build(app)
     except SettingsError as exc:
         sys.exit(f"Invalid settings (cdk.json context): {exc}")
+    except StaleAcknowledgement as exc:
+        sys.exit(f"cdk-nag: {exc}")
     app.synth()

@@ -9,6 +9,7 @@ findings a declaration matches, on the construct that declared it; any other wil
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from aws_cdk import Acknowledgment, App, Validations
 from cdk_nag import AwsSolutionsChecks, NIST80053R5Checks
@@ -35,10 +36,11 @@ def _allowances(root: IConstruct) -> list[tuple[str, IConstruct, str, list[str]]
     return found
 
 
-def acknowledge_allowed_wildcards(app: App) -> int:
-    """Acknowledge the IAM5 findings that an `allow_wildcards` declaration covers; returns their count."""
+def acknowledge_allowed_wildcards(app: App, report: Any = None) -> int:
+    """Acknowledge the IAM5 findings that an `allow_wildcards` declaration covers; returns their count.
+    `report`: the AwsSolutions pack's report of `app`, when the caller has it already."""
     allowances = _allowances(app)
-    report = AwsSolutionsChecks().validate_scope(app)
+    report = report or AwsSolutionsChecks().validate_scope(app)
     by_path = {c.node.path: c for c in app.node.find_all()}
     count = 0
     for violation in report.violations:
@@ -57,7 +59,57 @@ def acknowledge_allowed_wildcards(app: App) -> int:
     return count
 
 
+ACKNOWLEDGEMENT_METADATA = "elasticml:acknowledgement"
+PACK_PREFIXES = ("AwsSolutions-", "NIST.800.53.R5-", "Project-")
+
+
+class StaleAcknowledgement(ValueError):
+    """An acknowledgement whose rule does not fire on the construct it is on, or anything under it."""
+
+
+def acknowledge(scope: IConstruct, rule_id: str, reason: str) -> None:
+    """Acknowledge the findings of `rule_id` (and of its `[...]` variants) on `scope` and below, for
+    `reason`. Recorded here and applied by `add_checks`, which first checks that the rule does fire
+    there: the packs report nothing that is acknowledged already, so a stale acknowledgement could not
+    be told apart afterwards."""
+    scope.node.add_metadata(ACKNOWLEDGEMENT_METADATA, {"rule": rule_id, "reason": reason})
+
+
+def _findings(reports: list[Any]) -> list[tuple[str, str]]:
+    return [(v.rule_name, r.construct_path or "") for report in reports for v in report.violations
+            for r in v.violating_resources]
+
+
+def apply_acknowledgements(app: App, reports: list[Any]) -> list[str]:
+    """Acknowledge, on its construct, every finding of `reports` that a recorded acknowledgement covers
+    (the same rule or one of its `[...]` variants, on the construct or below it); returns the
+    acknowledgements that covered none, as `path: rule`."""
+    findings = _findings(reports)
+    by_path = {c.node.path: c for c in app.node.find_all()}
+    stale = []
+    for construct in app.node.find_all():
+        for entry in construct.node.metadata:
+            if entry.type != ACKNOWLEDGEMENT_METADATA:
+                continue
+            rule, reason, path = entry.data["rule"], entry.data["reason"], construct.node.path
+            matched = {(name, where) for name, where in findings
+                       if (name == rule or name.startswith(rule + "[")) and (where + "/").startswith(path + "/")}
+            if not matched:
+                stale.append(f"{path}: {rule}")
+            for name, where in sorted(matched):
+                Validations.of(by_path.get(where, construct)).acknowledge(Acknowledgment(id=name, reason=reason))
+    return sorted(set(stale))
+
+
 def add_checks(app: App) -> None:
-    """Register the adopted packs: AWS Solutions, NIST 800-53 rev 5 and the project's own rules."""
-    acknowledge_allowed_wildcards(app)
+    """Register the adopted packs: AWS Solutions, NIST 800-53 rev 5 and the project's own rules. Before,
+    run them once, with nothing acknowledged yet, to acknowledge the declared IAM wildcards and the
+    recorded acknowledgements, and to refuse stale ones (an acknowledgement that covers nothing would
+    hide the next real finding of that rule there)."""
+    reports = [pack.validate_scope(app) for pack in (AwsSolutionsChecks(), NIST80053R5Checks(), ProjectChecks())]
+    acknowledge_allowed_wildcards(app, reports[0])
+    stale = apply_acknowledgements(app, reports)
+    if stale:
+        raise StaleAcknowledgement("acknowledged rules that do not fire there (remove the acknowledgement): "
+                                   + "; ".join(stale))
     Validations.of(app).add_plugins(AwsSolutionsChecks(app), NIST80053R5Checks(app), ProjectChecks(app))

@@ -6,18 +6,25 @@ Each rule looks at one synthesized resource, resolved, and reports its rule id
 """
 from __future__ import annotations
 
+import fnmatch
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import jsii
 from aws_cdk import CfnResource, Stack
 from aws_cdk import aws_applicationautoscaling as appscaling
 from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sagemaker as sagemaker
 from aws_cdk import aws_stepfunctions as sfn
 from cdk_nag import IApplyRule, NagMessageLevel, NagPack, NagRuleCompliance
 from constructs import IConstruct
+
+from infra.instance_storage import has_instance_storage
 
 COMPLIANT, NON_COMPLIANT, NOT_APPLICABLE = (NagRuleCompliance.COMPLIANT, NagRuleCompliance.NON_COMPLIANT,
                                             NagRuleCompliance.NOT_APPLICABLE)
@@ -36,13 +43,21 @@ def _get(mapping: Any, key: str) -> Any:
 
 
 def endpoint_config_kms(node: CfnResource) -> NagRuleCompliance:
+    """The endpoint config encrypts the instance storage volume and the captured data with a KMS key.
+    Variants on instance types with local (NVMe) storage are the exception for the volume: SageMaker
+    refuses KmsKeyId for them (see `volume_kms_on_instance_storage`)."""
     if not isinstance(node, sagemaker.CfnEndpointConfig):
         return NOT_APPLICABLE
     capture = _resolve(node, node.data_capture_config)
     async_output = _get(_resolve(node, node.async_inference_config), "OutputConfig")
-    ok = (bool(_resolve(node, node.kms_key_id)) and (not capture or bool(_get(capture, "KmsKeyId")))
+    local = any(has_instance_storage(t) for t in _variant_types(node))
+    ok = ((local or bool(_resolve(node, node.kms_key_id))) and (not capture or bool(_get(capture, "KmsKeyId")))
           and (async_output is None or bool(_get(async_output, "KmsKeyId"))))
     return COMPLIANT if ok else NON_COMPLIANT
+
+
+def _variant_types(node: sagemaker.CfnEndpointConfig) -> list[Any]:
+    return [_get(v, "InstanceType") for v in _resolve(node, node.production_variants) or []]
 
 
 def model_network_isolation(node: CfnResource) -> NagRuleCompliance:
@@ -104,12 +119,31 @@ def scale_out_from_zero(node: CfnResource) -> NagRuleCompliance:
 
 
 def _definition(node: sfn.CfnStateMachine) -> dict[str, Any]:
-    """The state machine definition with every deploy-time token replaced by a placeholder."""
+    """The state machine definition with every deploy-time token put back as its resolved value
+    (a `{"Ref": ...}` or `{"Fn::GetAtt": ...}` object) where it stood alone in a JSON string."""
     resolved = Stack.of(node).resolve(node.definition_string)
     if isinstance(resolved, str):
         return json.loads(resolved)
-    parts = resolved["Fn::Join"][1]
-    return json.loads("".join(p if isinstance(p, str) else "TOKEN" for p in parts))
+    tokens: dict[str, Any] = {}
+    text = []
+    for part in resolved["Fn::Join"][1]:
+        if isinstance(part, str):
+            text.append(part)
+        else:
+            marker = f"__TOKEN{len(tokens)}__"
+            tokens[marker] = part
+            text.append(marker)
+
+    def restore(value: Any) -> Any:
+        if isinstance(value, str):
+            return tokens.get(value, value)
+        if isinstance(value, list):
+            return [restore(v) for v in value]
+        if isinstance(value, dict):
+            return {k: restore(v) for k, v in value.items()}
+        return value
+
+    return restore(json.loads("".join(text)))
 
 
 def _states(definition: dict[str, Any]):
@@ -119,21 +153,208 @@ def _states(definition: dict[str, Any]):
             yield from _states(branch)
 
 
-def training_job_isolated(node: CfnResource) -> NagRuleCompliance:
-    """Training jobs started by a state machine run in the VPC, isolated, with encrypted traffic and KMS."""
+def _training_jobs(node: CfnResource) -> list[dict[str, Any]]:
+    """The CreateTrainingJob parameters of every state of a state machine that starts one."""
     if not isinstance(node, sfn.CfnStateMachine) or node.definition_string is None:
-        return NOT_APPLICABLE
-    jobs = [s.get("Parameters", {}) for s in _states(_definition(node))
+        return []
+    return [s.get("Parameters", {}) for s in _states(_definition(node))
             if "sagemaker:createTrainingJob" in str(s.get("Resource", ""))]
+
+
+def training_job_isolated(node: CfnResource) -> NagRuleCompliance:
+    """Training jobs started by a state machine run in the VPC, isolated, with encrypted traffic and KMS
+    (on the volume unless the instance type has local storage, where SageMaker refuses a key)."""
+    jobs = _training_jobs(node)
     if not jobs:
         return NOT_APPLICABLE
     for p in jobs:
         vpc = p.get("VpcConfig") or {}
+        resources = p.get("ResourceConfig") or {}
         if not (vpc.get("Subnets") and vpc.get("SecurityGroupIds") and p.get("EnableNetworkIsolation") is True
                 and p.get("EnableInterContainerTrafficEncryption") is True
                 and (p.get("OutputDataConfig") or {}).get("KmsKeyId")
-                and (p.get("ResourceConfig") or {}).get("VolumeKmsKeyId")):
+                and (resources.get("VolumeKmsKeyId") or has_instance_storage(resources.get("InstanceType")))):
             return NON_COMPLIANT
+    return COMPLIANT
+
+
+def lambda_vpc_eni_permissions(node: CfnResource) -> NagRuleCompliance:
+    """A Lambda function in a VPC has an execution role that may create, describe and delete network
+    interfaces: Lambda checks this when the function is created and refuses it otherwise. The CDK adds
+    AWSLambdaVPCAccessExecutionRole only to roles it creates itself, never to a role passed in.
+    Source: https://docs.aws.amazon.com/lambda/latest/dg/configuration-vpc.html (execution role
+    permissions: ec2:CreateNetworkInterface, ec2:DescribeNetworkInterfaces, ec2:DescribeSubnets,
+    ec2:DeleteNetworkInterface, ec2:AssignPrivateIpAddresses, ec2:UnassignPrivateIpAddresses) and
+    https://docs.aws.amazon.com/aws-managed-policy/latest/reference/AWSLambdaVPCAccessExecutionRole.html."""
+    if not isinstance(node, lambda_.CfnFunction):
+        return NOT_APPLICABLE
+    vpc = _resolve(node, node.vpc_config)
+    if not _get(vpc, "SubnetIds"):
+        return NOT_APPLICABLE
+    stack = Stack.of(node)
+    role_id = _logical_id_of(_resolve(node, node.role))
+    roles = {stack.get_logical_id(r): r for r in stack.node.find_all() if isinstance(r, iam.CfnRole)}
+    if role_id not in roles:
+        return NOT_APPLICABLE  # a role from outside this stack: its policies cannot be seen here
+    role = roles[role_id]
+    if any(m in json.dumps(_resolve(role, role.managed_policy_arns)) for m in ENI_MANAGED_POLICIES):
+        return COMPLIANT
+    documents = [_get(p, "PolicyDocument") for p in _resolve(role, role.policies) or []]
+    documents += [_resolve(p, p.policy_document) for p in stack.node.find_all() if isinstance(p, iam.CfnPolicy)
+                  and {"Ref": role_id} in (_resolve(p, p.roles) or [])]
+    allowed = {a for d in documents for a in _allowed_actions(d)}
+    ok = all(any(fnmatch.fnmatchcase(action.lower(), a.lower()) for a in allowed) for action in LAMBDA_ENI_ACTIONS)
+    return COMPLIANT if ok else NON_COMPLIANT
+
+
+ENI_MANAGED_POLICIES = ("AWSLambdaVPCAccessExecutionRole", "AWSLambdaENIManagementAccess")
+LAMBDA_ENI_ACTIONS = ("ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces", "ec2:DeleteNetworkInterface")
+
+
+def _allowed_actions(document: Any) -> list[str]:
+    out = []
+    for statement in (_get(document, "Statement") or []) if isinstance(document, dict) else []:
+        if _get(statement, "Effect") == "Allow":
+            actions = _get(statement, "Action")
+            out += actions if isinstance(actions, list) else [actions]
+    return [a for a in out if isinstance(a, str)]
+
+
+def _logical_id_of(reference: Any) -> str | None:
+    """The logical ID in a resolved `{"Ref": id}` or `{"Fn::GetAtt": [id, attribute]}`."""
+    if isinstance(reference, dict):
+        if "Ref" in reference:
+            return reference["Ref"]
+        if "Fn::GetAtt" in reference:
+            return reference["Fn::GetAtt"][0]
+    return None
+
+
+@dataclass(frozen=True)
+class _Traffic:
+    """One security group rule, ingress or egress, reduced to what the rules below compare."""
+
+    protocol: str
+    from_port: int | None
+    to_port: int | None
+    cidr: Any = None
+    prefix_list: Any = None
+    peer_group: Any = None
+
+    def allows(self, protocols: tuple[str, ...], port: int | None) -> bool:
+        if self.protocol == "-1":
+            return True
+        if self.protocol not in protocols:
+            return False
+        return port is None or (isinstance(self.from_port, int) and isinstance(self.to_port, int)
+                                and self.from_port <= port <= self.to_port)
+
+
+TCP, UDP, ESP = ("tcp", "6"), ("udp", "17"), ("50", "esp")
+
+
+def _group_rules(group: ec2.CfnSecurityGroup, direction: str) -> list[_Traffic]:
+    """The `direction` ("ingress"/"egress") rules of a security group: inline and separate resources."""
+    stack = Stack.of(group)
+    me = {"Fn::GetAtt": [stack.get_logical_id(group), "GroupId"]}
+    peer_key = "SourceSecurityGroupId" if direction == "ingress" else "DestinationSecurityGroupId"
+    inline = _resolve(group, group.security_group_ingress if direction == "ingress" else group.security_group_egress)
+    rules = [_Traffic(str(_get(r, "IpProtocol")), _get(r, "FromPort"), _get(r, "ToPort"), _get(r, "CidrIp"),
+                      _get(r, "SourcePrefixListId" if direction == "ingress" else "DestinationPrefixListId"),
+                      _get(r, peer_key)) for r in inline or []]
+    kind = ec2.CfnSecurityGroupIngress if direction == "ingress" else ec2.CfnSecurityGroupEgress
+    for r in stack.node.find_all():
+        if isinstance(r, kind) and stack.resolve(r.group_id) == me:
+            prefix = r.source_prefix_list_id if direction == "ingress" else r.destination_prefix_list_id
+            peer = r.source_security_group_id if direction == "ingress" else r.destination_security_group_id
+            rules.append(_Traffic(str(stack.resolve(r.ip_protocol)), stack.resolve(r.from_port),
+                                  stack.resolve(r.to_port), stack.resolve(r.cidr_ip), stack.resolve(prefix),
+                                  stack.resolve(peer)))
+    return rules
+
+
+def _groups(node: CfnResource, references: Any) -> list[ec2.CfnSecurityGroup]:
+    """The security groups of this stack that `references` (resolved group IDs) name; groups defined
+    elsewhere (an imported ID) cannot be inspected and are left out."""
+    stack = Stack.of(node)
+    ids = {_logical_id_of(r) for r in references or []}
+    return [g for g in stack.node.find_all() if isinstance(g, ec2.CfnSecurityGroup) and stack.get_logical_id(g) in ids]
+
+
+def _vpc_groups(node: CfnResource) -> list[list[Any]]:
+    """Security group references of every VPC-attached SageMaker workload or Lambda in `node`."""
+    if isinstance(node, sagemaker.CfnModel):
+        return [_get(_resolve(node, node.vpc_config), "SecurityGroupIds") or []]
+    if isinstance(node, lambda_.CfnFunction):
+        vpc = _resolve(node, node.vpc_config)
+        return [_get(vpc, "SecurityGroupIds") or []] if _get(vpc, "SubnetIds") else []
+    return [(p.get("VpcConfig") or {}).get("SecurityGroupIds") or [] for p in _training_jobs(node)
+            if p.get("VpcConfig")]
+
+
+def s3_egress_from_vpc(node: CfnResource) -> NagRuleCompliance:
+    """A VPC-attached SageMaker training job or model (or a Lambda function) may send HTTPS to S3's
+    addresses. With a VpcConfig, SageMaker moves channel data, model artifacts, output, checkpoints and
+    captured requests through the VPC; a gateway endpoint only routes to S3's public ranges, so the
+    security group must allow 443 out to the S3 managed prefix list (or everywhere). An egress limited
+    to the VPC CIDR makes the job fail to download its data and the endpoint its model.
+    Sources: https://docs.aws.amazon.com/vpc/latest/privatelink/vpc-endpoints-s3.html ("Security
+    groups": outbound rules must allow traffic to the prefix list ID of the S3 service),
+    https://docs.aws.amazon.com/sagemaker/latest/dg/train-vpc.html and
+    https://docs.aws.amazon.com/sagemaker/latest/dg/host-vpc.html (an S3 VPC endpoint for the data)."""
+    references = _vpc_groups(node)
+    if not references:
+        return NOT_APPLICABLE
+    for refs in references:
+        for group in _groups(node, refs):
+            if not any(r.allows(TCP, 443) and (r.prefix_list or r.cidr == "0.0.0.0/0")
+                       for r in _group_rules(group, "egress")):
+                return NON_COMPLIANT
+    return COMPLIANT
+
+
+def volume_kms_on_instance_storage(node: CfnResource) -> NagRuleCompliance:
+    """No KMS key for the storage volume of an instance type with local (NVMe) storage: SageMaker
+    rejects CreateTrainingJob with `ResourceConfig.VolumeKmsKeyId` and CreateEndpointConfig with
+    `KmsKeyId` for such types (the local storage is encrypted by the instance's hardware module).
+    Sources: https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_ResourceConfig.html
+    (VolumeKmsKeyId) and https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateEndpointConfig.html
+    (KmsKeyId). The families are the table in infra/instance_storage.py."""
+    if isinstance(node, sagemaker.CfnEndpointConfig):
+        if _resolve(node, node.kms_key_id) and any(has_instance_storage(t) for t in _variant_types(node)):
+            return NON_COMPLIANT
+        return COMPLIANT
+    jobs = _training_jobs(node)
+    if not jobs:
+        return NOT_APPLICABLE
+    for p in jobs:
+        resources = p.get("ResourceConfig") or {}
+        if resources.get("VolumeKmsKeyId") and has_instance_storage(resources.get("InstanceType")):
+            return NON_COMPLIANT
+    return COMPLIANT
+
+
+def inter_host_encrypted_traffic(node: CfnResource) -> NagRuleCompliance:
+    """A training job on several instances with inter-container traffic encryption has security groups
+    that allow, between their own members, in and out: TCP (the framework's own traffic), UDP 500 (IKE)
+    and IP protocol 50 (ESP), which the IPsec tunnels between the hosts use. Without them the hosts
+    cannot reach each other and the job fails.
+    Source: https://docs.aws.amazon.com/sagemaker/latest/dg/train-encrypt.html (inbound and outbound
+    rules: UDP 500 and ESP 50 from the security group itself)."""
+    jobs = _training_jobs(node)
+    if not jobs:
+        return NOT_APPLICABLE
+    for p in jobs:
+        count = (p.get("ResourceConfig") or {}).get("InstanceCount", 1)
+        if p.get("EnableInterContainerTrafficEncryption") is not True or count == 1:
+            continue
+        for group in _groups(node, (p.get("VpcConfig") or {}).get("SecurityGroupIds")):
+            me = {"Fn::GetAtt": [Stack.of(group).get_logical_id(group), "GroupId"]}
+            for direction in ("ingress", "egress"):
+                own = [r for r in _group_rules(group, direction) if r.peer_group == me]
+                if not all(any(r.allows(protocols, port) for r in own)
+                           for protocols, port in ((TCP, None), (UDP, 500), (ESP, None))):
+                    return NON_COMPLIANT
     return COMPLIANT
 
 
@@ -150,7 +371,22 @@ RULES: dict[str, tuple[Callable[[CfnResource], NagRuleCompliance], str, str]] = 
                          "alarm (NoCapacityInvocationFailures, HasBacklogWithoutCapacity) to scale out again."),
     "TrainingJobIsolated": (training_job_isolated, "A training job is not isolated in the VPC with encryption.",
                             "Training jobs need VpcConfig, network isolation, inter-container encryption and "
-                            "KMS on volume and output."),
+                            "KMS on output (and on the volume, for types without local storage)."),
+    "LambdaVpcEniPermissions": (lambda_vpc_eni_permissions,
+                                "A Lambda function in a VPC has a role without the ENI permissions.",
+                                "Lambda refuses to create a VPC function whose role cannot create, describe and "
+                                "delete network interfaces: attach AWSLambdaVPCAccessExecutionRole or grant them."),
+    "S3EgressFromVpc": (s3_egress_from_vpc, "A VPC workload's security group does not allow HTTPS to S3.",
+                        "SageMaker jobs and models in a VPC reach S3 through the gateway endpoint on S3's public "
+                        "addresses: allow TCP 443 out to the S3 managed prefix list."),
+    "VolumeKmsOnInstanceStorage": (volume_kms_on_instance_storage,
+                                   "A KMS key is set for the volume of an instance type with local storage.",
+                                   "SageMaker rejects VolumeKmsKeyId/KmsKeyId for instance types with NVMe "
+                                   "instance storage (hardware-encrypted): omit it for those families."),
+    "InterHostEncryptedTraffic": (inter_host_encrypted_traffic,
+                                  "A multi-instance encrypted training job's hosts cannot reach each other.",
+                                  "Inter-container traffic encryption needs TCP, UDP 500 and IP protocol 50 (ESP) "
+                                  "between the hosts' security group members, in and out."),
 }
 
 
@@ -188,7 +424,10 @@ class _Rule:
 
 class ProjectChecks(NagPack):
     """Rule pack `Project`: endpoint config KMS, model network isolation, endpoint autoscaling, scale out
-    from zero, training jobs in the VPC with encryption."""
+    from zero, training jobs in the VPC with encryption; and what would fail at deploy or at the first job although
+    every other check passes: ENI permissions of VPC Lambdas, HTTPS to S3 from VPC workloads, no volume
+    KMS key on instance types with local storage, IPsec between encrypted training hosts. Each rule's
+    docstring names the AWS documentation page it comes from."""
 
     def __init__(self, scope: IConstruct | None = None) -> None:
         super().__init__(scope)

@@ -31,8 +31,13 @@ INSTANCE_SIZES = ("medium", "large", "xlarge", "2xlarge", "4xlarge", "8xlarge", 
 # Used until the serving benchmark has written benchmarks/serving_capacity.json: a conservative
 # figure for a CPU instance serving one small model (documented in the README's Deploy section).
 DEFAULT_MAX_RPS_PER_INSTANCE = 20.0
-MODEL_PACKAGE_ARN = re.compile(r"^arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:model-package/[A-Za-z0-9-]+/\d+$")
-S3_URI = re.compile(r"^s3://[a-z0-9.-]{3,63}/.+\.tar\.gz$")
+MODEL_PACKAGE_ARN = re.compile(
+    r"^arn:aws[a-z-]*:sagemaker:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):model-package/(?P<group>[A-Za-z0-9-]+)/\d+$")
+S3_URI = re.compile(r"^s3://(?P<bucket>[a-z0-9.-]{3,63})/(?P<key>.+\.tar\.gz)$")
+ACCOUNT_ID = re.compile(r"\d{12}")
+REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d")
+# The context keys that name the model version an endpoint serves, per model.
+VERSION_KEYS = ("model_package_arn", "model_data_url")
 
 
 class SettingsError(ValueError):
@@ -50,6 +55,8 @@ class StorageSettings:
     noncurrent_version_expiration_days: int
     infrequent_access_after_days: int
     access_log_expiration_days: int
+    data_capture_expiration_days: int
+    checkpoint_expiration_days: int
 
 
 @dataclass(frozen=True)
@@ -115,6 +122,10 @@ class ServingSettings:
 class EnvironmentSettings:
     project: str
     env: str
+    # Where this environment deploys: cdk.json's value, else the CLI's CDK_DEFAULT_ACCOUNT/REGION
+    # (None while neither is known, e.g. synth without credentials).
+    account: str | None
+    region: str | None
     removal_policy: str
     log_retention_days: int
     network: NetworkSettings
@@ -129,6 +140,10 @@ class EnvironmentSettings:
     @property
     def retain(self) -> bool:
         return self.removal_policy == "retain"
+
+    def artifact_bucket(self) -> str:
+        """The artifact bucket's name, with ACCOUNT/REGION where they are not known yet."""
+        return f"{self.prefix}-artifacts-{self.account or 'ACCOUNT'}-{self.region or 'REGION'}"
 
 
 class _Reader:
@@ -216,6 +231,8 @@ def _storage(r: _Reader) -> StorageSettings:
         noncurrent_version_expiration_days=r.int("noncurrent_version_expiration_days", minimum=1),
         infrequent_access_after_days=r.int("infrequent_access_after_days", minimum=30),
         access_log_expiration_days=r.int("access_log_expiration_days", minimum=1),
+        data_capture_expiration_days=r.int("data_capture_expiration_days", minimum=1),
+        checkpoint_expiration_days=r.int("checkpoint_expiration_days", minimum=1),
     )
     r.done()
     return out
@@ -251,17 +268,74 @@ def _training(model: str, r: _Reader) -> TrainingSettings:
     return out
 
 
-def _model_version(model: str, overrides: Mapping[str, Any]) -> ModelVersion:
-    arn = overrides.get(f"{model}_model_package_arn") or None
-    url = overrides.get(f"{model}_model_data_url") or None
+def _version_context(context: Mapping[str, Any], env: str, model: str) -> dict[str, str]:
+    """The model-version keys that apply to `env`: `-c <env>:<model>_<key>=...` always, and the plain
+    `-c <model>_<key>=...` only together with `-c env=<env>`, so a version never reaches an environment
+    it was not meant for."""
+    found = {}
+    for key in VERSION_KEYS:
+        plain, scoped = f"{model}_{key}", f"{env}:{model}_{key}"
+        if context.get(plain) and context.get("env") != env:
+            raise SettingsError(f"{plain}: a model version belongs to one environment; give -c env=NAME with "
+                                f"it, or name the environment in the key: -c {scoped}=...")
+        if context.get(plain) and context.get(scoped):
+            raise SettingsError(f"{plain} and {scoped}: give one, not both")
+        if context.get(scoped) or context.get(plain):
+            found[key] = str(context.get(scoped) or context.get(plain))
+    return found
+
+
+def _model_version(model: str, given: Mapping[str, str], where: _Where) -> ModelVersion:
+    """The version an endpoint serves; it must be where this environment's endpoint can read it: a
+    package of this environment's group in its account and region, or an artifact in its artifact
+    bucket under the model's training prefix (the model role may read nothing else)."""
+    arn, url = given.get("model_package_arn"), given.get("model_data_url")
     if arn and url:
         raise SettingsError(f"{model}_model_package_arn and {model}_model_data_url: give one, not both")
-    if arn and not MODEL_PACKAGE_ARN.match(str(arn)):
-        raise SettingsError(f"{model}_model_package_arn: {arn!r} is not a versioned model package ARN "
-                            "(arn:aws:sagemaker:REGION:ACCOUNT:model-package/GROUP/VERSION)")
-    if url and not S3_URI.match(str(url)):
-        raise SettingsError(f"{model}_model_data_url: {url!r} is not an s3://BUCKET/KEY.tar.gz URI")
+    if arn:
+        match = MODEL_PACKAGE_ARN.match(arn)
+        if not match:
+            raise SettingsError(f"{model}_model_package_arn: {arn!r} is not a versioned model package ARN "
+                                "(arn:aws:sagemaker:REGION:ACCOUNT:model-package/GROUP/VERSION)")
+        wanted = (where.region or match["region"], where.account or match["account"], f"{where.prefix}-{model}")
+        if (match["region"], match["account"], match["group"]) != wanted:
+            raise SettingsError(
+                f"{model}_model_package_arn: {arn!r} is not a package of environment {where.env}: expected region "
+                f"{where.region or 'REGION'}, account {where.account or 'ACCOUNT'}, group {wanted[2]}")
+    if url:
+        match = S3_URI.match(url)
+        if not match:
+            raise SettingsError(f"{model}_model_data_url: {url!r} is not an s3://BUCKET/KEY.tar.gz URI")
+        bucket = re.escape(f"{where.prefix}-artifacts-")
+        bucket += (re.escape(where.account) if where.account else ACCOUNT_ID.pattern) + "-"
+        bucket += re.escape(where.region) if where.region else REGION.pattern
+        if not (re.fullmatch(bucket, match["bucket"]) and match["key"].startswith(f"training/{model}/")):
+            raise SettingsError(
+                f"{model}_model_data_url: {url!r} is not in environment {where.env}'s artifact bucket "
+                f"{where.prefix}-artifacts-{where.account or 'ACCOUNT'}-{where.region or 'REGION'} under "
+                f"training/{model}/")
     return ModelVersion(model_package_arn=arn, model_data_url=url)
+
+
+@dataclass(frozen=True)
+class _Where:
+    env: str
+    prefix: str
+    account: str | None
+    region: str | None
+
+
+def _target(r: _Reader, name: str, pattern: re.Pattern[str], default: str | None, what: str) -> str | None:
+    """`account` or `region` of an environment: a literal, or null (or left out) for the CLI's default."""
+    if name not in r.raw:
+        r.used.add(name)
+        return default
+    key, value = r._get(name)
+    if value is None:
+        return default
+    if not isinstance(value, str) or not pattern.fullmatch(value):
+        raise SettingsError(f"{key}: {value!r} is not {what}, or null for the CLI's default")
+    return value
 
 
 def _serving(model: str, r: _Reader, capacity: Mapping[str, Any], version: ModelVersion) -> ServingSettings:
@@ -333,9 +407,11 @@ def read_capacity_file(path: Path) -> dict[str, Any]:
     return data
 
 
-def load_settings(context: Mapping[str, Any], env: str, *, capacity: Mapping[str, Any] | None = None
-                  ) -> EnvironmentSettings:
-    """Validate `environments.<env>` (plus the model-version keys given with -c) into settings."""
+def load_settings(context: Mapping[str, Any], env: str, *, capacity: Mapping[str, Any] | None = None,
+                  default_account: str | None = None, default_region: str | None = None) -> EnvironmentSettings:
+    """Validate `environments.<env>` (plus the model-version keys given with -c) into settings.
+    `default_account`/`default_region` (the CLI's CDK_DEFAULT_ACCOUNT/REGION) stand in for an
+    `account`/`region` that cdk.json leaves null."""
     project = context.get("project")
     if not isinstance(project, str) or not re.fullmatch(r"[a-z][a-z0-9]{1,15}", project):
         raise SettingsError(f"project: {project!r} must be 2-16 lowercase letters and digits")
@@ -348,14 +424,18 @@ def load_settings(context: Mapping[str, Any], env: str, *, capacity: Mapping[str
         raise SettingsError(f"env: {env!r} must be 2-10 lowercase letters and digits")
     r = _Reader(environments[env], f"environments.{env}")
     capacity = capacity or {}
+    account = _target(r, "account", ACCOUNT_ID, default_account, "a 12-digit AWS account ID")
+    region = _target(r, "region", REGION, default_region, "an AWS region name such as eu-west-1")
+    where = _Where(env=env, prefix=f"{project}-{env}", account=account, region=region)
     out = EnvironmentSettings(
-        project=project, env=env,
+        project=project, env=env, account=account, region=region,
         removal_policy=r.choice("removal_policy", REMOVAL_POLICIES),
         log_retention_days=r.int("log_retention_days", allowed=LOG_RETENTION_DAYS),
         network=_network(r.child("network")),
         storage=_storage(r.child("storage")),
         training=_per_model(r.child("training"), _training),
-        serving=_per_model(r.child("serving"), lambda m, c: _serving(m, c, capacity, _model_version(m, context))),
+        serving=_per_model(r.child("serving"), lambda m, c: _serving(
+            m, c, capacity, _model_version(m, _version_context(context, env, m), where))),
     )
     r.done()
     return out

@@ -117,7 +117,7 @@ def _review(args: argparse.Namespace, repo: Path, cdk: Path, work: Path) -> int:
     started = time.monotonic()
     try:
         base_ref = gitref.resolve_base(repo, args.base)
-        context = synth.review_context(_context(args.context))
+        context = synth.review_context(_context(args.context), repo)
         base, head = synthesize(repo, base_ref.sha, cdk, context, work, args.base_assembly,
                                 args.head_assembly)
         synthesized = time.monotonic()
@@ -139,6 +139,8 @@ def _review(args: argparse.Namespace, repo: Path, cdk: Path, work: Path) -> int:
     destructive = classify.destructive_changes(diffs)
     for stack in removed:
         destructive += classify.deleted_stack(stack, base.template(stack))
+    destructive = classify.merge(classify.fixed_name_conflicts(
+        diffs, {s: base.template(s) for s in base.stacks}, {s: head.template(s) for s in head.stacks}), destructive)
     widening, narrowing = classify.widening_changes(diffs)
     appeared, disappeared = nagdiff.nag_changes(base, head)
     costs = []

@@ -2,6 +2,7 @@
 and IAM or security-group changes that widen access."""
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +22,18 @@ STATEFUL_TYPES = {
     "AWS::RDS::DBCluster": "RDS cluster",
 }
 DESTRUCTIVE_IMPACTS = ("replaced", "may be replaced", "deleted")
+# The property that gives each type a fixed physical name, when the template sets it.
+NAME_PROPERTIES = {
+    "AWS::S3::Bucket": "BucketName", "AWS::KMS::Alias": "AliasName", "AWS::IAM::Role": "RoleName",
+    "AWS::IAM::ManagedPolicy": "ManagedPolicyName", "AWS::SageMaker::Endpoint": "EndpointName",
+    "AWS::SageMaker::EndpointConfig": "EndpointConfigName", "AWS::SageMaker::Model": "ModelName",
+    "AWS::SageMaker::ModelPackageGroup": "ModelPackageGroupName", "AWS::StepFunctions::StateMachine":
+    "StateMachineName", "AWS::Logs::LogGroup": "LogGroupName", "AWS::Lambda::Function": "FunctionName",
+    "AWS::SNS::Topic": "TopicName", "AWS::ECR::Repository": "RepositoryName", "AWS::DynamoDB::Table": "TableName",
+    "AWS::EC2::SecurityGroup": "GroupName",
+}
+REPLACEMENT_FAILS = "replaced, which fails at deploy"
+MOVE_FAILS = "given a new logical ID, which fails at deploy"
 RETAINING_POLICIES = ("Retain", "RetainExceptOnCreate", "Snapshot")
 
 
@@ -89,3 +102,59 @@ def widening_changes(diffs: list[StackDiff]) -> tuple[list[Widening], int]:
             else:
                 narrow += 1
     return widen, narrow
+
+
+def _named(template: dict[str, Any]) -> dict[str, tuple[str, str, str]]:
+    """Logical ID -> (type, fixed name as canonical JSON, construct path) of the named resources."""
+    out = {}
+    for logical_id, resource in template.get("Resources", {}).items():
+        prop = NAME_PROPERTIES.get(resource.get("Type", ""))
+        name = (resource.get("Properties") or {}).get(prop) if prop else None
+        if name is not None:
+            out[logical_id] = (resource["Type"], json.dumps(name, sort_keys=True),
+                               resource.get("Metadata", {}).get("aws:cdk:path", ""))
+    return out
+
+
+def _shown(name: str) -> str:
+    value = json.loads(name)
+    return value if isinstance(value, str) else name
+
+
+def fixed_name_conflicts(diffs: list[StackDiff], base: dict[str, dict[str, Any]],
+                         head: dict[str, dict[str, Any]]) -> list[Destructive]:
+    """Changes that fail at deploy because a resource has a fixed physical name (a bucket, a key alias,
+    a named role, endpoint, state machine or log group): CloudFormation creates the new resource before
+    it deletes the old one, so a replacement, or the same name under a new logical ID (a renamed or
+    moved construct), collides with the old resource, which still exists, or is retained (orphaned) and
+    keeps the name for good. `base`/`head`: templates by stack name.
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-name.html
+    ("you can't perform an update that causes a custom-named resource to be replaced")"""
+    out = []
+    for diff in diffs:
+        named = _named(head.get(diff.stack, {}))
+        for r in diff.resources:
+            if r.impact in ("replaced", "may be replaced") and r.logical_id in named:
+                forced = f"forced by {', '.join(r.forcing)}; " if r.forcing else ""
+                out.append(Destructive(diff.stack, r.logical_id, r.path, r.type, REPLACEMENT_FAILS,
+                                       f"{forced}it has the fixed name {_shown(named[r.logical_id][1])}: the "
+                                       "replacement cannot be created while the old resource holds the name"))
+    gone = {(kind, name): (stack, logical_id) for stack, template in base.items()
+            for logical_id, (kind, name, _) in _named(template).items()
+            if logical_id not in head.get(stack, {}).get("Resources", {})}
+    for stack, template in head.items():
+        for logical_id, (kind, name, path) in _named(template).items():
+            if logical_id in base.get(stack, {}).get("Resources", {}) or (kind, name) not in gone:
+                continue
+            old_stack, old_id = gone[(kind, name)]
+            out.append(Destructive(stack, logical_id, path, kind, MOVE_FAILS,
+                                   f"{old_stack}/{old_id} becomes {stack}/{logical_id} with the same fixed name "
+                                   f"{_shown(name)}: the new resource is created while the old one still exists "
+                                   "(or is retained, orphaned), so the name is taken"))
+    return out
+
+
+def merge(fixed: list[Destructive], destructive: list[Destructive]) -> list[Destructive]:
+    """The fixed-name conflicts first; a destructive change they already name is not repeated."""
+    seen = {(d.stack, d.logical_id) for d in fixed}
+    return fixed + [d for d in destructive if (d.stack, d.logical_id) not in seen]

@@ -43,7 +43,8 @@ def _money(value: float | None, signed: bool = False) -> str:
 
 def _verdict(r: Review) -> str:
     if r.blocked:
-        return (f"**BLOCKED: {len(r.destructive)} stateful resource(s) would be replaced or deleted.** "
+        return (f"**BLOCKED: {len(r.destructive)} stateful resource(s) would be replaced or deleted, or a "
+                "fixed-name change would fail at deploy.** "
                 "Re-run with `ALLOW_DESTRUCTIVE=1` once the data loss or migration is planned.")
     if r.destructive:
         return f"**{len(r.destructive)} destructive change(s) to stateful resources, allowed by ALLOW_DESTRUCTIVE=1.**"

@@ -9,10 +9,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-# Serving stacks exist only when a model version is given; the review gives each model a placeholder
-# (unless the caller names a version), on both sides, so the endpoints are compared too.
-PLACEHOLDER_VERSIONS = {"cnn": "s3://review-placeholder/cnn/model.tar.gz",
-                        "mlp": "s3://review-placeholder/mlp/model.tar.gz"}
+# Serving stacks exist only when a model version is given; the review gives each model of each
+# environment a placeholder (unless the caller names a version), on both sides, so the endpoints are
+# compared too. A version must lie in its environment's artifact bucket under the model's training
+# prefix (infra/settings.py), so the placeholder is built from cdk.json.
+MODELS = ("cnn", "mlp")
+PLACEHOLDER_KEY = "training/{model}/review-placeholder/output/model.tar.gz"
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
 # cdk-nag findings are reported by the review, so they must not stop synth (they still stop `make synth`).
 REVIEW_CONTEXT = {"@aws-cdk/core:failSynthOnValidationErrors": "false"}
 
@@ -25,19 +28,41 @@ class SynthError(RuntimeError):
     """Synth of a tree failed; the message holds the tail of its output."""
 
 
-def review_context(extra: dict[str, str]) -> dict[str, str]:
+def placeholder_version(cdk_json: dict[str, Any], env: str, model: str) -> str:
+    """A model.tar.gz URL in `env`'s artifact bucket (account and region from cdk.json, else stand-ins)."""
+    context = cdk_json.get("context", {})
+    settings = context.get("environments", {}).get(env, {})
+    bucket = (f"{context.get('project')}-{env}-artifacts-{settings.get('account') or '000000000000'}-"
+              f"{settings.get('region') or 'us-east-1'}")
+    return f"s3://{bucket}/{PLACEHOLDER_KEY.format(model=model)}"
+
+
+def review_context(extra: dict[str, str], tree: Path = PROJECT_ROOT) -> dict[str, str]:
+    """The context of both synths: the caller's, plus a placeholder version for each model of the
+    environment named with `env` (plain keys), or of every environment (`<env>:` keys, as a version
+    given without `-c env` is refused)."""
     context = dict(REVIEW_CONTEXT)
-    for model, url in PLACEHOLDER_VERSIONS.items():
-        if not (extra.get(f"{model}_model_package_arn") or extra.get(f"{model}_model_data_url")):
-            context[f"{model}_model_data_url"] = url
+    cdk_json = json.loads((tree / "cdk.json").read_text())
+    envs = [extra["env"]] if extra.get("env") else sorted(cdk_json.get("context", {}).get("environments", {}))
+    for env in envs:
+        scope = "" if extra.get("env") else f"{env}:"
+        for model in MODELS:
+            keys = [f"{scope}{model}_model_package_arn", f"{scope}{model}_model_data_url"]
+            if not any(extra.get(k) for k in keys):
+                context[keys[1]] = placeholder_version(cdk_json, env, model)
     return {**context, **extra}
 
 
 def cdk_env() -> dict[str, str]:
+    """The CLI's environment without any AWS credentials: the review never talks to AWS, and the app
+    synthesizes every environment only when the CLI has no credentials (infra/application.py)."""
     env = {**os.environ, "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1", "CDK_DISABLE_VERSION_CHECK": "1",
-           "FORCE_COLOR": "0", "CI": "true"}
-    for key in ("AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
-        env.pop(key, None)  # the review never talks to AWS
+           "FORCE_COLOR": "0", "CI": "true", "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+           "AWS_EC2_METADATA_DISABLED": "true"}
+    for key in ("AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+                "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+                "AWS_CONTAINER_CREDENTIALS_FULL_URI", "CDK_DEFAULT_ACCOUNT"):
+        env.pop(key, None)
     return env
 
 

@@ -37,6 +37,7 @@ from constructs import Construct
 from infra.components.common import grant_prefix
 from infra.components.inference_component import scaling_role
 from infra.components.serving_model import isolated_model
+from infra.instance_storage import has_instance_storage
 from infra.nag import allow_wildcards
 from infra.serving_modes import AsyncSettings
 from infra.settings import ServingSettings
@@ -50,16 +51,18 @@ class AsyncEndpoint(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, endpoint_name: str, settings: ServingSettings,
                  image: ecr_assets.DockerImageAsset, model_data_bucket: s3.IBucket, model_data_prefix: str,
                  io_bucket: s3.IBucket, io_prefix: str, key: kms.IKey, vpc: ec2.IVpc,
-                 subnets: ec2.SubnetSelection) -> None:
+                 subnets: ec2.SubnetSelection, s3_prefix_list_id: str,
+                 log_retention_days: int, retain: bool) -> None:
         super().__init__(scope, construct_id)
         options = settings.mode_options if isinstance(settings.mode_options, AsyncSettings) else AsyncSettings()
         self.endpoint_name = endpoint_name
         self.input_prefix, self.output_prefix, self.failure_prefix = (f"{io_prefix}/{part}" for part in
                                                                        ("input", "output", "failure"))
-        self.model, role = isolated_model(
+        self.model, role, self.log_group = isolated_model(
             self, endpoint_name=endpoint_name, version=settings.version, image=image,
             model_data_bucket=model_data_bucket, model_data_prefix=model_data_prefix, key=key, vpc=vpc,
-            subnets=subnets, log_group=f"/aws/sagemaker/Endpoints/{endpoint_name}",
+            subnets=subnets, s3_prefix_list_id=s3_prefix_list_id, log_group=f"/aws/sagemaker/Endpoints/{endpoint_name}",
+            log_retention_days=log_retention_days, retain=retain,
             environment={"SAGEMAKER_MAX_PAYLOAD_IN_MB": str(options.max_payload_mb)})
         # The model role reads the inputs and writes the answers and failures, all under io_prefix/.
         grant_prefix(role, io_bucket, io_prefix, write=True)
@@ -75,7 +78,9 @@ class AsyncEndpoint(Construct):
             actions=["sns:Publish"], resources=[self.success_topic.topic_arn, self.error_topic.topic_arn]))
         bucket = f"s3://{io_bucket.bucket_name}"
         self.config = sagemaker.CfnEndpointConfig(
-            self, "Config", kms_key_id=key.key_arn,
+            self, "Config",
+            # SageMaker refuses KmsKeyId for types with (hardware-encrypted) local storage
+            kms_key_id=None if has_instance_storage(settings.instance_type) else key.key_arn,
             production_variants=[sagemaker.CfnEndpointConfig.ProductionVariantProperty(
                 variant_name=VARIANT, model_name=self.model.attr_model_name, instance_type=settings.instance_type,
                 initial_instance_count=1, initial_variant_weight=1.0)],
@@ -105,6 +110,7 @@ class AsyncEndpoint(Construct):
                 auto_rollback_configuration=sagemaker.CfnEndpoint.AutoRollbackConfigProperty(alarms=[
                     sagemaker.CfnEndpoint.AlarmProperty(alarm_name=alarm.alarm_name)
                     for alarm in (self.errors_alarm, self.latency_alarm)])))
+        self.endpoint.node.add_dependency(self.log_group)  # exists before SageMaker writes to it
         self.scaling_target = appscaling.ScalableTarget(
             self, "ScalableTarget", service_namespace=appscaling.ServiceNamespace.SAGEMAKER,
             resource_id=f"endpoint/{endpoint_name}/variant/{VARIANT}",

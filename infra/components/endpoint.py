@@ -17,12 +17,9 @@ from aws_cdk import aws_sagemaker as sagemaker
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from infra.components.common import (
-    depend_on_policy_only,
-    grant_prefix,
-    https_to_vpc_security_group,
-    sagemaker_model_role,
-)
+from infra.components.common import grant_prefix
+from infra.components.serving_model import isolated_model
+from infra.instance_storage import has_instance_storage
 from infra.nag import allow_wildcards
 from infra.settings import ModelVersion, ServingSettings
 
@@ -35,31 +32,19 @@ class AutoscaledEndpoint(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, endpoint_name: str, settings: ServingSettings,
                  version: ModelVersion, image: ecr_assets.DockerImageAsset, model_data_bucket: s3.IBucket,
                  model_data_prefix: str, capture_bucket: s3.IBucket, capture_prefix: str, key: kms.IKey,
-                 vpc: ec2.IVpc, subnets: ec2.SubnetSelection) -> None:
+                 vpc: ec2.IVpc, subnets: ec2.SubnetSelection, s3_prefix_list_id: str, log_retention_days: int,
+                 retain: bool) -> None:
         super().__init__(scope, construct_id)
-        if not version.given:
-            raise ValueError(f"{endpoint_name}: a model package ARN or a model data URL is required")
         self.endpoint_name = endpoint_name
-        security_group = https_to_vpc_security_group(self, "SecurityGroup", vpc=vpc,
-                                                     description=f"{endpoint_name} model containers",
-                                                     rule_description="VPC endpoints")
-        role = sagemaker_model_role(
-            self, "ModelRole", description=f"{endpoint_name}: read the model artifact and pull the image",
-            image=image, model_data_bucket=model_data_bucket, model_data_prefix=model_data_prefix, key=key,
-            log_group=f"/aws/sagemaker/Endpoints/{endpoint_name}")
-        container = (sagemaker.CfnModel.ContainerDefinitionProperty(model_package_name=version.model_package_arn)
-                     if version.model_package_arn else
-                     sagemaker.CfnModel.ContainerDefinitionProperty(image=image.image_uri,
-                                                                    model_data_url=version.model_data_url))
-        self.model = sagemaker.CfnModel(
-            self, "Model", execution_role_arn=role.role_arn, primary_container=container,
-            enable_network_isolation=True,
-            vpc_config=sagemaker.CfnModel.VpcConfigProperty(
-                security_group_ids=[security_group.security_group_id],
-                subnets=vpc.select_subnets(subnet_type=subnets.subnet_type).subnet_ids))
-        depend_on_policy_only(self.model, role)
+        self.model, role, self.log_group = isolated_model(
+            self, endpoint_name=endpoint_name, version=version, image=image, model_data_bucket=model_data_bucket,
+            model_data_prefix=model_data_prefix, key=key, vpc=vpc, subnets=subnets,
+            s3_prefix_list_id=s3_prefix_list_id, log_group=f"/aws/sagemaker/Endpoints/{endpoint_name}",
+            log_retention_days=log_retention_days, retain=retain)
         self.config = sagemaker.CfnEndpointConfig(
-            self, "Config", kms_key_id=key.key_arn,
+            self, "Config",
+            # SageMaker refuses KmsKeyId for types with (hardware-encrypted) local storage
+            kms_key_id=None if has_instance_storage(settings.instance_type) else key.key_arn,
             production_variants=[sagemaker.CfnEndpointConfig.ProductionVariantProperty(
                 variant_name=VARIANT, model_name=self.model.attr_model_name, instance_type=settings.instance_type,
                 initial_instance_count=settings.min_capacity, initial_variant_weight=1.0)],
@@ -93,6 +78,7 @@ class AutoscaledEndpoint(Construct):
                 auto_rollback_configuration=sagemaker.CfnEndpoint.AutoRollbackConfigProperty(alarms=[
                     sagemaker.CfnEndpoint.AlarmProperty(alarm_name=alarm.alarm_name)
                     for alarm in (self.errors_alarm, self.latency_alarm)])))
+        self.endpoint.node.add_dependency(self.log_group)  # exists before SageMaker writes to it
         self.scaling_target = appscaling.ScalableTarget(
             self, "ScalableTarget", service_namespace=appscaling.ServiceNamespace.SAGEMAKER,
             resource_id=f"endpoint/{endpoint_name}/variant/{VARIANT}",

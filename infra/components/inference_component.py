@@ -34,6 +34,7 @@ from constructs import Construct
 
 from infra.components.common import depend_on_policy_only
 from infra.components.serving_model import isolated_model
+from infra.instance_storage import has_instance_storage
 from infra.serving_modes import SCALE_TO_ZERO, ScaleToZeroSettings, check_region, invocations_per_copy_target
 from infra.settings import ServingSettings
 
@@ -53,7 +54,8 @@ class ScaleToZeroEndpoint(Construct):
 
     def __init__(self, scope: Construct, construct_id: str, *, endpoint_name: str, settings: ServingSettings,
                  image: ecr_assets.DockerImageAsset, model_data_bucket: s3.IBucket, model_data_prefix: str,
-                 key: kms.IKey, vpc: ec2.IVpc, subnets: ec2.SubnetSelection) -> None:
+                 key: kms.IKey, vpc: ec2.IVpc, subnets: ec2.SubnetSelection, s3_prefix_list_id: str,
+                 log_retention_days: int, retain: bool) -> None:
         super().__init__(scope, construct_id)
         region = Stack.of(self).region
         check_region(SCALE_TO_ZERO, None if Token.is_unresolved(region) else region,
@@ -62,17 +64,20 @@ class ScaleToZeroEndpoint(Construct):
             else ScaleToZeroSettings()
         self.endpoint_name = endpoint_name
         self.component_name = f"{endpoint_name}-component"
-        self.model, role = isolated_model(
+        self.model, role, self.log_group = isolated_model(
             self, endpoint_name=endpoint_name, version=settings.version, image=image,
             model_data_bucket=model_data_bucket, model_data_prefix=model_data_prefix, key=key, vpc=vpc,
-            subnets=subnets, log_group=f"/aws/sagemaker/InferenceComponents/{self.component_name}")
+            subnets=subnets, s3_prefix_list_id=s3_prefix_list_id, log_group=f"/aws/sagemaker/InferenceComponents/{self.component_name}",
+            log_retention_days=log_retention_days, retain=retain)
         model_vpc = self.model.vpc_config
         # An endpoint of inference components carries the execution role, the network isolation and the
         # VPC of its containers itself (EndpointConfig ExecutionRoleArn, EnableNetworkIsolation, VpcConfig:
         # https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-sagemaker-endpointconfig.html);
         # the model keeps its own as well.
         self.config = sagemaker.CfnEndpointConfig(
-            self, "Config", kms_key_id=key.key_arn, execution_role_arn=role.role_arn, enable_network_isolation=True,
+            self, "Config",
+            # SageMaker refuses KmsKeyId for types with (hardware-encrypted) local storage
+            kms_key_id=None if has_instance_storage(settings.instance_type) else key.key_arn, execution_role_arn=role.role_arn, enable_network_isolation=True,
             vpc_config=sagemaker.CfnEndpointConfig.VpcConfigProperty(
                 security_group_ids=model_vpc.security_group_ids, subnets=model_vpc.subnets),
             production_variants=[sagemaker.CfnEndpointConfig.ProductionVariantProperty(
@@ -110,6 +115,7 @@ class ScaleToZeroEndpoint(Construct):
                 auto_rollback_configuration=sagemaker.CfnInferenceComponent.AutoRollbackConfigurationProperty(
                     alarms=[sagemaker.CfnInferenceComponent.AlarmProperty(alarm_name=alarm.alarm_name)
                             for alarm in (self.errors_alarm, self.latency_alarm)])))
+        self.component.node.add_dependency(self.log_group)  # exists before SageMaker writes to it
         self.scaling_target = appscaling.ScalableTarget(
             self, "ScalableTarget", service_namespace=appscaling.ServiceNamespace.SAGEMAKER,
             resource_id=f"inference-component/{self.component_name}",

@@ -11,21 +11,33 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
-from infra.components.common import depend_on_policy_only, https_to_vpc_security_group, sagemaker_model_role
+from aws_cdk import aws_logs as logs
+
+from infra.components.common import (
+    depend_on_policy_only,
+    encrypted_log_group,
+    sagemaker_model_role,
+    workload_security_group,
+)
 from infra.settings import ModelVersion
 
 
 def isolated_model(scope: Construct, *, endpoint_name: str, version: ModelVersion,
                    image: ecr_assets.DockerImageAsset, model_data_bucket: s3.IBucket, model_data_prefix: str,
-                   key: kms.IKey, vpc: ec2.IVpc, subnets: ec2.SubnetSelection, log_group: str,
-                   environment: Mapping[str, str] | None = None) -> tuple[sagemaker.CfnModel, iam.Role]:
-    """`Model` (and `ModelRole`, `SecurityGroup`) under `scope`: the model package or the inference image
-    with a model.tar.gz, `EnableNetworkIsolation` and a `VpcConfig` in `subnets`; the role writes `log_group`."""
+                   key: kms.IKey, vpc: ec2.IVpc, subnets: ec2.SubnetSelection, s3_prefix_list_id: str,
+                   log_group: str, log_retention_days: int, retain: bool,
+                   environment: Mapping[str, str] | None = None) -> tuple[sagemaker.CfnModel, iam.Role, logs.LogGroup]:
+    """`Model` (and `ModelRole`, `SecurityGroup`, `Logs`) under `scope`: the model package or the inference
+    image with a model.tar.gz, `EnableNetworkIsolation` and a `VpcConfig` in `subnets` whose security group
+    allows only HTTPS to S3; the role writes `log_group`, which is created here with the project key and
+    a retention (else SageMaker creates it on first write, unencrypted and kept forever). Whatever
+    writes to the log group should depend on it."""
     if not version.given:
         raise ValueError(f"{endpoint_name}: a model package ARN or a model data URL is required")
-    security_group = https_to_vpc_security_group(scope, "SecurityGroup", vpc=vpc,
-                                                 description=f"{endpoint_name} model containers",
-                                                 rule_description="VPC endpoints")
+    security_group = workload_security_group(scope, "SecurityGroup", vpc=vpc, s3_prefix_list_id=s3_prefix_list_id,
+                                             description=f"{endpoint_name} model containers")
+    logs_group = encrypted_log_group(scope, "Logs", key=key, retention_days=log_retention_days, retain=retain,
+                                     name=log_group)
     role = sagemaker_model_role(
         scope, "ModelRole", description=f"{endpoint_name}: read the model artifact and pull the image",
         image=image, model_data_bucket=model_data_bucket, model_data_prefix=model_data_prefix, key=key,
@@ -43,4 +55,4 @@ def isolated_model(scope: Construct, *, endpoint_name: str, version: ModelVersio
             security_group_ids=[security_group.security_group_id],
             subnets=vpc.select_subnets(subnet_type=subnets.subnet_type).subnet_ids))
     depend_on_policy_only(model, role)
-    return model, role
+    return model, role, logs_group

@@ -1,13 +1,16 @@
 """The project's customer-managed key and its S3 buckets."""
 from __future__ import annotations
 
-from aws_cdk import Duration, Stack
+from collections.abc import Mapping
+
+import jsii
+from aws_cdk import Aspects, Duration, IAspect, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
-from constructs import Construct
+from constructs import Construct, IConstruct
 
-from infra.components.common import acknowledge, removal_policy
+from infra.components.common import acknowledge, checkov_skip, removal_policy
 
 
 class ProjectKey(Construct):
@@ -32,6 +35,29 @@ class ProjectKey(Construct):
             principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
             actions=["kms:Decrypt", "kms:GenerateDataKey"], resources=["*"],
             conditions={"StringEquals": {"aws:SourceAccount": stack.account}}))
+        Aspects.of(self).add(LogDeliveryConditions())
+
+
+@jsii.implements(IAspect)
+class LogDeliveryConditions:
+    """Adds aws:SourceAccount and aws:SourceArn to the key-policy statements for CloudWatch Logs
+    vended-log delivery (`delivery.logs.amazonaws.com`, which the CDK adds without conditions for the
+    state machines' encrypted logs), so only this account's log deliveries may use the key.
+    https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/AWS-logs-infrastructure-S3.html (the key
+    policy for `delivery.logs.amazonaws.com`: aws:SourceAccount = the account, aws:SourceArn =
+    arn:aws:logs:REGION:ACCOUNT:*) and .../AWS-logs-and-resource-policy.html. Not verified against an
+    account: that the same conditions hold for delivery into an encrypted CloudWatch Logs group."""
+
+    def visit(self, node: IConstruct) -> None:
+        if not isinstance(node, kms.CfnKey):
+            return
+        stack = Stack.of(node)
+        statements = stack.resolve(node.key_policy).get("Statement", [])
+        for index, statement in enumerate(statements):
+            if (statement.get("Principal") or {}).get("Service") == "delivery.logs.amazonaws.com":
+                node.add_property_override(f"KeyPolicy.Statement.{index}.Condition", {
+                    "StringEquals": {"aws:SourceAccount": stack.account},
+                    "ArnLike": {"aws:SourceArn": f"arn:{stack.partition}:logs:{stack.region}:{stack.account}:*"}})
 
 
 class AccessLogBucket(Construct):
@@ -48,10 +74,9 @@ class AccessLogBucket(Construct):
                                               noncurrent_version_expiration=Duration.days(7),
                                               abort_incomplete_multipart_upload_after=Duration.days(1))],
             removal_policy=removal_policy(retain))
+        checkov_skip(self.bucket, {"CKV_AWS_18": "This is the access-log bucket of the data and artifact buckets; "
+                                                 "logging it into itself would loop."})
         for rule, reason in {
-            "AwsSolutions-S1": "This is the access-log bucket itself; logging it into itself would loop.",
-            "NIST.800.53.R5-S3BucketLoggingEnabled": "This is the access-log bucket itself; logging it into "
-                                                     "itself or a further bucket would only loop.",
             "NIST.800.53.R5-S3DefaultEncryptionKMS": "S3 server access log delivery supports only SSE-S3 "
                                                      "on the target bucket.",
             "NIST.800.53.R5-S3BucketReplicationEnabled": "Access logs are kept in one region for their "
@@ -68,7 +93,8 @@ class SecureBucket(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, bucket_name: str, key: kms.IKey,
                  access_logs: s3.IBucket,
                  log_prefix: str, infrequent_access_after_days: int, noncurrent_version_expiration_days: int,
-                 retain: bool) -> None:
+                 retain: bool, expirations: Mapping[str, int] | None = None) -> None:
+        """`expirations`: prefix -> days after which objects under it (and their old versions) expire."""
         super().__init__(scope, construct_id)
         self.bucket = s3.Bucket(
             self, "Bucket", bucket_name=bucket_name, encryption=s3.BucketEncryption.KMS, encryption_key=key,
@@ -80,7 +106,10 @@ class SecureBucket(Construct):
                 transitions=[s3.Transition(storage_class=s3.StorageClass.INFREQUENT_ACCESS,
                                            transition_after=Duration.days(infrequent_access_after_days))],
                 noncurrent_version_expiration=Duration.days(noncurrent_version_expiration_days),
-                abort_incomplete_multipart_upload_after=Duration.days(7))],
+                abort_incomplete_multipart_upload_after=Duration.days(7))] + [
+                s3.LifecycleRule(id=f"Expire-{prefix.strip('/')}", prefix=prefix, expiration=Duration.days(days),
+                                 noncurrent_version_expiration=Duration.days(1))
+                for prefix, days in sorted((expirations or {}).items())],
             removal_policy=removal_policy(retain))
         acknowledge(self.bucket, "NIST.800.53.R5-S3BucketReplicationEnabled",
             "Single-region project: versioning, KMS and the retain policy in prod protect the data; "

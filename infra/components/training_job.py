@@ -11,7 +11,7 @@ import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from aws_cdk import Stack
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_iam as iam
@@ -27,12 +27,34 @@ from infra.components.common import (
     grant_prefix,
     sagemaker_logs_and_metrics,
     sagemaker_vpc_access,
+    workload_security_group,
 )
+from infra.instance_storage import has_instance_storage
 from infra.nag import allow_wildcards
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 METRIC_DEFINITIONS_FILE = REPO_ROOT / "training" / "metric_definitions.json"
 CHECKPOINT_LOCAL_PATH = "/opt/ml/checkpoints"
+RETRIED_ERRORS = ("SageMaker.AmazonSageMakerException", "SageMaker.ResourceLimitExceededException",
+                  "ThrottlingException")
+
+
+def allow_between_hosts(group: ec2.SecurityGroup) -> None:
+    """What the hosts of one multi-instance job send each other, in and out among the group's members:
+    TCP for the framework (DDP, MultiWorkerMirroredStrategy), and UDP 500 (IKE) and IP protocol 50
+    (ESP) for the IPsec that inter-container traffic encryption sets up.
+    https://docs.aws.amazon.com/sagemaker/latest/dg/train-encrypt.html (Project-InterHostEncryptedTraffic)"""
+    for name, protocol, from_port, to_port, what in (("Tcp", "tcp", 0, 65535, "framework traffic"),
+                                                     ("Ike", "udp", 500, 500, "IPsec key exchange"),
+                                                     ("Esp", "50", None, None, "IPsec ESP")):
+        ec2.CfnSecurityGroupIngress(group, f"From{name}", group_id=group.security_group_id, ip_protocol=protocol,
+                                    from_port=from_port, to_port=to_port,
+                                    source_security_group_id=group.security_group_id,
+                                    description=f"Between training hosts: {what}")
+        ec2.CfnSecurityGroupEgress(group, f"To{name}", group_id=group.security_group_id, ip_protocol=protocol,
+                                   from_port=from_port, to_port=to_port,
+                                   destination_security_group_id=group.security_group_id,
+                                   description=f"Between training hosts: {what}")
 
 
 def load_metric_definitions(path: Path = METRIC_DEFINITIONS_FILE) -> list[dict[str, str]]:
@@ -60,7 +82,7 @@ class TrainingJobTask(Construct):
         hyperparameters: Mapping[str, str], data_bucket: s3.IBucket, data_prefix: str, channels: Sequence[str],
         artifact_bucket: s3.IBucket, output_prefix: str, checkpoint_prefix: str, key: kms.IKey,
         instance_type: str, instance_count: int, volume_size_gb: int, max_runtime_s: int,
-        use_spot: bool, max_wait_s: int, vpc: ec2.IVpc, subnets: ec2.SubnetSelection,
+        use_spot: bool, max_wait_s: int, vpc: ec2.IVpc, subnets: ec2.SubnetSelection, s3_prefix_list_id: str,
         result_path: str = "$.training",
     ) -> None:
         super().__init__(scope, construct_id)
@@ -69,13 +91,10 @@ class TrainingJobTask(Construct):
         if use_spot and max_wait_s < max_runtime_s:
             raise ValueError("max_wait_s must be >= max_runtime_s with managed spot")
         stack = Stack.of(self)
-        self.security_group = ec2.SecurityGroup(
-            self, "SecurityGroup", vpc=vpc, allow_all_outbound=False,
-            description=f"{job_name_prefix} training hosts: traffic between hosts and HTTPS to VPC endpoints")
-        self.security_group.add_ingress_rule(self.security_group, ec2.Port.all_tcp(), "Between training hosts")
-        self.security_group.add_egress_rule(self.security_group, ec2.Port.all_tcp(), "Between training hosts")
-        self.security_group.add_egress_rule(ec2.Peer.ipv4(vpc.vpc_cidr_block), ec2.Port.tcp(443),
-                                            "HTTPS to the VPC endpoints")
+        self.security_group = workload_security_group(
+            self, "SecurityGroup", vpc=vpc, s3_prefix_list_id=s3_prefix_list_id,
+            description=f"{job_name_prefix} training hosts: traffic between hosts and HTTPS to S3")
+        allow_between_hosts(self.security_group)
         self.role = self._execution_role(stack, image, data_bucket, data_prefix, artifact_bucket,
                                          output_prefix, checkpoint_prefix, key)
         stopping = {"MaxRuntimeInSeconds": max_runtime_s}
@@ -98,7 +117,9 @@ class TrainingJobTask(Construct):
             "OutputDataConfig": {"S3OutputPath": f"s3://{artifact_bucket.bucket_name}/{output_prefix}/",
                                  "KmsKeyId": key.key_arn},
             "ResourceConfig": {"InstanceType": instance_type, "InstanceCount": instance_count,
-                               "VolumeSizeInGB": volume_size_gb, "VolumeKmsKeyId": key.key_arn},
+                               "VolumeSizeInGB": volume_size_gb,
+                               # SageMaker refuses a volume key on types with (hardware-encrypted) local storage
+                               **({} if has_instance_storage(instance_type) else {"VolumeKmsKeyId": key.key_arn})},
             "StoppingCondition": stopping,
             **spot,
             "CheckpointConfig": {
@@ -116,6 +137,13 @@ class TrainingJobTask(Construct):
             "Parameters": parameters,
             "ResultPath": result_path,
         })
+        # Throttling and account limits (e.g. instances in use by other jobs) are worth waiting out.
+        # Step Functions names a SageMaker API error after the SDK's exception class: ThrottlingException
+        # has no class of its own and arrives as SageMaker.AmazonSageMakerException; a failed job is
+        # States.TaskFailed and is not retried here.
+        # https://docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html
+        self.task.add_retry(errors=list(RETRIED_ERRORS), interval=Duration.seconds(30), max_attempts=6,
+                            backoff_rate=2.0, max_delay=Duration.minutes(15), jitter_strategy=sfn.JitterType.FULL)
         job_arn = stack.format_arn(service="sagemaker", resource="training-job", resource_name=f"{job_name_prefix}-*")
         self.policy_statements = [
             iam.PolicyStatement(actions=["sagemaker:CreateTrainingJob", "sagemaker:DescribeTrainingJob",

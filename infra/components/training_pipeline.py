@@ -37,15 +37,24 @@ class TrainingPipeline(Construct):
             self, "ModelPackageGroup", model_package_group_name=group_name,
             model_package_group_description=f"Versions of the {model} model that passed the quality gate")
 
-        # A failed .sync job's Cause is its DescribeTrainingJob response, FailureReason included.
-        parse_failure = sfn.Pass(self, "ReadFailureReason", parameters={
-            "job.$": "States.StringToJson($.error.Cause)"})
+        # A failed .sync job's Cause is its DescribeTrainingJob response, FailureReason included; but a
+        # job stopped or failed before SageMaker wrote one has no FailureReason, and a Cause that is not
+        # JSON would make StringToJson itself fail the execution with a runtime error. Both fall back
+        # to the raw Cause.
         training_failed = sfn.Fail(self, "TrainingFailed", error="TrainingJobFailed",
                                    cause_path="$.job.FailureReason")
+        failed_without_reason = sfn.Fail(self, "TrainingFailedWithoutReason", error="TrainingJobFailed",
+                                         cause_path="$.error.Cause")
+        has_reason = sfn.Choice(self, "HasFailureReason").when(
+            sfn.Condition.is_present("$.job.FailureReason"), training_failed).otherwise(failed_without_reason)
+        parse_failure = sfn.Pass(self, "ReadFailureReason", parameters={
+            "job.$": "States.StringToJson($.error.Cause)"})
+        is_description = sfn.Choice(self, "IsJobDescription").when(
+            sfn.Condition.string_matches("$.error.Cause", "{*"), parse_failure.next(has_reason)
+        ).otherwise(failed_without_reason)
         could_not_start = sfn.Fail(self, "TrainingCouldNotStart", error="TrainingJobNotStarted",
                                    cause_path="$.error.Cause")
-        training_job.task.add_catch(parse_failure.next(training_failed), errors=["States.TaskFailed"],
-                                    result_path="$.error")
+        training_job.task.add_catch(is_description, errors=["States.TaskFailed"], result_path="$.error")
         training_job.task.add_catch(could_not_start, errors=["States.ALL"], result_path="$.error")
 
         evaluate = tasks.LambdaInvoke(

@@ -7,6 +7,7 @@ from constructs import Construct
 
 from infra.components.network import IsolatedNetwork
 from infra.settings import EnvironmentSettings
+from infra.stacks.storage_stack import bucket_name
 
 
 class NetworkStack(Stack):
@@ -15,8 +16,10 @@ class NetworkStack(Stack):
         super().__init__(scope, construct_id, description=description)
         network = IsolatedNetwork(self, "Network", cidr=settings.network.cidr, flow_log_key=key,
                                   flow_log_retention_days=settings.network.flow_log_retention_days,
-                                  retain=settings.retain)
+                                  retain=settings.retain,
+                                  bucket_names=[bucket_name(settings, "data"), bucket_name(settings, "artifacts")])
         self.vpc = network.vpc
+        self.s3_prefix_list_id = network.s3_prefix_list_id
         self.subnets = network.subnets
         CfnOutput(self, "IsolatedSubnetIds",
                   value=Fn.join(",", self.vpc.select_subnets(subnet_type=self.subnets.subnet_type).subnet_ids),

@@ -26,7 +26,8 @@ class ServingStack(Stack):
         common = dict(endpoint_name=endpoint_name, settings=serving,
                       image=image_asset(self, "InferenceImage", inference_dir), model_data_bucket=artifact_bucket,
                       model_data_prefix=f"training/{serving.model}", key=storage.key, vpc=network.vpc,
-                      subnets=network.subnets)
+                      subnets=network.subnets, s3_prefix_list_id=network.s3_prefix_list_id,
+                      log_retention_days=settings.log_retention_days, retain=settings.retain)
         if serving.mode == SCALE_TO_ZERO:
             self.endpoint = ScaleToZeroEndpoint(self, "Endpoint", **common)
             CfnOutput(self, "InferenceComponentName", value=self.endpoint.component_name,

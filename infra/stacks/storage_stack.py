@@ -25,7 +25,9 @@ class StorageStack(Stack):
         self.data_bucket = SecureBucket(self, "Data", bucket_name=self.data_bucket_name, log_prefix="data",
                                         **common).bucket
         self.artifact_bucket = SecureBucket(self, "Artifacts", bucket_name=self.artifact_bucket_name,
-                                            log_prefix="artifacts", **common).bucket
+                                            log_prefix="artifacts", **common, expirations={
+                                                "data-capture/": s.data_capture_expiration_days,
+                                                "checkpoints/": s.checkpoint_expiration_days}).bucket
         CfnOutput(self, "DataBucketName", value=self.data_bucket.bucket_name,
                   description="Upload training data to s3://BUCKET/<model>/<channel>/")
         CfnOutput(self, "ArtifactBucketName", value=self.artifact_bucket.bucket_name)

@@ -8,7 +8,7 @@ from aws_cdk import CfnOutput, Duration, Stack
 from aws_cdk import aws_ecr_assets as ecr_assets
 from constructs import Construct
 
-from infra.components.common import https_to_vpc_security_group, sagemaker_model_role
+from infra.components.common import sagemaker_model_role, workload_security_group
 from infra.components.evaluation import EvaluationReader
 from infra.components.training_job import TrainingJobTask, load_metric_definitions
 from infra.components.training_pipeline import TrainingPipeline
@@ -37,7 +37,8 @@ class TrainingStack(Stack):
         inference_image = image_asset(self, "InferenceImage", inference_dir)
         reader = EvaluationReader(self, "EvaluationReader", artifact_bucket=artifact_bucket,
                                   output_prefix="training", key=storage.key, vpc=network.vpc,
-                                  subnets=network.subnets, log_retention_days=settings.log_retention_days,
+                                  subnets=network.subnets, s3_prefix_list_id=network.s3_prefix_list_id,
+                                  log_retention_days=settings.log_retention_days,
                                   retain=settings.retain)
         serving_types = {s.model: s.instance_type for s in settings.serving}
         self.pipelines = {}
@@ -53,7 +54,8 @@ class TrainingStack(Stack):
                 artifact_bucket=artifact_bucket, output_prefix=f"training/{t.model}",
                 checkpoint_prefix=f"checkpoints/{t.model}", key=storage.key, instance_type=t.instance_type,
                 instance_count=t.instance_count, volume_size_gb=t.volume_size_gb, max_runtime_s=t.max_runtime_s,
-                use_spot=t.use_spot, max_wait_s=t.max_wait_s, vpc=network.vpc, subnets=network.subnets)
+                use_spot=t.use_spot, max_wait_s=t.max_wait_s, vpc=network.vpc, subnets=network.subnets,
+                s3_prefix_list_id=network.s3_prefix_list_id)
             pipeline = TrainingPipeline(
                 self, f"{t.model.capitalize()}Pipeline", model=t.model, group_name=name, training_job=job,
                 evaluation_function=reader.function, inference_image=inference_image,
@@ -74,8 +76,8 @@ class TrainingStack(Stack):
                 description=f"{name}-exp-* experiment endpoints: read the model artifact and pull the image",
                 image=inference_image, model_data_bucket=artifact_bucket, model_data_prefix=f"training/{t.model}",
                 key=storage.key, log_group=f"/aws/sagemaker/Endpoints/{name}-exp-*")
-            experiment_group = https_to_vpc_security_group(
-                self, f"{m}ExperimentSecurityGroup", vpc=network.vpc,
+            experiment_group = workload_security_group(
+                self, f"{m}ExperimentSecurityGroup", vpc=network.vpc, s3_prefix_list_id=network.s3_prefix_list_id,
                 description=f"{name}-exp-* experiment endpoint model containers")
             CfnOutput(self, f"{m}ExperimentModelRoleArn", value=experiment_role.role_arn)
             CfnOutput(self, f"{m}ExperimentSecurityGroupId", value=experiment_group.security_group_id)

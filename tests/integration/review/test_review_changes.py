@@ -24,8 +24,10 @@ def test_replacing_the_data_bucket_fails_the_review(reviewed, rerun):
     assert result.returncode == 1, result.text[:3000]
     assert "BLOCKED" in result.text
     destructive = result.section("Destructive changes to stateful resources")
+    # the bucket has a fixed name: the replacement is not only data loss, the deploy itself fails
     assert re.search(r"\*\*S3 bucket\*\* `elasticml-dev-storage/Data/Bucket` \(AWS::S3::Bucket \w+\) would be "
-                     r"\*\*replaced\*\*: forced by BucketName", destructive), destructive
+                     r"\*\*replaced, which fails at deploy\*\*: forced by BucketName; it has the fixed name",
+                     destructive), destructive
     assert "Artifacts/Bucket" not in destructive and "AccessLogs" not in destructive
     assert "destructive change" in result.stderr
 

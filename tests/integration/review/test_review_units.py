@@ -139,3 +139,23 @@ def test_the_worktree_holds_the_base_and_is_removed(tmp_path):
         assert (tree / "f").read_text() == "base"
     assert not tree.exists()
     assert len(_git(tmp_path, "worktree", "list").splitlines()) == 1
+
+
+def _bucket(name, path="Data/Bucket"):
+    return {"Type": "AWS::S3::Bucket", "Properties": {"BucketName": name}, "Metadata": {"aws:cdk:path": path}}
+
+
+def test_a_fixed_name_replaced_or_under_a_new_logical_id_fails_at_deploy():
+    named = {"Fn::Join": ["-", ["elasticml-dev-data", {"Ref": "AWS::AccountId"}]]}
+    base = {"s": {"Resources": {
+        "DataBucketE6B0FAA8": _bucket(named), "Unnamed": {"Type": "AWS::SNS::Topic"},
+        "OldLogs": {"Type": "AWS::Logs::LogGroup", "Properties": {"LogGroupName": "/aws/x"}}}}}
+    head = {"s": {"Resources": {"DataBucketE6B0FAA8": _bucket("elasticml-dev-data-2"), "NewLogs": {
+        "Type": "AWS::Logs::LogGroup", "Properties": {"LogGroupName": "/aws/x"},
+        "Metadata": {"aws:cdk:path": "s/Renamed/Logs"}}, "Renamed": {"Type": "AWS::SNS::Topic"}}}}
+    found = classify.fixed_name_conflicts([parse("s", CLI_DIFF)], base, head)
+    assert [(d.logical_id, d.action) for d in found] == [
+        ("DataBucketE6B0FAA8", classify.REPLACEMENT_FAILS), ("NewLogs", classify.MOVE_FAILS)]
+    assert "fixed name elasticml-dev-data-2" in found[0].why and "s/OldLogs becomes s/NewLogs" in found[1].why
+    merged = classify.merge(found, classify.destructive_changes([parse("s", CLI_DIFF)]))
+    assert [d.logical_id for d in merged] == ["DataBucketE6B0FAA8", "NewLogs", "TrainingLogs1234", "Endpoint8024A810"]

@@ -22,12 +22,20 @@ from aws_cdk.assertions import Template  # noqa: E402
 from infra.application import REPO_ROOT, Sources, build  # noqa: E402
 
 CDK_JSON = REPO_ROOT / "cdk.json"
-CNN_PACKAGE = "arn:aws:sagemaker:eu-west-1:123456789012:model-package/elasticml-dev-cnn/3"
+CNN_PACKAGE = "arn:aws:sagemaker:eu-west-1:111111111111:model-package/elasticml-dev-cnn/3"
 STACKS = [f"elasticml-{env}-{name}" for env in ("dev", "prod")
           for name in ("storage", "network", "training", "serving-cnn", "serving-mlp")]
 MEASURED_CAPACITY = {"cnn": {"max_rps_per_instance": 120.0, "p99_slo_ms": 100, "instance_type": "ml.c5.xlarge",
                              "measured_at": "2026-11-28"}}
-MLP_MODEL_DATA = "s3://elasticml-dev-artifacts-123456789012-eu-west-1/training/mlp/job-1/output/model.tar.gz"
+MLP_MODEL_DATA = "s3://elasticml-dev-artifacts-111111111111-eu-west-1/training/mlp/job-1/output/model.tar.gz"
+# The versions each environment's serving stacks get: `-c <env>:<model>_<key>=...`, scoped to that
+# environment (its account in cdk.json), as every environment is synthesized at once.
+def _in_prod(version: str) -> str:
+    return version.replace("111111111111", "222222222222").replace("-dev-", "-prod-")
+
+
+VERSIONS = {"dev:cnn_model_package_arn": CNN_PACKAGE, "dev:mlp_model_data_url": MLP_MODEL_DATA,
+            "prod:cnn_model_package_arn": _in_prod(CNN_PACKAGE), "prod:mlp_model_data_url": _in_prod(MLP_MODEL_DATA)}
 
 
 def base_context() -> dict[str, Any]:
@@ -75,9 +83,7 @@ def synthesized(tmp_path_factory, stub_sources) -> Synthesized:
     outdir = tmp_path_factory.mktemp("cdk.out")
     capacity = tmp_path_factory.mktemp("benchmarks") / "serving_capacity.json"
     capacity.write_text(json.dumps(MEASURED_CAPACITY))
-    app = App(outdir=str(outdir), context={**base_context(), "cnn_model_package_arn": CNN_PACKAGE,
-                                           "mlp_model_data_url": MLP_MODEL_DATA,
-                                           "serving_capacity_file": str(capacity)})
+    app = App(outdir=str(outdir), context={**base_context(), **VERSIONS, "serving_capacity_file": str(capacity)})
     stacks = build(app, stub_sources)
     app.synth()
     return Synthesized(outdir=outdir, stacks=stacks)

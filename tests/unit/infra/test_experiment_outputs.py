@@ -119,17 +119,17 @@ def test_training_role_and_security_group_are_the_jobs(synthesized, env, model):
 
 @pytest.mark.parametrize("env", ENVS)
 @pytest.mark.parametrize("model", MODELS)
-def test_experiment_security_group_allows_only_https_to_the_vpc(synthesized, env, model):
+def test_experiment_security_group_allows_only_https_to_s3(synthesized, env, model):
     template = training(synthesized, env)
     group = get_att(template, f"{model.capitalize()}ExperimentSecurityGroupId", "GroupId")
     properties = resources(template, "AWS::EC2::SecurityGroup")[group]["Properties"]
     egress = properties["SecurityGroupEgress"]
     assert len(egress) == 1 and "SecurityGroupIngress" not in properties
-    assert {k: v for k, v in egress[0].items() if k != "CidrIp"} == {
-        "IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "Description": "HTTPS to the VPC endpoints"}
-    cidr = exported_value(synthesized, env, egress[0]["CidrIp"])
-    vpc = next(iter(resources(network(synthesized, env), "AWS::EC2::VPC")))
-    assert cidr == {"Fn::GetAtt": [vpc, "CidrBlock"]}
+    assert {k: v for k, v in egress[0].items() if k != "DestinationPrefixListId"} == {
+        "IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "Description": "HTTPS to S3 through the gateway endpoint"}
+    prefix_list = exported_value(synthesized, env, egress[0]["DestinationPrefixListId"])
+    lookup = next(iter(resources(network(synthesized, env), "Custom::AWS")))
+    assert prefix_list == {"Fn::GetAtt": [lookup, "PrefixLists.0.PrefixListId"]}
     for kind in ("AWS::EC2::SecurityGroupEgress", "AWS::EC2::SecurityGroupIngress"):
         assert not [r for r in resources(template, kind).values()
                     if {"Fn::GetAtt": [group, "GroupId"]} in r["Properties"].values()], kind

@@ -1,5 +1,9 @@
-"""The isolated VPC: no internet path, flow logs, endpoints for every AWS API the workloads call."""
+"""The isolated VPC: no internet path, flow logs, the default security group closed, an S3 gateway
+endpoint limited to the project's buckets, no interface endpoint without a caller, and the S3 prefix list
+read at deploy time."""
 from __future__ import annotations
+
+import json
 
 import pytest
 from aws_cdk import aws_kms as kms
@@ -9,12 +13,14 @@ from infra.components.network import INTERFACE_ENDPOINTS, IsolatedNetwork
 
 from .conftest import bare_stack
 
+BUCKETS = ["proj-dev-data-1", "proj-dev-artifacts-1"]
+
 
 @pytest.fixture(scope="module")
 def template() -> Template:
     stack = bare_stack()
     IsolatedNetwork(stack, "Network", cidr="10.9.0.0/16", flow_log_key=kms.Key(stack, "Key"),
-                    flow_log_retention_days=30, retain=False)
+                    flow_log_retention_days=30, retain=False, bucket_names=BUCKETS)
     return Template.from_stack(stack)
 
 
@@ -32,21 +38,25 @@ def test_flow_logs_of_all_traffic_to_an_encrypted_log_group(template):
     template.has_resource_properties("AWS::Logs::LogGroup", {"KmsKeyId": Match.any_value(), "RetentionInDays": 30})
 
 
-def test_s3_gateway_and_interface_endpoints(template):
-    template.has_resource_properties("AWS::EC2::VPCEndpoint", {
-        "VpcEndpointType": "Gateway",
-        "ServiceName": {"Fn::Join": ["", ["com.amazonaws.", {"Ref": "AWS::Region"}, ".s3"]]}})
+def test_default_security_group_is_closed(template):
+    template.resource_count_is("Custom::VpcRestrictDefaultSG", 1)
+
+
+def test_s3_gateway_limited_to_the_project_buckets_and_ecr_layers(template):
+    gateways = template.find_resources("AWS::EC2::VPCEndpoint", {"Properties": {"VpcEndpointType": "Gateway"}})
+    (gateway,) = gateways.values()
+    statements = gateway["Properties"]["PolicyDocument"]["Statement"]
+    text = json.dumps(statements)
+    assert all(name in text for name in BUCKETS) and "starport-layer-bucket/*" in text
+    assert not any(s.get("Resource") == "*" for s in statements)
+
+
+def test_no_interface_endpoint_without_a_caller(template):
     interfaces = template.find_resources("AWS::EC2::VPCEndpoint", {"Properties": {"VpcEndpointType": "Interface"}})
-    assert len(interfaces) == len(INTERFACE_ENDPOINTS) == 8
-    names = {str(r["Properties"]["ServiceName"]) for r in interfaces.values()}
-    for service in ("sagemaker.api", "sagemaker.runtime", "ecr.api", "ecr.dkr", ".logs", ".monitoring", ".sts",
-                    ".kms"):
-        assert any(service in name for name in names), service
-    assert all(r["Properties"]["PrivateDnsEnabled"] for r in interfaces.values())
+    assert len(interfaces) == len(INTERFACE_ENDPOINTS) == 0
 
 
-def test_endpoints_accept_only_https_from_the_vpc(template):
-    template.has_resource_properties("AWS::EC2::SecurityGroup", {
-        "GroupDescription": "HTTPS from inside the VPC to the interface endpoints",
-        "SecurityGroupIngress": [{"CidrIp": "10.9.0.0/16", "IpProtocol": "tcp", "FromPort": 443, "ToPort": 443,
-                                  "Description": "HTTPS from the VPC"}]})
+def test_s3_prefix_list_is_read_by_name_at_deploy_time(template):
+    (lookup,) = template.find_resources("Custom::AWS").values()
+    create = json.dumps(lookup["Properties"]["Create"])
+    assert "describeManagedPrefixLists" in create and "prefix-list-name" in create and ".s3" in create

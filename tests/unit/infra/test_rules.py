@@ -130,7 +130,6 @@ def test_every_acknowledgment_gives_a_specific_reason(synthesized):
         text = reason if isinstance(reason, str) else str(reason)
         assert len(text) >= 40, (path, rule, text)
     rules = {rule.removeprefix("Annotation::").split("[")[0] for _, rule in acknowledged}
-    assert rules <= {"AwsSolutions-IAM4", "AwsSolutions-IAM5", "AwsSolutions-S1", "NIST.800.53.R5-IAMNoInlinePolicy",
-                     "NIST.800.53.R5-LambdaDLQ", "NIST.800.53.R5-S3BucketLoggingEnabled",
-                     "NIST.800.53.R5-S3DefaultEncryptionKMS", "NIST.800.53.R5-S3BucketReplicationEnabled",
-                     "NIST.800.53.R5-VPCDefaultSecurityGroupClosed"}, rules
+    assert rules <= {"AwsSolutions-IAM4", "AwsSolutions-IAM5", "NIST.800.53.R5-IAMNoInlinePolicy",
+                     "NIST.800.53.R5-LambdaDLQ", "NIST.800.53.R5-LambdaInsideVPC", "NIST.800.53.R5-LambdaConcurrency",
+                     "NIST.800.53.R5-S3DefaultEncryptionKMS", "NIST.800.53.R5-S3BucketReplicationEnabled"}, rules

@@ -35,7 +35,8 @@ def make_endpoint(stub_sources, settings=SETTINGS, version=None):
                        image=image_asset(stack, "Image", stub_sources.inference_dir),
                        model_data_bucket=bucket, model_data_prefix="training/cnn", capture_bucket=bucket,
                        capture_prefix="data-capture/cnn", key=key, vpc=vpc,
-                       subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED))
+                       subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED),
+                       s3_prefix_list_id="pl-s3", log_retention_days=30, retain=False)
     return Template.from_stack(stack)
 
 
@@ -75,6 +76,27 @@ def test_endpoint_config_encrypts_and_captures_data_with_the_key(template):
                                                    "/data-capture/cnn"]]},
             "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}]})})
     assert key.as_object()["Fn::GetAtt"][0].startswith("Key")
+
+
+def test_no_volume_key_for_hosting_types_with_instance_storage(stub_sources):
+    config = next(iter(make_endpoint(stub_sources, dataclasses.replace(SETTINGS, instance_type="ml.g5.xlarge"))
+                       .find_resources("AWS::SageMaker::EndpointConfig").values()))["Properties"]
+    assert "KmsKeyId" not in config and config["DataCaptureConfig"]["KmsKeyId"]
+
+
+def test_endpoint_log_group_is_created_with_the_key_and_a_retention(template):
+    template.has_resource_properties("AWS::Logs::LogGroup", {
+        "LogGroupName": "/aws/sagemaker/Endpoints/proj-dev-cnn", "KmsKeyId": Match.any_value(),
+        "RetentionInDays": 30})
+    (endpoint,) = template.find_resources("AWS::SageMaker::Endpoint").values()
+    assert any(d.startswith("EndpointLogs") for d in endpoint["DependsOn"])
+
+
+def test_model_containers_may_send_only_https_to_s3(template):
+    template.has_resource_properties("AWS::EC2::SecurityGroup", {
+        "GroupDescription": "proj-dev-cnn model containers",
+        "SecurityGroupEgress": [Match.object_like({"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443,
+                                                   "DestinationPrefixListId": "pl-s3"})]})
 
 
 def test_blue_green_canary_rolls_back_on_both_alarms(template):
@@ -146,4 +168,5 @@ def test_without_a_model_version_serving_is_skipped_with_instructions(stub_sourc
     messages = [entry.data for entry in stacks["elasticml-dev-training"].node.metadata
                 if entry.type == "aws:cdk:info"]
     assert any("elasticml-dev-serving-cnn not synthesized" in m and "-c cnn_model_package_arn=" in m
-               and "-c cnn_model_data_url=" in m for m in messages)
+               and "-c cnn_model_data_url=s3://elasticml-dev-artifacts-111111111111-eu-west-1/training/cnn/" in m
+               for m in messages)

@@ -105,12 +105,13 @@ def test_inference_component_regions_match_cfn_lints_region_schemas():
 def test_a_stack_in_an_unsupported_region_stops_synth(stub_sources):
     from infra.components.inference_component import ScaleToZeroEndpoint
 
-    settings = load_settings({**base_context(), "cnn_model_package_arn": CNN_PACKAGE}, "dev").serving[0]
+    settings = load_settings({**base_context(), "dev:cnn_model_package_arn": CNN_PACKAGE}, "dev").serving[0]
     stack = Stack(App(), "Paris", env=Environment(account="123456789012", region="eu-west-3"))
     with pytest.raises(SettingsError, match="does not offer in eu-west-3"):
         ScaleToZeroEndpoint(stack, "Endpoint", endpoint_name="x", settings=settings, image=None,  # type: ignore[arg-type]
                             model_data_bucket=None, model_data_prefix="p", key=None, vpc=None,  # type: ignore[arg-type]
-                            subnets=None)  # type: ignore[arg-type]
+                            subnets=None, s3_prefix_list_id="pl-1", log_retention_days=1,  # type: ignore[arg-type]
+                            retain=False)
 
 
 # --- scale-to-zero, as synthesized in the dev environment -------------------------------------------------

@@ -15,7 +15,8 @@ from infra.settings import DEFAULT_MAX_RPS_PER_INSTANCE, SettingsError, load_set
 
 from .conftest import base_context
 
-CNN_PACKAGE = "arn:aws:sagemaker:eu-west-1:123456789012:model-package/elasticml-dev-cnn/3"
+CNN_PACKAGE = "arn:aws:sagemaker:eu-west-1:111111111111:model-package/elasticml-dev-cnn/3"
+MLP_DATA = "s3://elasticml-dev-artifacts-111111111111-eu-west-1/training/mlp/job-1/output/model.tar.gz"
 
 
 @pytest.fixture
@@ -109,10 +110,19 @@ def test_quality_threshold_is_a_fraction(context):
 
 
 def test_model_version_from_context(context):
-    context["cnn_model_package_arn"] = CNN_PACKAGE
+    context.update({"env": "dev", "cnn_model_package_arn": CNN_PACKAGE})
     cnn, mlp = load_settings(context, "dev").serving
     assert cnn.version.model_package_arn == CNN_PACKAGE and cnn.version.given
     assert not mlp.version.given
+
+
+def test_a_model_version_stays_in_the_environment_it_names(context):
+    context["dev:mlp_model_data_url"] = MLP_DATA
+    assert load_settings(context, "dev").serving[1].version.model_data_url == MLP_DATA
+    assert not load_settings(context, "prod").serving[1].version.given
+    context["cnn_model_package_arn"] = CNN_PACKAGE  # no -c env: it would reach every environment
+    with pytest.raises(SettingsError, match=r"cnn_model_package_arn: .* give -c env=NAME .* -c dev:cnn_model_pack"):
+        load_settings(context, "dev")
 
 
 @pytest.mark.parametrize("extra,message", [
@@ -121,10 +131,36 @@ def test_model_version_from_context(context):
     ({"mlp_model_data_url": "https://example.com/model.tar.gz"}, "mlp_model_data_url: .* is not an s3://"),
     ({"cnn_model_package_arn": CNN_PACKAGE, "cnn_model_data_url": "s3://bucket/a/model.tar.gz"},
      "give one, not both"),
+    # where the environment's endpoint cannot read it: another account, region or group
+    ({"cnn_model_package_arn": CNN_PACKAGE.replace("111111111111", "222222222222")},
+     "cnn_model_package_arn: .* is not a package of environment dev: expected region eu-west-1, account "
+     "111111111111, group elasticml-dev-cnn"),
+    ({"cnn_model_package_arn": CNN_PACKAGE.replace("eu-west-1", "us-east-1")}, "expected region eu-west-1"),
+    ({"cnn_model_package_arn": CNN_PACKAGE.replace("-dev-cnn", "-prod-cnn")}, "group elasticml-dev-cnn"),
+    # another bucket, or the right bucket outside the model's training prefix
+    ({"mlp_model_data_url": "s3://somewhere-else/training/mlp/model.tar.gz"},
+     "mlp_model_data_url: .* is not in environment dev's artifact bucket elasticml-dev-artifacts-111111111111-"
+     "eu-west-1 under training/mlp/"),
+    ({"mlp_model_data_url": MLP_DATA.replace("/training/mlp/", "/training/cnn/")}, "under training/mlp/"),
 ])
 def test_invalid_model_versions(context, extra, message):
-    context.update(extra)
+    context.update({"env": "dev", **extra})
     with pytest.raises(SettingsError, match=message):
+        load_settings(context, "dev")
+
+
+def test_account_and_region_come_from_cdk_json_or_the_cli(context):
+    dev = load_settings(context, "dev")
+    assert (dev.account, dev.region) == ("111111111111", "eu-west-1")
+    context["environments"]["dev"].update(account=None, region=None)
+    assert (load_settings(context, "dev").account, load_settings(context, "dev").region) == (None, None)
+    cli = load_settings(context, "dev", default_account="333333333333", default_region="us-east-2")
+    assert (cli.account, cli.region) == ("333333333333", "us-east-2")
+    # unknown account: the model version is checked against the bucket's pattern
+    context.update({"env": "dev", "mlp_model_data_url": MLP_DATA})
+    assert load_settings(context, "dev").serving[1].version.given
+    context["environments"]["dev"]["account"] = "1111"
+    with pytest.raises(SettingsError, match=r"environments\.dev\.account: '1111' is not a 12-digit AWS account ID"):
         load_settings(context, "dev")
 
 

@@ -31,7 +31,8 @@ def make_job(stub_sources, **overrides):
         channels=["train", "validation"], artifact_bucket=s3.Bucket(stack, "Artifacts", encryption_key=key),
         output_prefix="training/cnn", checkpoint_prefix="checkpoints/cnn", key=key,
         instance_type="ml.g5.xlarge", instance_count=2, volume_size_gb=30, max_runtime_s=3600, use_spot=True,
-        max_wait_s=7200, vpc=vpc, subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED))
+        max_wait_s=7200, vpc=vpc, subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED),
+        s3_prefix_list_id="pl-s3")
     props.update(overrides)
     job = TrainingJobTask(stack, "Job", **props)
     machine = sfn.StateMachine(stack, "Machine", definition_body=sfn.DefinitionBody.from_chainable(job.task))
@@ -89,8 +90,22 @@ def test_isolated_in_the_vpc_with_encryption(state):
     assert p["EnableInterContainerTrafficEncryption"] is True
     assert len(p["VpcConfig"]["Subnets"]) == 2 and len(p["VpcConfig"]["SecurityGroupIds"]) == 1
     assert p["OutputDataConfig"]["KmsKeyId"] == "${Token}"
-    assert p["ResourceConfig"] == {"InstanceType": "ml.g5.xlarge", "InstanceCount": 2, "VolumeSizeInGB": 30,
-                                   "VolumeKmsKeyId": "${Token}"}
+    # ml.g5 has NVMe instance storage: SageMaker refuses a volume key for it
+    assert p["ResourceConfig"] == {"InstanceType": "ml.g5.xlarge", "InstanceCount": 2, "VolumeSizeInGB": 30}
+
+
+def test_volume_key_on_types_without_instance_storage(stub_sources):
+    stack, _ = make_job(stub_sources, instance_type="ml.c5.2xlarge")
+    p = definition(Template.from_stack(stack).to_json())["States"]["Train"]["Parameters"]
+    assert p["ResourceConfig"]["VolumeKmsKeyId"] == "${Token}"
+
+
+def test_throttling_and_resource_limits_are_retried_with_backoff(state):
+    (retry,) = state["Retry"]
+    assert set(retry["ErrorEquals"]) >= {"SageMaker.AmazonSageMakerException",
+                                          "SageMaker.ResourceLimitExceededException"}
+    assert "States.TaskFailed" not in retry["ErrorEquals"] and "States.ALL" not in retry["ErrorEquals"]
+    assert retry["BackoffRate"] > 1 and retry["MaxAttempts"] >= 3
 
 
 def test_channels_hyperparameters_and_metric_definitions(state):
@@ -124,12 +139,13 @@ def test_execution_role_reads_only_its_prefixes(template):
                            "Condition": {"StringLike": {"s3:prefix": ["cnn/*"]}}})])}})
 
 
-def test_training_hosts_talk_to_each_other_and_to_endpoints_only(template):
-    template.has_resource_properties("AWS::EC2::SecurityGroup", {
-        "SecurityGroupEgress": Match.array_with([Match.object_like({"IpProtocol": "tcp", "FromPort": 443,
-                                                                    "ToPort": 443})])})
-    template.has_resource_properties("AWS::EC2::SecurityGroupIngress", {"IpProtocol": "tcp", "FromPort": 0,
-                                                                         "ToPort": 65535})
+def test_training_hosts_talk_to_each_other_and_https_to_s3_only(template):
+    template.has_resource_properties("AWS::EC2::SecurityGroup", {"SecurityGroupEgress": [
+        Match.object_like({"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "DestinationPrefixListId": "pl-s3"})]})
+    for kind in ("AWS::EC2::SecurityGroupIngress", "AWS::EC2::SecurityGroupEgress"):
+        for rule in ({"IpProtocol": "tcp", "FromPort": 0, "ToPort": 65535}, {"IpProtocol": "udp", "FromPort": 500,
+                                                                             "ToPort": 500}, {"IpProtocol": "50"}):
+            template.has_resource_properties(kind, rule)
 
 
 def test_metric_definitions_file_is_checked(tmp_path):

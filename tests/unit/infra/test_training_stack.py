@@ -77,9 +77,19 @@ def test_register_a_model_package_pending_approval_with_the_inference_image(dev)
 def test_failures_end_in_fail_states_with_the_reason(dev):
     s = machine_of(dev, "cnn")["States"]
     catches = {tuple(c["ErrorEquals"]): c["Next"] for c in s["Train"]["Catch"]}
-    assert catches == {("States.TaskFailed",): "ReadFailureReason", ("States.ALL",): "TrainingCouldNotStart"}
+    assert catches == {("States.TaskFailed",): "IsJobDescription", ("States.ALL",): "TrainingCouldNotStart"}
+    # Only a JSON Cause is parsed, and only a parsed job with a FailureReason is reported by it
+    (json_cause,) = s["IsJobDescription"]["Choices"]
+    assert json_cause == {"Variable": "$.error.Cause", "StringMatches": "{*", "Next": "ReadFailureReason"}
+    assert s["IsJobDescription"]["Default"] == "TrainingFailedWithoutReason"
     assert s["ReadFailureReason"]["Parameters"] == {"job.$": "States.StringToJson($.error.Cause)"}
+    assert s["ReadFailureReason"]["Next"] == "HasFailureReason"
+    (has_reason,) = s["HasFailureReason"]["Choices"]
+    assert has_reason == {"Variable": "$.job.FailureReason", "IsPresent": True, "Next": "TrainingFailed"}
+    assert s["HasFailureReason"]["Default"] == "TrainingFailedWithoutReason"
     assert s["TrainingFailed"] == {"Type": "Fail", "Error": "TrainingJobFailed", "CausePath": "$.job.FailureReason"}
+    assert s["TrainingFailedWithoutReason"] == {"Type": "Fail", "Error": "TrainingJobFailed",
+                                                "CausePath": "$.error.Cause"}
     assert s["BelowQualityThreshold"]["Type"] == "Fail"
     for state in ("ReadEvaluation", "RegisterModelPackage"):
         assert s[state]["Catch"][0]["ErrorEquals"] == ["States.ALL"]

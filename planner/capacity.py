@@ -18,6 +18,7 @@ class Capacity:
     instance_type: str
     rps: float  # requests/s one instance of instance_type serves within the SLO (the open-loop knee)
     closed_loop_rps: float  # the stacks' current figure (max_rps_per_instance), scaled the same way
+    closed_loop_measured: float  # max_rps_per_instance as measured (what the stacks used before scaling)
     p99_slo_ms: float
     how: str  # how it was measured and scaled
 
@@ -49,4 +50,4 @@ def load(path: Path, model: str, instance_type: str) -> Capacity:
         closed_rps, _ = scale_to(float(closed), measured_as, instance_type)
     except InstanceTypeError as exc:
         raise CapacityError(f"{path}: {model}: {exc}") from exc
-    return Capacity(model, instance_type, rps, closed_rps, float(entry.get("p99_slo_ms", 100)), f"{source}: {how}")
+    return Capacity(model, instance_type, rps, closed_rps, float(closed), float(entry.get("p99_slo_ms", 100)), f"{source}: {how}")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from aws_cdk import Annotations, App, Stack, Tags
 
+from infra.capacity_plan import apply_plans
 from infra.nag import add_checks
 from infra.settings import EnvironmentSettings, SettingsError, load_settings, read_capacity_file
 from infra.stacks.network_stack import NetworkStack
@@ -15,8 +16,8 @@ from infra.stacks.storage_stack import StorageStack
 from infra.stacks.training_stack import TrainingStack
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-CONTEXT_KEYS = ("project", "environments", "serving_capacity_file", "env", "cnn_model_package_arn",
-                "cnn_model_data_url", "mlp_model_package_arn", "mlp_model_data_url")
+CONTEXT_KEYS = ("project", "environments", "serving_capacity_file", "capacity_plans_dir", "env",
+                "cnn_model_package_arn", "cnn_model_data_url", "mlp_model_package_arn", "mlp_model_data_url")
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,8 @@ def select_settings(app: App) -> list[EnvironmentSettings]:
     capacity = read_capacity_file(capacity_file)
     environments = context["environments"] or {}
     names = [context["env"]] if context["env"] else sorted(environments)
-    return [load_settings(context, name, capacity=capacity) for name in names]
+    plans_dir = REPO_ROOT / (context["capacity_plans_dir"] or "planner/plans")
+    return [apply_plans(load_settings(context, name, capacity=capacity), plans_dir) for name in names]
 
 
 def build(app: App, sources: Sources = Sources()) -> dict[str, object]:

@@ -28,6 +28,9 @@ class ServingStack(Stack):
         CfnOutput(self, "EndpointName", value=self.endpoint.endpoint_name)
         CfnOutput(self, "AlarmTopicArn", value=self.endpoint.alarm_topic.topic_arn,
                   description="Subscribe to hear of 5xx and latency alarms (they also roll back deployments)")
+        how = (f"capacity plan {Path(serving.plan.source).name} (policy {serving.plan.policy}, "
+               f"{len(serving.plan.scheduled_actions)} scheduled actions)" if serving.plan else
+               f"max RPS per instance {serving.max_rps_per_instance} ({serving.capacity_source}) "
+               f"x safety factor {serving.safety_factor} x 60")
         CfnOutput(self, "InvocationsPerInstanceTarget", value=str(serving.invocations_per_instance_target),
-                  description=f"max RPS per instance {serving.max_rps_per_instance} ({serving.capacity_source}) "
-                              f"x safety factor {serving.safety_factor} x 60")
+                  description=how)

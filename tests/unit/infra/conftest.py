@@ -77,7 +77,8 @@ def synthesized(tmp_path_factory, stub_sources) -> Synthesized:
     capacity.write_text(json.dumps(MEASURED_CAPACITY))
     app = App(outdir=str(outdir), context={**base_context(), "cnn_model_package_arn": CNN_PACKAGE,
                                            "mlp_model_data_url": MLP_MODEL_DATA,
-                                           "serving_capacity_file": str(capacity)})
+                                           "serving_capacity_file": str(capacity),
+                                           "capacity_plans_dir": str(capacity.parent / "no-plans")})
     stacks = build(app, stub_sources)
     app.synth()
     return Synthesized(outdir=outdir, stacks=stacks)

@@ -19,3 +19,12 @@ plan: $(VENV_STAMP)
 ## bench-plan [TRACES=../shared/traces]  the five policies on every multi-week trace (peak = 8 instances); benchmarks/results/plan.*
 bench-plan: $(VENV_STAMP)
 	time $(PY) -m planner bench --env $(ENV) --model $(MODEL) --traces "$(TRACES)" $(PLAN_ARGS)
+
+.PHONY: bench-capacity-tools bench-capacity
+bench-capacity-tools:
+	@command -v tsung >/dev/null || (apt-get update -qq && apt-get install -y -qq tsung)
+
+## bench-capacity [CAPACITY_ARGS=...]  open-loop knee per model (tsung) and the Azure trace replayed; benchmarks/results/open_loop.* and the capacity file
+CAPACITY_ARGS ?=
+bench-capacity: $(VENV_STAMP) bench-capacity-tools
+	$(PY) -m benchmarks.open_loop $(CAPACITY_ARGS)

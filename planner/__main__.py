@@ -17,6 +17,7 @@ from planner.prices import hourly
 from planner.simulator import Behaviour
 
 ROOT = Path(__file__).resolve().parents[1]
+FORECAST_QUANTILE = 1.0
 
 
 class PlanError(ValueError):
@@ -50,20 +51,23 @@ def _load_trace(args) -> traces.Trace:
     return trace
 
 
-def _compare(trace: traces.Trace, cap, serving, behaviour, peak_instances: int | None) -> tuple[traces.Trace, Comparison]:
+def _compare(trace: traces.Trace, cap, serving, behaviour, peak_instances: int | None,
+             quantile: float = 1.0) -> tuple[traces.Trace, Comparison]:
     if peak_instances:
         trace = trace.scaled_to_peak(peak_instances * cap.per_minute)
     if trace.minutes < 2 * WEEK:
         raise PlanError(f"{trace.name}: {trace.minutes / 1440:.1f} days of traffic; planning needs at least 14 "
                         "(one week to tune and forecast from, one to check the plan on)")
-    return trace, compare(trace.per_minute, trace.minute_of_week(), cap.per_minute, current_policy(serving, cap), behaviour)
+    return trace, compare(trace.per_minute, trace.minute_of_week(), cap.per_minute, current_policy(serving, cap),
+                          behaviour, quantile)
 
 
 def cmd_plan(args) -> int:
     serving = serving_settings(args.cdk_json, args.env, args.model)
     cap = capacity_mod.load(args.capacity_file, args.model, serving["instance_type"])
     behaviour = Behaviour(instance_start_min=args.instance_start_min)
-    trace, comparison = _compare(_load_trace(args), cap, serving, behaviour, args.peak_instances)
+    trace, comparison = _compare(_load_trace(args), cap, serving, behaviour, args.peak_instances,
+                                 args.forecast_quantile)
     price = hourly(cap.instance_type)
     command = "make plan " + " ".join(f"{k}={shlex.quote(str(v))}" for k, v in
                                       (("ENV", args.env), ("MODEL", args.model), ("TRACE", args.trace),
@@ -89,7 +93,7 @@ def cmd_bench(args) -> int:
         if trace.minutes < 2 * WEEK:
             print(f"skip {path.name}: {trace.minutes / 1440:.1f} days (not multi-week)")
             continue
-        trace, comparison = _compare(trace, cap, serving, behaviour, args.peak_instances)
+        trace, comparison = _compare(trace, cap, serving, behaviour, args.peak_instances, args.forecast_quantile)
         rows = report.summaries(comparison, price)
         static, chosen, current, predictive = (rows[n] for n in ("static", comparison.chosen, "current", "predictive"))
         checks = {
@@ -130,6 +134,8 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--capacity-file", type=Path, default=ROOT / "benchmarks" / "serving_capacity.json")
         p.add_argument("--instance-start-min", type=int, default=Behaviour.instance_start_min,
                        help="minutes from a scaling decision until a new instance serves")
+        p.add_argument("--forecast-quantile", type=float, default=FORECAST_QUANTILE,
+                       help="quantile of each hour-of-week's per-minute rates the schedule is sized for")
         p.add_argument("--peak-instances", type=int, default=8 if name == "bench" else 0,
                        help="scale the trace so its peak needs this many instances (0: as recorded)")
     plan = sub.choices["plan"]

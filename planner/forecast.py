@@ -1,8 +1,9 @@
 """Forecast each hour of the next week from past weeks, and turn it into scheduled actions.
 
 Honest backtest: the forecast for week k+1 reads weeks 1..k only. The forecast of an hour is the
-highest per-minute rate that hour-of-week reached in the last `lookback_weeks` weeks (peaks, not means: the
-schedule is a floor under target tracking, and a floor set at the mean is short half the time).
+`quantile` of the per-minute rates that hour-of-week had in the last `lookback_weeks` weeks (a high
+quantile, not the mean: the schedule is a floor under target tracking, and a floor set at the mean is
+short half the time; not always the maximum either, which one anomaly would pin for two weeks).
 """
 from __future__ import annotations
 
@@ -35,15 +36,24 @@ class ScheduledAction:
         return f"cron({self.minute} {self.hour} ? * {self.day} *)"
 
 
-def forecast_week(history: np.ndarray, minute_of_week: np.ndarray, lookback_weeks: int = 2) -> np.ndarray:
-    """168 hourly forecasts (Monday 00h UTC first): each hour-of-week's highest per-minute rate over
-    the last `lookback_weeks` weeks of `history`; hours it never saw get the history's peak."""
+def forecast_week(history: np.ndarray, minute_of_week: np.ndarray, lookback_weeks: int = 2,
+                  quantile: float = 1.0) -> np.ndarray:
+    """168 hourly forecasts (Monday 00h UTC first): the `quantile` of each hour-of-week's per-minute
+    rates over the last `lookback_weeks` weeks of `history` (1.0: the highest); hours it never saw
+    get the history's peak."""
     take = min(len(history), lookback_weeks * WEEK)
     if take == 0:
         raise ValueError("forecast_week: no history to forecast from")
-    out = np.full(168, -1.0)
-    np.maximum.at(out, minute_of_week[-take:] // 60, history[-take:])
-    return np.where(out < 0, float(history.max()), out)
+    hours, rates = minute_of_week[-take:] // 60, history[-take:]
+    order = np.lexsort((rates, hours))
+    hours, rates = hours[order], rates[order]
+    starts = np.searchsorted(hours, np.arange(168))
+    ends = np.searchsorted(hours, np.arange(168), side="right")
+    out = np.full(168, float(history.max()))
+    for h in range(168):
+        if ends[h] > starts[h]:
+            out[h] = rates[starts[h] + int(round(quantile * (ends[h] - starts[h] - 1)))]
+    return out
 
 
 def hourly_minimums(forecast: np.ndarray, per_instance: float, floor: int, ceiling: int) -> np.ndarray:

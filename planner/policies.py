@@ -16,7 +16,7 @@ from planner.simulator import Behaviour, Policy, Run, TargetTracking, simulate
 
 WEEK = forecast.WEEK
 SLO_MINUTES_OVER_PERCENT = 1.0
-TARGET_FRACTIONS = tuple(round(0.5 + 0.05 * i, 2) for i in range(10))  # 0.50 .. 0.95 of capacity
+TARGET_FRACTIONS = tuple(round(0.3 + 0.05 * i, 2) for i in range(14))  # 0.30 .. 0.95 of capacity
 SCALE_IN_COOLDOWNS_MIN = (5, 10, 20, 30)
 SCALE_OUT_COOLDOWNS_MIN = (1, 3)
 
@@ -62,19 +62,20 @@ def tune(history: np.ndarray, per_instance: float, floor: int, ceiling: int, beh
 
 
 def predictive_schedule(per_minute: np.ndarray, minute_of_week: np.ndarray, start: int, per_instance: float,
-                        floor: int, ceiling: int, lead_min: int) -> np.ndarray:
+                        floor: int, ceiling: int, lead_min: int, quantile: float = 1.0) -> np.ndarray:
     """Minimum capacity for each minute from `start` on; week k+1 forecast from the minutes before it."""
     out = []
     for block in range(start, len(per_minute), WEEK):
-        hourly = forecast.hourly_minimums(forecast.forecast_week(per_minute[:block], minute_of_week[:block]),
-                                          per_instance, floor, ceiling)
+        hourly = forecast.hourly_minimums(
+            forecast.forecast_week(per_minute[:block], minute_of_week[:block], quantile=quantile),
+            per_instance, floor, ceiling)
         end = min(block + WEEK, len(per_minute))
         out.append(forecast.schedule_per_minute(hourly, minute_of_week[block:end], lead_min))
     return np.concatenate(out)
 
 
 def compare(per_minute: np.ndarray, minute_of_week: np.ndarray, per_instance: float, current: Current,
-            behaviour: Behaviour = Behaviour()) -> Comparison:
+            behaviour: Behaviour = Behaviour(), forecast_quantile: float = 1.0) -> Comparison:
     """Simulate the five policies on the evaluation part of the trace (week 2 on)."""
     if len(per_minute) < 2 * WEEK:
         raise ValueError(f"the trace spans {len(per_minute) / WEEK:.1f} weeks; comparing policies needs at least 2 "
@@ -86,7 +87,8 @@ def compare(per_minute: np.ndarray, minute_of_week: np.ndarray, per_instance: fl
     tuned, fraction = tune(history, per_instance, floor, ceiling, behaviour)
     high_res, hr_fraction = tune(history, per_instance, floor, ceiling, behaviour, high_resolution=True)
     lead = behaviour.instance_start_min + 1
-    schedule = predictive_schedule(per_minute, minute_of_week, WEEK, per_instance * fraction, floor, ceiling, lead)
+    schedule = predictive_schedule(per_minute, minute_of_week, WEEK, per_instance * fraction, floor, ceiling, lead,
+                                   forecast_quantile)
     policies = {
         "static": Policy("static", static_n, static_n),
         "current": Policy("current", current.min_capacity, max(current.max_capacity, static_n),
@@ -105,8 +107,8 @@ def compare(per_minute: np.ndarray, minute_of_week: np.ndarray, per_instance: fl
         chosen = min(candidates, key=lambda n: float(runs[n].billed.sum()))
     else:
         chosen = min(("tuned", "predictive"), key=lambda n: float((runs[n].shortfall > 1e-9).mean()))
-    hourly = forecast.hourly_minimums(forecast.forecast_week(per_minute, minute_of_week), per_instance * fraction,
-                                      floor, ceiling)
+    hourly = forecast.hourly_minimums(forecast.forecast_week(per_minute, minute_of_week, quantile=forecast_quantile),
+                                      per_instance * fraction, floor, ceiling)
     notes = {"current": f"max raised from {current.max_capacity} to {max(current.max_capacity, static_n)} "
                         "so it can reach the trace's peak" if current.max_capacity < static_n else "",
              "high_resolution": f"target {hr_fraction:.0%} of capacity (tuned like 'tuned')"}

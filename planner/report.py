@@ -40,7 +40,7 @@ def plot(panels: list[tuple[str, Comparison]], path: Path, days: float = 7.0) ->
 
     names = list(LABELS)
     fig, axes = plt.subplots(len(panels), len(names), figsize=(4.2 * len(names), 2.6 * len(panels)),
-                             sharex=True, squeeze=False)
+                             sharex=True, sharey="row", squeeze=False)
     minutes = int(days * 1440)
     for row, (title, comparison) in enumerate(panels):
         for col, name in enumerate(names):

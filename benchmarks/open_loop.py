@@ -149,6 +149,9 @@ def update_capacity_file(results: dict[str, Any], load: str) -> None:
     data = json.loads(CAPACITY_FILE.read_text()) if CAPACITY_FILE.is_file() else {}
     memory_gib = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30)
     for name, result in results.items():
+        if result["knee_rps"] <= 0:  # no rate met the SLO: keep what the file says, the report shows why
+            log(f"{name}: no open-loop knee; {CAPACITY_FILE.name} keeps its {name} entry as it was")
+            continue
         entry = data.setdefault(name, {"p99_slo_ms": SLO_MS, "instance_type": INSTANCE_TYPE})
         entry.update({"open_loop_knee_rps": result["knee_rps"], "vcpus": os.cpu_count(), "memory_gib": memory_gib,
                       "open_loop_measured_at": date.today().isoformat(),

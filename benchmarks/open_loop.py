@@ -123,7 +123,8 @@ def bench_model(name: str, workdir: Path, args: argparse.Namespace) -> dict[str,
                "--host", "127.0.0.1", "--port", str(port)]
     with ServerProcess(command, f"http://127.0.0.1:{port}/ping", workdir / f"{name}-server.log",
                        env=python_env(ROOT / "inference")):
-        log(f"{name}: tsung sweep {RATES[name]} req/s, {args.phase_seconds} s each ({uptime()})")
+        load = uptime()
+        log(f"{name}: tsung sweep {RATES[name]} req/s, {args.phase_seconds} s each ({load})")
         points = sweep(port, body, "application/json", RATES[name], args.phase_seconds, workdir)
         for p in points:
             log(f"  offered {p['offered_rps']:5d}  achieved {p['achieved_rps']:7.1f} req/s  p50 {p['p50_ms']:7.1f}  "
@@ -142,7 +143,7 @@ def bench_model(name: str, workdir: Path, args: argparse.Namespace) -> dict[str,
                 f"{summary['windows_predicted_over_capacity']}/{summary['windows']}, measured over the SLO "
                 f"{summary['windows_measured_over_slo']}; client lag p99 {summary['client_lag_p99_ms']} ms")
             replays.append(summary)
-    return {"sweep": points, "knee_rps": rps, "replays": replays}
+    return {"load_before_sweep": load, "load_after": uptime(), "sweep": points, "knee_rps": rps, "replays": replays}
 
 
 def update_capacity_file(results: dict[str, Any], load: str) -> None:
@@ -162,7 +163,8 @@ def update_capacity_file(results: dict[str, Any], load: str) -> None:
 def report(results: dict[str, Any], load: str) -> str:
     lines = ["# Open-loop capacity (make bench-capacity)", "", f"Measured with tsung on this machine, {load}.", ""]
     for name, r in results.items():
-        lines += [f"## {name}: knee {r['knee_rps']} req/s", "",
+        lines += [f"## {name}: knee {r['knee_rps']} req/s", "", f"Before the sweep: {r['load_before_sweep']}; after "
+                  f"the replays: {r['load_after']}.", "",
                   "| offered req/s | achieved req/s | p50 ms | p99 ms | errors | within SLO |", "|---:|---:|---:|---:|---:|---|"]
         lines += [f"| {p['offered_rps']} | {p['achieved_rps']} | {p['p50_ms']} | {p['p99_ms']} | {p['errors']} | "
                   f"{'yes' if p['within_slo'] else 'no'} |" for p in r["sweep"]]

@@ -17,7 +17,9 @@ from planner.prices import hourly
 from planner.simulator import Behaviour
 
 ROOT = Path(__file__).resolve().parents[1]
-FORECAST_QUANTILE = 1.0
+# Chosen among 1.0, 0.95 and 0.9 on the bench traces (README, "Capacity planning"): 0.9 let one anomaly
+# raise a floor least, at no extra minutes over capacity on any of them.
+FORECAST_QUANTILE = 0.9
 
 
 class PlanError(ValueError):
@@ -95,13 +97,15 @@ def cmd_bench(args) -> int:
             continue
         trace, comparison = _compare(trace, cap, serving, behaviour, args.peak_instances, args.forecast_quantile)
         rows = report.summaries(comparison, price)
-        static, chosen, current, predictive = (rows[n] for n in ("static", comparison.chosen, "current", "predictive"))
+        static, chosen, current = (rows[n] for n in ("static", comparison.chosen, "current"))
         checks = {
             "chosen_saves_40pct_vs_static": chosen["instance_hours"] <= 0.6 * static["instance_hours"],
             "chosen_at_most_1pct_minutes_over": chosen["percent_minutes_over"] <= 1.0,
-            "predictive_fewer_minutes_over_than_current": predictive["minutes_over_capacity"] < current["minutes_over_capacity"],
-            "predictive_at_most_10pct_more_hours_than_current": predictive["instance_hours"] <= 1.1 * current["instance_hours"],
         }
+        for name in ("predictive", "predictive_current"):
+            p = rows[name]
+            checks[f"{name}_fewer_minutes_over_than_current"] = p["minutes_over_capacity"] < current["minutes_over_capacity"]
+            checks[f"{name}_at_most_10pct_more_hours_than_current"] = p["instance_hours"] <= 1.1 * current["instance_hours"]
         results[trace.name] = {"weeks": round(trace.weeks, 1), "chosen": comparison.chosen,
                                "tuned_target_fraction": comparison.fraction, "policies": rows, "targets": checks,
                                "notes": {k: v for k, v in comparison.notes.items() if v}}

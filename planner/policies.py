@@ -89,14 +89,20 @@ def compare(per_minute: np.ndarray, minute_of_week: np.ndarray, per_instance: fl
     lead = behaviour.instance_start_min + 1
     schedule = predictive_schedule(per_minute, minute_of_week, WEEK, per_instance * fraction, floor, ceiling, lead,
                                    forecast_quantile)
+    current_tt = TargetTracking(current.target_per_minute, current.scale_out_cooldown_min, current.scale_in_cooldown_min)
+    current_max = max(current.max_capacity, static_n)
+    # The same forecast under the stacks' current target tracking, sized at its target: what adding
+    # scheduled actions alone does to today's policy.
+    current_schedule = predictive_schedule(per_minute, minute_of_week, WEEK, current.target_per_minute,
+                                           max(1, current.min_capacity), current_max, lead, forecast_quantile)
     policies = {
         "static": Policy("static", static_n, static_n),
-        "current": Policy("current", current.min_capacity, max(current.max_capacity, static_n),
-                          TargetTracking(current.target_per_minute, current.scale_out_cooldown_min,
-                                         current.scale_in_cooldown_min)),
+        "current": Policy("current", current.min_capacity, current_max, current_tt),
         "tuned": Policy("tuned", floor, ceiling, tuned),
         "predictive": Policy("predictive", floor, ceiling, tuned, schedule),
         "high_resolution": Policy("high_resolution", floor, ceiling, high_res),
+        "predictive_current": Policy("predictive_current", current.min_capacity, current_max, current_tt,
+                                     current_schedule),
     }
     runs = {name: simulate(evaluation, per_instance, p, behaviour) for name, p in policies.items()}
     # The stacks can declare target tracking on InvocationsPerInstance and scheduled actions: the

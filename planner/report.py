@@ -8,7 +8,8 @@ import numpy as np
 from planner.policies import Comparison
 
 LABELS = {"static": "1 static (peak)", "current": "2 current target tracking", "tuned": "3 tuned target tracking",
-          "predictive": "4 predictive + target tracking", "high_resolution": "5 high-res concurrency TT"}
+          "predictive": "4 predictive + target tracking", "high_resolution": "5 high-res concurrency TT",
+          "predictive_current": "4b predictive + current target tracking"}
 
 
 def summaries(comparison: Comparison, price: float | None) -> dict[str, dict]:

@@ -28,7 +28,8 @@ def test_plan_writes_a_file_that_infra_accepts(daily_trace, tmp_path, capsys):
                  "--plans-dir", str(tmp_path)]) == 0
     document = json.loads((tmp_path / "dev-cnn.json").read_text())
     assert document["policy"] in ("tuned", "predictive")
-    assert set(document["simulated"]["policies"]) == {"static", "current", "tuned", "predictive", "high_resolution"}
+    assert set(document["simulated"]["policies"]) == {"static", "current", "tuned", "predictive", "high_resolution",
+                                                          "predictive_current"}
     assert document["simulated"]["behaviour"]["instance_start_min"] == Behaviour().instance_start_min
     plan = read_plan(tmp_path / "dev-cnn.json", "dev", "cnn", "ml.c5.xlarge")
     assert plan.target_value == document["target_tracking"]["target_value"] > 0

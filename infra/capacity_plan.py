@@ -5,6 +5,7 @@ its target tracking (target value, cooldowns, min/max) and its scheduled actions
 cdk.json figures. infra never imports the planner's code: the plan is a reviewed input, like the
 capacity file.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -66,8 +67,10 @@ def read_plan(path: Path, env: str, model: str, instance_type: str) -> CapacityP
     if (raw.get("env"), raw.get("model")) != (env, model):
         raise SettingsError(f"{where}: made for {raw.get('env')}/{raw.get('model')}, applied to {env}/{model}")
     if raw.get("instance_type") != instance_type:
-        raise SettingsError(f"{where}: planned for {raw.get('instance_type')!r} but cdk.json serves {model} on "
-                            f"{instance_type!r}; re-run make plan ENV={env} MODEL={model}")
+        raise SettingsError(
+            f"{where}: planned for {raw.get('instance_type')!r} but cdk.json serves {model} on "
+            f"{instance_type!r}; re-run make plan ENV={env} MODEL={model}"
+        )
     tt = raw.get("target_tracking")
     if not isinstance(tt, Mapping) or tt.get("metric") != METRIC:
         raise SettingsError(f"{where}: target_tracking.metric must be {METRIC}")
@@ -79,8 +82,10 @@ def read_plan(path: Path, env: str, model: str, instance_type: str) -> CapacityP
         raise SettingsError(f"{where}: min_capacity {low} is greater than max_capacity {high}")
     actions = raw.get("scheduled_actions", [])
     if not isinstance(actions, list) or len(actions) > MAX_SCHEDULED_ACTIONS:
-        raise SettingsError(f"{where}: scheduled_actions must be a list of at most {MAX_SCHEDULED_ACTIONS} "
-                            "(Application Auto Scaling's quota per scalable target)")
+        raise SettingsError(
+            f"{where}: scheduled_actions must be a list of at most {MAX_SCHEDULED_ACTIONS} "
+            "(Application Auto Scaling's quota per scalable target)"
+        )
     parsed, names = [], set()
     for i, action in enumerate(actions):
         at = f"{where}: scheduled_actions[{i}]"
@@ -96,10 +101,16 @@ def read_plan(path: Path, env: str, model: str, instance_type: str) -> CapacityP
             raise SettingsError(f"{at}.min_capacity: {minimum} is above max_capacity {high}")
         names.add(name)
         parsed.append(ScheduledMinimum(name, schedule, minimum))
-    return CapacityPlan(source=str(path), policy=str(raw.get("policy", "?")), target_value=float(target),
-                        scale_in_cooldown_s=_int(tt, "scale_in_cooldown_s", f"{where}: target_tracking"),
-                        scale_out_cooldown_s=_int(tt, "scale_out_cooldown_s", f"{where}: target_tracking"),
-                        min_capacity=low, max_capacity=high, scheduled_actions=tuple(parsed))
+    return CapacityPlan(
+        source=str(path),
+        policy=str(raw.get("policy", "?")),
+        target_value=float(target),
+        scale_in_cooldown_s=_int(tt, "scale_in_cooldown_s", f"{where}: target_tracking"),
+        scale_out_cooldown_s=_int(tt, "scale_out_cooldown_s", f"{where}: target_tracking"),
+        min_capacity=low,
+        max_capacity=high,
+        scheduled_actions=tuple(parsed),
+    )
 
 
 def apply_plans(settings: EnvironmentSettings, plans_dir: Path) -> EnvironmentSettings:
@@ -111,7 +122,14 @@ def apply_plans(settings: EnvironmentSettings, plans_dir: Path) -> EnvironmentSe
             serving.append(s)
             continue
         plan = read_plan(path, settings.env, s.model, s.instance_type)
-        serving.append(dataclasses.replace(
-            s, min_capacity=plan.min_capacity, max_capacity=plan.max_capacity,
-            scale_in_cooldown_s=plan.scale_in_cooldown_s, scale_out_cooldown_s=plan.scale_out_cooldown_s, plan=plan))
+        serving.append(
+            dataclasses.replace(
+                s,
+                min_capacity=plan.min_capacity,
+                max_capacity=plan.max_capacity,
+                scale_in_cooldown_s=plan.scale_in_cooldown_s,
+                scale_out_cooldown_s=plan.scale_out_cooldown_s,
+                plan=plan,
+            )
+        )
     return dataclasses.replace(settings, serving=tuple(serving))

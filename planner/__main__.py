@@ -1,5 +1,6 @@
 """`python -m planner plan|bench`: plan an endpoint's capacity from its traffic, or compare the policies
 on every multi-week trace. See README.md, "Capacity planning"."""
+
 from __future__ import annotations
 
 import argparse
@@ -37,10 +38,13 @@ def serving_settings(cdk_json: Path, env: str, model: str) -> dict:
 def current_policy(serving: dict, cap: capacity_mod.Capacity) -> Current:
     """The stacks' target tracking as they build it on main: the capacity file's closed-loop
     max_rps_per_instance (unscaled) x safety_factor x 60."""
-    return Current(target_per_minute=cap.closed_loop_measured * serving["safety_factor"] * 60,
-                   min_capacity=serving["min_capacity"], max_capacity=serving["max_capacity"],
-                   scale_in_cooldown_min=max(1, serving["scale_in_cooldown_s"] // 60),
-                   scale_out_cooldown_min=max(1, serving["scale_out_cooldown_s"] // 60))
+    return Current(
+        target_per_minute=cap.closed_loop_measured * serving["safety_factor"] * 60,
+        min_capacity=serving["min_capacity"],
+        max_capacity=serving["max_capacity"],
+        scale_in_cooldown_min=max(1, serving["scale_in_cooldown_s"] // 60),
+        scale_out_cooldown_min=max(1, serving["scale_out_cooldown_s"] // 60),
+    )
 
 
 def _load_trace(args) -> traces.Trace:
@@ -53,34 +57,50 @@ def _load_trace(args) -> traces.Trace:
     return trace
 
 
-def _compare(trace: traces.Trace, cap, serving, behaviour, peak_instances: int | None,
-             quantile: float = 1.0) -> tuple[traces.Trace, Comparison]:
+def _compare(
+    trace: traces.Trace, cap, serving, behaviour, peak_instances: int | None, quantile: float = 1.0
+) -> tuple[traces.Trace, Comparison]:
     if peak_instances:
         trace = trace.scaled_to_peak(peak_instances * cap.per_minute)
     if trace.minutes < 2 * WEEK:
-        raise PlanError(f"{trace.name}: {trace.minutes / 1440:.1f} days of traffic; planning needs at least 14 "
-                        "(one week to tune and forecast from, one to check the plan on)")
-    return trace, compare(trace.per_minute, trace.minute_of_week(), cap.per_minute, current_policy(serving, cap),
-                          behaviour, quantile)
+        raise PlanError(
+            f"{trace.name}: {trace.minutes / 1440:.1f} days of traffic; planning needs at least 14 "
+            "(one week to tune and forecast from, one to check the plan on)"
+        )
+    return trace, compare(
+        trace.per_minute, trace.minute_of_week(), cap.per_minute, current_policy(serving, cap), behaviour, quantile
+    )
 
 
 def cmd_plan(args) -> int:
     serving = serving_settings(args.cdk_json, args.env, args.model)
     cap = capacity_mod.load(args.capacity_file, args.model, serving["instance_type"])
     behaviour = Behaviour(instance_start_min=args.instance_start_min)
-    trace, comparison = _compare(_load_trace(args), cap, serving, behaviour, args.peak_instances,
-                                 args.forecast_quantile)
+    trace, comparison = _compare(
+        _load_trace(args), cap, serving, behaviour, args.peak_instances, args.forecast_quantile
+    )
     price = hourly(cap.instance_type)
-    command = "make plan " + " ".join(f"{k}={shlex.quote(str(v))}" for k, v in
-                                      (("ENV", args.env), ("MODEL", args.model), ("TRACE", args.trace),
-                                       ("ENDPOINT", args.endpoint), ("PEAK_INSTANCES", args.peak_instances)) if v)
+    command = "make plan " + " ".join(
+        f"{k}={shlex.quote(str(v))}"
+        for k, v in (
+            ("ENV", args.env),
+            ("MODEL", args.model),
+            ("TRACE", args.trace),
+            ("ENDPOINT", args.endpoint),
+            ("PEAK_INSTANCES", args.peak_instances),
+        )
+        if v
+    )
     document = plan_mod.plan_document(args.env, args.model, trace, cap, comparison, behaviour, price, command)
     path = plan_mod.write(document, args.plans_dir)
     print(report.markdown_table(f"{trace.name} ({args.env}/{args.model}, {cap.instance_type})", comparison, price))
     print(f"\ncapacity: {cap.how}")
-    print(f"chosen: {comparison.chosen}; target {document['target_tracking']['target_value']:g} invocations/instance/min, "
-          f"min {document['min_capacity']}, max {document['max_capacity']}, "
-          f"{len(document['scheduled_actions'])} scheduled actions\nwrote {path}")
+    print(
+        f"chosen: {comparison.chosen}; "
+        f"target {document['target_tracking']['target_value']:g} invocations/instance/min, "
+        f"min {document['min_capacity']}, max {document['max_capacity']}, "
+        f"{len(document['scheduled_actions'])} scheduled actions\nwrote {path}"
+    )
     return 0
 
 
@@ -104,23 +124,39 @@ def cmd_bench(args) -> int:
         }
         for name in ("predictive", "predictive_current"):
             p = rows[name]
-            checks[f"{name}_fewer_minutes_over_than_current"] = p["minutes_over_capacity"] < current["minutes_over_capacity"]
-            checks[f"{name}_at_most_10pct_more_hours_than_current"] = p["instance_hours"] <= 1.1 * current["instance_hours"]
-        results[trace.name] = {"weeks": round(trace.weeks, 1), "chosen": comparison.chosen,
-                               "tuned_target_fraction": comparison.fraction, "policies": rows, "targets": checks,
-                               "notes": {k: v for k, v in comparison.notes.items() if v}}
+            checks[f"{name}_fewer_minutes_over_than_current"] = (
+                p["minutes_over_capacity"] < current["minutes_over_capacity"]
+            )
+            checks[f"{name}_at_most_10pct_more_hours_than_current"] = (
+                p["instance_hours"] <= 1.1 * current["instance_hours"]
+            )
+        results[trace.name] = {
+            "weeks": round(trace.weeks, 1),
+            "chosen": comparison.chosen,
+            "tuned_target_fraction": comparison.fraction,
+            "policies": rows,
+            "targets": checks,
+            "notes": {k: v for k, v in comparison.notes.items() if v},
+        }
         title = f"{trace.name} ({trace.weeks:.1f} weeks)"
-        tables.append(report.markdown_table(title, comparison, price) + "\n\n" +
-                      "targets: " + ", ".join(f"{k} {'yes' if v else 'NO'}" for k, v in checks.items()))
+        tables.append(
+            report.markdown_table(title, comparison, price)
+            + "\n\n"
+            + "targets: "
+            + ", ".join(f"{k} {'yes' if v else 'NO'}" for k, v in checks.items())
+        )
         panels.append((trace.name, comparison))
         print(tables[-1] + "\n", flush=True)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    header = (f"model {args.model} on {cap.instance_type} (env {args.env}), {cap.how}; each trace scaled so its peak "
-              f"needs {args.peak_instances} instances; instance start {behaviour.instance_start_min} min; "
-              f"${price}/instance-hour (review/prices.json)")
-    (out / "plan.json").write_text(json.dumps({"setup": header, "behaviour": behaviour.__dict__, "traces": results},
-                                              indent=2) + "\n")
+    header = (
+        f"model {args.model} on {cap.instance_type} (env {args.env}), {cap.how}; each trace scaled so its peak "
+        f"needs {args.peak_instances} instances; instance start {behaviour.instance_start_min} min; "
+        f"${price}/instance-hour (review/prices.json)"
+    )
+    (out / "plan.json").write_text(
+        json.dumps({"setup": header, "behaviour": behaviour.__dict__, "traces": results}, indent=2) + "\n"
+    )
     (out / "plan.md").write_text(f"# make bench-plan\n\n{header}\n\n" + "\n\n".join(tables) + "\n")
     report.plot(panels, out / "plan.png")
     print(f"wrote {out / 'plan.md'}, {out / 'plan.json'}, {out / 'plan.png'}")
@@ -136,12 +172,24 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--model", default="cnn", choices=("cnn", "mlp"))
         p.add_argument("--cdk-json", type=Path, default=ROOT / "cdk.json")
         p.add_argument("--capacity-file", type=Path, default=ROOT / "benchmarks" / "serving_capacity.json")
-        p.add_argument("--instance-start-min", type=int, default=Behaviour.instance_start_min,
-                       help="minutes from a scaling decision until a new instance serves")
-        p.add_argument("--forecast-quantile", type=float, default=FORECAST_QUANTILE,
-                       help="quantile of each hour-of-week's per-minute rates the schedule is sized for")
-        p.add_argument("--peak-instances", type=int, default=8 if name == "bench" else 0,
-                       help="scale the trace so its peak needs this many instances (0: as recorded)")
+        p.add_argument(
+            "--instance-start-min",
+            type=int,
+            default=Behaviour.instance_start_min,
+            help="minutes from a scaling decision until a new instance serves",
+        )
+        p.add_argument(
+            "--forecast-quantile",
+            type=float,
+            default=FORECAST_QUANTILE,
+            help="quantile of each hour-of-week's per-minute rates the schedule is sized for",
+        )
+        p.add_argument(
+            "--peak-instances",
+            type=int,
+            default=8 if name == "bench" else 0,
+            help="scale the trace so its peak needs this many instances (0: as recorded)",
+        )
     plan = sub.choices["plan"]
     source = plan.add_mutually_exclusive_group(required=True)
     source.add_argument("--trace", help="CSV: timestamp,value (count per interval) or one row per request")

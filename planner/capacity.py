@@ -1,4 +1,5 @@
 """Capacity per instance from benchmarks/serving_capacity.json, scaled to an instance type by vCPUs."""
+
 from __future__ import annotations
 
 import json
@@ -43,11 +44,15 @@ def load(path: Path, model: str, instance_type: str) -> Capacity:
     closed = entry.get("max_rps_per_instance")
     if not isinstance(closed, (int, float)) or closed <= 0:
         raise CapacityError(f"{path}: {model}.max_rps_per_instance must be a positive number")
-    source = "open-loop knee" if isinstance(knee, (int, float)) and knee > 0 else "closed-loop max (no open-loop knee yet)"
+    source = (
+        "open-loop knee" if isinstance(knee, (int, float)) and knee > 0 else "closed-loop max (no open-loop knee yet)"
+    )
     base = float(knee) if source == "open-loop knee" else float(closed)
     try:
         rps, how = scale_to(base, measured_as, instance_type)
         closed_rps, _ = scale_to(float(closed), measured_as, instance_type)
     except InstanceTypeError as exc:
         raise CapacityError(f"{path}: {model}: {exc}") from exc
-    return Capacity(model, instance_type, rps, closed_rps, float(closed), float(entry.get("p99_slo_ms", 100)), f"{source}: {how}")
+    return Capacity(
+        model, instance_type, rps, closed_rps, float(closed), float(entry.get("p99_slo_ms", 100)), f"{source}: {how}"
+    )

@@ -5,9 +5,9 @@ Honest backtest: the forecast for week k+1 reads weeks 1..k only. The forecast o
 quantile, not the mean: the schedule is a floor under target tracking, and a floor set at the mean is
 short half the time; not always the maximum either, which one anomaly would pin for two weeks).
 """
+
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,8 +36,9 @@ class ScheduledAction:
         return f"cron({self.minute} {self.hour} ? * {self.day} *)"
 
 
-def forecast_week(history: np.ndarray, minute_of_week: np.ndarray, lookback_weeks: int = 2,
-                  quantile: float = 1.0) -> np.ndarray:
+def forecast_week(
+    history: np.ndarray, minute_of_week: np.ndarray, lookback_weeks: int = 2, quantile: float = 1.0
+) -> np.ndarray:
     """168 hourly forecasts (Monday 00h UTC first): the `quantile` of each hour-of-week's per-minute
     rates over the last `lookback_weeks` weeks of `history` (1.0: the highest); hours it never saw
     get the history's peak."""

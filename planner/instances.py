@@ -5,6 +5,7 @@ The sizes follow the EC2 naming every ML instance family here uses: large = 2 vC
 Nxlarge = 4N (https://aws.amazon.com/sagemaker/ai/pricing/ lists vCPUs per ML instance; e.g.
 ml.c5.large 2, ml.c5.xlarge 4, ml.c5.9xlarge 36, ml.g5.2xlarge 8). ml.t2.medium has 2 vCPUs.
 """
+
 from __future__ import annotations
 
 import re
@@ -36,8 +37,14 @@ def scale_to(rps: float, measured_type: str, target_type: str) -> tuple[float, s
     m_family, m_vcpus = parse(measured_type)
     t_family, t_vcpus = parse(target_type)
     if m_family != t_family:
-        raise InstanceTypeError(f"{target_type}: family {t_family!r} differs from {m_family!r}, the family the "
-                                f"capacity was measured as ({measured_type}); measure it on {t_family} or "
-                                f"choose an ml.{m_family}.* type")
+        raise InstanceTypeError(
+            f"{target_type}: family {t_family!r} differs from {m_family!r}, the family the "
+            f"capacity was measured as ({measured_type}); measure it on {t_family} or "
+            f"choose an ml.{m_family}.* type"
+        )
     scaled = rps * t_vcpus / m_vcpus
-    return scaled, f"{rps:g} req/s measured as {measured_type} ({m_vcpus} vCPU) x {t_vcpus}/{m_vcpus} vCPU = {scaled:g} req/s on {target_type}"
+    return (
+        scaled,
+        f"{rps:g} req/s measured as {measured_type} ({m_vcpus} vCPU) x {t_vcpus}/{m_vcpus} vCPU "
+        f"= {scaled:g} req/s on {target_type}",
+    )

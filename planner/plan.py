@@ -1,4 +1,5 @@
 """The plan file: what the serving stack declares for one environment and model, and why."""
+
 from __future__ import annotations
 
 import json
@@ -15,8 +16,16 @@ SCHEMA = 1
 PLANS_DIR = Path(__file__).resolve().parent / "plans"
 
 
-def plan_document(env: str, model: str, trace: Trace, capacity: Capacity, comparison: Comparison,
-                  behaviour: Behaviour, price: float | None, command: str) -> dict:
+def plan_document(
+    env: str,
+    model: str,
+    trace: Trace,
+    capacity: Capacity,
+    comparison: Comparison,
+    behaviour: Behaviour,
+    price: float | None,
+    command: str,
+) -> dict:
     chosen = comparison.runs[comparison.chosen].policy
     tt = comparison.tuned
     scheduled = actions(comparison.hourly_min, comparison.lead_min) if comparison.chosen == "predictive" else []
@@ -37,11 +46,16 @@ def plan_document(env: str, model: str, trace: Trace, capacity: Capacity, compar
         "min_capacity": chosen.min_capacity,
         "max_capacity": chosen.max_capacity,
         "scheduled_actions": [{"name": a.name, "schedule": a.cron, "min_capacity": a.min_capacity} for a in scheduled],
-        "capacity": {"rps_per_instance": round(capacity.rps, 1), "p99_slo_ms": capacity.p99_slo_ms, "how": capacity.how},
+        "capacity": {
+            "rps_per_instance": round(capacity.rps, 1),
+            "p99_slo_ms": capacity.p99_slo_ms,
+            "how": capacity.how,
+        },
         "trace": {"name": trace.name, "minutes": trace.minutes, "start_epoch_s": trace.start},
         "simulated": {
             "behaviour": behaviour.__dict__,
-            "evaluation": "week 2 to the end of the trace; tuned on week 1, each week's schedule forecast from the weeks before it",
+            "evaluation": "week 2 to the end of the trace; tuned on week 1, "
+            "each week's schedule forecast from the weeks before it",
             "price_per_hour": price,
             "policies": {name: run.summary(price) for name, run in comparison.runs.items()},
         },

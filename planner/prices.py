@@ -1,4 +1,5 @@
 """On-demand $/instance-hour from review/prices.json (the file `make review` prices changes with)."""
+
 from __future__ import annotations
 
 import json

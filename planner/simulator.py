@@ -38,6 +38,7 @@ What the simulator does each minute, and where each rule comes from:
   proportional to invocations per instance at a given latency, so it is simulated as target tracking
   whose scale-out sees the current minute (`Behaviour.high_resolution()`).
 """
+
 from __future__ import annotations
 
 import math
@@ -59,6 +60,9 @@ class Behaviour:
 
     def high_resolution(self) -> Behaviour:
         return replace(self, scale_out_datapoints=1, metric_lag_min=0)
+
+
+DEFAULT_BEHAVIOUR = Behaviour()
 
 
 @dataclass(frozen=True)
@@ -115,8 +119,13 @@ class Run:
         }
 
 
-def simulate(demand: np.ndarray, capacity_per_instance: float, policy: Policy,
-             behaviour: Behaviour = Behaviour(), initial: int | None = None) -> Run:
+def simulate(
+    demand: np.ndarray,
+    capacity_per_instance: float,
+    policy: Policy,
+    behaviour: Behaviour = DEFAULT_BEHAVIOUR,
+    initial: int | None = None,
+) -> Run:
     """Run `policy` over `demand` (requests per minute). `initial` instances serve at minute 0
     (default: what the policy would hold for the first minute's traffic)."""
     b = behaviour.high_resolution() if policy.tracking and policy.tracking.high_resolution else behaviour

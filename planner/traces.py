@@ -1,10 +1,11 @@
 """Request-rate traces: read a CSV (timestamp,count per interval; or one row per request) into a
 per-minute series of requests, and scale it so its peak needs a stated number of instances."""
+
 from __future__ import annotations
 
 import csv
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -40,7 +41,7 @@ class Trace:
 
     def minute_of_week(self) -> np.ndarray:
         """Minute within the UTC week (Monday 00:00 = 0) of each value."""
-        first = datetime.fromtimestamp(self.start, timezone.utc)
+        first = datetime.fromtimestamp(self.start, UTC)
         offset = first.weekday() * 1440 + first.hour * 60 + first.minute
         return (offset + np.arange(self.minutes)) % (7 * 1440)
 
@@ -57,7 +58,7 @@ def _timestamp(text: str, path: Path, row: int) -> float:
     except ValueError as exc:
         raise TraceError(f"{path}: row {row}: {text!r} is neither an ISO timestamp nor epoch seconds") from exc
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
     return moment.timestamp()
 
 

@@ -139,7 +139,8 @@ def serving(template: dict[str, Any]) -> dict[str, Serving]:
                 if str(t.get("ResourceId", "")).endswith(f"endpoint/{name}/variant/{variant.get('VariantName')}"):
                     low, high = int(t["MinCapacity"]), int(t["MaxCapacity"])
                     target = tracking.get(target_ids[id(t)])
-                    schedule = tuple((a.get("Schedule", ""), int(a.get("ScalableTargetAction", {}).get("MinCapacity", low)))
+                    schedule = tuple((a.get("Schedule", ""),
+                                      int(a.get("ScalableTargetAction", {}).get("MinCapacity", low)))
                                      for a in t.get("ScheduledActions", []))
             key = f"{name}/{variant.get('VariantName', '')}"
             out[key] = Serving(key, variant.get("InstanceType", "?"), low, high, percent, target, schedule)

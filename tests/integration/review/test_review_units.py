@@ -110,7 +110,8 @@ def test_a_capacity_plan_change_is_priced_from_its_weekly_floor():
             "T": {"Type": "AWS::ApplicationAutoScaling::ScalableTarget", "Properties": {
                 "ResourceId": "endpoint/e/variant/AllTraffic", "MinCapacity": 1, "MaxCapacity": 8,
                 "ScheduledActions": [{"ScheduledActionName": f"a{i}", "Schedule": cron,
-                                      "ScalableTargetAction": {"MinCapacity": m}} for i, (cron, m) in enumerate(schedule)]}},
+                                      "ScalableTargetAction": {"MinCapacity": m}}
+                                     for i, (cron, m) in enumerate(schedule)]}},
             "P": {"Type": "AWS::ApplicationAutoScaling::ScalingPolicy", "Properties": {
                 "ScalingTargetId": {"Ref": "T"}, "TargetTrackingScalingPolicyConfiguration": {"TargetValue": target}}}}}
 
@@ -118,7 +119,8 @@ def test_a_capacity_plan_change_is_priced_from_its_weekly_floor():
     planned = [("cron(0 8 ? * MON *)", 5), ("cron(0 20 ? * MON *)", 1)]
     [change] = cost.cost_changes("s", endpoint(13080.0, []), endpoint(20000.0, planned), prices)
     floor = (5 * 12 + 1 * 156) / 168
-    assert change.monthly_after == pytest.approx(prices.hosting["ml.c5.xlarge"] * floor * prices.hours_per_month, abs=0.01)
+    expected = prices.hosting["ml.c5.xlarge"] * floor * prices.hours_per_month
+    assert change.monthly_after == pytest.approx(expected, abs=0.01)
     assert "target 13080/instance/min" in change.before and "target 20000/instance/min" in change.after
     assert "2 scheduled minimums (weekly mean floor 1.29)" in change.after
 

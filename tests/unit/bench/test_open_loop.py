@@ -1,4 +1,5 @@
 """The open-loop benchmark's parsing, knee and replay, without tsung (made-up dumps, a loopback server)."""
+
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -11,8 +12,10 @@ DUMP_HEADER = "#date;pid;id;http method;host;URL;HTTP status;size;duration;trans
 
 def test_the_dump_gives_start_time_duration_and_success(tmp_path):
     dump = tmp_path / "tsung.dump"
-    dump.write_text(DUMP_HEADER + "100.050;<0.1.0>;1;post;h;/invocations;200;9;50.0;-;;;\n"
-                                  "101.000;<0.2.0>;2;post;h;/invocations;500;9;10.0;-;;;\n")
+    dump.write_text(
+        DUMP_HEADER + "100.050;<0.1.0>;1;post;h;/invocations;200;9;50.0;-;;;\n"
+        "101.000;<0.2.0>;2;post;h;/invocations;500;9;10.0;-;;;\n"
+    )
     rows = open_loop.parse_dump(dump)
     assert rows[:, 0].tolist() == [100.0, 100.99] and rows[:, 2].tolist() == [1.0, 0.0]
 
@@ -57,8 +60,9 @@ def test_the_replay_sends_every_request_and_measures_from_the_intended_time():
     thread.start()
     try:
         schedule = np.linspace(0, 0.5, 20)
-        sent = open_loop_replay.replay("127.0.0.1", server.server_address[1], "/invocations", b"{}",
-                                       "application/json", schedule)
+        sent = open_loop_replay.replay(
+            "127.0.0.1", server.server_address[1], "/invocations", b"{}", "application/json", schedule
+        )
     finally:
         server.shutdown()
     assert [s.status for s in sent] == [200] * 20

@@ -1,5 +1,6 @@
 """The CloudWatch trace reader against botocore's Stubber (no AWS account here)."""
-from datetime import datetime, timedelta, timezone
+
+from datetime import UTC, datetime, timedelta
 
 import boto3
 import pytest
@@ -9,7 +10,7 @@ from botocore.stub import Stubber
 from planner.cloudwatch import read_invocations
 from planner.traces import TraceError
 
-NOW = datetime(2026, 11, 30, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 
 
 def client():
@@ -17,21 +18,46 @@ def client():
 
 
 def expected_params(token=None):
-    params = {"MetricDataQueries": [{"Id": "invocations", "ReturnData": True, "MetricStat": {
-        "Metric": {"Namespace": "AWS/SageMaker", "MetricName": "Invocations",
-                   "Dimensions": [{"Name": "EndpointName", "Value": "elasticml-dev-cnn"},
-                                  {"Name": "VariantName", "Value": "AllTraffic"}]},
-        "Period": 60, "Stat": "Sum"}}],
-        "StartTime": NOW - timedelta(days=1), "EndTime": NOW, "ScanBy": "TimestampAscending"}
+    params = {
+        "MetricDataQueries": [
+            {
+                "Id": "invocations",
+                "ReturnData": True,
+                "MetricStat": {
+                    "Metric": {
+                        "Namespace": "AWS/SageMaker",
+                        "MetricName": "Invocations",
+                        "Dimensions": [
+                            {"Name": "EndpointName", "Value": "elasticml-dev-cnn"},
+                            {"Name": "VariantName", "Value": "AllTraffic"},
+                        ],
+                    },
+                    "Period": 60,
+                    "Stat": "Sum",
+                },
+            }
+        ],
+        "StartTime": NOW - timedelta(days=1),
+        "EndTime": NOW,
+        "ScanBy": "TimestampAscending",
+    }
     if token:
         params["NextToken"] = token
     return params
 
 
 def page(minutes, values, token=None):
-    out = {"MetricDataResults": [{"Id": "invocations", "Label": "Invocations", "StatusCode": "Complete",
-                                  "Timestamps": [NOW - timedelta(days=1) + timedelta(minutes=m) for m in minutes],
-                                  "Values": values}]}
+    out = {
+        "MetricDataResults": [
+            {
+                "Id": "invocations",
+                "Label": "Invocations",
+                "StatusCode": "Complete",
+                "Timestamps": [NOW - timedelta(days=1) + timedelta(minutes=m) for m in minutes],
+                "Values": values,
+            }
+        ]
+    }
     if token:
         out["NextToken"] = token
     return out

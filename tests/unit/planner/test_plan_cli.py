@@ -1,4 +1,5 @@
 """`python -m planner plan` end to end on a small made-up trace; infra reads what it writes."""
+
 import json
 
 import numpy as np
@@ -24,12 +25,34 @@ def daily_trace(tmp_path_factory):
 
 
 def test_plan_writes_a_file_that_infra_accepts(daily_trace, tmp_path, capsys):
-    assert main(["plan", "--env", "dev", "--model", "cnn", "--trace", str(daily_trace), "--peak-instances", "6",
-                 "--plans-dir", str(tmp_path)]) == 0
+    assert (
+        main(
+            [
+                "plan",
+                "--env",
+                "dev",
+                "--model",
+                "cnn",
+                "--trace",
+                str(daily_trace),
+                "--peak-instances",
+                "6",
+                "--plans-dir",
+                str(tmp_path),
+            ]
+        )
+        == 0
+    )
     document = json.loads((tmp_path / "dev-cnn.json").read_text())
     assert document["policy"] in ("tuned", "predictive")
-    assert set(document["simulated"]["policies"]) == {"static", "current", "tuned", "predictive", "high_resolution",
-                                                          "predictive_current"}
+    assert set(document["simulated"]["policies"]) == {
+        "static",
+        "current",
+        "tuned",
+        "predictive",
+        "high_resolution",
+        "predictive_current",
+    }
     assert document["simulated"]["behaviour"]["instance_start_min"] == Behaviour().instance_start_min
     plan = read_plan(tmp_path / "dev-cnn.json", "dev", "cnn", "ml.c5.xlarge")
     assert plan.target_value == document["target_tracking"]["target_value"] > 0

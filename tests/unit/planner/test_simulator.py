@@ -4,6 +4,7 @@ Every case uses capacity 100 requests/min per instance, target 50 invocations/in
 instance start of 2 minutes, a 1-minute metric lag and 1 minute of draining, so each expected
 minute can be worked out by hand from the rules in planner/simulator.py's docstring.
 """
+
 import numpy as np
 import pytest
 

@@ -1,4 +1,5 @@
 """Trace files, vCPU scaling, the forecast and its scheduled actions."""
+
 import numpy as np
 import pytest
 
@@ -16,8 +17,10 @@ def test_counts_per_interval_are_spread_over_its_minutes(tmp_path):
 
 def test_one_row_per_request_is_counted_per_minute(tmp_path):
     path = tmp_path / "a.csv"
-    path.write_text("TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:15:46.6805900,1,1\n"
-                    "2023-11-16 18:15:50.1,1,1\n2023-11-16 18:17:01.0,1,1\n")
+    path.write_text(
+        "TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:15:46.6805900,1,1\n"
+        "2023-11-16 18:15:50.1,1,1\n2023-11-16 18:17:01.0,1,1\n"
+    )
     assert read_csv(path).per_minute.tolist() == [2.0, 0.0, 1.0]
 
 

@@ -217,7 +217,7 @@ def report(results: dict[str, Any], load: str) -> str:
         lines += [
             f"## {name}: knee {r['knee_rps']} req/s",
             "",
-            f"Before the sweep: {r['load_before_sweep']}; after the replays: {r['load_after']}.",
+            f"Before the sweep: {r.get('load_before_sweep', load)}; after the replays: {r.get('load_after', '?')}.",
             "",
             "| offered req/s | achieved req/s | p50 ms | p99 ms | errors | within SLO |",
             "|---:|---:|---:|---:|---:|---|",
@@ -254,14 +254,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--window", type=float, default=10.0, help="seconds per replay window (a 'minute' of the time-scaled trace)"
     )
+    parser.add_argument("--rates", type=int, nargs="+", help="arrival rates to sweep (default: per model)")
     parser.add_argument("--no-capacity-file", action="store_true")
     args = parser.parse_args(argv)
+    if args.rates:
+        RATES.update({name: tuple(args.rates) for name in args.models})
     load = uptime()
     with tempfile.TemporaryDirectory(prefix="open-loop-") as tmp:
         workdir = Path(tmp)
         build_artifacts(workdir)
         results = {name: bench_model(name, workdir, args) for name in args.models}
     RESULTS.mkdir(parents=True, exist_ok=True)
+    previous = RESULTS / "open_loop.json"
+    if previous.is_file():  # models not run this time keep their last figures
+        results = {**json.loads(previous.read_text()).get("models", {}), **results}
     (RESULTS / "open_loop.json").write_text(
         json.dumps({"load": load, "slo_ms": SLO_MS, "models": results}, indent=2) + "\n"
     )

@@ -1,9 +1,8 @@
 """An endpoint's traffic from CloudWatch: `Invocations` (Sum per minute) of its variant.
 
-GetMetricData returns at most 100,800 datapoints a call and pages with NextToken
-(https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_GetMetricData.html);
-1-minute datapoints are kept for 15 days
-(https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/cloudwatch_concepts.html#Metric),
+GetMetricData returns at most 100,800 datapoints a call and pages with NextToken, and CloudWatch
+keeps 1-minute datapoints for 15 days (both on
+https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_GetMetricData.html),
 so `days` is at most 15. SageMaker publishes `Invocations` in AWS/SageMaker with the EndpointName and
 VariantName dimensions (https://docs.aws.amazon.com/sagemaker/latest/dg/monitoring-cloudwatch.html).
 """

@@ -16,7 +16,7 @@ plan: $(VENV_STAMP)
 	$(PY) -m planner plan --env $(ENV) --model $(MODEL) $(if $(TRACE),--trace "$(TRACE)",--endpoint "$(ENDPOINT)" --days $(DAYS)) \
 		--peak-instances $(PEAK_INSTANCES) $(PLAN_ARGS)
 
-## bench-plan [TRACES=../shared/traces]  the five policies on every multi-week trace (peak = 8 instances); benchmarks/results/plan.*
+## bench-plan [TRACES=../shared/traces]  the six policies on every multi-week trace (peak = 8 instances); benchmarks/results/plan.*
 bench-plan: $(VENV_STAMP)
 	time $(PY) -m planner bench --env $(ENV) --model $(MODEL) --traces "$(TRACES)" $(PLAN_ARGS)
 

@@ -7,7 +7,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 VENV_STAMP := $(VENV)/.installed
-REQUIREMENTS := requirements.txt requirements-dev.txt training/requirements.txt inference/requirements.txt infra/requirements.txt
+REQUIREMENTS := requirements.txt requirements-dev.txt training/requirements.txt inference/requirements.txt infra/requirements.txt planner/requirements.txt
 PYTEST_ARGS ?=
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from aws_cdk import Annotations, App, Stack, Tags
 
+from infra.capacity_plan import apply_plans
 from infra.nag import StaleAcknowledgement, add_checks
 from infra.settings import (
     MODEL_NAMES,
@@ -24,8 +25,8 @@ from infra.stacks.storage_stack import StorageStack
 from infra.stacks.training_stack import TrainingStack
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-CONTEXT_KEYS = ("project", "environments", "serving_capacity_file", "env", "cnn_model_package_arn",
-                "cnn_model_data_url", "mlp_model_package_arn", "mlp_model_data_url")
+CONTEXT_KEYS = ("project", "environments", "serving_capacity_file", "capacity_plans_dir", "env",
+                "cnn_model_package_arn", "cnn_model_data_url", "mlp_model_package_arn", "mlp_model_data_url")
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,7 @@ def select_settings(app: App, environ: Mapping[str, str] = os.environ) -> list[E
                             f"{', '.join(sorted(environments))}); every environment at once is synthesized only "
                             "without AWS credentials (make synth, make review), for review")
     names = [context["env"]] if context["env"] else sorted(environments)
+    plans_dir = REPO_ROOT / (context["capacity_plans_dir"] or "planner/plans")
     out = [load_settings(context, name, capacity=capacity, default_account=cli_account, default_region=cli_region)
            for name in names]
     for s in out:
@@ -69,7 +71,7 @@ def select_settings(app: App, environ: Mapping[str, str] = os.environ) -> list[E
                 f"environments.{s.env}.account/region: {s.env} deploys to account {s.account} in {s.region}, but "
                 f"the CLI's credentials are for account {cli_account} in {cli_region}; use that environment's "
                 "credentials and region (--profile), or fix cdk.json")
-    return out
+    return [apply_plans(s, plans_dir) for s in out]
 
 
 def build(app: App, sources: Sources = Sources()) -> dict[str, object]:

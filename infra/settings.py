@@ -11,7 +11,12 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from planner.instances import InstanceTypeError, scale_to
+
+if TYPE_CHECKING:
+    from infra.capacity_plan import CapacityPlan
 
 from infra.serving_modes import REALTIME, ModeOptions, read_mode, read_mode_options
 
@@ -110,11 +115,14 @@ class ServingSettings:
     version: ModelVersion
     mode: str = REALTIME  # infra.serving_modes.MODES
     mode_options: ModeOptions = None  # ScaleToZeroSettings or AsyncSettings, per mode
+    plan: CapacityPlan | None = None  # the planner's plan, when one exists (infra/capacity_plan.py)
 
     @property
     def invocations_per_instance_target(self) -> float:
-        """Target for SageMakerVariantInvocationsPerInstance (per minute), as AWS recommends:
-        measured max RPS per instance x safety factor x 60."""
+        """Target for SageMakerVariantInvocationsPerInstance (per minute): the plan's, else as AWS
+        recommends, measured max RPS per instance x safety factor x 60."""
+        if self.plan is not None:
+            return self.plan.target_value
         return round(self.max_rps_per_instance * self.safety_factor * 60, 1)
 
 
@@ -350,13 +358,11 @@ def _serving(model: str, r: _Reader, capacity: Mapping[str, Any], version: Model
         raise SettingsError(f"{r.key}.min_capacity: {min_capacity} is greater than max_capacity {max_capacity}; "
                             "allowed: min_capacity <= max_capacity")
     measured = capacity.get(model)
+    instance_type = r.instance_type("instance_type", SERVING_INSTANCE_FAMILIES)
     if measured is not None:
-        rps, source = float(measured["max_rps_per_instance"]), f"benchmark ({measured.get('measured_at', '?')})"
-        if rps <= 0:
-            raise SettingsError(f"serving capacity file: {model}.max_rps_per_instance must be > 0, got {rps}")
+        rps, source = _measured_rps(model, measured, instance_type)
     else:
         rps, source = DEFAULT_MAX_RPS_PER_INSTANCE, "default"
-    instance_type = r.instance_type("instance_type", SERVING_INSTANCE_FAMILIES)
     out = ServingSettings(
         model=model, instance_type=instance_type,
         min_capacity=min_capacity, max_capacity=max_capacity,
@@ -384,6 +390,25 @@ def _serving(model: str, r: _Reader, capacity: Mapping[str, Any], version: Model
                             "allowed: 0 (data capture is configured in mode 'realtime' only)")
     r.done()
     return out
+
+
+def _measured_rps(model: str, measured: Mapping[str, Any], instance_type: str) -> tuple[float, str]:
+    """The open-loop knee (else the closed-loop maximum) of the capacity file, scaled by vCPUs from the
+    instance type it was measured as to `instance_type`; another family is refused."""
+    knee = measured.get("open_loop_knee_rps")
+    key = "open_loop_knee_rps" if knee else "max_rps_per_instance"
+    rps = float(measured[key])
+    if rps <= 0:
+        raise SettingsError(f"serving capacity file: {model}.{key} must be > 0, got {rps}")
+    source = f"benchmark{' open-loop knee' if knee else ''} ({measured.get('measured_at', '?')})"
+    measured_as = measured.get("instance_type")
+    if measured_as and measured_as != instance_type:
+        try:
+            rps, how = scale_to(rps, measured_as, instance_type)
+        except InstanceTypeError as exc:
+            raise SettingsError(f"serving capacity file: {model}: {exc}") from exc
+        source += f", scaled: {how}"
+    return rps, source
 
 
 def _per_model(r: _Reader, build) -> tuple:

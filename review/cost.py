@@ -5,13 +5,17 @@ figure is min instances x $/h x hours per month (the maximum is shown as the cei
 scales to zero (mode scale-to-zero: an inference component with ManagedInstanceScaling from 0; mode
 async: a variant whose scalable target starts at 0) costs nothing while idle, so its monthly figure is
 one instance for the hours the traffic pattern of prices.json keeps it up (the active hours a day plus
-the scale-in tail, on the active days); the note says what a cold start costs the caller. Training: each run is
+the scale-in tail, on the active days); the note says what a cold start costs the caller. When a capacity
+plan gives a realtime scalable target weekly scheduled actions (`cron(M H ? * DAY *)` raising and lowering
+MinCapacity), the minimum is the week's time-weighted floor instead; a changed target tracking target or
+schedule is a cost-moving change too. Training: each run is
 priced at on-demand for its whole MaxRuntime (a ceiling; managed spot would be cheaper) x the runs per
 month assumed in prices.json. Data capture moves S3 cost and is flagged, not priced.
 """
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -67,6 +71,36 @@ class Serving:
     max_instances: int
     capture_percent: int  # 0 when data capture is off
     mode: str = "realtime"  # realtime | scale-to-zero | async (infra/serving_modes.py)
+    target: float | None = None  # target tracking's TargetValue
+    schedule: tuple[tuple[str, int], ...] = ()  # (cron, MinCapacity) of each scheduled action
+
+    @property
+    def floor(self) -> float:
+        """Instances held as a minimum, on average over the week."""
+        return weekly_mean_floor(self.min_instances, self.schedule)
+
+
+WEEKDAYS = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
+WEEK_MINUTES = 7 * 1440
+WEEKLY_CRON = re.compile(r"^cron\((\d+) (\d+) \? \* ([A-Z]{3}) \*\)$")
+
+
+def weekly_mean_floor(min_instances: int, schedule: tuple[tuple[str, int], ...]) -> float:
+    """Time-weighted MinCapacity over a week of weekly scheduled actions; other schedules are ignored."""
+    points = []
+    for cron, minimum in schedule:
+        match = WEEKLY_CRON.match(cron)
+        if match and match.group(3) in WEEKDAYS:
+            at = WEEKDAYS.index(match.group(3)) * 1440 + int(match.group(2)) * 60 + int(match.group(1))
+            points.append((at, minimum))
+    if not points:
+        return float(min_instances)
+    points.sort()
+    total = 0.0
+    for i, (at, minimum) in enumerate(points):
+        end = points[i + 1][0] if i + 1 < len(points) else points[0][0] + WEEK_MINUTES
+        total += minimum * (end - at)
+    return total / WEEK_MINUTES
 
 
 @dataclass(frozen=True)
@@ -107,7 +141,13 @@ def _endpoint_name(endpoint: dict[str, Any], logical_id: str) -> str:
 def serving(template: dict[str, Any]) -> dict[str, Serving]:
     """Each endpoint's production variants, their autoscaling bounds and data capture, by endpoint name."""
     configs = _resources(template, "AWS::SageMaker::EndpointConfig")
-    targets = [t["Properties"] for t in _resources(template, "AWS::ApplicationAutoScaling::ScalableTarget").values()]
+    scalable = _resources(template, "AWS::ApplicationAutoScaling::ScalableTarget")
+    targets = [t["Properties"] for t in scalable.values()]
+    tracking = {p["Properties"].get("ScalingTargetId", {}).get("Ref"): p["Properties"].get(
+        "TargetTrackingScalingPolicyConfiguration", {}).get("TargetValue")
+        for p in _resources(template, "AWS::ApplicationAutoScaling::ScalingPolicy").values()
+        if isinstance(p["Properties"].get("ScalingTargetId"), dict)}
+    target_ids = {id(t["Properties"]): logical_id for logical_id, t in scalable.items()}
     out = {}
     for logical_id, endpoint in _resources(template, "AWS::SageMaker::Endpoint").items():
         name = _endpoint_name(endpoint, logical_id)
@@ -122,17 +162,21 @@ def serving(template: dict[str, Any]) -> dict[str, Serving]:
         percent = int(capture.get("InitialSamplingPercentage", 0)) if capturing else 0
         for variant in props.get("ProductionVariants", []):
             count = int(variant.get("InitialInstanceCount", 1))
-            low, high = count, count
+            low, high, target, schedule = count, count, None, ()
             for t in targets:
                 if str(t.get("ResourceId", "")).endswith(f"endpoint/{name}/variant/{variant.get('VariantName')}"):
                     low, high = int(t["MinCapacity"]), int(t["MaxCapacity"])
+                    target = tracking.get(target_ids[id(t)])
+                    schedule = tuple((a.get("Schedule", ""),
+                                      int(a.get("ScalableTargetAction", {}).get("MinCapacity", low)))
+                                     for a in t.get("ScheduledActions", []))
             managed = variant.get("ManagedInstanceScaling") or {}
             if managed.get("Status", "ENABLED") == "ENABLED" and "MinInstanceCount" in managed:
                 low, high = int(managed["MinInstanceCount"]), int(managed.get("MaxInstanceCount", high))
             mode = ("async" if props.get("AsyncInferenceConfig") else
                     "scale-to-zero" if managed and low == 0 else "realtime")
             key = f"{name}/{variant.get('VariantName', '')}"
-            out[key] = Serving(key, variant.get("InstanceType", "?"), low, high, percent, mode)
+            out[key] = Serving(key, variant.get("InstanceType", "?"), low, high, percent, mode, target, schedule)
     return out
 
 
@@ -172,7 +216,9 @@ def training(template: dict[str, Any]) -> dict[str, Training]:
 
 def _serving_line(s: Serving) -> str:
     capture = f", data capture {s.capture_percent}%" if s.capture_percent else ", no data capture"
-    return f"{s.mode}, {s.instance_type} x {s.min_instances}-{s.max_instances}{capture}"
+    target = f", target {s.target:g}/instance/min" if isinstance(s.target, (int, float)) else ""
+    schedule = (f", {len(s.schedule)} scheduled minimums (weekly mean floor {s.floor:.2f})" if s.schedule else "")
+    return f"{s.mode}, {s.instance_type} x {s.min_instances}-{s.max_instances}{capture}{target}{schedule}"
 
 
 def _training_line(t: Training) -> str:
@@ -188,7 +234,7 @@ def _monthly_serving(s: Serving | None, prices: Prices) -> tuple[float | None, f
     if s.min_instances == 0:  # idle costs nothing; one instance while the traffic pattern keeps it up
         return (round(rate * prices.traffic_pattern.instance_hours_per_month, 2),
                 round(rate * s.max_instances * prices.hours_per_month, 2))
-    return (round(rate * s.min_instances * prices.hours_per_month, 2),
+    return (round(rate * s.floor * prices.hours_per_month, 2),
             round(rate * s.max_instances * prices.hours_per_month, 2))
 
 

@@ -94,6 +94,11 @@ class AutoscaledEndpoint(Construct):
             predefined_metric=appscaling.PredefinedMetric.SAGEMAKER_VARIANT_INVOCATIONS_PER_INSTANCE,
             scale_in_cooldown=Duration.seconds(settings.scale_in_cooldown_s),
             scale_out_cooldown=Duration.seconds(settings.scale_out_cooldown_s))
+        # The capacity plan's scheduled actions raise and lower MinCapacity ahead of forecast ramps
+        # (https://docs.aws.amazon.com/cdk/api/v2/docs/aws-cdk-lib.aws_applicationautoscaling.ScalingSchedule.html).
+        for action in settings.plan.scheduled_actions if settings.plan else ():
+            self.scaling_target.scale_on_schedule(action.name, schedule=appscaling.Schedule.expression(action.schedule),
+                                                  min_capacity=action.min_capacity)
         self.dashboard = self._dashboard(settings)
 
     def _metric(self, name: str, statistic: str, namespace: str = "AWS/SageMaker") -> cloudwatch.Metric:

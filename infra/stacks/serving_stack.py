@@ -45,9 +45,12 @@ class ServingStack(Stack):
             self.endpoint = AutoscaledEndpoint(
                 self, "Endpoint", version=serving.version, capture_bucket=artifact_bucket,
                 capture_prefix=f"data-capture/{serving.model}", **common)
+            how = (f"capacity plan {Path(serving.plan.source).name} (policy {serving.plan.policy}, "
+                   f"{len(serving.plan.scheduled_actions)} scheduled actions)" if serving.plan else
+                   f"max RPS per instance {serving.max_rps_per_instance} ({serving.capacity_source}) "
+                   f"x safety factor {serving.safety_factor} x 60")
             CfnOutput(self, "InvocationsPerInstanceTarget", value=str(serving.invocations_per_instance_target),
-                      description=f"max RPS per instance {serving.max_rps_per_instance} ({serving.capacity_source}) "
-                                  f"x safety factor {serving.safety_factor} x 60")
+                      description=how)
         CfnOutput(self, "EndpointName", value=self.endpoint.endpoint_name)
         CfnOutput(self, "ServingMode", value=serving.mode)
         CfnOutput(self, "AlarmTopicArn", value=self.endpoint.alarm_topic.topic_arn,

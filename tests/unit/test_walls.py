@@ -13,6 +13,9 @@ WALLS = {
     # The review synthesizes other commits: it must not import this tree's infra.
     ROOT / "review": {"infra", "training", "inference", "torch", "tensorflow", "keras"},
     ROOT / "experiments": {"infra", "training", "inference", "torch", "tensorflow", "keras"},
+    # The planner imports no framework and no CDK: infra reads its plan files as data.
+    ROOT / "planner": {"infra", "training", "inference", "torch", "tensorflow", "keras", "aws_cdk", "constructs",
+                       "cdk_nag"},
 }
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parents[3]
 SYNTH_FILES = ("app.py", "cdk.json", "package.json", "package-lock.json", "training/metric_definitions.json",
-               "training/Dockerfile", "inference/Dockerfile")
+               "training/Dockerfile", "inference/Dockerfile", "planner/__init__.py", "planner/instances.py")
 SYNTH_DIRS = ("infra",)
 
 

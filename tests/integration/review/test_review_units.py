@@ -98,6 +98,33 @@ def test_an_unknown_instance_type_is_named_not_priced():
     assert change.delta == pytest.approx(expected, abs=0.01)
 
 
+def test_a_capacity_plan_change_is_priced_from_its_weekly_floor():
+    prices = cost.load_prices()
+
+    def endpoint(target, schedule):
+        return {"Resources": {
+            "E": {"Type": "AWS::SageMaker::Endpoint", "Properties": {"EndpointName": "e",
+                                                                     "EndpointConfigName": {"Fn::GetAtt": ["C", "X"]}}},
+            "C": {"Type": "AWS::SageMaker::EndpointConfig", "Properties": {"ProductionVariants": [
+                {"InstanceType": "ml.c5.xlarge", "InitialInstanceCount": 1, "VariantName": "AllTraffic"}]}},
+            "T": {"Type": "AWS::ApplicationAutoScaling::ScalableTarget", "Properties": {
+                "ResourceId": "endpoint/e/variant/AllTraffic", "MinCapacity": 1, "MaxCapacity": 8,
+                "ScheduledActions": [{"ScheduledActionName": f"a{i}", "Schedule": cron,
+                                      "ScalableTargetAction": {"MinCapacity": m}}
+                                     for i, (cron, m) in enumerate(schedule)]}},
+            "P": {"Type": "AWS::ApplicationAutoScaling::ScalingPolicy", "Properties": {
+                "ScalingTargetId": {"Ref": "T"}, "TargetTrackingScalingPolicyConfiguration": {"TargetValue": target}}}}}
+
+    # 5 instances from Monday 08:00 to Monday 20:00 (12 of the week's 168 hours), 1 otherwise.
+    planned = [("cron(0 8 ? * MON *)", 5), ("cron(0 20 ? * MON *)", 1)]
+    [change] = cost.cost_changes("s", endpoint(13080.0, []), endpoint(20000.0, planned), prices)
+    floor = (5 * 12 + 1 * 156) / 168
+    expected = prices.hosting["ml.c5.xlarge"] * floor * prices.hours_per_month
+    assert change.monthly_after == pytest.approx(expected, abs=0.01)
+    assert "target 13080/instance/min" in change.before and "target 20000/instance/min" in change.after
+    assert "2 scheduled minimums (weekly mean floor 1.29)" in change.after
+
+
 def _git(repo: Path, *args: str) -> str:
     return subprocess.run(["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t.invalid", *args],
                           check=True, capture_output=True, text=True).stdout.strip()

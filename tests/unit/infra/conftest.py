@@ -83,7 +83,8 @@ def synthesized(tmp_path_factory, stub_sources) -> Synthesized:
     outdir = tmp_path_factory.mktemp("cdk.out")
     capacity = tmp_path_factory.mktemp("benchmarks") / "serving_capacity.json"
     capacity.write_text(json.dumps(MEASURED_CAPACITY))
-    app = App(outdir=str(outdir), context={**base_context(), **VERSIONS, "serving_capacity_file": str(capacity)})
+    app = App(outdir=str(outdir), context={**base_context(), **VERSIONS, "serving_capacity_file": str(capacity),
+                                           "capacity_plans_dir": str(capacity.parent / "no-plans")})
     stacks = build(app, stub_sources)
     app.synth()
     return Synthesized(outdir=outdir, stacks=stacks)

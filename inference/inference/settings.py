@@ -83,9 +83,10 @@ class ServeSettings:
     adaptive_batch_wait_ms: float = 10.0
     num_threads: int = 0  # 0: CPUs / workers
     max_rows_per_request: int = 1024
-    # Below the drain (graceful_timeout_s) and SageMaker's 60 s limit on an invocation's answer; SageMaker
-    # stops a container with SIGTERM, then SIGKILL 30 s later (both on
-    # https://docs.aws.amazon.com/sagemaker/latest/dg/your-algorithms-inference-code.html).
+    # Below the drain (graceful_timeout_s) and SageMaker's 60 s limit on a container's answer
+    # (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_runtime_InvokeEndpoint.html);
+    # SageMaker stops a container with SIGTERM, then SIGKILL 30 s later
+    # (https://docs.aws.amazon.com/sagemaker/latest/dg/your-algorithms-inference-code.html).
     request_deadline_s: float = 20.0
     header_timeout_s: float = 10.0
     max_header_bytes: int = 64 * 1024

@@ -42,9 +42,10 @@ class HeaderLimits:
 def error_response(status: int, code: str, message: str) -> bytes:
     """A complete HTTP/1.1 response that closes the connection, with the server's JSON error body."""
     body = json.dumps({"error": code, "message": message}).encode()
-    head = (
-        b"HTTP/1.1 %d %s\r\ncontent-type: application/json\r\ncontent-length: %d\r\nconnection: close\r\n\r\n"
-        % (status, REASONS[status], len(body))
+    head = b"HTTP/1.1 %d %s\r\ncontent-type: application/json\r\ncontent-length: %d\r\nconnection: close\r\n\r\n" % (
+        status,
+        REASONS[status],
+        len(body),
     )
     return head + body
 
@@ -76,7 +77,8 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
             self.transport.close()
 
     def _headers_overdue(self) -> None:
-        self._refuse(408, "request_timeout", f"the request headers did not arrive within {self.limits.header_timeout_s:g} s")
+        seconds = self.limits.header_timeout_s
+        self._refuse(408, "request_timeout", f"the request headers did not arrive within {seconds:g} s")
 
     def _refuse(self, status: int, code: str, message: str) -> None:
         self._disarm()

@@ -133,11 +133,14 @@ class ServeSettings:
             "max_header_bytes": 1024 <= self.max_header_bytes <= 16 * 1024 * 1024,
             "max_connections": self.max_connections >= 1,
         }
-        hints = {"request_deadline_s": f"; it must be above 0 and below the drain after SIGTERM "
-                                       f"({self.graceful_timeout_s:g} s)"}
+        hints = {
+            "request_deadline_s": f"; it must be above 0 and below the drain after SIGTERM "
+            f"({self.graceful_timeout_s:g} s)"
+        }
         for key, ok in checks.items():
             if not ok:
-                raise SettingsError(f"{ENVIRONMENT.get(key, key)}: {getattr(self, key)} is out of range{hints.get(key, '')}")
+                hint = hints.get(key, "")
+                raise SettingsError(f"{ENVIRONMENT.get(key, key)}: {getattr(self, key)} is out of range{hint}")
 
     def to_env(self) -> dict[str, str]:
         """The same settings as environment variables, for worker processes."""

@@ -95,7 +95,9 @@ def run_beside(work: Callable[[threading.Event], object]) -> tuple[threading.Eve
     return busy, done, result
 
 
-def post(server: ServerProcess, body: bytes, content_type: str, busy: threading.Event | None = None) -> tuple[int, dict]:
+def post(
+    server: ServerProcess, body: bytes, content_type: str, busy: threading.Event | None = None
+) -> tuple[int, dict]:
     connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=120)
     try:
         connection.putrequest("POST", "/invocations")
@@ -113,9 +115,13 @@ def post(server: ServerProcess, body: bytes, content_type: str, busy: threading.
 
 def assert_ping_bounded(quiet: float, during: list[float], what: str) -> None:
     worst = max(during)
-    print(f"{what}: quiet /ping {quiet * 1e3:.2f} ms; during: {len(during)} pings, median "
-          f"{statistics.median(during) * 1e3:.2f} ms, max {worst * 1e3:.2f} ms (ratio {worst / quiet:.1f})")
-    assert worst <= PING_RATIO * quiet, f"{what}: /ping took {worst:.3f} s, {worst / quiet:.0f}x its quiet {quiet:.4f} s"
+    print(
+        f"{what}: quiet /ping {quiet * 1e3:.2f} ms; during: {len(during)} pings, median "
+        f"{statistics.median(during) * 1e3:.2f} ms, max {worst * 1e3:.2f} ms (ratio {worst / quiet:.1f})"
+    )
+    assert worst <= PING_RATIO * quiet, (
+        f"{what}: /ping took {worst:.3f} s, {worst / quiet:.0f}x its quiet {quiet:.4f} s"
+    )
 
 
 def _probe(server: ServerProcess, work: Callable[[threading.Event], object], what: str) -> object:
@@ -137,8 +143,11 @@ def _probe(server: ServerProcess, work: Callable[[threading.Event], object], wha
 
 def test_json_of_one_pixel_instances_neither_stalls_ping_nor_passes_the_row_limit(cnn_server):
     instances = [[[[0, 0, 0]]] for _ in range(1024)]  # 1024 one-pixel images, 20 KiB
-    status, _ = _probe(cnn_server, lambda busy: post(cnn_server, json.dumps({"instances": instances}).encode(),
-                                                     "application/json", busy), "1024 one-pixel JSON instances")
+    status, _ = _probe(
+        cnn_server,
+        lambda busy: post(cnn_server, json.dumps({"instances": instances}).encode(), "application/json", busy),
+        "1024 one-pixel JSON instances",
+    )
     assert status == 200
     status, answer = post(cnn_server, json.dumps({"instances": instances * 4}).encode(), "application/json")
     assert status == 413 and "over the limit of 1024 per request" in answer["message"], answer
@@ -147,8 +156,9 @@ def test_json_of_one_pixel_instances_neither_stalls_ping_nor_passes_the_row_limi
 def test_json_of_one_sample_wavs_does_not_stall_ping(mlp_server):
     wav = b64(wav_bytes(np.zeros(1, dtype=np.int16), 8000))
     body = json.dumps({"instances": [{"b64": wav}] * 1024}).encode()
-    status, _ = _probe(mlp_server, lambda busy: post(mlp_server, body, "application/json", busy),
-                       "1024 one-sample WAVs in JSON")
+    status, _ = _probe(
+        mlp_server, lambda busy: post(mlp_server, body, "application/json", busy), "1024 one-sample WAVs in JSON"
+    )
     assert status == 200
 
 
@@ -240,7 +250,9 @@ def _slowloris(server: ServerProcess, connections: int, busy: threading.Event) -
 
 def test_slowloris_connections_get_408_within_the_header_timeout(strict_cnn_server):
     started = time.monotonic()
-    answers = _probe(strict_cnn_server, lambda busy: _slowloris(strict_cnn_server, 50, busy), "50 slowloris connections")
+    answers = _probe(
+        strict_cnn_server, lambda busy: _slowloris(strict_cnn_server, 50, busy), "50 slowloris connections"
+    )
     took = time.monotonic() - started
     assert all(a.startswith(b"HTTP/1.1 408 ") or a == b"" for a in answers), set(a[:40] for a in answers)
     assert sum(a.startswith(b"HTTP/1.1 408 ") for a in answers) >= 45
@@ -251,8 +263,10 @@ def test_a_body_that_stops_arriving_gets_408_at_the_deadline(strict_cnn_server):
     sock = socket.create_connection(("127.0.0.1", strict_cnn_server.port), timeout=DEADLINE_S + 5)
     try:
         started = time.monotonic()
-        sock.sendall(b"POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-npy\r\n"
-                     b"Content-Length: 100000\r\n\r\n" + b"\x93NUMPY")
+        sock.sendall(
+            b"POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-npy\r\n"
+            b"Content-Length: 100000\r\n\r\n" + b"\x93NUMPY"
+        )
         answer = sock.recv(4096)
         took = time.monotonic() - started
     finally:
@@ -266,8 +280,10 @@ def test_a_body_that_stops_arriving_gets_408_at_the_deadline(strict_cnn_server):
 def test_a_client_leaving_mid_body_is_one_info_line(strict_cnn_server):
     before = len(strict_cnn_server.log_path.read_text())
     sock = socket.create_connection(("127.0.0.1", strict_cnn_server.port), timeout=5)
-    sock.sendall(b"POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-npy\r\n"
-                 b"Content-Length: 100000\r\n\r\n" + b"\x00" * 1000)
+    sock.sendall(
+        b"POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-npy\r\n"
+        b"Content-Length: 100000\r\n\r\n" + b"\x00" * 1000
+    )
     time.sleep(0.2)
     sock.close()
     time.sleep(0.5)
@@ -306,7 +322,8 @@ def test_sigterm_under_a_long_queue_answers_json_and_exits_0_before_the_deadline
             thread.join(10)
     finally:
         server.stop()
-    print(f"exit {code} {exited_after:.1f} s after SIGTERM; answers {[r[0] if isinstance(r, tuple) else r for r in results]}")
+    statuses = [r[0] if isinstance(r, tuple) else r for r in results]
+    print(f"exit {code} {exited_after:.1f} s after SIGTERM; answers {statuses}")
     assert code == 0, server.log()
     assert exited_after < deadline + 5, server.log()
     assert len(results) == 12 and all(isinstance(r, tuple) for r in results), results

@@ -186,8 +186,11 @@ def test_images_claiming_too_many_pixels_are_413_as_the_contract_says(image_mani
     with pytest.raises(PayloadTooLarge, match="pixels"):
         decode(body, "image/png", image_manifest)
     with pytest.raises(PayloadTooLarge, match="instance|pixels"):
-        decode(json.dumps({"instances": [{"b64": base64.b64encode(body).decode()}]}).encode(), "application/json",
-               image_manifest)
+        decode(
+            json.dumps({"instances": [{"b64": base64.b64encode(body).decode()}]}).encode(),
+            "application/json",
+            image_manifest,
+        )
 
 
 def _rows_bodies(manifest, rows: int) -> list[tuple[str, bytes]]:

@@ -118,8 +118,13 @@ def test_encode_ranks_classes_per_row(image_manifest):
 
 def test_limits_default_and_the_deadline_must_end_before_the_drain():
     settings = ServeSettings.from_env({})
-    assert (settings.max_rows_per_request, settings.request_deadline_s, settings.header_timeout_s,
-            settings.max_header_bytes, settings.max_connections) == (1024, 20.0, 10.0, 65536, 1000)
+    assert (
+        settings.max_rows_per_request,
+        settings.request_deadline_s,
+        settings.header_timeout_s,
+        settings.max_header_bytes,
+        settings.max_connections,
+    ) == (1024, 20.0, 10.0, 65536, 1000)
     assert settings.request_deadline_s < settings.graceful_timeout_s < 30
     with pytest.raises(SettingsError, match=r"INFERENCE_REQUEST_DEADLINE_S: 25.0 is out of range; .* below the drain"):
         ServeSettings.from_env({"INFERENCE_REQUEST_DEADLINE_S": "25"})

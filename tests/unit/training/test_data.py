@@ -139,7 +139,7 @@ def test_an_image_claiming_too_many_pixels_is_a_bad_file_named_or_skipped(tmp_pa
     write_image_folder(tmp_path, per_class=3)
     bomb = tmp_path / "circle" / "bomb.png"
     bomb.write_bytes(png_claiming(width, height))
-    with pytest.raises(DataError, match=f"circle/bomb.png: image is .*over the limit of 25,000,000 pixels"):
+    with pytest.raises(DataError, match="circle/bomb.png: image is .*over the limit of 25,000,000 pixels"):
         load_image_folder(tmp_path, ImageSettings(size=32))
     data = load_image_folder(tmp_path, ImageSettings(size=32, on_bad_file="skip"))
     assert (len(data), data.skipped) == (9, 1)  # 3 classes x 3 good files, the bomb skipped
@@ -163,8 +163,9 @@ def test_a_wav_claiming_an_absurd_rate_is_a_bad_file_named_or_skipped(tmp_path, 
 
 
 def test_the_trainer_and_the_server_bound_source_rates_alike():
-    from inference import audio as serving
     from training.data import audio as training
+
+    from inference import audio as serving
 
     for name in ("MIN_SOURCE_RATE", "MAX_SOURCE_RATE", "MAX_RESAMPLE_FACTOR"):
         assert getattr(training, name) == getattr(serving, name), name

@@ -32,7 +32,7 @@ PING_RATIO = 1000.0
 # protected, for at most a pass or two of max_batch_size rows (measured ~4x).
 INTERLEAVE_RATIO = 12.0
 HEADER_TIMEOUT_S = 1.0
-DEADLINE_S = 3.0
+DEADLINE_S = 2.0
 
 
 @pytest.fixture(scope="module")
@@ -297,6 +297,7 @@ def test_a_client_leaving_mid_body_is_one_info_line(strict_cnn_server):
 # --- a long request at SIGTERM ------------------------------------------------------------------
 
 
+@pytest.mark.slow  # its own server: ~7 s
 def test_sigterm_under_a_long_queue_answers_json_and_exits_0_before_the_deadline_plus_drain(cnn_dir, tmp_path):
     deadline = 0.5
     server = ServerProcess(cnn_dir, tmp_path / "server.log", args=["--request-deadline-s", str(deadline)]).start()

@@ -108,10 +108,10 @@ class EpochLoop:
             self._diverged()
         return preempt > 0, budget > 0
 
-    def _diverged(self) -> None:
+    def _diverged(self, which: str = "training") -> None:
         state = self.state
         raise NonFiniteLoss(
-            f"the training loss became NaN or infinite in epoch {state.epoch + 1} at step {state.step} "
+            f"the {which} loss became NaN or infinite in epoch {state.epoch + 1} at step {state.step} "
             f"(peak learning_rate {self.peak_lr:g}); lower learning_rate or check the data for extreme values. "
             "No model was written and no checkpoint was taken of the diverged weights")
 
@@ -151,6 +151,8 @@ class EpochLoop:
             if not math.isfinite(loss):  # the sum over ranks: every rank raises here together
                 self._diverged()
             val_loss, val_accuracy = self.trainer.validate()
+            if not math.isfinite(val_loss):  # every rank computes the same figure: all raise together
+                self._diverged("validation")
             state.epoch += 1
             metrics = EpochMetrics(epoch=state.epoch, epochs=self.epochs, train_loss=loss / max(seen, 1),
                                    train_accuracy=correct / max(seen, 1), val_loss=val_loss, val_accuracy=val_accuracy,

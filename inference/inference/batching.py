@@ -15,6 +15,12 @@ the first waiting job, then everything that queued up meanwhile for the same ent
   first. A lone request after a lone request never waits (no added latency at concurrency 1); at
   concurrency 32 the batch is not split into a small one run at once and the stragglers after it.
 - neither (both 0): the requests that arrived during one forward pass make up the next batch.
+
+Fairness: a request's rows are queued as chunks of at most `max_batch_size` rows, and each batch
+starts with the request whose turn is oldest (a request's turn: the batch that last served it, or
+for one not served yet, just before the batch formed when it arrived: round robin), so a request of a thousand
+rows takes turns with the others instead of holding the model for all of its rows. A job whose
+request was cancelled (its deadline passed, its client left) is dropped, not run.
 """
 
 from __future__ import annotations
@@ -46,6 +52,7 @@ class _Job:
     array: np.ndarray
     loop: asyncio.AbstractEventLoop
     future: asyncio.Future[np.ndarray]
+    request: object = None  # the request the rows belong to (fairness between requests)
 
 
 _STOP = object()
@@ -80,6 +87,8 @@ class MicroBatcher:
         self._last_forward_s: dict[str, float] = {}
         self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
         self._pending: deque[_Job] = deque()
+        self._turns: dict[int, float] = {}  # request -> its turn (see the module's docstring)
+        self._turn = 0  # batches formed
         self._stopping = False
         self._thread = threading.Thread(target=self._serve, name="model-forward", daemon=True)
         self.batches = 0  # forward passes run, for tests and logs
@@ -93,11 +102,24 @@ class MicroBatcher:
         self._queue.put(_STOP)
         self._thread.join(timeout)
 
-    async def predict(self, entry: str, array: np.ndarray) -> np.ndarray:
+    async def predict(self, entry: str, array: np.ndarray, request: object = None) -> np.ndarray:
+        """Probabilities for `array`'s rows, queued in chunks of at most `max_batch_size` rows under
+        `request` (by default, a request of its own)."""
         loop = asyncio.get_running_loop()
-        future: asyncio.Future[np.ndarray] = loop.create_future()
-        self._queue.put(_Job(entry, array, loop, future))
-        return await future
+        request = object() if request is None else request
+        if len(array) <= self.max_batch_size:
+            future: asyncio.Future[np.ndarray] = loop.create_future()
+            self._queue.put(_Job(entry, array, loop, future, request))
+            return await future
+        futures = []
+        for start in range(0, len(array), self.max_batch_size):
+            futures.append(loop.create_future())
+            self._queue.put(_Job(entry, array[start : start + self.max_batch_size], loop, futures[-1], request))
+        try:
+            return np.concatenate(await asyncio.gather(*futures))
+        finally:
+            for future in futures:
+                future.cancel()  # cancelled (a deadline): the model thread drops what is still queued
 
     def _take(self, block: bool, timeout: float | None = None) -> bool:
         """Move one item from the queue to pending; False when none came."""
@@ -109,6 +131,7 @@ class MicroBatcher:
             self._stopping = True
         else:
             self._pending.append(item)  # type: ignore[arg-type]
+            self._turns.setdefault(id(item.request), self._turn - 0.5)  # type: ignore[attr-defined]
         return True
 
     def _rows_for(self, entry: str) -> int:
@@ -140,19 +163,42 @@ class MicroBatcher:
             if remaining <= 0 or not self._take(block=True, timeout=remaining):
                 return
 
+    def _drop_cancelled(self) -> None:
+        """Forget the jobs nobody waits for any more (a request past its deadline, a client gone).
+        Reading a future's state from this thread is a benign race: at worst a job cancelled this
+        instant runs once more."""
+        if any(job.future.done() for job in self._pending):
+            self._pending = deque(job for job in self._pending if not job.future.done())
+
+    def _order(self) -> list[_Job]:
+        """Pending jobs, each request's in arrival order, the requests served longest ago first."""
+        by_request: dict[int, list[_Job]] = {}
+        for job in self._pending:
+            by_request.setdefault(id(job.request), []).append(job)
+        if len(by_request) == 1:
+            return list(self._pending)
+        turns = sorted(by_request, key=lambda request: self._turns.get(request, self._turn))  # stable: arrivals
+        return [job for request in turns for job in by_request[request]]
+
     def _next_batch(self) -> list[_Job]:
-        entry = self._pending[0].entry
+        order = self._order()
+        entry = order[0].entry
         batch: list[_Job] = []
         rows = 0
-        for job in list(self._pending):
+        for job in order:
             if job.entry != entry:
                 continue
             if batch and rows + len(job.array) > self.max_batch_size:
                 break
             batch.append(job)
             rows += len(job.array)
+        taken = {id(job) for job in batch}
+        self._pending = deque(job for job in self._pending if id(job) not in taken)
+        self._turn += 1
         for job in batch:
-            self._pending.remove(job)
+            self._turns[id(job.request)] = self._turn
+        waiting = {id(job.request) for job in self._pending}
+        self._turns = {request: turn for request, turn in self._turns.items() if request in waiting}
         return batch
 
     def _serve(self) -> None:
@@ -163,6 +209,9 @@ class MicroBatcher:
                 self._take(block=True)
                 continue
             self._collect()
+            self._drop_cancelled()
+            if not self._pending:
+                continue
             batch = self._next_batch()
             self._forward(batch)
 

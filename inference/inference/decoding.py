@@ -22,7 +22,8 @@ Audio models (`task: audio_classification`):
   `num_samples` numbers (waveform) or a nested list of `feature_shape` (features).
 
 A body that cannot be read is a 400; a readable array of the wrong shape, dtype or with non-finite
-values is a 422.
+values is a 422; a request of more inputs than `max_rows` (a server setting) or an image of more
+pixels than MAX_IMAGE_PIXELS is a 413, refused before the inputs are decoded.
 """
 
 from __future__ import annotations
@@ -104,7 +105,9 @@ def image_bytes_to_input(body: bytes, spec: ImageInput) -> np.ndarray:
             return _resize_pixels(image.convert("RGB"), spec)
     except UnidentifiedImageError:
         raise BadRequest("body is not a PNG or JPEG image") from None
-    except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError) as error:
+    except Image.DecompressionBombError:  # Pillow refuses over ~179 MP while opening, before our check
+        raise PayloadTooLarge(f"image is over {MAX_IMAGE_PIXELS} pixels") from None
+    except (OSError, ValueError, SyntaxError, EOFError) as error:
         raise BadRequest(f"image cannot be decoded: {error}") from None
 
 
@@ -124,13 +127,24 @@ def _image_shapes(spec: ImageInput) -> str:
     )
 
 
-def _image_array(array: np.ndarray, spec: ImageInput) -> np.ndarray:
+def check_rows(rows: int, max_rows: int) -> None:
+    """413 for a request of more inputs than the server takes in one request."""
+    if rows > max_rows:
+        raise PayloadTooLarge(
+            f"the request holds {rows} inputs, over the limit of {max_rows} per request "
+            "(INFERENCE_MAX_ROWS_PER_REQUEST); split it into several requests"
+        )
+
+
+def _image_array(array: np.ndarray, spec: ImageInput, max_rows: int) -> np.ndarray:
     model_shape = (3, spec.height, spec.width)
     if array.dtype == np.uint8 and array.ndim in (3, 4) and array.shape[-1] == 3 and min(array.shape) > 0:
         batch = array[None] if array.ndim == 3 else array
+        check_rows(len(batch), max_rows)
         return np.stack([pixels_to_input(p, spec) for p in batch])
     if np.issubdtype(array.dtype, np.floating) and array.ndim in (3, 4) and array.shape[-3:] == model_shape:
         batch = array[None] if array.ndim == 3 else array
+        check_rows(len(batch), max_rows)
         if batch.shape[0] == 0:
             raise WrongShape("the batch is empty")
         return _float32(batch, "the array", MODEL_IMAGE_RANGE)
@@ -169,7 +183,7 @@ def _audio_shapes(spec: AudioInput) -> str:
     return shapes
 
 
-def _audio_array(array: np.ndarray, spec: AudioInput) -> Part:
+def _audio_array(array: np.ndarray, spec: AudioInput, max_rows: int) -> Part:
     if not np.issubdtype(array.dtype, np.floating):
         raise WrongShape(f"array dtype {array.dtype} is not supported; send float32 " + _audio_shapes(spec))
     features = tuple(spec.feature_shape)
@@ -183,6 +197,7 @@ def _audio_array(array: np.ndarray, spec: AudioInput) -> Part:
         entry, batch = _waveform_entry(spec), array
     else:
         raise WrongShape(f"array of shape {array.shape} does not fit; send " + _audio_shapes(spec))
+    check_rows(len(batch), max_rows)
     if batch.shape[0] == 0:
         raise WrongShape("the batch is empty")
     bounds = WAVEFORM_RANGE if entry == WAVEFORM else None
@@ -252,7 +267,7 @@ def _load_npy(body: bytes) -> np.ndarray:
     return array
 
 
-def _load_instances(body: bytes) -> list[Any]:
+def _load_instances(body: bytes, max_rows: int) -> list[Any]:
     try:
         document = json.loads(body)
     except (ValueError, RecursionError) as error:  # UnicodeDecodeError and big ints are ValueErrors
@@ -261,38 +276,42 @@ def _load_instances(body: bytes) -> list[Any]:
         raise BadRequest('JSON body must be an object {"instances": [...]}')
     if not document["instances"]:
         raise WrongShape('"instances" is empty')
+    check_rows(len(document["instances"]), max_rows)
     return document["instances"]
 
 
 def merge(parts: list[Part]) -> list[Part]:
-    """Join consecutive parts for the same entry point into one batch."""
-    merged: list[Part] = []
+    """Join consecutive parts for the same entry point into one batch, each row copied once (linear
+    in the rows: joining pairwise would copy the growing batch once per part)."""
+    runs: list[list[Part]] = []
     for part in parts:
-        if merged and merged[-1].entry == part.entry:
-            merged[-1] = Part(part.entry, np.concatenate([merged[-1].array, part.array]))
+        if runs and runs[-1][0].entry == part.entry:
+            runs[-1].append(part)
         else:
-            merged.append(part)
-    return merged
+            runs.append([part])
+    return [
+        run[0] if len(run) == 1 else Part(run[0].entry, np.concatenate([part.array for part in run])) for run in runs
+    ]
 
 
-Decoder = Callable[[bytes, Any], list[Part]]
+Decoder = Callable[[bytes, Any, int], list[Part]]
 
 IMAGE_DECODERS: dict[str, Decoder] = {
-    "image/png": lambda body, spec: [Part(IMAGE, image_bytes_to_input(body, spec)[None])],
-    "image/jpeg": lambda body, spec: [Part(IMAGE, image_bytes_to_input(body, spec)[None])],
-    "application/x-npy": lambda body, spec: [Part(IMAGE, _image_array(_load_npy(body), spec))],
-    "application/json": lambda body, spec: merge(
-        [_image_instance(v, spec, i) for i, v in enumerate(_load_instances(body))]
+    "image/png": lambda body, spec, rows: [Part(IMAGE, image_bytes_to_input(body, spec)[None])],
+    "image/jpeg": lambda body, spec, rows: [Part(IMAGE, image_bytes_to_input(body, spec)[None])],
+    "application/x-npy": lambda body, spec, rows: [Part(IMAGE, _image_array(_load_npy(body), spec, rows))],
+    "application/json": lambda body, spec, rows: merge(
+        [_image_instance(v, spec, i) for i, v in enumerate(_load_instances(body, rows))]
     ),
 }
 
 AUDIO_DECODERS: dict[str, Decoder] = {
-    "audio/wav": lambda body, spec: [_wav_input(body, spec)],
-    "audio/x-wav": lambda body, spec: [_wav_input(body, spec)],
-    "audio/wave": lambda body, spec: [_wav_input(body, spec)],
-    "application/x-npy": lambda body, spec: [_audio_array(_load_npy(body), spec)],
-    "application/json": lambda body, spec: merge(
-        [_audio_instance(v, spec, i) for i, v in enumerate(_load_instances(body))]
+    "audio/wav": lambda body, spec, rows: [_wav_input(body, spec)],
+    "audio/x-wav": lambda body, spec, rows: [_wav_input(body, spec)],
+    "audio/wave": lambda body, spec, rows: [_wav_input(body, spec)],
+    "application/x-npy": lambda body, spec, rows: [_audio_array(_load_npy(body), spec, rows)],
+    "application/json": lambda body, spec, rows: merge(
+        [_audio_instance(v, spec, i) for i, v in enumerate(_load_instances(body, rows))]
     ),
 }
 
@@ -319,10 +338,14 @@ def check_content_type(content_type: str | None, manifest: Manifest) -> str:
     return kind
 
 
-def decode(body: bytes, content_type: str | None, manifest: Manifest) -> list[Part]:
-    """Decode a request body into model inputs; raises a RequestError for anything a client got wrong."""
+DEFAULT_MAX_ROWS = 1024
+
+
+def decode(body: bytes, content_type: str | None, manifest: Manifest, max_rows: int = DEFAULT_MAX_ROWS) -> list[Part]:
+    """Decode a request body into at most `max_rows` model inputs; raises a RequestError for anything
+    a client got wrong."""
     kind = check_content_type(content_type, manifest)
     if not body:
         raise BadRequest("the request body is empty")
     decoders = IMAGE_DECODERS if manifest.is_image else AUDIO_DECODERS
-    return decoders[kind](body, manifest.input)
+    return decoders[kind](body, manifest.input, max_rows)

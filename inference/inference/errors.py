@@ -23,6 +23,13 @@ class NotAcceptable(RequestError):
     code = "not_acceptable"
 
 
+class RequestTimeout(RequestError):
+    """The body did not arrive in time (RFC 9110 section 15.5.9: the server closes the connection)."""
+
+    status = 408
+    code = "request_timeout"
+
+
 class PayloadTooLarge(RequestError):
     status = 413
     code = "payload_too_large"
@@ -38,6 +45,14 @@ class WrongShape(RequestError):
 
     status = 422
     code = "wrong_shape"
+
+
+class DeadlineExceeded(RequestError):
+    """The answer was not ready within the request deadline (RFC 9110 section 15.6.4: 503, the server
+    cannot handle the request now; a retry may succeed)."""
+
+    status = 503
+    code = "deadline_exceeded"
 
 
 class ArtifactError(Exception):

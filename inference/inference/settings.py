@@ -11,6 +11,11 @@
 | max batch wait (ms)| `INFERENCE_MAX_BATCH_DELAY_MS`    | `--max-batch-delay-ms`  | 0                |
 | adaptive wait (ms) | `INFERENCE_ADAPTIVE_BATCH_WAIT_MS`| `--adaptive-batch-wait-ms` | 10            |
 | framework threads  | `INFERENCE_NUM_THREADS`           | `--num-threads`         | CPUs / workers   |
+| rows per request   | `INFERENCE_MAX_ROWS_PER_REQUEST`  | `--max-rows-per-request`| 1024             |
+| request deadline (s)| `INFERENCE_REQUEST_DEADLINE_S`   | `--request-deadline-s`  | 20               |
+| header timeout (s) | `INFERENCE_HEADER_TIMEOUT_S`      | `--header-timeout-s`    | 10               |
+| header size (bytes)| `INFERENCE_MAX_HEADER_BYTES`      | `--max-header-bytes`    | 65536            |
+| connections        | `INFERENCE_MAX_CONNECTIONS`       | `--max-connections`     | 1000             |
 
 One worker is the default: the model forward runs on all cores (intra-op threads) and the
 micro-batcher groups concurrent requests, which beats several processes each holding a copy of the
@@ -20,6 +25,13 @@ and the rows queued behind it came to more rows than are queued now, for at most
 at most half the previous forward pass (inference.batching): a request at concurrency 1 runs at
 once, and under load the batches stay full instead of splitting into a small one and its
 stragglers. 0 turns it off.
+
+Limits (inference.protocol, inference.app): a request may hold at most `max_rows_per_request` inputs
+(413 beyond); it has `request_deadline_s` from its headers to its answer (408 if its body has not
+arrived by then, 503 if the answer is not ready), shorter than the drain after SIGTERM
+(`graceful_timeout_s`, 25 s: SageMaker kills the container 30 s after SIGTERM), so no request outlives
+the drain. The request line and headers must arrive within `header_timeout_s` (408) and fit in
+`max_header_bytes` (431). Beyond `max_connections` open connections a request is answered 503.
 """
 
 from __future__ import annotations
@@ -40,6 +52,11 @@ ENVIRONMENT = {
     "max_batch_delay_ms": "INFERENCE_MAX_BATCH_DELAY_MS",
     "adaptive_batch_wait_ms": "INFERENCE_ADAPTIVE_BATCH_WAIT_MS",
     "num_threads": "INFERENCE_NUM_THREADS",
+    "max_rows_per_request": "INFERENCE_MAX_ROWS_PER_REQUEST",
+    "request_deadline_s": "INFERENCE_REQUEST_DEADLINE_S",
+    "header_timeout_s": "INFERENCE_HEADER_TIMEOUT_S",
+    "max_header_bytes": "INFERENCE_MAX_HEADER_BYTES",
+    "max_connections": "INFERENCE_MAX_CONNECTIONS",
 }
 
 
@@ -65,6 +82,15 @@ class ServeSettings:
     max_batch_delay_ms: float = 0.0
     adaptive_batch_wait_ms: float = 10.0
     num_threads: int = 0  # 0: CPUs / workers
+    max_rows_per_request: int = 1024
+    # Below the drain (graceful_timeout_s) and SageMaker's 60 s limit on a container's answer
+    # (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_runtime_InvokeEndpoint.html);
+    # SageMaker stops a container with SIGTERM, then SIGKILL 30 s later
+    # (https://docs.aws.amazon.com/sagemaker/latest/dg/your-algorithms-inference-code.html).
+    request_deadline_s: float = 20.0
+    header_timeout_s: float = 10.0
+    max_header_bytes: int = 64 * 1024
+    max_connections: int = 1000
     graceful_timeout_s: float = 25.0  # SageMaker kills the container 30 s after SIGTERM
 
     @property
@@ -100,10 +126,21 @@ class ServeSettings:
             "max_batch_delay_ms": 0 <= self.max_batch_delay_ms <= 1000,
             "adaptive_batch_wait_ms": 0 <= self.adaptive_batch_wait_ms <= 1000,
             "num_threads": self.num_threads >= 0,
+            "max_rows_per_request": 1 <= self.max_rows_per_request <= 1_000_000,
+            # every request ends (answered, or 408/503) before the drain after SIGTERM does
+            "request_deadline_s": 0 < self.request_deadline_s < self.graceful_timeout_s,
+            "header_timeout_s": 0 < self.header_timeout_s <= 600,
+            "max_header_bytes": 1024 <= self.max_header_bytes <= 16 * 1024 * 1024,
+            "max_connections": self.max_connections >= 1,
+        }
+        hints = {
+            "request_deadline_s": f"; it must be above 0 and below the drain after SIGTERM "
+            f"({self.graceful_timeout_s:g} s)"
         }
         for key, ok in checks.items():
             if not ok:
-                raise SettingsError(f"{ENVIRONMENT.get(key, key)}: {getattr(self, key)} is out of range")
+                hint = hints.get(key, "")
+                raise SettingsError(f"{ENVIRONMENT.get(key, key)}: {getattr(self, key)} is out of range{hint}")
 
     def to_env(self) -> dict[str, str]:
         """The same settings as environment variables, for worker processes."""

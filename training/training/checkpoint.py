@@ -18,6 +18,7 @@ import hashlib
 import json
 import logging
 import os
+import shutil
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -64,6 +65,20 @@ def _replace_atomically(tmp: Path, final: Path) -> None:
         os.close(directory)
 
 
+def _remove_quietly(path: Path) -> None:
+    try:
+        path.unlink(missing_ok=True)
+    except OSError as error:
+        log.warning("could not remove %s: %s", path, error)
+
+
+def _free_space(directory: Path) -> str:
+    try:
+        return f"{shutil.disk_usage(directory).free / 2**20:.1f} MiB"
+    except OSError:
+        return "unknown space"
+
+
 class CheckpointStore:
     def __init__(self, directory: Path, fingerprint: Mapping[str, Any]) -> None:
         self.directory = directory
@@ -72,22 +87,42 @@ class CheckpointStore:
     def _metas(self) -> list[Path]:
         return sorted(self.directory.glob("checkpoint-*.json"), reverse=True)
 
-    def save(self, state: LoopState, write_payload: Callable[[Path], None]) -> Path:
-        self.directory.mkdir(parents=True, exist_ok=True)
+    def save(self, state: LoopState, write_payload: Callable[[Path], None]) -> Path | None:
+        """Write a checkpoint; None when it cannot be written (a full or failing disk).
+
+        A checkpoint that cannot be written costs only the progress since the previous one, so it is a
+        warning naming the path, the error and the free space: its temporary files are removed, the
+        previous checkpoints stay, and training goes on. Serializers report a full disk their own way
+        (torch: RuntimeError from its zip writer; numpy and json: OSError), hence both."""
         stem = f"checkpoint-{state.epoch:05d}-{state.batch:07d}"
         payload = self.directory / f"{stem}.state"
         tmp = self.directory / f".{stem}.state.tmp"
-        write_payload(tmp)
-        _replace_atomically(tmp, payload)
-        meta = {"loop": asdict(state), "fingerprint": self.fingerprint, "payload": payload.name,
-                "sha256": _sha256(payload)}
         tmp_meta = self.directory / f".{stem}.json.tmp"
-        tmp_meta.write_text(json.dumps(meta))
-        _replace_atomically(tmp_meta, self.directory / f"{stem}.json")
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            write_payload(tmp)
+            _replace_atomically(tmp, payload)
+            meta = {"loop": asdict(state), "fingerprint": self.fingerprint, "payload": payload.name,
+                    "sha256": _sha256(payload)}
+            tmp_meta.write_text(json.dumps(meta))
+            _replace_atomically(tmp_meta, self.directory / f"{stem}.json")
+        except (OSError, RuntimeError) as error:
+            for path in (tmp, tmp_meta, payload):  # the payload is useless without its .json
+                _remove_quietly(path)
+            log.warning("checkpoint %s could not be written (%s: %s; %s free in %s): training goes on, a restart "
+                        "would resume from %s", payload, type(error).__name__, error, _free_space(self.directory),
+                        self.directory, self._metas()[0].name if self._exists() else "the beginning")
+            return None
         for old in self._metas()[KEEP:]:
             (self.directory / old.with_suffix(".state").name).unlink(missing_ok=True)
             old.unlink(missing_ok=True)
         return payload
+
+    def _exists(self) -> bool:
+        try:
+            return bool(self._metas())
+        except OSError:
+            return False
 
     def _check_fingerprint(self, meta_path: Path, found: Mapping[str, Any]) -> None:
         differences = [f"{key}: checkpoint {found.get(key)!r}, this job {value!r}"

@@ -7,6 +7,7 @@ An unknown name or a value of the wrong type stops the job with a message naming
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,6 +23,61 @@ MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
 }
 # Keys SageMaker or its SDK add on their own; they are not ours to validate.
 _FOREIGN_PREFIXES = ("sagemaker_", "_tuning_", "_sagemaker")
+
+
+@dataclass(frozen=True)
+class Range:
+    """Where a numeric hyperparameter may lie; NaN and infinities are never in range."""
+
+    low: float
+    high: float
+    low_open: bool = False  # the low end itself is excluded
+    high_open: bool = False
+
+    def text(self) -> str:
+        low, high = (int(v) if float(v).is_integer() else v for v in (self.low, self.high))
+        return f"{'(' if self.low_open else '['}{low}, {high}{')' if self.high_open else ']'}"
+
+    def check(self, key: str, value: float) -> None:
+        above = value > self.low if self.low_open else value >= self.low
+        below = value < self.high if self.high_open else value <= self.high
+        if not (math.isfinite(value) and above and below):
+            raise ConfigError(f"hyperparameter {key!r} must be in {self.text()}, got {value}")
+
+
+# Every numeric hyperparameter's range, checked before any data is read. The ends are what the code
+# can run (probabilities, fractions, ports) or far beyond any sensible recipe (so a typo such as an
+# extra zero is caught, not trained on for hours).
+RANGES: dict[str, Range] = {
+    "epochs": Range(1, 100_000),
+    "batch_size": Range(1, 1 << 20),
+    "learning_rate": Range(0, 100, low_open=True),
+    "seed": Range(0, 2**32 - 1),
+    "time_budget_s": Range(0, 28 * 24 * 3600),  # SageMaker's longest training job: 28 days
+    "validation_fraction": Range(0, 1, high_open=True),
+    "processes_per_host": Range(0, 1024),
+    "dist_port": Range(1, 65535),
+    "image_size": Range(16, 4096),
+    "width": Range(1, 4096),
+    "label_smoothing": Range(0, 1, high_open=True),
+    "weight_decay": Range(0, 1),
+    "momentum": Range(0, 1, high_open=True),
+    "warmup_fraction": Range(0, 1),
+    "crop_padding": Range(0, 2048),
+    "sample_rate": Range(1_000, 192_000),
+    "clip_seconds": Range(0, 600, low_open=True),
+    "num_mfcc": Range(1, 1024),
+    "num_mel_bins": Range(1, 1024),
+    "frame_length": Range(2, 1 << 16),
+    "frame_step": Range(1, 1 << 16),
+    "hidden_units": Range(1, 1 << 16),
+    "hidden_layers": Range(1, 256),
+    "dropout": Range(0, 1, high_open=True),
+    "aligned_frames": Range(0, 100_000),
+    "voiced_margin_db": Range(0, 200, low_open=True),
+    "speed_perturbation": Range(0, 0.5, high_open=True),
+    "noise_snr_db": Range(-100, 200),
+}
 
 
 def _for(*models: str, help: str = "") -> dict[str, Any]:
@@ -82,20 +138,17 @@ class Hyperparameters:
                               f"got {self.precision!r}")
         if self.on_bad_file not in ("error", "skip"):
             raise ConfigError(f"hyperparameter 'on_bad_file' must be 'error' or 'skip', got {self.on_bad_file!r}")
-        for key in ("epochs", "batch_size", "image_size", "width", "sample_rate", "num_mfcc", "hidden_units"):
-            if getattr(self, key) < 1:
-                raise ConfigError(f"hyperparameter {key!r} must be at least 1, got {getattr(self, key)}")
-        if self.learning_rate <= 0:
-            raise ConfigError(f"hyperparameter 'learning_rate' must be positive, got {self.learning_rate}")
-        if not 0.0 <= self.validation_fraction < 1.0:
-            raise ConfigError(f"hyperparameter 'validation_fraction' must be in [0, 1), got {self.validation_fraction}")
-        if self.image_size and self.image_size < 16:
-            raise ConfigError(f"hyperparameter 'image_size' must be at least 16, got {self.image_size}")
-        if not 0.0 <= self.speed_perturbation < 0.5:
-            raise ConfigError(f"hyperparameter 'speed_perturbation' must be in [0, 0.5), "
-                              f"got {self.speed_perturbation}")
-        if self.time_budget_s < 0:
-            raise ConfigError(f"hyperparameter 'time_budget_s' must not be negative, got {self.time_budget_s}")
+        for key, bounds in RANGES.items():
+            bounds.check(key, getattr(self, key))
+        if self.num_mfcc > self.num_mel_bins:
+            raise ConfigError(f"hyperparameter 'num_mfcc' must be at most num_mel_bins ({self.num_mel_bins}), "
+                              f"got {self.num_mfcc}")
+        if self.frame_step > self.frame_length:
+            raise ConfigError(f"hyperparameter 'frame_step' must be at most frame_length ({self.frame_length}), "
+                              f"got {self.frame_step}")
+        if 2 * self.crop_padding >= self.image_size:
+            raise ConfigError(f"hyperparameter 'crop_padding' must be less than half of image_size "
+                              f"({self.image_size}), got {self.crop_padding}")
 
     def for_model(self) -> dict[str, Any]:
         """The values that apply to the chosen model (what the manifest records)."""

@@ -30,6 +30,7 @@ from training.hyperparameters import Hyperparameters
 from training.loop import EpochLoop, StopSignal
 from training.reporting import emit, final_line
 from training.schedule import Budget
+from training.storage import check_output_folders, write_error
 
 log = logging.getLogger(__name__)
 # Settings that may change between a run and its resumption without changing what is trained.
@@ -117,8 +118,19 @@ def _prepare_mlp(env: TrainingEnvironment, hp: Hyperparameters, local_rank: int,
 
 def _finish(env: TrainingEnvironment, hp: Hyperparameters, prepared: Prepared,
             history: list[dict[str, float]]) -> dict[str, Any]:
-    env.model_dir.mkdir(parents=True, exist_ok=True)
-    artifact_path = prepared.trainer.export(env.model_dir)
+    try:
+        env.model_dir.mkdir(parents=True, exist_ok=True)
+        artifact_path = prepared.trainer.export(env.model_dir)
+    except (OSError, RuntimeError) as error:  # torch's zip writer reports a full disk as RuntimeError
+        raise write_error(env.model_dir, error) from error
+    try:
+        return _evaluate_and_write(env, hp, prepared, history, artifact_path)
+    except OSError as error:
+        raise write_error(Path(error.filename or env.model_dir), error) from error
+
+
+def _evaluate_and_write(env: TrainingEnvironment, hp: Hyperparameters, prepared: Prepared,
+                        history: list[dict[str, float]], artifact_path: Path) -> dict[str, Any]:
     splits = prepared.splits
     split, held_out = splits.held_out
     probabilities = prepared.predict(artifact_path, held_out.inputs)
@@ -143,10 +155,16 @@ def run_rank(env: TrainingEnvironment, hp: Hyperparameters, local_rank: int = 0,
     stop = StopSignal()
     stop.install()
     budget = Budget(hp.time_budget_s)
+    directory = checkpoint_dir(hp)
+    folders = {"output dir": env.output_dir}
+    if local_rank == 0 and env.current_host == env.hosts[0]:  # the master's host writes the artifact
+        folders.update({"model dir": env.model_dir, "output data dir": env.output_data_dir})
+    if directory is not None:
+        folders["checkpoint dir"] = directory
+    check_output_folders(folders)
     pin_network_interface(env.network_interface)
     prepare = _prepare_cnn if hp.model == "cnn" else _prepare_mlp
     prepared = prepare(env, hp, local_rank, processes)
-    directory = checkpoint_dir(hp)
     fingerprint = {k: v for k, v in hp.for_model().items() if k not in NOT_FINGERPRINTED}
     fingerprint["class_names"] = prepared.splits.train.class_names
     store = CheckpointStore(directory, fingerprint) if directory else None

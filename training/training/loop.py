@@ -9,6 +9,7 @@ collective for a peer that stopped.
 from __future__ import annotations
 
 import logging
+import math
 import signal
 import threading
 import time
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from training.checkpoint import CheckpointStore, LoopState
+from training.errors import TrainingError
 from training.reporting import EpochMetrics, emit, progress
 from training.schedule import Budget, one_cycle
 from training.schedule import progress as schedule_progress
@@ -26,6 +28,10 @@ log = logging.getLogger(__name__)
 
 class Preempted(Exception):
     """SIGTERM arrived: a checkpoint was written and the job should exit 0."""
+
+
+class NonFiniteLoss(TrainingError):
+    """The training loss became NaN or infinite: the weights are lost, nothing is worth exporting."""
 
 
 class StopSignal:
@@ -81,18 +87,33 @@ class EpochLoop:
             self.budget.spent_before = state.spent_s
             emit(f"resumed from checkpoint at epoch={state.epoch + 1} batch={state.batch} step={state.step}")
 
-    def _save(self) -> None:
+    def _save(self) -> bool:
+        """Checkpoint (on the master); False when it could not be written."""
         if self.checkpoints is None or not self.is_master:
-            return
+            return True
         started = time.monotonic()
         self.state.spent_s = self.budget.elapsed()
         path = self.checkpoints.save(self.state, self.trainer.write_state)
+        if path is None:
+            return False
         log.info("checkpoint %s written in %.2f s", path.name, time.monotonic() - started)
+        return True
 
-    def _agree_to_stop(self) -> tuple[bool, bool]:
-        """(SIGTERM on any rank, budget spent on any rank)."""
-        preempt, budget = self.trainer.all_sum([float(self.stop.requested), float(self.budget.exhausted())])
+    def _agree_to_stop(self, diverged: bool) -> tuple[bool, bool]:
+        """(SIGTERM on any rank, budget spent on any rank); raises on every rank together when any
+        rank's last step had a non-finite loss."""
+        preempt, budget, bad = self.trainer.all_sum(
+            [float(self.stop.requested), float(self.budget.exhausted()), float(diverged)])
+        if bad > 0:
+            self._diverged()
         return preempt > 0, budget > 0
+
+    def _diverged(self, which: str = "training") -> None:
+        state = self.state
+        raise NonFiniteLoss(
+            f"the {which} loss became NaN or infinite in epoch {state.epoch + 1} at step {state.step} "
+            f"(peak learning_rate {self.peak_lr:g}); lower learning_rate or check the data for extreme values. "
+            "No model was written and no checkpoint was taken of the diverged weights")
 
     def run(self) -> list[dict[str, float]]:
         self._resume()
@@ -102,21 +123,22 @@ class EpochLoop:
         while state.epoch < self.epochs and not budget_spent:
             batches = self.trainer.batches(state.epoch)
             partial = state.partial or {"loss": 0.0, "correct": 0.0, "seen": 0.0, "seconds": 0.0}
-            started, lr = time.monotonic(), 0.0
+            started, lr, diverged = time.monotonic(), 0.0, False
             for batch in progress(batches[state.batch:], len(batches) - state.batch,
                                   f"epoch {state.epoch + 1}/{self.epochs}"):
-                preempted, budget_spent = self._agree_to_stop()
+                preempted, budget_spent = self._agree_to_stop(diverged)
                 if preempted:
                     partial["seconds"] += time.monotonic() - started
                     state.partial = partial
-                    self._save()
-                    raise Preempted(f"SIGTERM: checkpoint written at epoch {state.epoch + 1}, batch {state.batch}")
+                    written = "written" if self._save() else "NOT written (see the warning above)"
+                    raise Preempted(f"SIGTERM: checkpoint {written} at epoch {state.epoch + 1}, batch {state.batch}")
                 if budget_spent:
                     log.info("time budget of %.0f s spent: ending in epoch %d", self.budget.seconds, state.epoch + 1)
                     break
                 lr = one_cycle(schedule_progress(state.step, total_steps, self.budget), self.peak_lr,
                                self.warmup_fraction)
                 loss, correct, seen = self.trainer.train_batch(batch, lr, state.step)
+                diverged = not math.isfinite(loss)
                 partial["loss"] += loss
                 partial["correct"] += correct
                 partial["seen"] += seen
@@ -126,7 +148,11 @@ class EpochLoop:
             loss, correct, seen = self.trainer.all_sum([partial["loss"], partial["correct"], partial["seen"]])
             if seen == 0:  # the budget ran out right at an epoch boundary: nothing to report
                 break
+            if not math.isfinite(loss):  # the sum over ranks: every rank raises here together
+                self._diverged()
             val_loss, val_accuracy = self.trainer.validate()
+            if not math.isfinite(val_loss):  # every rank computes the same figure: all raise together
+                self._diverged("validation")
             state.epoch += 1
             metrics = EpochMetrics(epoch=state.epoch, epochs=self.epochs, train_loss=loss / max(seen, 1),
                                    train_accuracy=correct / max(seen, 1), val_loss=val_loss, val_accuracy=val_accuracy,

@@ -10,10 +10,10 @@ from tests.opt_ml import make_opt_ml
 from tests.synthetic import tone, write_fsdd_folder, write_image_folder, write_wav
 
 
-def train(tree, monkeypatch) -> int:
+def train(tree, monkeypatch, **environ: str) -> int:
     for key in ("SM_CHANNEL_TRAIN", "SM_HOSTS", "SM_CURRENT_HOST"):
         monkeypatch.delenv(key, raising=False)
-    for key, value in tree.environ().items():
+    for key, value in {**tree.environ(), **environ}.items():
         monkeypatch.setenv(key, value)
     return main([])
 
@@ -92,3 +92,53 @@ def test_stereo_44k_recordings_are_downmixed_and_resampled(tmp_path, monkeypatch
     assert train(tree, monkeypatch) == 0
     manifest = json.loads((tree.model_dir / "manifest.json").read_text())
     assert manifest["input"]["sample_rate"] == 8000
+
+
+def test_a_model_dir_that_cannot_be_written_stops_the_job_before_training(tmp_path, monkeypatch):
+    tree = image_job(tmp_path)
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the model dir's parent should be")
+    trained = []
+    from training import cnn_training
+    monkeypatch.setattr(cnn_training.CNNTrainer, "train_batch", lambda *a: trained.append(1))
+    assert train(tree, monkeypatch, SM_MODEL_DIR=str(blocker / "model")) == 1
+    reason = tree.failure_file.read_text()
+    assert f"model dir {blocker / 'model'} is not writable" in reason
+    assert trained == []
+
+
+def test_a_final_model_write_on_a_full_disk_is_exit_1_naming_the_path(tmp_path, monkeypatch):
+    from training import cnn_training
+
+    def full_disk(self, model_dir):
+        (model_dir / "model.pt2.partial").write_bytes(b"x")
+        raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 704 vs 598")
+
+    monkeypatch.setattr(cnn_training.CNNTrainer, "export", full_disk)
+    tree = image_job(tmp_path)
+    assert train(tree, monkeypatch) == 1
+    reason = tree.failure_file.read_text()
+    assert f"WriteError: could not write {tree.model_dir}: RuntimeError" in reason and "MiB free" in reason
+    assert not (tree.model_dir / "manifest.json").exists()
+
+
+def test_a_non_finite_loss_is_exit_1_with_a_failure_file_and_no_artifact(tmp_path, monkeypatch):
+    from training import cnn_training
+
+    real = cnn_training.CNNTrainer.train_batch
+
+    def diverging(self, batch, learning_rate, step):
+        loss, correct, seen = real(self, batch, learning_rate, step)
+        return (float("nan") if step >= 1 else loss), correct, seen
+
+    monkeypatch.setattr(cnn_training.CNNTrainer, "train_batch", diverging)
+    tree = image_job(tmp_path)
+    assert train(tree, monkeypatch) == 1
+    assert "NonFiniteLoss: the training loss became NaN or infinite in epoch 1" in tree.failure_file.read_text()
+    assert not any(tree.model_dir.iterdir())
+
+
+def test_an_infinite_learning_rate_is_refused_before_training(tmp_path, monkeypatch):
+    tree = image_job(tmp_path, learning_rate="inf")
+    assert train(tree, monkeypatch) == 1
+    assert "hyperparameter 'learning_rate' must be in (0, 100], got inf" in tree.failure_file.read_text()

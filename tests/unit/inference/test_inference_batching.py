@@ -254,3 +254,69 @@ def test_the_objects_loaded_before_serving_are_frozen_out_of_the_collectors_sigh
         assert not any(id(x) in collected for x in kept)
     finally:
         gc.unfreeze()
+
+
+class Gate(Recorder):
+    """A fake model whose first forward pass waits until the test opens it; records each pass's rows."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.open = threading.Event()
+        self.started = threading.Event()
+        self.batches: list[np.ndarray] = []
+
+    def __call__(self, entry: str, batch: np.ndarray) -> np.ndarray:
+        self.started.set()
+        assert self.open.wait(10)
+        self.batches.append(batch[:, 0].copy())
+        return super().__call__(entry, batch)
+
+
+def test_a_big_request_takes_turns_with_a_small_one_that_came_after_it():
+    gate = Gate()
+    batcher = MicroBatcher(gate, max_batch_size=8)
+    big = np.arange(64, dtype=np.float32)[:, None]  # 8 passes of 8 rows
+    small = np.full((1, 1), -1.0, dtype=np.float32)
+
+    async def main() -> tuple[np.ndarray, np.ndarray]:
+        big_task = asyncio.ensure_future(batcher.predict("x", big))
+        await asyncio.to_thread(gate.started.wait, 10)  # the big request's first pass is running
+        small_task = asyncio.ensure_future(batcher.predict("x", small))
+        await asyncio.sleep(0.05)  # the small request is queued behind the big one's remaining rows
+        gate.open.set()
+        return await big_task, await small_task
+
+    batcher.start()
+    try:
+        big_answer, small_answer = asyncio.run(main())
+    finally:
+        batcher.stop(5)
+    np.testing.assert_array_equal(big_answer, big * 10)
+    np.testing.assert_array_equal(small_answer, small * 10)
+    rows_before_small = next(i for i, rows in enumerate(gate.batches) if -1.0 in rows)
+    # The first pass had started; the small request goes in the very next one, not after 56 more rows.
+    assert rows_before_small == 1, [len(b) for b in gate.batches]
+    assert max(len(b) for b in gate.batches) <= 8
+
+
+def test_rows_of_a_cancelled_request_are_dropped_not_run():
+    gate = Gate()
+    batcher = MicroBatcher(gate, max_batch_size=4)
+
+    async def main() -> None:
+        first = asyncio.ensure_future(batcher.predict("x", np.zeros((4, 1), np.float32)))
+        await asyncio.to_thread(gate.started.wait, 10)
+        doomed = asyncio.ensure_future(batcher.predict("x", np.ones((40, 1), np.float32)))
+        await asyncio.sleep(0.05)
+        doomed.cancel()  # its deadline passed
+        await asyncio.sleep(0.05)
+        gate.open.set()
+        await first
+        assert await batcher.predict("x", np.full((1, 1), 2.0, np.float32)) == 20.0
+
+    batcher.start()
+    try:
+        asyncio.run(main())
+    finally:
+        batcher.stop(5)
+    assert sum(len(b) for b in gate.batches) == 4 + 1, [len(b) for b in gate.batches]

@@ -176,3 +176,57 @@ def test_features_only_model_refuses_waveform_arrays():
         decode(npy_bytes(np.zeros(800, np.float32)), "application/x-npy", manifest)
     (part,) = decode(npy_bytes(np.zeros((5, 4), np.float32)), "application/x-npy", manifest)
     assert part.entry == FEATURES
+
+
+@pytest.mark.parametrize("width, height", [(20_000, 20_000), (6_000, 6_000)])  # past Pillow's bomb limit; past ours
+def test_images_claiming_too_many_pixels_are_413_as_the_contract_says(image_manifest, width, height):
+    from tests.hostile import png_claiming
+
+    body = png_claiming(width, height)
+    with pytest.raises(PayloadTooLarge, match="pixels"):
+        decode(body, "image/png", image_manifest)
+    with pytest.raises(PayloadTooLarge, match="instance|pixels"):
+        decode(
+            json.dumps({"instances": [{"b64": base64.b64encode(body).decode()}]}).encode(),
+            "application/json",
+            image_manifest,
+        )
+
+
+def _rows_bodies(manifest, rows: int) -> list[tuple[str, bytes]]:
+    if manifest.is_image:
+        return [
+            ("application/json", json.dumps({"instances": [[[[0, 0, 0]]]] * rows}).encode()),
+            ("application/x-npy", npy_bytes(np.zeros((rows, 1, 1, 3), np.uint8))),
+            ("application/x-npy", npy_bytes(np.zeros((rows, 3, 8, 6), np.float32))),
+        ]
+    features = manifest.input.feature_shape
+    return [
+        ("application/json", json.dumps({"instances": [np.zeros(features).tolist()] * rows}).encode()),
+        ("application/x-npy", npy_bytes(np.zeros((rows, *features), np.float32))),
+    ]
+
+
+@pytest.mark.parametrize("kind", ["image", "audio"])
+def test_rows_per_request_are_capped_with_413_naming_the_limit(image_manifest, audio_manifest, kind):
+    manifest = image_manifest if kind == "image" else audio_manifest
+    for content_type, body in _rows_bodies(manifest, 11):
+        with pytest.raises(PayloadTooLarge, match="11 inputs, over the limit of 10 per request .*MAX_ROWS_PER_REQUEST"):
+            decode(body, content_type, manifest, max_rows=10)
+    for content_type, body in _rows_bodies(manifest, 10):
+        assert sum(len(part.array) for part in decode(body, content_type, manifest, max_rows=10)) == 10
+
+
+def test_merging_instances_copies_each_row_once(image_manifest, monkeypatch):
+    calls: list[int] = []
+    concatenate = np.concatenate
+
+    def counting(arrays, *args, **kwargs):
+        calls.append(len(arrays))
+        return concatenate(arrays, *args, **kwargs)
+
+    monkeypatch.setattr(decoding.np, "concatenate", counting)
+    body = json.dumps({"instances": [[[[0, 0, 0]]]] * 500}).encode()
+    (part,) = decode(body, "application/json", image_manifest)
+    assert part.array.shape == (500, 3, 8, 6)
+    assert calls == [500]  # one join of all the rows, not 499 joins of a growing batch

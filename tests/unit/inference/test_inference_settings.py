@@ -114,3 +114,20 @@ def test_encode_ranks_classes_per_row(image_manifest):
     assert [t["label"] for t in rows[0]["top_k"]] == ["b", "c"]
     assert rows[1]["probabilities"] == pytest.approx([0.7, 0.1, 0.2])
     assert len(encode(probabilities, image_manifest, top_k=50)[0]["top_k"]) == 3
+
+
+def test_limits_default_and_the_deadline_must_end_before_the_drain():
+    settings = ServeSettings.from_env({})
+    assert (
+        settings.max_rows_per_request,
+        settings.request_deadline_s,
+        settings.header_timeout_s,
+        settings.max_header_bytes,
+        settings.max_connections,
+    ) == (1024, 20.0, 10.0, 65536, 1000)
+    assert settings.request_deadline_s < settings.graceful_timeout_s < 30
+    with pytest.raises(SettingsError, match=r"INFERENCE_REQUEST_DEADLINE_S: 25.0 is out of range; .* below the drain"):
+        ServeSettings.from_env({"INFERENCE_REQUEST_DEADLINE_S": "25"})
+    for name in ("INFERENCE_MAX_ROWS_PER_REQUEST", "INFERENCE_MAX_HEADER_BYTES", "INFERENCE_MAX_CONNECTIONS"):
+        with pytest.raises(SettingsError, match=name):
+            ServeSettings.from_env({name: "0"})

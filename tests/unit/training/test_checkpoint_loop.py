@@ -117,3 +117,106 @@ def test_time_spent_before_a_restart_counts_against_the_budget(tmp_path):
     assert loop.budget.elapsed() >= 1e6 and len(history) == 1  # nothing left of the budget: no new epoch
     meta = json.loads((tmp_path / "checkpoint-00001-0000000.json").read_text())
     assert meta["loop"]["spent_s"] == 1e6
+
+
+class DivergingTrainer(FakeTrainer):
+    """Its loss turns NaN at step `nan_at` (what an exploding learning rate does)."""
+
+    def __init__(self, nan_at):
+        super().__init__()
+        self.nan_at = nan_at
+
+    def train_batch(self, batch, learning_rate, step):
+        loss, correct, seen = super().train_batch(batch, learning_rate, step)
+        return (float("nan") if step >= self.nan_at else loss), correct, seen
+
+
+# mid-epoch (stops at the next step's agreement), and an epoch's last step (stops before its checkpoint)
+@pytest.mark.parametrize("nan_at, epoch, stops_after", [(5, 2, 6), (3, 1, 4)])
+def test_a_non_finite_loss_stops_the_loop_before_another_checkpoint(tmp_path, nan_at, epoch, stops_after):
+    from training.loop import NonFiniteLoss
+
+    trainer = DivergingTrainer(nan_at)
+    with pytest.raises(NonFiniteLoss, match=f"NaN or infinite in epoch {epoch} at step {stops_after}"):
+        make_loop(trainer, CheckpointStore(tmp_path, {})).run()
+    assert trainer.steps == stops_after
+    assert sorted(p.name for p in tmp_path.glob("*.json")) == (
+        ["checkpoint-00001-0000000.json"] if nan_at >= 4 else [])
+
+
+class FullDiskTrainer(FakeTrainer):
+    """Writes part of its payload, then the disk is full, from the step `full_from` on."""
+
+    def __init__(self, full_from, error):
+        super().__init__()
+        self.full_from, self.error = full_from, error
+
+    def write_state(self, path):
+        if self.steps < self.full_from:
+            return super().write_state(path)
+        path.write_bytes(b"partial")
+        raise self.error
+
+
+def _torch_full_disk_error():
+    """What torch.save really raises on a full disk (its zip writer's RuntimeError): /dev/full is one."""
+    import torch
+
+    try:
+        torch.save({"w": torch.zeros(1000)}, "/dev/full")
+    except RuntimeError as error:
+        return error
+    pytest.skip("/dev/full did not fail the write")
+
+
+@pytest.mark.parametrize("error", [OSError(28, "No space left on device"), "torch"])
+@pytest.mark.parametrize("earlier", [0, 1])
+def test_a_checkpoint_on_a_full_disk_is_a_warning_and_training_goes_on(tmp_path, caplog, error, earlier):
+    error = _torch_full_disk_error() if error == "torch" else error
+    store = CheckpointStore(tmp_path, {})
+    trainer = FullDiskTrainer(full_from=4 * earlier + 1, error=error)  # epochs after `earlier` cannot be saved
+    history = make_loop(trainer, store).run()
+    assert len(history) == 3 and trainer.steps == 12
+    assert sorted(p.name for p in tmp_path.iterdir()) == (
+        ["checkpoint-00001-0000000.json", "checkpoint-00001-0000000.state"] if earlier else [])
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 3 - earlier
+    assert str(tmp_path / "checkpoint-00003-0000000.state") in warnings[-1]
+    assert str(error) in warnings[-1] and "MiB free" in warnings[-1]
+    assert ("resume from checkpoint-00001-0000000.json" if earlier else "resume from the beginning") in warnings[-1]
+
+
+def test_a_checkpoint_on_a_really_full_file_system(tmp_path, caplog):
+    """A 64 KiB tmpfs (needs root and mount rights, else skipped): the second checkpoint does not fit."""
+    import subprocess
+
+    mount = tmp_path / "small"
+    mount.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount)],
+                      capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a tmpfs here (not root)")
+    try:
+        class Growing(FakeTrainer):
+            def write_state(self, path):  # 40 KiB: one checkpoint fits, two do not
+                path.write_bytes(pickle.dumps(self.weight) + bytes(40 * 1024))
+
+        trainer = Growing()
+        history = make_loop(trainer, CheckpointStore(mount, {})).run()
+        assert len(history) == 3
+        assert sorted(p.name for p in mount.iterdir()) == ["checkpoint-00001-0000000.json",
+                                                           "checkpoint-00001-0000000.state"]
+        assert any("No space left on device" in r.getMessage() for r in caplog.records)
+    finally:
+        subprocess.run(["umount", str(mount)], check=False)
+
+
+def test_a_non_finite_validation_loss_stops_the_loop_too(tmp_path):
+    from training.loop import NonFiniteLoss
+
+    class Overflowing(FakeTrainer):
+        def validate(self):
+            return (float("inf"), 0.0) if self.steps > 4 else super().validate()
+
+    with pytest.raises(NonFiniteLoss, match="the validation loss became NaN or infinite in epoch 2 at step 8"):
+        make_loop(Overflowing(), CheckpointStore(tmp_path, {})).run()
+    assert sorted(p.name for p in tmp_path.glob("*.json")) == ["checkpoint-00001-0000000.json"]

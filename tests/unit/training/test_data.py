@@ -130,3 +130,43 @@ def test_without_speakers_the_split_is_stratified_and_seeded(tmp_path):
     again = split_train_validation(data, 0.2, seed=1)[1]
     assert np.bincount(first.labels).tolist() == [2, 2, 2]
     np.testing.assert_array_equal(first.inputs, again.inputs)
+
+
+@pytest.mark.parametrize("width, height", [(20_000, 20_000), (6_000, 6_000)])  # past Pillow's bomb limit; past ours
+def test_an_image_claiming_too_many_pixels_is_a_bad_file_named_or_skipped(tmp_path, width, height):
+    from tests.hostile import png_claiming
+
+    write_image_folder(tmp_path, per_class=3)
+    bomb = tmp_path / "circle" / "bomb.png"
+    bomb.write_bytes(png_claiming(width, height))
+    with pytest.raises(DataError, match="circle/bomb.png: image is .*over the limit of 25,000,000 pixels"):
+        load_image_folder(tmp_path, ImageSettings(size=32))
+    data = load_image_folder(tmp_path, ImageSettings(size=32, on_bad_file="skip"))
+    assert (len(data), data.skipped) == (9, 1)  # 3 classes x 3 good files, the bomb skipped
+
+
+@pytest.mark.parametrize("rate, message", [
+    (2_147_483_647, "2147483647 Hz is outside 1000..768000 Hz"),
+    (999, "999 Hz is outside"),
+    (767_999, "767999 Hz has no practical ratio to 8000 Hz"),
+])
+def test_a_wav_claiming_an_absurd_rate_is_a_bad_file_named_or_skipped(tmp_path, rate, message):
+    from tests.hostile import wav_claiming_rate
+
+    write_audio_class_folders(tmp_path, per_class=3)
+    bad = tmp_path / "high" / "absurd.wav"
+    bad.write_bytes(wav_claiming_rate(rate))
+    with pytest.raises(DataError, match=f"high/absurd.wav: WAV sample rate {message}"):
+        load_audio_channel(tmp_path, AUDIO)
+    data = load_audio_channel(tmp_path, AudioSettings(8000, 8000, on_bad_file="skip"))
+    assert (len(data), data.skipped) == (3 * len(data.class_names), 1)
+
+
+def test_the_trainer_and_the_server_bound_source_rates_alike():
+    from training.data import audio as training
+
+    from inference import audio as serving
+
+    for name in ("MIN_SOURCE_RATE", "MAX_SOURCE_RATE", "MAX_RESAMPLE_FACTOR"):
+        assert getattr(training, name) == getattr(serving, name), name
+    assert training.MAX_SECONDS == serving.MAX_RESAMPLED_SECONDS

@@ -27,6 +27,15 @@ log = logging.getLogger(__name__)
 FSDD_NAME = re.compile(r"^(?P<label>[^_]+)_(?P<speaker>[^_]+)_(?P<index>\d+)\.wav$", re.IGNORECASE)
 
 
+# What one file may ask of the resampler, the same bounds as the server's (docs/contracts.md): a header
+# claiming 2,147,483,647 Hz would ask resample_poly for a filter of billions of taps. Real rates
+# (8 kHz to 384 kHz) reduce to small ratios (44100 -> 8000 is 80/441).
+MIN_SOURCE_RATE = 1_000
+MAX_SOURCE_RATE = 768_000
+MAX_RESAMPLE_FACTOR = 50_000
+MAX_SECONDS = 600
+
+
 @dataclass(frozen=True)
 class AudioSettings:
     sample_rate: int
@@ -42,8 +51,12 @@ def decode_wav(path: Path) -> tuple[np.ndarray, int]:
             rate, data = wavfile.read(path)
     except (ValueError, OSError, EOFError) as error:
         raise DataError(f"{path}: not a readable WAV file ({error})") from None
+    if not MIN_SOURCE_RATE <= rate <= MAX_SOURCE_RATE:
+        raise DataError(f"{path}: WAV sample rate {rate} Hz is outside {MIN_SOURCE_RATE}..{MAX_SOURCE_RATE} Hz")
     if data.size == 0:
         raise DataError(f"{path}: WAV file holds no samples")
+    if data.shape[0] > MAX_SECONDS * rate:
+        raise DataError(f"{path}: WAV is longer than {MAX_SECONDS} s")
     if data.dtype == np.uint8:
         samples = (data.astype(np.float32) - 128.0) / 128.0
     elif np.issubdtype(data.dtype, np.integer):
@@ -74,6 +87,10 @@ def fit_length(samples: np.ndarray, num_samples: int) -> np.ndarray:
 
 def load_waveform(path: Path, sample_rate: int, num_samples: int) -> np.ndarray:
     samples, rate = decode_wav(path)
+    divisor = gcd(sample_rate, rate)
+    if max(sample_rate, rate) // divisor > MAX_RESAMPLE_FACTOR:
+        raise DataError(f"{path}: WAV sample rate {rate} Hz has no practical ratio to {sample_rate} Hz "
+                        f"({sample_rate // divisor}/{rate // divisor}, over {MAX_RESAMPLE_FACTOR:,})")
     return fit_length(resample(samples, rate, sample_rate), num_samples).astype(np.float32)
 
 

@@ -14,6 +14,10 @@ from training.errors import DataError
 
 log = logging.getLogger(__name__)
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+# Above this many pixels (a 25 MP photo, 75 MB decoded; the server refuses the same) a file is a bad
+# file: checked on the header, before anything is decoded. Pillow's own bomb check (89 MP warns,
+# 179 MP raises) is looser and raises an error that is not an OSError.
+MAX_IMAGE_PIXELS = 25_000_000
 
 
 @dataclass(frozen=True)
@@ -26,11 +30,17 @@ def _load_image(path: Path, size: int) -> np.ndarray:
     """Decode, convert to RGB and resize (PIL bilinear), as the server does: HWC uint8."""
     try:
         with Image.open(path) as image:
+            width, height = image.size
+            if width * height > MAX_IMAGE_PIXELS:
+                raise DataError(f"{path}: image is {width}x{height}, over the limit of {MAX_IMAGE_PIXELS:,} pixels")
             image = image.convert("RGB")
             if image.size != (size, size):
                 image = image.resize((size, size), Image.Resampling.BILINEAR)
             return np.asarray(image, dtype=np.uint8)
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as error:
+    except Image.DecompressionBombError:
+        raise DataError(f"{path}: image is over the limit of {MAX_IMAGE_PIXELS:,} pixels "
+                        "(a decompression bomb by Pillow's measure)") from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError) as error:
         raise DataError(f"{path}: not a readable image ({error})") from None
 
 

@@ -64,14 +64,16 @@ def test_docker_stop_mid_epoch_checkpoints_exits_0_and_a_second_run_resumes(imag
     """SageMaker stops a job (spot interruption, StopTrainingJob) with SIGTERM and SIGKILL 120 s later
     (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_StopTrainingJob.html); the restarted
     job gets the checkpoints back in /opt/ml/checkpoints."""
-    tree = make_opt_ml(tmp_path / "ml", {"model": "cnn", "epochs": "3", "batch_size": "64"})
-    copy_images(tree.channel("train"), per_class=400)
+    tree = make_opt_ml(tmp_path / "ml", {"model": "cnn", "epochs": "2", "batch_size": "32", "width": "8"})
+    copy_images(tree.channel("train"), per_class=100)
+    train_samples = 0.9 * 1000  # validation_fraction 0.1
     container = docker_cli.Container.start(
         images["training-pytorch"], ["train"], options=["--network", "none", "-v", f"{tree.root}:/opt/ml"],
         label="preempted")
     try:
         container.wait_for_log("epoch=1 ", timeout_s=300)  # the first epoch's metric line: epoch 2 runs
-        time.sleep(1.0)
+        speed = float(re.search(r"epoch=1 .*?samples_per_s=([0-9.]+)", container.logs())[1])
+        time.sleep(0.5 * train_samples / speed)  # half an epoch, at the speed the first one ran
         code, seconds = container.stop(grace_s=120)
         output = container.logs()
     finally:

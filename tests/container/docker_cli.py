@@ -15,7 +15,6 @@ import urllib.request
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 PREFIX = f"elasticml-test-{uuid.uuid4().hex[:8]}"
 IMAGE_PREFIX = os.environ.get("IMAGE_PREFIX", "elasticml")
@@ -123,7 +122,3 @@ def remove_all() -> None:
     names = docker("ps", "-aq", "--filter", f"name={PREFIX}", check=False, timeout_s=60).stdout.split()
     if names:
         docker("rm", "-f", *names, check=False, timeout_s=120)
-
-
-def owned_by_root(path: Path) -> bool:
-    return path.stat().st_uid == 0

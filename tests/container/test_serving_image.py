@@ -6,6 +6,7 @@ serving the artifacts the training images wrote. Ports are published on 127.0.0.
 from __future__ import annotations
 
 import http.client
+import io
 import json
 import shutil
 import subprocess
@@ -18,7 +19,7 @@ from pathlib import Path
 import docker_cli
 import numpy as np
 import pytest
-from conftest import REPO, datasets
+from container_helpers import REPO, datasets
 
 sys.path.insert(0, str(REPO / "tests" / "integration" / "inference"))
 from inference_server import ServerProcess  # noqa: E402  the same server, run on the host
@@ -119,7 +120,7 @@ def test_docker_stop_under_load_drains_in_flight_requests_and_exits_0(images, mo
     container, url, _ = serve(images["inference"], model_dirs["cnn"])
     port = int(url.rsplit(":", 1)[1])
     body = np.random.default_rng(0).integers(0, 256, (300, 32, 32, 3), dtype=np.uint8)
-    buffer = __import__("io").BytesIO()
+    buffer = io.BytesIO()
     np.save(buffer, body)
     payload = buffer.getvalue()
     statuses: list[int] = []
@@ -160,4 +161,20 @@ def test_docker_stop_under_load_drains_in_flight_requests_and_exits_0(images, mo
     print(f"docker stop -t 30 under load: exit {code} after {seconds:.1f} s, {after} of 12 answered after SIGTERM")
     assert statuses == [200] * 12, logs[-3000:]
     assert after >= 1, "no request was in flight at SIGTERM"
+    assert code == 0, logs[-3000:]
+
+
+def test_docker_stop_while_the_model_loads_exits_0_at_once(images, model_dirs):
+    """A SIGTERM before the server has its handlers (Python start, imports, model load) still ends the
+    container: as PID 1 the program would ignore it, and be SIGKILLed (137) after the 30 s."""
+    container = docker_cli.Container.start(
+        images["inference"], ["serve"], label="early-stop",
+        options=["--read-only", "--tmpfs", "/tmp", "-v", f"{model_dirs['cnn']}:/opt/ml/model:ro"])
+    try:
+        time.sleep(0.3)
+        code, seconds = container.stop(grace_s=30)
+        logs = container.logs()
+    finally:
+        container.remove()
+    print(f"docker stop during startup: exit {code} after {seconds:.1f} s")
     assert code == 0, logs[-3000:]

@@ -11,7 +11,7 @@ import time
 
 import docker_cli
 import pytest
-from conftest import REPO, copy_images, copy_recordings, train_in_container
+from container_helpers import REPO, copy_images, copy_recordings, train_in_container
 
 from tests.opt_ml import make_opt_ml
 
@@ -90,3 +90,21 @@ def test_docker_stop_mid_epoch_checkpoints_exits_0_and_a_second_run_resumes(imag
     assert resumed.exit_code == 0, resumed.output[-3000:]
     assert f"resumed from checkpoint at epoch={stopped[1]} batch={stopped[2]}" in resumed.output, resumed.output[-3000:]
     assert (tree.model_dir / "manifest.json").exists()
+
+
+def test_docker_stop_while_the_job_starts_exits_0(images, tmp_path):
+    """A SIGTERM before the trainer has its handler (Python start, imports) still ends the job: as PID 1
+    the program would ignore it and be SIGKILLed (137) after SageMaker's 120 s."""
+    tree = make_opt_ml(tmp_path / "ml", {"model": "cnn", "epochs": "1", "width": "8"})
+    copy_images(tree.channel("train"), per_class=10)
+    container = docker_cli.Container.start(
+        images["training-pytorch"], ["train"], options=["--network", "none", "-v", f"{tree.root}:/opt/ml"],
+        label="early-stop")
+    try:
+        time.sleep(0.3)
+        code, seconds = container.stop(grace_s=120)
+        logs = container.logs()
+    finally:
+        container.remove()
+    print(f"docker stop during job start: exit {code} after {seconds:.1f} s")
+    assert code == 0, logs[-3000:]

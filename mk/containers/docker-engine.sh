@@ -17,6 +17,11 @@ if [ "$(id -u)" -ne 0 ]; then
     echo "docker-engine: no Docker engine answers and starting dockerd needs root" >&2
     exit 1
 fi
+# A pid file left by an engine that was killed (a machine handed on) stops dockerd from starting.
+pidfile=/var/run/docker.pid
+if [ -f "$pidfile" ] && ! kill -0 "$(cat "$pidfile")" 2>/dev/null; then
+    rm -f "$pidfile"
+fi
 echo "docker-engine: starting dockerd (log: $DOCKERD_LOG)"
 # setsid and no inherited descriptors: the engine outlives make without holding its output open.
 setsid dockerd >"$DOCKERD_LOG" 2>&1 </dev/null &

@@ -33,6 +33,14 @@ debootstrap --variant=minbase --include=python3,python3-pip,python3-venv bookwor
     >"$root.log" 2>&1 || { tail -n 30 "$root.log" >&2; exit 1; }
 chroot "$root" python3 -m venv /opt/venv >&2
 rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/*
+# As Debian's official images do: apt keeps no package caches, so an `apt-get install` layer is as
+# small as on the public base.
+cat >"$root/etc/apt/apt.conf.d/docker-clean" <<'APT'
+DPkg::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };
+APT::Update::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };
+Dir::Cache::pkgcache "";
+Dir::Cache::srcpkgcache "";
+APT
 if [ -s "$CA_BUNDLE" ]; then
     cp "$CA_BUNDLE" "$root/etc/ssl/certs/ca-certificates.crt"
 fi

@@ -69,5 +69,7 @@ build "$PREFIX-inference:$TAG" inference ${serving_args[@]+"${serving_args[@]}"}
 build "$PREFIX-training-pytorch:$TAG" training --build-arg FRAMEWORK=pytorch
 build "$PREFIX-training-tensorflow:$TAG" training --build-arg FRAMEWORK=tensorflow \
     ${tensorflow_args[@]+"${tensorflow_args[@]}"}
+stop_server
+server=""
 # A rebuild leaves the previous image untagged; drop those (their shared layers stay).
 docker image prune --force --filter "label=$LABEL" >/dev/null

@@ -1,0 +1,58 @@
+"""What the container tests share: real data subsets, an /opt/ml tree run through a training image."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import docker_cli
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+DATASETS = REPO.parent / "shared" / "datasets"
+FSDD_SPEAKERS = ("george", "jackson", "nicolas", "theo")
+
+
+@dataclass(frozen=True)
+class TrainingRun:
+    """One `docker run ... train` to its end: the /opt/ml tree, exit code and output."""
+
+    root: Path
+    exit_code: int
+    output: str
+
+    @property
+    def model_dir(self) -> Path:
+        return self.root / "model"
+
+
+def datasets() -> Path:
+    if not (DATASETS / "cifar10-dev").is_dir() or not (DATASETS / "fsdd-dev").is_dir():
+        pytest.skip(f"the real data sets are not at {DATASETS} (see its README)")
+    return DATASETS
+
+
+def copy_images(target: Path, per_class: int, offset: int = 0) -> None:
+    """The first `per_class` JPEGs (after `offset`) of every cifar10-dev class, in ImageFolder layout."""
+    for folder in sorted((datasets() / "cifar10-dev").iterdir()):
+        (target / folder.name).mkdir(parents=True, exist_ok=True)
+        for path in sorted(folder.glob("*.jpg"))[offset:offset + per_class]:
+            shutil.copy(path, target / folder.name / path.name)
+
+
+def copy_recordings(target: Path, speakers: tuple[str, ...], indices: range) -> None:
+    """fsdd-dev recordings `<digit>_<speaker>_<index>.wav` of these speakers and indices, flat."""
+    target.mkdir(parents=True, exist_ok=True)
+    for digit in range(10):
+        for speaker in speakers:
+            for index in indices:
+                name = f"{digit}_{speaker}_{index}.wav"
+                shutil.copy(datasets() / "fsdd-dev" / name, target / name)
+
+
+def train_in_container(image: str, root: Path, timeout_s: float = 600) -> TrainingRun:
+    """`docker run --rm --network none -v ROOT:/opt/ml IMAGE train`, as SageMaker starts a training job."""
+    result = docker_cli.run(image, ["train"], options=["--network", "none", "-v", f"{root}:/opt/ml"],
+                            timeout_s=timeout_s)
+    return TrainingRun(root, result.returncode, result.stdout + result.stderr)

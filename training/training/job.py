@@ -141,7 +141,8 @@ def _evaluate_and_write(env: TrainingEnvironment, hp: Hyperparameters, prepared:
         input=prepared.trainer.input_contract(),
         metrics={"split": split, "accuracy": evaluation["accuracy"], "macro_f1": evaluation["macro_f1"],
                  "epochs_completed": len(history), "final_val_accuracy": history[-1]["val_accuracy"]},
-        hyperparameters=hp.for_model(), **prepared.framework))
+        hyperparameters=hp.for_model(), explanation=getattr(prepared.trainer, "explanation", None),
+        **prepared.framework))
     write_evaluation(env.output_data_dir, evaluation)
     plot_learning_curves(history, env.output_data_dir / "learning_curves.png")
     plot_confusion_matrix(evaluation, env.output_data_dir / "confusion_matrix.png")

@@ -244,6 +244,7 @@ def _tensorflow_explainer(manifest: Manifest) -> Explainer:
     classes = len(manifest.class_names)
 
     def attribute(entry: str, batch: np.ndarray, request: ExplainRequest, cancel: threading.Event) -> Explained:
+        assert loaded is not None  # the closure keeps the SavedModel (and its variables) alive
         if entry == WAVEFORM:
             assert featurizer is not None
             features = np.asarray(featurizer(tf.constant(batch)), np.float32)

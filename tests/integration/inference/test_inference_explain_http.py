@@ -138,3 +138,21 @@ def test_an_artifact_without_an_explanation_path_gets_a_clear_400(cnn_server: Se
     error = json.loads(body)
     assert error["error"] == "explanation_unavailable" and "manifest.json" in error["message"]
     assert post(cnn_server.url, png_bytes(random_pixels(1)), "image/png")[0] == 200  # still serves predictions
+
+
+@pytest.mark.slow
+def test_client_explain_writes_pngs_beside_the_inputs(explained_cnn_server: ServerProcess,
+                                                      explained_mlp_server: ServerProcess, tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    from inference.client import main
+    from PIL import Image
+
+    image = tmp_path / "cat.png"
+    image.write_bytes(png_bytes(random_pixels(7, 48, 40)))
+    assert main(["--url", explained_cnn_server.url, "--explain", "gradient_x_input", str(image)]) == 0
+    assert Image.open(tmp_path / "cat.png.explain.png").size == (224, 224)
+    audio = tmp_path / "tone.wav"
+    audio.write_bytes(wav_bytes((tone(300, 8000, 1.0) * 32767).astype(np.int16), 8000))
+    assert main(["--url", explained_mlp_server.url, "--explain", "ig", str(audio)]) == 0
+    assert Image.open(tmp_path / "tone.wav.explain.png").size == (61 * 6, 20 * 6)  # frames x coefficients
+    assert "cat.png" in capsys.readouterr().out

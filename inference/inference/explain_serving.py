@@ -12,13 +12,19 @@
   thread stops before its next row, and only then may another explanation start.
 - At most `max_explain_rows` inputs per request (413 beyond), decoded like predictions.
 - `Accept: image/png` answers the CNN's heatmap over the input as a PNG (one input per request).
+- The explanation threads run at a lower CPU priority (nice EXPLAIN_NICENESS, Linux per-thread
+  `setpriority`): an explanation is seconds of CPU, and on a 2-vCPU instance it would otherwise take
+  a core the predictions (forward thread, event loop) need. The scheduler gives the predictions the
+  CPU first; explanations use what is left.
 """
 
 from __future__ import annotations
 
 import asyncio
 import io
+import logging
 import math
+import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -27,6 +33,19 @@ from typing import Any
 import numpy as np
 
 from inference.errors import RequestError
+
+log = logging.getLogger(__name__)
+EXPLAIN_NICENESS = 10  # added to the process's nice value, per explanation thread
+
+
+def lower_priority() -> None:
+    """Raise this thread's nice value (Linux: PRIO_PROCESS with a thread id sets that thread only,
+    https://man7.org/linux/man-pages/man2/setpriority.2.html, NOTES). Raising it needs no privilege."""
+    try:
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + EXPLAIN_NICENESS))
+    except (AttributeError, OSError) as error:  # not Linux, or a sandbox that forbids it
+        log.warning("explanation threads keep their priority: %s", error)
 
 
 class TooManyExplanations(RequestError):
@@ -45,7 +64,7 @@ class ExplanationGate:
         self.slots = slots
         self._free = slots
         self._lock = threading.Lock()
-        self._pool = ThreadPoolExecutor(max_workers=slots, thread_name_prefix="explain")
+        self._pool = ThreadPoolExecutor(max_workers=slots, thread_name_prefix="explain", initializer=lower_priority)
         self._durations: list[float] = []
         self.completed = 0
 

@@ -7,10 +7,11 @@ which MFCC frames and coefficients carry the decision on average (mean |attribut
 (docs/contracts.md).
 
 The attributions come from the artifact's explanation path, as the endpoint computes them
-(inference.explain; the training image does not hold the inference package, so the few lines of IG
-for the SavedModel are repeated here): Captum's IntegratedGradients over `explain.pt2` for the CNN,
-the Gauss-Legendre sum over the SavedModel's `explain_features` gradients for the MLP. Zero baseline,
-IG_STEPS steps, the target class's logit.
+(inference.explain, which uses Captum for the CNN): the same rule (Gauss-Legendre nodes and weights,
+Captum's default), zero baseline, IG_STEPS steps, the target class's logit. Here the sum is written
+out with torch autograd and the SavedModel's `explain_features` gradients, a few lines each, because
+the training images do not carry Captum (it requires torch, which the TensorFlow image must not pull
+in) nor the inference package; a test pins this sum to Captum's on the same program.
 """
 
 from __future__ import annotations
@@ -50,18 +51,28 @@ def select(labels: np.ndarray, probabilities: np.ndarray, per_class: int,
     return chosen
 
 
-def cnn_attribute(explain_program: Path) -> Attribute:
+def path_points(steps: int = IG_STEPS) -> tuple[np.ndarray, np.ndarray]:
+    """Gauss-Legendre nodes in (0, 1) and weights summing to 1 (Captum's default rule)."""
+    nodes, weights = np.polynomial.legendre.leggauss(steps)
+    return ((nodes + 1) / 2).astype(np.float32), (weights / 2).astype(np.float32)
+
+
+def cnn_attribute(explain_program: Path, steps: int = IG_STEPS) -> Attribute:
+    """Integrated gradients through the exported logits program with torch autograd, one image at a
+    time, all path points in one batch; summed over the colour channels."""
     import torch
-    from captum.attr import IntegratedGradients
 
     program = torch.export.load(str(explain_program)).module()
-    integrated = IntegratedGradients(program)
+    alphas, weights = (torch.from_numpy(a) for a in path_points(steps))
 
     def attribute(images: np.ndarray, targets: np.ndarray) -> np.ndarray:
-        x = torch.from_numpy(np.ascontiguousarray(images))
-        out = integrated.attribute(x, baselines=torch.zeros_like(x), target=torch.from_numpy(targets).long(),
-                                   n_steps=IG_STEPS, internal_batch_size=256)
-        return out.detach().sum(dim=1).numpy()
+        maps = []
+        for image, target in zip(images, targets, strict=True):
+            x = torch.from_numpy(np.ascontiguousarray(image))
+            path = (alphas.view(-1, 1, 1, 1) * x.unsqueeze(0)).requires_grad_(True)
+            (gradients,) = torch.autograd.grad(program(path)[:, int(target)].sum(), path)
+            maps.append((x * torch.tensordot(weights, gradients, dims=1)).sum(dim=0).detach().numpy())
+        return np.stack(maps)
 
     return attribute
 
@@ -72,8 +83,7 @@ def mlp_attribute(saved_model: Path, signatures: dict[str, str], num_classes: in
     loaded = tf.saved_model.load(str(saved_model))
     gradients = getattr(loaded, signatures["gradients"])
     featurizer = getattr(loaded, signatures["features"]) if "features" in signatures else None
-    nodes, weights = np.polynomial.legendre.leggauss(IG_STEPS)
-    alphas, weights = ((nodes + 1) / 2).astype(np.float32), (weights / 2).astype(np.float32)
+    alphas, weights = path_points()
 
     def attribute(inputs: np.ndarray, targets: np.ndarray) -> np.ndarray:
         assert loaded is not None

@@ -147,9 +147,15 @@ def _evaluate_and_write(env: TrainingEnvironment, hp: Hyperparameters, prepared:
     if hp.explain_per_class > 0 and explanation:
         from training.explanations import explain_held_out
 
-        evaluation["explanations"] = explain_held_out(
-            hp.model, env.model_dir, explanation, held_out.inputs, held_out.labels, probabilities,
-            splits.train.class_names, hp.explain_per_class, env.output_data_dir)
+        try:
+            evaluation["explanations"] = explain_held_out(
+                hp.model, env.model_dir, explanation, held_out.inputs, held_out.labels, probabilities,
+                splits.train.class_names, hp.explain_per_class, env.output_data_dir)
+        except (OSError, MemoryError):
+            raise
+        except Exception as error:  # a report, not the product: the trained artifact stands without it
+            log.warning("explanation figures failed: %s", error, exc_info=True)
+            evaluation["explanations"] = {"error": f"{type(error).__name__}: {error}"}
     write_evaluation(env.output_data_dir, evaluation)
     plot_learning_curves(history, env.output_data_dir / "learning_curves.png")
     plot_confusion_matrix(evaluation, env.output_data_dir / "confusion_matrix.png")

@@ -76,3 +76,14 @@ def test_randomized_parameters_change_the_explanation(tmp_path: Path) -> None:
     retrained = _ig(_explainer(build_patch_cnn(tmp_path / "again")), "image", image, 1).attributions[0]
     assert spearmanr(model[PATCH].ravel(), retrained[PATCH].ravel()).statistic > 0.99  # deterministic
     assert rho < 0.5, f"rank correlation {rho:.3f} between the model's and the randomised model's maps"
+
+
+def test_the_training_jobs_integrated_gradients_match_captums(tmp_path: Path) -> None:
+    """The job's figures (torch autograd) and the endpoint's answers (Captum) are the same attribution."""
+    from training.explanations import cnn_attribute
+
+    model_dir = build_explained_cnn(tmp_path / "cnn")
+    images = np.random.default_rng(2).uniform(0, 1, (2, 3, 32, 32)).astype(np.float32)
+    served = _ig(_explainer(model_dir), "image", images, target=1).attributions
+    trained = cnn_attribute(model_dir / "explain.pt2")(images, np.array([1, 1]))
+    np.testing.assert_allclose(trained, served, rtol=1e-3, atol=1e-5 * np.abs(served).max())

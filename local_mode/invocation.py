@@ -120,7 +120,7 @@ def explain_samples(url: str, endpoint: str, samples: Sequence[Sample], folder: 
         try:
             answer = client.invoke(body, content_type, top_k=1, explain=method)["predictions"]
         except InvocationError as error:
-            if error.code == "explanation_unavailable" or "explanation_unavailable" in error.message:
+            if "explanation_unavailable" in (error.code, error.message) or "no explanation path" in error.message:
                 return explained
             raise
         (png,) = write_explanation_pngs(folder / sample.path.name, body, content_type, answer[:1])

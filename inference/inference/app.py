@@ -317,7 +317,8 @@ def create_app(settings: ServeSettings | None = None) -> Starlette:
         extra = getattr(error, "headers", None)
         if extra:
             headers = {**(headers or {}), **extra}
-        return JSONResponse({"error": error.code, "message": error.message}, status_code=error.status, headers=headers)
+        body = {"error": error.code, "message": error.message, **getattr(error, "body_extra", {})}
+        return JSONResponse(body, status_code=error.status, headers=headers)
 
     async def http_error(request: Request, error: Exception) -> Response:
         assert isinstance(error, HTTPException)

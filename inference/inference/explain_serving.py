@@ -55,6 +55,11 @@ class TooManyExplanations(RequestError):
     def __init__(self, message: str, retry_after_s: int) -> None:
         super().__init__(message)
         self.headers = {"retry-after": str(retry_after_s)}
+        # Through InvokeEndpoint a container's 4xx reaches the caller as ModelError with the body in
+        # OriginalMessage and OriginalStatusCode, not its headers
+        # (https://docs.aws.amazon.com/botocore/latest/reference/services/sagemaker-runtime/client/exceptions/ModelError.html):
+        # the hint rides in the body too.
+        self.body_extra = {"retry_after_s": retry_after_s}
 
 
 class ExplanationGate:

@@ -100,11 +100,14 @@ def mlp_attribute(saved_model: Path, signatures: dict[str, str], num_classes: in
     return attribute
 
 
-def _overlay(axis: Any, image: np.ndarray | None, attribution: np.ndarray, title: str) -> None:
+def _overlay(axis: Any, image: np.ndarray | None, attribution: np.ndarray, title: str, spectral: bool = False) -> None:
     limit = float(np.percentile(np.abs(attribution), 99)) or 1.0
     if image is not None:
         axis.imshow(np.transpose(image, (1, 2, 0)).mean(axis=2), cmap="gray", vmin=0, vmax=1)
         axis.imshow(attribution, cmap="bwr", vmin=-limit, vmax=limit, alpha=0.6)
+    elif spectral:  # frames left to right, coefficient 0 at the bottom
+        axis.imshow(attribution, cmap="Reds", vmin=0, vmax=limit, aspect="auto", origin="lower",
+                    interpolation="nearest")
     else:
         axis.imshow(attribution, cmap="bwr", vmin=-limit, vmax=limit)
     axis.set_title(title, fontsize=8)
@@ -159,20 +162,25 @@ def explain_mlp(inputs: np.ndarray, labels: np.ndarray, probabilities: np.ndarra
     chosen = select(labels, probabilities, per_class)
     summary: dict[str, Any] = {}
     means = []
-    figure, axes = plt.subplots(1, len(class_names), figsize=(2.2 * len(class_names), 3), squeeze=False)
+    columns = min(5, len(class_names))
+    rows = -(-len(class_names) // columns)
+    figure, axes = plt.subplots(rows, columns, figsize=(2.6 * columns, 2.2 * rows), squeeze=False)
+    for spare in axes.flat[len(class_names):]:
+        spare.axis("off")
     for label, name in enumerate(class_names):
         correct = chosen[label]["correct"]
         entry: dict[str, Any] = {"correct_explained": len(correct), "misclassified": []}
         if correct:
             mean = np.abs(attribute(inputs[correct], np.full(len(correct), label))).mean(axis=0)
             means.append(mean)
-            _overlay(axes[0, label], None, mean.T, name)
-            axes[0, label].axis("on")
-            axes[0, label].set(xlabel="frame", ylabel="coefficient" if label == 0 else None)
+            axis = axes.flat[label]
+            _overlay(axis, None, mean.T, name, spectral=True)
+            axis.axis("on")
+            axis.set(xlabel="frame", ylabel="coefficient" if label % columns == 0 else None)
             entry["top_frames"] = np.argsort(-mean.sum(axis=1))[:5].tolist()
             entry["top_coefficients"] = np.argsort(-mean.sum(axis=0))[:5].tolist()
         else:
-            axes[0, label].axis("off")
+            axes.flat[label].axis("off")
         wrong = chosen[label]["misclassified"]
         if wrong:
             predicted = probabilities[wrong].argmax(axis=1)

@@ -98,6 +98,7 @@ def test_explanations_beyond_the_limit_get_429_and_predictions_go_on(explained_c
     thread.join()
     assert status == 429, body
     assert json.loads(body)["error"] == "too_many_explanations"
+    assert json.loads(body)["retry_after_s"] == int(headers["retry-after"])  # InvokeEndpoint drops headers
     assert int(headers["retry-after"]) >= 1
     assert prediction[0] == 200 and "explanation" not in json.loads(prediction[2])["predictions"][0]
     assert slow["status"] == 200

@@ -247,7 +247,8 @@ def main(argv: list[str] | None = None) -> int:
         "baseline_name": f"LitServe {version}", "baseline_short": f"LitServe {version}",
         "baseline_config": f"1 API server, workers_per_device=1, max_batch_size={MAX_BATCH_SIZE}, batch_timeout=0, "
                            f"framework threads = {args.baseline_threads or 'CPUs'} (same model loader as the server), "
-                           f"{server_stack(str(LITSERVE_PYTHON))}, multipart body with the same bytes",
+                           f"{server_stack(str(LITSERVE_PYTHON)) if not args.no_baseline else '-'}, "
+                           "multipart body with the same bytes",
         "load_generator": "hey 0.1.4 (closed loop, keep-alive)", "seconds_per_point": args.seconds,
         "warmup_seconds": args.warmup, "slo_p99_ms": SLO_MS, "concurrency": list(CONCURRENCY),
     }

@@ -62,8 +62,15 @@ from inference.errors import (
     RequestTimeout,
     WrongShape,
 )
-from inference.explain import Cancelled, ExplainRequest, Explainer, ExplanationUnavailable, encode_explanations
-from inference.explain import load_explainer, parse_explain
+from inference.explain import (
+    Cancelled,
+    Explainer,
+    ExplainRequest,
+    ExplanationUnavailable,
+    encode_explanations,
+    load_explainer,
+    parse_explain,
+)
 from inference.explain_serving import ExplanationGate, overlay_png, wants_png
 from inference.models import Predictor, load_predictor
 from inference.settings import ServeSettings, cpu_count

@@ -197,7 +197,8 @@ def _torch_explainer(manifest: Manifest) -> Explainer:
 # --- TensorFlow (MLP) ---------------------------------------------------------------------------
 
 
-def tf_gradients(endpoint: Callable[..., Any], features: np.ndarray, target: int, classes: int) -> tuple[np.ndarray, np.ndarray]:
+def tf_gradients(endpoint: Callable[..., Any], features: np.ndarray, target: int,
+                 classes: int) -> tuple[np.ndarray, np.ndarray]:
     """(logits, gradient of the target logit) for each row of `features` through an `explain_features`
     endpoint."""
     import tensorflow as tf
@@ -235,7 +236,8 @@ def _tensorflow_explainer(manifest: Manifest) -> Explainer:
     def endpoint(name: str | None) -> Any:
         function = getattr(loaded, str(name), None) if name else None
         if function is None:
-            raise ArtifactError(f"{manifest.model_path}: the SavedModel has no endpoint {name!r} (manifest explanation)")
+            raise ArtifactError(f"{manifest.model_path}: the SavedModel has no endpoint {name!r} "
+                                "(manifest.json explanation.signatures)")
         return function
 
     gradients = endpoint(signatures.get("gradients"))

@@ -155,7 +155,8 @@ class ServeSettings:
         hints = {
             "request_deadline_s": f"; it must be above 0 and below the drain after SIGTERM "
             f"({self.graceful_timeout_s:g} s)",
-            "explain_deadline_s": f"; it must be above 0 and below the drain after SIGTERM ({self.graceful_timeout_s:g} s)",
+            "explain_deadline_s": f"; it must be above 0 and below the drain after SIGTERM "
+            f"({self.graceful_timeout_s:g} s)",
         }
         for key, ok in checks.items():
             if not ok:

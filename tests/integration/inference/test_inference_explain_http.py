@@ -56,14 +56,16 @@ def test_cnn_integrated_gradients_json_beside_top_k(explained_cnn_server: Server
                                  {ATTRIBUTES: "top_k=2;explain=integrated_gradients"})
     assert status == 200, body
     document = json.loads(body)
-    assert document["explanation"] == {"method": "integrated_gradients", "output": "logit", "layout": ["height", "width"],
-                                       "steps": 32, "rule": "gauss_legendre", "baseline": "zeros (black image)"}
+    assert document["explanation"] == {"method": "integrated_gradients", "output": "logit",
+                                       "layout": ["height", "width"], "steps": 32, "rule": "gauss_legendre",
+                                       "baseline": "zeros (black image)"}
     (prediction,) = document["predictions"]
     assert len(prediction["top_k"]) == 2
     explanation = prediction["explanation"]
     assert explanation["target"] == {"index": prediction["index"], "label": prediction["label"]}
     assert np.asarray(explanation["attributions"]).shape == (32, 32)
-    assert abs(explanation["completeness_delta"]) < 0.02 * abs(explanation["total"] - explanation["completeness_delta"]) + 1e-3
+    delta = explanation["completeness_delta"]
+    assert abs(delta) < 0.02 * abs(explanation["total"] - delta) + 1e-3  # within the sanity tests' tolerance
 
 
 @pytest.mark.slow

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from explain_artifacts import PATCH, build_explained_cnn, build_explained_mlp, build_patch_cnn, patch_image
 from inference.artifact import load_manifest
-from inference.explain import GRADIENT_X_INPUT, INTEGRATED_GRADIENTS, ExplainRequest, Explainer, load_explainer
+from inference.explain import GRADIENT_X_INPUT, INTEGRATED_GRADIENTS, Explainer, ExplainRequest, load_explainer
 from scipy.stats import spearmanr
 
 # Completeness: |sum(attributions) - (logit(x) - logit(0))| within this share of |logit(x) - logit(0)|

@@ -179,7 +179,7 @@ def _torch_explainer(manifest: Manifest) -> Explainer:
         for row, target in enumerate(targets):
             if cancel.is_set():
                 raise Cancelled
-            one = x[row : row + 1].clone()
+            one = x[row : row + 1].clone().requires_grad_(True)
             if request.method == INTEGRATED_GRADIENTS:
                 attribution, delta = integrated.attribute(
                     one, baselines=torch.zeros_like(one), target=target, n_steps=request.steps,

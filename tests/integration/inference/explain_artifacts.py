@@ -24,13 +24,18 @@ def _cnn_manifest(model_dir: Path, name: str, classes: list[str]) -> None:
         hyperparameters={"model": "cnn"}, explanation={"model_file": "explain.pt2", "output": "logits"})
 
 
-def build_explained_cnn(model_dir: Path, seed: int = 0, width: int = 8) -> Path:
-    """The project's CNN (untrained, seeded) exported as training does: model.pt2 and explain.pt2."""
+def build_explained_cnn(model_dir: Path, seed: int = 0, width: int = 8, head_gain: float = 200.0) -> Path:
+    """The project's CNN (untrained, seeded) exported as training does: model.pt2 and explain.pt2.
+    `head_gain` scales the head's weights so that logits differ by whole units between inputs, as a
+    trained model's do (at initialisation they differ by ~1e-3, and a completeness check on them
+    would pass on its absolute floor alone)."""
     import torch
     from training.models.cnn import CNNConfig, ImageClassifier, export_cnn, export_explainer
 
     torch.manual_seed(seed)
     classifier = ImageClassifier(CNNConfig(num_classes=len(IMAGE_CLASSES), image_size=IMAGE_SIZE, width=width)).eval()
+    with torch.no_grad():
+        classifier.head.weight.mul_(head_gain)
     model_dir.mkdir(parents=True, exist_ok=True)
     export_cnn(classifier, model_dir / "model.pt2", test_time_flip=True)
     export_explainer(classifier, model_dir / "explain.pt2", test_time_flip=True)

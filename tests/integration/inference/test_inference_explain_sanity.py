@@ -39,6 +39,8 @@ def test_integrated_gradients_are_complete_on_the_cnn(tmp_path: Path) -> None:
     explained = _ig(explainer, "image", images)
     for row in range(2):
         _assert_complete(float(explained.attributions[row].sum()), explained.deltas[row])
+    # the logit differences are not ~0 (which would pass on the absolute floor alone)
+    assert min(abs(float(explained.attributions[row].sum())) for row in range(2)) > 0.05
 
 
 def test_integrated_gradients_are_complete_on_the_mlp(tmp_path: Path) -> None:

@@ -51,13 +51,15 @@ def build_cnn(model_dir: Path) -> Path:
     import torch
     from training.artifact import Manifest, write_manifest
     from training.hyperparameters import parse_hyperparameters
-    from training.models.cnn import CNNConfig, ImageClassifier, export_cnn
+    from training.models.cnn import CNNConfig, ImageClassifier, export_cnn, export_explainer
 
     torch.manual_seed(0)
     recipe = parse_hyperparameters({"model": "cnn"})
     config = CNNConfig(num_classes=10, image_size=recipe.image_size, width=recipe.width)
     model_dir.mkdir(parents=True, exist_ok=True)
-    export_cnn(ImageClassifier(config).eval(), model_dir / "model.pt2", test_time_flip=True)
+    classifier = ImageClassifier(config).eval()
+    export_cnn(classifier, model_dir / "model.pt2", test_time_flip=True)
+    export_explainer(classifier, model_dir / "explain.pt2", test_time_flip=True)
     write_manifest(model_dir, Manifest(
         name="cnn", framework="pytorch", framework_version=torch.__version__.split("+")[0],
         task="image_classification", model_file="model.pt2", class_names=CIFAR_CLASSES,
@@ -65,7 +67,8 @@ def build_cnn(model_dir: Path) -> Path:
                "resize": "bilinear", "scale": 1 / 255, "mean": list(config.mean), "std": list(config.std),
                "normalization_in_model": True, "layout": "NCHW", "dtype": "float32"},
         metrics={"split": "none", "note": "untrained weights, for the serving benchmark"},
-        hyperparameters={"model": "cnn", "width": 32, "image_size": 32, "test_time_flip": True}))
+        hyperparameters={"model": "cnn", "width": 32, "image_size": 32, "test_time_flip": True},
+        explanation={"model_file": "explain.pt2", "output": "logits"}))
     return model_dir
 
 
@@ -73,7 +76,14 @@ def build_mlp(model_dir: Path) -> Path:
     import keras
     import tensorflow as tf
     from training.artifact import Manifest, write_manifest
-    from training.models.mlp import MFCCConfig, MLPConfig, build_classifier, build_waveform_model, export_mlp
+    from training.models.mlp import (
+        MFCCConfig,
+        MLPConfig,
+        build_classifier,
+        build_waveform_model,
+        explanation_contract,
+        export_mlp,
+    )
 
     keras.utils.set_random_seed(0)
     mfcc = MFCCConfig()
@@ -89,7 +99,8 @@ def build_mlp(model_dir: Path) -> Path:
                "signatures": signatures, "sample_rate": mfcc.sample_rate, "num_samples": mfcc.num_samples,
                "clip_seconds": mfcc.num_samples / mfcc.sample_rate, "mfcc": mfcc.as_dict()},
         metrics={"split": "none", "note": "untrained weights, for the serving benchmark"},
-        hyperparameters={"model": "mlp", "hidden_units": config.hidden_units, "hidden_layers": config.hidden_layers}))
+        hyperparameters={"model": "mlp", "hidden_units": config.hidden_units, "hidden_layers": config.hidden_layers},
+        explanation=explanation_contract(True)))
     return model_dir
 
 

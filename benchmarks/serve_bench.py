@@ -6,7 +6,9 @@ For each model (the CNN on 32x32 PNG images, the MLP on one-second 8 kHz WAV cli
 3. `python -m inference serve` with its defaults, loaded by `hey` at concurrency 1, 8, 32, 64 with
    real PNG/WAV bodies, then more concurrency levels, bisected, for the highest throughput whose p99
    stays under the SLO: the figure written to benchmarks/serving_capacity.json for autoscaling;
-4. LitServe (benchmarks/litserve_app.py, its own venv) serving the same artifact, same load.
+4. LitServe (benchmarks/litserve_app.py, its own venv) serving the same artifact, same load;
+5. explanations: prediction throughput and p99 at concurrency EXPLAIN_CONCURRENCY alone and with one
+   integrated-gradients request a second in flight (benchmarks/explain_load.py; `--no-explain` skips).
 
     python -m benchmarks.serve_bench [--quick] [--seconds 12] [--models cnn mlp] [--no-baseline]
 
@@ -30,7 +32,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from benchmarks import serve_report
+from benchmarks import explain_load, serve_report
 from benchmarks.serve_load import LoadResult, ServerProcess, multipart, run_hey
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -38,6 +40,7 @@ RESULTS = ROOT / "benchmarks" / "results"
 CAPACITY_FILE = ROOT / "benchmarks" / "serving_capacity.json"
 LITSERVE_PYTHON = ROOT / ".venv-litserve" / "bin" / "python"
 CONCURRENCY = (1, 8, 32, 64)
+EXPLAIN_CONCURRENCY = 8
 SLO_MS = 100.0
 MAX_BATCH_SIZE = 32  # the inference server's default (inference/settings.py), used for LitServe too
 SMALL_BATCH_ROWS = 16  # inference.models.SMALL_BATCH_ROWS (this process imports no framework or server code)
@@ -149,11 +152,19 @@ def bench_model(name: str, workdir: Path, args: argparse.Namespace, threads: int
                        env=python_env(ROOT / "inference")):
         server = sweep(url, body, spec["type"], args.seconds, args.warmup)
         paced = [] if args.quick else capacity_search(url, body, spec["type"], args.probe_seconds, server)
+        explained = None
+        if not args.no_explain:
+            explained = explain_load.interference(url, body, spec["type"], EXPLAIN_CONCURRENCY, args.seconds)
+            alone, beside = explained["alone"], explained["with_explanations"]
+            log(f"  explanations: c={EXPLAIN_CONCURRENCY} alone {alone['rps']} req/s p99 {alone['p99_ms']} ms; "
+                f"with 1 explanation/s {beside['rps']} req/s p99 {beside['p99_ms']} ms; explanations "
+                f"{beside['statuses']} p50 {beside['explain_p50_ms']} ms")
     rps, best = serve_report.max_sustainable_rps([*server, *paced], SLO_MS)
     source = ("no point met the SLO" if best is None else
               f"closed-loop hey at c={best['concurrency']}, p99 {best['p99_ms']:.1f} ms")
     model: dict[str, Any] = {"description": describe(name), "raw": raw, "server": server, "probes": paced,
-                             "capacity": {"rps": rps, "slo_ms": SLO_MS, "source": source}}
+                             "capacity": {"rps": rps, "slo_ms": SLO_MS, "source": source},
+                             "explain_interference": explained}
     if not args.no_baseline:
         form, form_type = multipart(body.read_bytes(), spec["body"], spec["type"])
         form_path = workdir / f"{spec['body']}.multipart"
@@ -195,6 +206,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--raw-seconds", type=float, default=2.0)
     parser.add_argument("--models", nargs="+", choices=sorted(MODELS), default=sorted(MODELS))
     parser.add_argument("--no-baseline", action="store_true", help="skip LitServe")
+    parser.add_argument("--no-explain", action="store_true", help="skip the explanation interference point")
     parser.add_argument("--baseline-threads", type=int, default=0,
                         help="LitServe's framework threads (default: CPUs, as the inference server)")
     parser.add_argument("--server-python", default=sys.executable,
@@ -235,11 +247,12 @@ def main(argv: list[str] | None = None) -> int:
         "baseline_name": f"LitServe {version}", "baseline_short": f"LitServe {version}",
         "baseline_config": f"1 API server, workers_per_device=1, max_batch_size={MAX_BATCH_SIZE}, batch_timeout=0, "
                            f"framework threads = {args.baseline_threads or 'CPUs'} (same model loader as the server), "
-                           f"{server_stack(str(LITSERVE_PYTHON))}, multipart body with the same bytes",
+                           f"{server_stack(str(LITSERVE_PYTHON)) if not args.no_baseline else '-'}, "
+                           "multipart body with the same bytes",
         "load_generator": "hey 0.1.4 (closed loop, keep-alive)", "seconds_per_point": args.seconds,
         "warmup_seconds": args.warmup, "slo_p99_ms": SLO_MS, "concurrency": list(CONCURRENCY),
     }
-    text = serve_report.markdown(results)
+    text = serve_report.markdown(results) + explain_load.markdown(results["models"]) + "\n"
     print(text)
     if args.quick or args.server_args or args.server_python != sys.executable or args.baseline_threads:
         log("quick run or server variant: nothing written")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -90,3 +91,39 @@ def invoke_samples(url: str, endpoint: str, samples: Sequence[Sample], descripti
         accuracy=round(sum(p.predicted == p.label for p in predictions) / max(1, len(predictions)), 4),
         errors=len(predictions) - len(answered),
         latency_ms=latency_percentiles([p.latency_ms for p in answered]), predictions=predictions)
+
+
+@dataclass(frozen=True)
+class Explanation:
+    file: str
+    label: str
+    predicted: str
+    probability: float
+    method: str
+    png: str
+
+
+def explain_samples(url: str, endpoint: str, samples: Sequence[Sample], folder: Path, count: int = 3,
+                    method: str = "integrated_gradients") -> list[Explanation]:
+    """The first `count` held-out samples with an explanation each, its PNG written under `folder`
+    (the client's `--explain` files). A server without an explanation path yields none."""
+    use_inference_package()
+    from inference.client import EndpointClient, InvocationError, content_type_for
+    from inference.explain_files import write_explanation_pngs
+
+    client = EndpointClient(endpoint, url=url, retries=2, timeout_s=60.0)
+    folder.mkdir(parents=True, exist_ok=True)
+    explained: list[Explanation] = []
+    for sample in samples[:count]:
+        body = sample.path.read_bytes()
+        content_type = content_type_for(sample.path)
+        try:
+            answer = client.invoke(body, content_type, top_k=1, explain=method)["predictions"]
+        except InvocationError as error:
+            if "explanation_unavailable" in (error.code, error.message) or "no explanation path" in error.message:
+                return explained
+            raise
+        (png,) = write_explanation_pngs(folder / sample.path.name, body, content_type, answer[:1])
+        explained.append(Explanation(str(sample.path), sample.label, answer[0]["label"],
+                                     round(float(answer[0]["probability"]), 4), method, str(png)))
+    return explained

@@ -22,7 +22,7 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 
-from local_mode.invocation import invoke_samples
+from local_mode.invocation import explain_samples, invoke_samples
 from local_mode.opt_ml import OptMl, lay_out
 from local_mode.packaging import pack, unpack
 from local_mode.report import ModelReport, Report, format_summary
@@ -118,12 +118,17 @@ def serve_and_invoke(settings: LocalSettings, data: ModelData, entry: ModelRepor
         with server:
             say(f"[serve {model}] {server.url} answers /ping; invoking with {len(data.samples)} held-out samples")
             summary = invoke_samples(server.url, f"local-{model}", data.samples, f"invoke {model}")
+            explanations = explain_samples(server.url, f"local-{model}", data.samples, out / "explanations" / model)
         entry.server_exit_code = server.exit_code
     entry.server = summary.as_dict()
     predictions = out / "predictions" / f"{model}.json"
     predictions.parent.mkdir(parents=True, exist_ok=True)
     predictions.write_text(json.dumps([asdict(p) for p in summary.predictions], indent=1) + "\n")
     entry.artifacts.update({"server log": str(log), "predictions": str(predictions)})
+    entry.explanations = [asdict(e) for e in explanations]
+    for e in explanations:
+        say(f"[explain {model}] {Path(e.file).name} ({e.label}): predicted {e.predicted} ({e.probability:.3f}), "
+            f"{e.method} -> {e.png}")
     say(f"[serve {model}] accuracy {summary.accuracy:.3f}, p50 {summary.latency_ms.get('p50', 0):.1f} ms; "
         f"server stopped (exit code {server.exit_code})")
 

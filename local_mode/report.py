@@ -20,6 +20,7 @@ class ModelReport:
     server: dict[str, Any] = field(default_factory=dict)  # InvocationSummary.as_dict()
     server_exit_code: int | None = None
     artifacts: dict[str, str] = field(default_factory=dict)
+    explanations: list[dict[str, Any]] = field(default_factory=list)  # local_mode.invocation.Explanation
 
 
 @dataclass
@@ -59,6 +60,8 @@ def format_summary(report: Report, report_path: Path, root: Path) -> str:
             f"p99 {latency.get('p99', 0):.1f}  via {server.get('url', '')}",
             f"  trained {model.epochs_completed} epochs on {model.train_samples} files in {model.train_seconds:.0f} s",
         ]
+        lines += [f"  explained {Path(e['file']).name} ({e['label']}) -> {e['predicted']}: "
+                  f"{_relative(e['png'], root)}" for e in model.explanations]
         width = max(len(name) for name in model.artifacts)
         lines += [f"  {name.ljust(width)}  {_relative(path, root)}" for name, path in model.artifacts.items()]
     lines += ["", f"report: {_relative(str(report_path), root)}"]

@@ -63,6 +63,19 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     serve.add_argument(
         "--max-connections", type=int, help="open connections (INFERENCE_MAX_CONNECTIONS, default 1000; 503 beyond)"
     )
+    serve.add_argument(
+        "--max-concurrent-explanations",
+        type=int,
+        help="explanations at once (INFERENCE_MAX_CONCURRENT_EXPLANATIONS, default 1; 429 beyond)",
+    )
+    serve.add_argument(
+        "--explain-deadline-s",
+        type=float,
+        help="seconds per explanation request (INFERENCE_EXPLAIN_DEADLINE_S, default 15)",
+    )
+    serve.add_argument(
+        "--max-explain-rows", type=int, help="inputs per explanation request (INFERENCE_MAX_EXPLAIN_ROWS, default 8)"
+    )
     return parser.parse_args(argv)
 
 

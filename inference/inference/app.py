@@ -14,6 +14,11 @@ predict (inference.batching, one model thread) and encode (below). The answer is
 "probability"}, ...]}`; `top_k` (default 5) comes from the header
 `X-Amzn-SageMaker-Custom-Attributes: top_k=3` (other attributes are ignored).
 
+With `explain=<method>` in the same header, each prediction gains an `explanation` (inference.explain),
+computed outside the micro-batcher under its own limits (inference.explain_serving): 429 with
+`Retry-After` when every explanation slot is busy, 400 `explanation_unavailable` for an artifact
+without an explanation path, and `Accept: image/png` answers the CNN's heatmap overlay.
+
 Errors are JSON `{"error": code, "message": text}`: 400 unreadable body or header, 406 an Accept that
 excludes application/json, 408 a body that has not arrived within the request deadline, 413 a body
 over `SAGEMAKER_MAX_PAYLOAD_IN_MB` (checked on Content-Length and again while streaming, so an
@@ -57,6 +62,16 @@ from inference.errors import (
     RequestTimeout,
     WrongShape,
 )
+from inference.explain import (
+    Cancelled,
+    Explainer,
+    ExplainRequest,
+    ExplanationUnavailable,
+    encode_explanations,
+    load_explainer,
+    parse_explain,
+)
+from inference.explain_serving import ExplanationGate, overlay_png, wants_png
 from inference.models import Predictor, load_predictor
 from inference.settings import ServeSettings, cpu_count
 
@@ -143,6 +158,8 @@ class Model:
         self.manifest: Manifest | None = None
         self.batcher: MicroBatcher | None = None
         self.decoders: anyio.CapacityLimiter | None = None
+        self.explainer: Explainer | None = None
+        self.gate = ExplanationGate(settings.max_concurrent_explanations)
 
     def load(self) -> None:
         manifest = load_manifest(self.settings.model_dir)
@@ -154,6 +171,7 @@ class Model:
             self.settings.adaptive_batch_wait_ms / 1000,
         )
         self.batcher.start()
+        self.explainer = load_explainer(manifest)
         self.manifest = manifest
 
     def close(self) -> None:
@@ -162,6 +180,7 @@ class Model:
         # short wait keeps the exit inside SageMaker's 30 s whatever it is doing.
         if self.batcher is not None:
             self.batcher.stop(timeout=SHUTDOWN_JOIN_S)
+        self.gate.close()
 
 
 def freeze_loaded_objects() -> int:
@@ -215,8 +234,11 @@ def create_app(settings: ServeSettings | None = None) -> Starlette:
         manifest, batcher = model.manifest, model.batcher
         if manifest is None or batcher is None:
             return JSONResponse({"error": "loading", "message": "the model is loading"}, status_code=503)
-        check_accept(request.headers.get("accept"))
         top_k = parse_top_k(request.headers.get(CUSTOM_ATTRIBUTES))
+        explain = parse_explain(request.headers.get(CUSTOM_ATTRIBUTES), manifest.class_names)
+        if explain is not None:
+            return await explanation(request, manifest, explain, top_k)
+        check_accept(request.headers.get("accept"))
         content_type = request.headers.get("content-type")
         check_content_type(content_type, manifest)
         deadline = settings.request_deadline_s
@@ -242,11 +264,68 @@ def create_app(settings: ServeSettings | None = None) -> Starlette:
         document = {"model": manifest.name, "predictions": encode(probabilities, manifest, top_k)}
         return Response(json.dumps(document, allow_nan=False), media_type="application/json")
 
+    async def explanation(request: Request, manifest: Manifest, explain: ExplainRequest, top_k: int) -> Response:
+        """An explanation request: never in a prediction batch; its own slots, deadline and row cap."""
+        explainer = model.explainer
+        if explainer is None:
+            raise ExplanationUnavailable(
+                "this model artifact has no explanation path (manifest.json has no 'explanation'); "
+                "predictions still work, or re-export it with the current training image"
+            )
+        png = wants_png(request.headers.get("accept"))
+        if png and not manifest.is_image:
+            raise NotAcceptable("Accept image/png (a heatmap overlay) is for image models; use application/json")
+        if not png:
+            check_accept(request.headers.get("accept"))
+        content_type = request.headers.get("content-type")
+        check_content_type(content_type, manifest)
+        model.gate.acquire()  # 429 now, before the body is read, when every slot is busy
+        handed_over = False
+        deadline = settings.explain_deadline_s
+        try:
+            async with asyncio.timeout(deadline):
+                body = await read_body(request, settings.max_payload_bytes)
+                request.state.body_read = True
+                parts = await anyio.to_thread.run_sync(
+                    decode, body, content_type, manifest, settings.max_explain_rows,
+                    limiter=model.decoders, abandon_on_cancel=True,
+                )  # fmt: skip
+                if png and sum(len(part.array) for part in parts) != 1:
+                    raise BadRequest("Accept image/png answers one input per request; use JSON for several")
+                handed_over = True
+                results = await model.gate.run(explain_parts, explainer, parts, explain)
+        except TimeoutError:
+            if not getattr(request.state, "body_read", False):
+                raise RequestTimeout(f"the request body did not arrive within {deadline:g} s") from None
+            raise DeadlineExceeded(
+                f"the explanation was not ready within {deadline:g} s (INFERENCE_EXPLAIN_DEADLINE_S); send fewer "
+                "inputs, fewer steps, or use explain=gradient_x_input"
+            ) from None
+        except Cancelled:
+            raise DeadlineExceeded(f"the explanation was stopped at its deadline of {deadline:g} s") from None
+        finally:
+            if not handed_over:
+                model.gate.release()
+        if png:
+            return Response(overlay_png(results[0].inputs[0], results[0].attributions[0]), media_type="image/png")
+        predictions = []
+        for part, explained in zip(parts, results, strict=True):
+            encoded = encode(explained.probabilities, manifest, top_k)
+            for prediction, item in zip(encoded, encode_explanations(explained, manifest, part.entry), strict=True):
+                prediction["explanation"] = item
+            predictions.extend(encoded)
+        document = {"model": manifest.name, "explanation": explainer.describe(explain), "predictions": predictions}
+        return Response(json.dumps(document, allow_nan=False), media_type="application/json")
+
     async def request_error(request: Request, error: Exception) -> Response:
         assert isinstance(error, RequestError)
         log.info("%s %s -> %d %s", request.method, request.url.path, error.status, error.message)
         headers = None if getattr(request.state, "body_read", False) else {"connection": "close"}
-        return JSONResponse({"error": error.code, "message": error.message}, status_code=error.status, headers=headers)
+        extra = getattr(error, "headers", None)
+        if extra:
+            headers = {**(headers or {}), **extra}
+        body = {"error": error.code, "message": error.message, **getattr(error, "body_extra", {})}
+        return JSONResponse(body, status_code=error.status, headers=headers)
 
     async def http_error(request: Request, error: Exception) -> Response:
         assert isinstance(error, HTTPException)
@@ -288,6 +367,11 @@ async def predict(batcher: MicroBatcher, parts: list[Part]) -> np.ndarray:
     request = object()
     results = await asyncio.gather(*(batcher.predict(part.entry, part.array, request) for part in parts))
     return np.concatenate(results) if len(results) > 1 else results[0]
+
+
+def explain_parts(explainer: Explainer, parts: list[Part], explain: ExplainRequest, cancel: Any) -> list[Any]:
+    """All of a request's parts on one explanation thread, in one slot."""
+    return [explainer(part.entry, part.array, explain, cancel) for part in parts]
 
 
 def app_from_environment() -> Starlette:

@@ -4,6 +4,7 @@
     python -m inference.client --endpoint NAME --component NAME-component FILE...      (mode scale-to-zero)
     python -m inference.client --endpoint NAME --async-input s3://BUCKET/async/MODEL/input/ FILE...  (mode async)
     python -m inference.client --url http://127.0.0.1:8080 FILE_OR_FOLDER...
+    python -m inference.client --url http://127.0.0.1:8080 --explain integrated_gradients FILE...
 
 Both go through boto3 `sagemaker-runtime` `invoke_endpoint`; `--url` only sets `endpoint_url`, so a
 local run exercises the code path of the cloud (a loopback URL gets dummy credentials). Files are
@@ -11,6 +12,11 @@ PNG/JPEG images, WAV audio, `.npy` arrays or `.json` bodies (`{"instances": [...
 searched recursively for the first four. Prints a table of the top-k predictions per input, or JSON
 with `--json`. Throttling and 5xx answers are retried with exponential backoff (botocore's
 standard retry mode); a file over the payload limit (6 MiB) is refused before anything is sent.
+
+`--explain METHOD` (`integrated_gradients` or `gradient_x_input`) asks for an explanation with each
+prediction and writes it as a PNG beside the input, `<input>.explain.png` (`<input>.explain.<i>.png`
+for a file of several inputs): the attribution over the image for an image model (red raises the
+predicted class's score, blue lowers it), the frames x MFCC coefficients map for an audio model.
 
 Serving modes (cdk.json `serving.<model>.mode`; the serving stack's outputs name what to pass):
 - realtime: `--endpoint` only.
@@ -214,7 +220,8 @@ class EndpointClient:
             except BotoCoreError as error:  # connection refused, timeouts after retries, ...
                 raise EndpointUnreachable(str(error)) from None
 
-    def invoke(self, body: bytes, content_type: str, top_k: int | None = None) -> dict[str, Any]:
+    def invoke(self, body: bytes, content_type: str, top_k: int | None = None,
+               explain: str | None = None) -> dict[str, Any]:
         """POST one body; returns the decoded JSON answer or raises InvocationError/EndpointUnreachable."""
         if len(body) > self.max_payload_bytes:
             raise InputRefused(f"body of {len(body)} bytes is over the {self.max_payload_bytes}-byte limit")
@@ -224,8 +231,11 @@ class EndpointClient:
             "ContentType": content_type,
             "Accept": "application/json",
         }
-        if top_k is not None:
-            request["CustomAttributes"] = f"top_k={top_k}"
+        attributes = [f"top_k={top_k}"] if top_k is not None else []
+        if explain:
+            attributes.append(f"explain={explain}")
+        if attributes:
+            request["CustomAttributes"] = ";".join(attributes)
         if self.component:
             request["InferenceComponentName"] = self.component
         response = self._call(self._client.invoke_endpoint, request)
@@ -289,7 +299,7 @@ class EndpointClient:
         except ValueError:
             raise InvocationError(200, "bad_response", f"answer is not JSON: {payload[:200]!r}") from None
 
-    def predict_file(self, path: Path, top_k: int | None = None) -> list[dict[str, Any]]:
+    def predict_file(self, path: Path, top_k: int | None = None, explain: str | None = None) -> list[dict[str, Any]]:
         """The predictions (one per input in the file) for one file."""
         path = Path(path)
         content_type = content_type_for(path)
@@ -302,7 +312,12 @@ class EndpointClient:
             raise InputRefused(f"{path}: cannot read ({error.strerror})") from None
         if self.async_input:
             return self.invoke_async(body, content_type, path.name, top_k)["predictions"]
-        return self.invoke(body, content_type, top_k)["predictions"]
+        predictions = self.invoke(body, content_type, top_k, explain)["predictions"]
+        if explain:
+            from inference.explain_files import write_explanation_pngs
+
+            write_explanation_pngs(path, body, content_type, predictions)
+        return predictions
 
     def submit_file(self, path: Path, top_k: int | None = None) -> AsyncLocations:
         """Queue one file on an async endpoint without waiting (`--no-wait`)."""
@@ -326,14 +341,15 @@ class FileResult:
     queued: AsyncLocations | None = None  # async --no-wait: where the answer will be
 
 
-def run(client: EndpointClient, files: Sequence[Path], top_k: int | None) -> list[FileResult]:
+def run(client: EndpointClient, files: Sequence[Path], top_k: int | None,
+        explain: str | None = None) -> list[FileResult]:
     results = []
     for path in files:
         try:
             if client.async_input and not client.async_wait:
                 results.append(FileResult(path, queued=client.submit_file(path, top_k)))
             else:
-                results.append(FileResult(path, client.predict_file(path, top_k)))
+                results.append(FileResult(path, client.predict_file(path, top_k, explain)))
         except InputRefused as error:
             results.append(FileResult(path, error=str(error), exit_code=EXIT_REFUSED))
         except InvocationError as error:
@@ -393,6 +409,10 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--async-timeout", type=float, default=DEFAULT_ASYNC_TIMEOUT_S, metavar="SECONDS",
                         help=f"how long to wait for each async answer (default {DEFAULT_ASYNC_TIMEOUT_S:.0f})")
     parser.add_argument("--no-wait", action="store_true", help="async: print where the answers will be, do not wait")
+    parser.add_argument("--explain", default=None, metavar="METHOD",
+                        choices=("integrated_gradients", "ig", "gradient_x_input", "gxi"),
+                        help="explain each prediction (integrated_gradients or gradient_x_input) and write "
+                             "<input>.explain.png beside each input")
     args = parser.parse_args(argv)
     if not args.endpoint and not args.url:
         parser.error("give --endpoint NAME (a deployed endpoint) or --url URL (a local server)")
@@ -406,6 +426,8 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         parser.error("--component (scale-to-zero) and --async-input (async) are different serving modes")
     if args.wait_for_capacity < 0 or args.async_timeout < 0:
         parser.error("--wait-for-capacity and --async-timeout must be >= 0")
+    if args.explain and args.async_input:
+        parser.error("--explain needs a real-time call (--endpoint or --url), not --async-input")
     if args.top_k < 1:
         parser.error("--top-k must be at least 1")
     return args
@@ -441,7 +463,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as error:  # botocore: unknown region, bad URL, ...
         print(f"error: cannot create the sagemaker-runtime client: {error}", file=sys.stderr)
         return EXIT_UNREACHABLE
-    results = run(client, files, args.top_k)
+    results = run(client, files, args.top_k, args.explain)
     if args.json:
         document = [
             {"file": str(r.path), **({"error": r.error} if r.error else

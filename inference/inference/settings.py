@@ -16,6 +16,9 @@
 | header timeout (s) | `INFERENCE_HEADER_TIMEOUT_S`      | `--header-timeout-s`    | 10               |
 | header size (bytes)| `INFERENCE_MAX_HEADER_BYTES`      | `--max-header-bytes`    | 65536            |
 | connections        | `INFERENCE_MAX_CONNECTIONS`       | `--max-connections`     | 1000             |
+| explanations at once| `INFERENCE_MAX_CONCURRENT_EXPLANATIONS` | `--max-concurrent-explanations` | 1 |
+| explanation deadline (s)| `INFERENCE_EXPLAIN_DEADLINE_S` | `--explain-deadline-s` | 15              |
+| rows per explanation| `INFERENCE_MAX_EXPLAIN_ROWS`     | `--max-explain-rows`    | 8                |
 
 One worker is the default: the model forward runs on all cores (intra-op threads) and the
 micro-batcher groups concurrent requests, which beats several processes each holding a copy of the
@@ -32,6 +35,11 @@ arrived by then, 503 if the answer is not ready), shorter than the drain after S
 (`graceful_timeout_s`, 25 s: SageMaker kills the container 30 s after SIGTERM), so no request outlives
 the drain. The request line and headers must arrive within `header_timeout_s` (408) and fit in
 `max_header_bytes` (431). Beyond `max_connections` open connections a request is answered 503.
+
+Explanations (inference.explain_serving) run outside the batcher, at most
+`max_concurrent_explanations` at a time (429 with Retry-After beyond), each within
+`explain_deadline_s` (503 after; below the drain like the request deadline) and over at most
+`max_explain_rows` inputs (413 beyond).
 """
 
 from __future__ import annotations
@@ -57,6 +65,9 @@ ENVIRONMENT = {
     "header_timeout_s": "INFERENCE_HEADER_TIMEOUT_S",
     "max_header_bytes": "INFERENCE_MAX_HEADER_BYTES",
     "max_connections": "INFERENCE_MAX_CONNECTIONS",
+    "max_concurrent_explanations": "INFERENCE_MAX_CONCURRENT_EXPLANATIONS",
+    "explain_deadline_s": "INFERENCE_EXPLAIN_DEADLINE_S",
+    "max_explain_rows": "INFERENCE_MAX_EXPLAIN_ROWS",
 }
 
 
@@ -91,6 +102,11 @@ class ServeSettings:
     header_timeout_s: float = 10.0
     max_header_bytes: int = 64 * 1024
     max_connections: int = 1000
+    # One explanation at a time: integrated gradients on the CNN is ~32 forward and backward passes a
+    # row, on one core; the other cores stay with the prediction path.
+    max_concurrent_explanations: int = 1
+    explain_deadline_s: float = 15.0
+    max_explain_rows: int = 8
     graceful_timeout_s: float = 25.0  # SageMaker kills the container 30 s after SIGTERM
 
     @property
@@ -132,10 +148,15 @@ class ServeSettings:
             "header_timeout_s": 0 < self.header_timeout_s <= 600,
             "max_header_bytes": 1024 <= self.max_header_bytes <= 16 * 1024 * 1024,
             "max_connections": self.max_connections >= 1,
+            "max_concurrent_explanations": 1 <= self.max_concurrent_explanations <= 64,
+            "explain_deadline_s": 0 < self.explain_deadline_s < self.graceful_timeout_s,
+            "max_explain_rows": 1 <= self.max_explain_rows <= 1024,
         }
         hints = {
             "request_deadline_s": f"; it must be above 0 and below the drain after SIGTERM "
-            f"({self.graceful_timeout_s:g} s)"
+            f"({self.graceful_timeout_s:g} s)",
+            "explain_deadline_s": f"; it must be above 0 and below the drain after SIGTERM "
+            f"({self.graceful_timeout_s:g} s)",
         }
         for key, ok in checks.items():
             if not ok:

@@ -23,6 +23,8 @@ class Manifest:
     input: dict[str, Any]
     metrics: dict[str, Any]
     hyperparameters: dict[str, Any]
+    # The differentiable path for explanations (docs/contracts.md); None: an artifact without one.
+    explanation: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -37,6 +39,7 @@ class Manifest:
             "output": {"kind": "probabilities"},
             "metrics": self.metrics,
             "hyperparameters": self.hyperparameters,
+            **({"explanation": self.explanation} if self.explanation else {}),
             "created_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         }
 

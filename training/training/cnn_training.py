@@ -20,11 +20,12 @@ from torch.nn.parallel import DistributedDataParallel
 from training.data.folders import Dataset
 from training.distributed import Topology
 from training.hyperparameters import Hyperparameters
-from training.models.cnn import CNNConfig, ImageClassifier, export_cnn, load_exported
+from training.models.cnn import CNNConfig, ImageClassifier, export_cnn, export_explainer, load_exported
 from training.sampler import global_batches, rank_share, step_seed
 
 log = logging.getLogger(__name__)
 MODEL_FILE = "model.pt2"
+EXPLAIN_FILE = "explain.pt2"
 
 
 def to_unit_float(pixels: torch.Tensor) -> torch.Tensor:
@@ -201,6 +202,8 @@ class CNNTrainer:
     def export(self, model_dir: Path) -> Path:
         path = model_dir / MODEL_FILE
         export_cnn(self.classifier, path, self.hp.test_time_flip)
+        export_explainer(self.classifier, model_dir / EXPLAIN_FILE, self.hp.test_time_flip)
+        self.explanation = {"model_file": EXPLAIN_FILE, "output": "logits"}
         return path
 
     def input_contract(self) -> dict[str, object]:

@@ -77,6 +77,7 @@ RANGES: dict[str, Range] = {
     "voiced_margin_db": Range(0, 200, low_open=True),
     "speed_perturbation": Range(0, 0.5, high_open=True),
     "noise_snr_db": Range(-100, 200),
+    "explain_per_class": Range(0, 10_000),
 }
 
 
@@ -98,6 +99,8 @@ class Hyperparameters:
     processes_per_host: int = field(default=0, metadata=_for(help="0: one per GPU, one on a CPU host"))
     dist_port: int = field(default=29500, metadata=_for(help="port of the data-parallel rendezvous"))
     on_bad_file: str = field(default="error", metadata=_for(help="'error' stops the job, 'skip' skips and counts"))
+    explain_per_class: int = field(default=16, metadata=_for(
+        help="held-out items per class explained (integrated gradients) into evaluation.json and PNGs; 0: off"))
     # CNN
     image_size: int = field(default=32, metadata=_for("cnn"))
     width: int = field(default=24, metadata=_for("cnn", help="channels of the stem; the stages have 2x, 4x, 8x"))

@@ -34,7 +34,7 @@ from training.storage import check_output_folders, write_error
 
 log = logging.getLogger(__name__)
 # Settings that may change between a run and its resumption without changing what is trained.
-NOT_FINGERPRINTED = ("name", "checkpoint_dir", "on_bad_file", "processes_per_host", "dist_port")
+NOT_FINGERPRINTED = ("name", "checkpoint_dir", "on_bad_file", "processes_per_host", "dist_port", "explain_per_class")
 
 
 @dataclass
@@ -141,7 +141,21 @@ def _evaluate_and_write(env: TrainingEnvironment, hp: Hyperparameters, prepared:
         input=prepared.trainer.input_contract(),
         metrics={"split": split, "accuracy": evaluation["accuracy"], "macro_f1": evaluation["macro_f1"],
                  "epochs_completed": len(history), "final_val_accuracy": history[-1]["val_accuracy"]},
-        hyperparameters=hp.for_model(), **prepared.framework))
+        hyperparameters=hp.for_model(), explanation=getattr(prepared.trainer, "explanation", None),
+        **prepared.framework))
+    explanation = getattr(prepared.trainer, "explanation", None)
+    if hp.explain_per_class > 0 and explanation:
+        from training.explanations import explain_held_out
+
+        try:
+            evaluation["explanations"] = explain_held_out(
+                hp.model, env.model_dir, explanation, held_out.inputs, held_out.labels, probabilities,
+                splits.train.class_names, hp.explain_per_class, env.output_data_dir)
+        except (OSError, MemoryError):
+            raise
+        except Exception as error:  # a report, not the product: the trained artifact stands without it
+            log.warning("explanation figures failed: %s", error, exc_info=True)
+            evaluation["explanations"] = {"error": f"{type(error).__name__}: {error}"}
     write_evaluation(env.output_data_dir, evaluation)
     plot_learning_curves(history, env.output_data_dir / "learning_curves.png")
     plot_confusion_matrix(evaluation, env.output_data_dir / "confusion_matrix.png")

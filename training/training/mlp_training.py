@@ -19,7 +19,14 @@ import tensorflow as tf
 from training.data.folders import Dataset
 from training.distributed import Topology
 from training.hyperparameters import Hyperparameters
-from training.models.mlp import MFCCConfig, MLPConfig, build_classifier, build_waveform_model, export_mlp
+from training.models.mlp import (
+    MFCCConfig,
+    MLPConfig,
+    build_classifier,
+    build_waveform_model,
+    explanation_contract,
+    export_mlp,
+)
 from training.sampler import global_batches, rank_share, step_seed
 
 log = logging.getLogger(__name__)
@@ -174,6 +181,7 @@ class MLPTrainer:
         model = build_waveform_model(classifier, self.mfcc) if self.waveform_input else None
         path = model_dir / MODEL_DIR_NAME
         self.signatures = export_mlp(classifier, model, path, self.config.feature_shape, self.mfcc.num_samples)
+        self.explanation = explanation_contract(model is not None)
         return path
 
     def input_contract(self) -> dict[str, object]:

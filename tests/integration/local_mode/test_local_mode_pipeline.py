@@ -84,3 +84,19 @@ def test_the_report_holds_accuracy_latency_and_where_things_are(smoke_run):
 def test_nothing_is_left_running_and_the_port_is_free(smoke_run):
     assert processes_mentioning(str(smoke_run.output)) == []
     assert not port_is_bound(smoke_run.port)
+
+
+def test_a_few_held_out_items_are_explained_as_pngs_linked_from_the_report(smoke_run):
+    report = json.loads((smoke_run.output / "report.json").read_text())
+    for model in report["models"]:
+        explanations = model["explanations"]
+        assert len(explanations) == 3, model["model"]
+        for explanation in explanations:
+            png = Path(explanation["png"])
+            assert png.is_relative_to(smoke_run.output / "explanations" / model["model"])
+            assert png.read_bytes()[:4] == b"\x89PNG"
+            assert f"explained {Path(explanation['file']).name}" in smoke_run.result.stdout
+        assert f"[explain {model['model']}]" in smoke_run.result.stdout
+    # the training job's own figures travel in output.tar.gz
+    with tarfile.open(smoke_run.output / "artifacts" / "cnn" / "output.tar.gz") as archive:
+        assert "explanations/cnn_class_means.png" in {m.name.lstrip("./") for m in archive.getmembers()}

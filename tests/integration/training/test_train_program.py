@@ -47,6 +47,19 @@ def check_outputs(tree, result, epochs, num_classes):
     return manifest, evaluation
 
 
+def check_explanations(tree, evaluation, manifest, figures):
+    """The job's explanation figures: evaluation.json's block, its PNGs, the manifest's explanation path."""
+    assert manifest["explanation"]["output"] == "logits"
+    block = evaluation["explanations"]
+    assert block["method"] == "integrated_gradients" and block["steps"] == 32
+    assert set(block["per_class"]) == set(manifest["class_names"])
+    assert sum(c["correct_explained"] for c in block["per_class"].values()) > 0
+    for figure in figures:
+        assert figure in block["figures"]
+        assert (tree.output_data_dir / "explanations" / figure).read_bytes()[:4] == b"\x89PNG"
+    return block
+
+
 @pytest.mark.slow
 def test_cnn_trains_on_images_and_writes_a_loadable_artifact(tmp_path):
     import torch
@@ -62,6 +75,11 @@ def test_cnn_trains_on_images_and_writes_a_loadable_artifact(tmp_path):
     probabilities = model(torch.rand(5, 3, 32, 32))
     assert probabilities.shape == (5, 3)
     torch.testing.assert_close(probabilities.sum(1), torch.ones(5))
+    check_explanations(tree, evaluation, manifest, ["cnn_class_means.png"])
+    explain = torch.export.load(str(tree.model_dir / manifest["explanation"]["model_file"])).module()
+    image = torch.rand(1, 3, 32, 32, requires_grad=True)
+    (gradient,) = torch.autograd.grad(explain(image)[0, 0], image)  # differentiable from the input
+    assert gradient.abs().sum() > 0
 
 
 @pytest.mark.slow
@@ -78,6 +96,9 @@ def test_mlp_trains_on_spoken_digit_style_wavs_and_writes_a_loadable_artifact(tm
     waveform = loaded.serve(tf.zeros((2, audio["num_samples"])))
     features = loaded.serve_features(tf.zeros((2, *audio["feature_shape"])))
     assert waveform.shape == (2, 3) and features.shape == (2, 3)
+    block = check_explanations(tree, evaluation, manifest, ["mlp_attributions.png"])
+    assert len(block["frames"]) == audio["feature_shape"][0] and len(block["coefficients"]) == audio["feature_shape"][1]
+    assert sum(block["frames"]) == pytest.approx(1.0, abs=1e-3)
 
 
 @pytest.mark.slow

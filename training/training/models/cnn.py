@@ -103,5 +103,34 @@ def export_cnn(classifier: ImageClassifier, path: Path, test_time_flip: bool) ->
     torch.export.save(program, str(path))
 
 
+class ExplainedImageClassifier(nn.Module):
+    """The explanation program: [0, 1] RGB in, class logits out (the mean over the same test-time
+    views as the served program). Logits rather than probabilities: a confident softmax saturates, so
+    gradients there say little (gradient x input of a 0.999 probability is ~0)."""
+
+    def __init__(self, classifier: ImageClassifier, test_time_flip: bool) -> None:
+        super().__init__()
+        self.classifier = classifier
+        self.test_time_flip = test_time_flip
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        logits = self.classifier(x)
+        if self.test_time_flip:
+            logits = (logits + self.classifier(torch.flip(x, dims=(3,)))) / 2
+        return logits
+
+
+def export_explainer(classifier: ImageClassifier, path: Path, test_time_flip: bool) -> None:
+    """Write the explanation program (`explain.pt2`): exported with autograd on, so the loaded module
+    is differentiable with respect to its input (the served program is too, but outputs probabilities).
+    Its input contract is the served program's: one explanation per row, the batch dynamic."""
+    weights = copy.deepcopy(classifier).to("cpu", memory_format=torch.contiguous_format)
+    model = ExplainedImageClassifier(weights, test_time_flip).eval()
+    size = classifier.config.image_size
+    batch = torch.export.Dim("batch", min=1, max=1024)
+    program = torch.export.export(model, (torch.rand(2, 3, size, size),), dynamic_shapes={"x": {0: batch}})
+    torch.export.save(program, str(path))
+
+
 def load_exported(path: Path) -> nn.Module:
     return torch.export.load(str(path)).module()

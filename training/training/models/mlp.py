@@ -145,5 +145,44 @@ def export_mlp(classifier: keras.Model, waveform_model: keras.Model | None, path
             name="serve", fn=lambda x: tf.nn.softmax(waveform_model(x, training=False)),
             input_signature=[tf.TensorSpec((None, num_samples), tf.float32, name="waveform")])
         signatures["waveform"] = "serve"
+    add_explanation_endpoints(archive, classifier, waveform_model, feature_shape, num_samples)
     archive.write_out(str(path), verbose=False)
     return signatures
+
+
+def add_explanation_endpoints(archive: keras.export.ExportArchive, classifier: keras.Model,
+                              waveform_model: keras.Model | None, feature_shape: tuple[int, int],
+                              num_samples: int) -> None:
+    """The differentiable path the server's explanations use (manifest `explanation`, docs/contracts.md).
+
+    - `explain_features(features, weights)` -> `{"logits", "gradients"}`: the gradient of
+      `sum(logits * weights)` with respect to the MFCC features, taken with `tf.GradientTape` inside the
+      exported function. A function restored from a SavedModel has no gradient of its own (a tape
+      around `loaded.serve_features` returns None in TF 2.21), so the gradient must be part of the export.
+    - `waveform_features(waveform)` -> MFCC features, the same featurizer `serve` runs, so a waveform is
+      explained per frame and coefficient (and per audio time span) like a features request.
+    """
+    num_classes = classifier.output_shape[-1]
+
+    def gradients(features: tf.Tensor, weights: tf.Tensor) -> dict[str, tf.Tensor]:
+        with tf.GradientTape() as tape:
+            tape.watch(features)
+            logits = classifier(features, training=False)
+            score = tf.reduce_sum(logits * weights)
+        return {"logits": logits, "gradients": tape.gradient(score, features)}
+
+    archive.add_endpoint(
+        name="explain_features", fn=gradients,
+        input_signature=[tf.TensorSpec((None, *feature_shape), tf.float32, name="features"),
+                         tf.TensorSpec((None, num_classes), tf.float32, name="weights")])
+    if waveform_model is not None:
+        featurizer = next(layer for layer in waveform_model.layers if isinstance(layer, MFCC))
+        archive.add_endpoint(
+            name="waveform_features", fn=lambda x: featurizer(x),
+            input_signature=[tf.TensorSpec((None, num_samples), tf.float32, name="waveform")])
+
+
+def explanation_contract(waveform: bool) -> dict[str, object]:
+    """The manifest's `explanation` block for an MLP artifact written by `export_mlp`."""
+    signatures = {"gradients": "explain_features", **({"features": "waveform_features"} if waveform else {})}
+    return {"output": "logits", "signatures": signatures}

@@ -11,7 +11,7 @@ from constructs import Construct
 import shared_names as names
 from infra.components.common import sagemaker_model_role, workload_security_group
 from infra.components.evaluation import EvaluationReader
-from infra.components.training_job import TrainingJobTask, load_metric_definitions
+from infra.components.training_job import TrainingJobProps, TrainingJobTask, load_metric_definitions
 from infra.components.training_pipeline import TrainingPipeline
 from infra.settings import EnvironmentSettings
 from infra.stacks.network_stack import NetworkStack
@@ -53,15 +53,10 @@ class TrainingStack(Stack):
             name = f"{settings.prefix}-{t.model}"
             m = t.model.capitalize()
             training_image = image_asset(self, f"{m}TrainingImage", training_dir, FRAMEWORK=t.framework)
-            job = TrainingJobTask(
-                self, f"{m}TrainingJob", job_name_prefix=name, image=training_image,
-                metric_definitions=metrics, hyperparameters=t.hyperparameter_map,
-                data_bucket=data_bucket, data_prefix=names.data_prefix(t.model), channels=t.channels,
-                artifact_bucket=artifact_bucket, output_prefix=names.training_output_prefix(t.model),
-                checkpoint_prefix=names.checkpoint_prefix(t.model), key=storage.key, instance_type=t.instance_type,
-                instance_count=t.instance_count, volume_size_gb=t.volume_size_gb, max_runtime_s=t.max_runtime_s,
-                use_spot=t.use_spot, max_wait_s=t.max_wait_s, vpc=network.vpc, subnets=network.subnets,
-                s3_prefix_list_id=network.s3_prefix_list_id)
+            job = TrainingJobTask(self, f"{m}TrainingJob", settings=t, props=TrainingJobProps(
+                job_name_prefix=name, image=training_image, metric_definitions=metrics, data_bucket=data_bucket,
+                artifact_bucket=artifact_bucket, key=storage.key, vpc=network.vpc, subnets=network.subnets,
+                s3_prefix_list_id=network.s3_prefix_list_id))
             pipeline = TrainingPipeline(
                 self, f"{t.model.capitalize()}Pipeline", model=t.model, group_name=name, training_job=job,
                 evaluation_function=reader.function, inference_image=inference_image,

@@ -34,9 +34,10 @@ def queue_reads(aws, model="cnn"):
     aws.prefix_exists(DATA_BUCKET, f"{model}/validation/")
 
 
-def launch(aws, **kwargs):
-    args = dict(env=ENV, model="cnn", train=TRAIN, validation=VALIDATION, boto_session=aws.session, out=lambda _: None)
-    return api.launch(**{**args, **kwargs})
+def launch(aws, *, out=lambda _: None, cdk_json=None, **kwargs):
+    request = api.LaunchRequest(**{**dict(env=ENV, model="cnn", train=TRAIN, validation=VALIDATION), **kwargs})
+    return api.launch(request, api.AwsAccess(boto_session=aws.session), out=out,
+                      **({"cdk_json": cdk_json} if cdk_json else {}))
 
 
 def sent_create_training_job(aws, tmp_path, **kwargs):

@@ -21,7 +21,6 @@ import argparse
 import json
 import os
 import platform
-import socket
 import subprocess
 import sys
 import tempfile
@@ -29,6 +28,9 @@ import time
 from datetime import date
 from pathlib import Path
 from typing import Any
+
+from inference.readiness import free_port
+from inference.settings import SMALL_BATCH_ROWS  # framework-free: this process loads no model
 
 from benchmarks import serve_report
 from benchmarks.serve_load import LoadResult, ServerProcess, multipart, run_hey
@@ -40,7 +42,6 @@ LITSERVE_PYTHON = ROOT / ".venv-litserve" / "bin" / "python"
 CONCURRENCY = (1, 8, 32, 64)
 SLO_MS = 100.0
 MAX_BATCH_SIZE = 32  # the inference server's default (inference/settings.py), used for LitServe too
-SMALL_BATCH_ROWS = 16  # inference.models.SMALL_BATCH_ROWS (this process imports no framework or server code)
 # What the figures stand for: the dev/prod serving instances are 2-vCPU CPU instances like this VM.
 INSTANCE_TYPE = "ml.c5.large"
 MODELS = {
@@ -60,12 +61,6 @@ def describe(name: str) -> str:
                 "test-time flip on")
     return (f"MFCC MLP ({hp.hidden_layers}x{hp.hidden_units}) on 1 s {hp.sample_rate // 1000} kHz 16-bit WAV, "
             "SavedModel `serve` (MFCC inside)")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def uptime() -> str:

@@ -8,13 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+from inference.readiness import free_port
+
+__all__ = ["free_port", "local_mode_command", "run_local_mode", "processes_mentioning"]
+
 REPO = Path(__file__).resolve().parents[3]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def local_mode_command(output: Path, port: int, *args: str) -> list[str]:

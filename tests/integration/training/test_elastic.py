@@ -3,13 +3,13 @@
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
+from inference.readiness import free_port
 
 from tests.opt_ml import make_opt_ml
 from tests.synthetic import write_fsdd_folder, write_image_folder
@@ -18,24 +18,6 @@ ROOT = Path(__file__).resolve().parents[3]
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost")  # two names for this machine: two "hosts" without editing /etc/hosts
 
 pytestmark = pytest.mark.slow
-
-
-def free_port(span: int = 1) -> int:
-    while True:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
-        if port + span < 65535 and all(_is_free(port + i) for i in range(span)):
-            return port
-
-
-def _is_free(port: int) -> bool:
-    with socket.socket() as probe:
-        try:
-            probe.bind(("127.0.0.1", port))
-            return True
-        except OSError:
-            return False
 
 
 def start_train(tree, extra_env=None) -> subprocess.Popen:

@@ -52,7 +52,6 @@ MODELS = {
 
 def describe(name: str) -> str:
     """What the artifact under test is: the training defaults `serve_artifacts` builds it with."""
-    sys.path.insert(0, str(ROOT / "training"))
     from training.hyperparameters import parse_hyperparameters  # plain Python: no framework loads
 
     hp = parse_hyperparameters({"model": name})
@@ -71,20 +70,21 @@ def log(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
 
 
-def python_env(*paths: Path) -> dict[str, str]:
-    return {**os.environ, "PYTHONPATH": os.pathsep.join(str(p) for p in paths), "TF_CPP_MIN_LOG_LEVEL": "2"}
+def python_env() -> dict[str, str]:
+    """The children's environment: `training` and `inference` are installed (editable) in the venvs."""
+    return {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
 
 
 def build_artifacts(workdir: Path) -> None:
     subprocess.run([sys.executable, "-m", "benchmarks.serve_artifacts", str(workdir)], check=True, cwd=ROOT,
-                   env=python_env(ROOT, ROOT / "training"), stdout=subprocess.DEVNULL)
+                   env=python_env(), stdout=subprocess.DEVNULL)
 
 
 def raw_reference(model_dir: Path, threads: int, seconds: float) -> dict[str, Any]:
     done = subprocess.run([sys.executable, "-m", "benchmarks.serve_raw", str(model_dir),
                            "--threads", str(threads), "1",
                            "--seconds", str(seconds), "--batches", *map(str, CONCURRENCY)],
-                          check=True, cwd=ROOT, env=python_env(ROOT, ROOT / "inference"),
+                          check=True, cwd=ROOT, env=python_env(),
                           capture_output=True, text=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -141,7 +141,7 @@ def bench_model(name: str, workdir: Path, args: argparse.Namespace, threads: int
     log(f"{name}: inference server ({' '.join(command[3:])})")
     url = f"http://127.0.0.1:{port}/invocations"
     with ServerProcess(command, f"http://127.0.0.1:{port}/ping", workdir / f"{name}-server.log",
-                       env=python_env(ROOT / "inference")):
+                       env=python_env()):
         server = sweep(url, body, spec["type"], args.seconds, args.warmup)
         paced = [] if args.quick else capacity_search(url, body, spec["type"], args.probe_seconds, server)
     rps, best = serve_report.max_sustainable_rps([*server, *paced], SLO_MS)
@@ -159,7 +159,7 @@ def bench_model(name: str, workdir: Path, args: argparse.Namespace, threads: int
                    "--threads", str(args.baseline_threads or threads)]
         log(f"{name}: LitServe ({' '.join(command[3:])})")
         with ServerProcess(command, f"http://127.0.0.1:{port}/health", workdir / f"{name}-litserve.log",
-                           env=python_env(ROOT, ROOT / "inference"), cwd=ROOT):
+                           env=python_env(), cwd=ROOT):
             model["baseline"] = sweep(f"http://127.0.0.1:{port}/predict", form_path, form_type, args.seconds,
                                       args.warmup)
     model["ratio_to_raw"] = serve_report.ratio_to_raw(server, raw)

@@ -45,7 +45,7 @@ def require_free_port(port: int) -> None:
 
 
 def serve_environment() -> dict[str, str]:
-    environ = {**os.environ, "PYTHONPATH": str(INFERENCE_DIR), "TF_CPP_MIN_LOG_LEVEL": "2",
+    environ = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2",
                "PATH": f"{python_bin_dir()}{os.pathsep}{os.environ.get('PATH', '')}"}
     for variable in ("SM_MODEL_DIR", "SAGEMAKER_BIND_TO_PORT", "SAGEMAKER_MODEL_SERVER_WORKERS"):
         environ.pop(variable, None)  # the flags below decide; a stray variable must not

@@ -5,4 +5,4 @@ PORT ?= 8080
 ## serve MODEL_DIR=dir [PORT=8080]  serve a model artifact over HTTP (python -m inference serve)
 .PHONY: serve
 serve: $(VENV_STAMP)
-	cd inference && ../$(PY) -m inference serve --model-dir "$(abspath $(MODEL_DIR))" --port $(PORT)
+	$(PY) -m inference serve --model-dir "$(abspath $(MODEL_DIR))" --port $(PORT)

@@ -8,10 +8,9 @@ import struct
 
 import numpy as np
 import pytest
-from scipy.io import wavfile
-
 from inference.audio import decode_wav as serve_decode
 from inference.errors import BadRequest, WrongShape
+from scipy.io import wavfile
 from training.data.audio import AudioSettings, load_wav_folder
 from training.data.audio import decode_wav as train_decode
 from training.errors import DataError

@@ -17,8 +17,8 @@ from training.cli import main as train_main
 from training.data.audio import load_waveform
 from training.data.images import _load_image
 
-from tests.opt_ml import make_opt_ml
-from tests.synthetic import image, tone, write_fsdd_folder, write_image_folder, write_wav
+from tests.helpers.opt_ml import make_opt_ml
+from tests.helpers.synthetic import image, tone, write_fsdd_folder, write_image_folder, write_wav
 
 
 @pytest.mark.parametrize("rate, dtype, channels, seconds", [

@@ -10,7 +10,8 @@ import time
 import httpx
 import numpy as np
 import pytest
-from inference_fixtures import (
+
+from tests.helpers.inference_fixtures import (
     AUDIO_CLASSES,
     FEATURE_SHAPE,
     IMAGE_CLASSES,

@@ -45,7 +45,7 @@ print(json.dumps(out))
 
 def run(cnn_dir: Path, **env: str) -> dict[str, object]:
     environment = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
-    environment.update(PYTHONPATH=str(INFERENCE), **env)
+    environment.update(**env)
     done = subprocess.run(
         [sys.executable, "-c", SCRIPT, str(cnn_dir)], capture_output=True, text=True, env=environment, timeout=300
     )

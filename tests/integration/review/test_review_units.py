@@ -86,11 +86,14 @@ def test_a_deleted_stack_takes_its_unretained_stateful_resources():
 
 def test_an_unknown_instance_type_is_named_not_priced():
     prices = cost.load_prices()
-    endpoint = lambda kind: {"Resources": {  # noqa: E731
-        "E": {"Type": "AWS::SageMaker::Endpoint", "Properties": {"EndpointName": "e",
-                                                                 "EndpointConfigName": {"Fn::GetAtt": ["C", "X"]}}},
-        "C": {"Type": "AWS::SageMaker::EndpointConfig", "Properties": {"ProductionVariants": [
-            {"InstanceType": kind, "InitialInstanceCount": 2, "VariantName": "AllTraffic"}]}}}}
+
+    def endpoint(kind):
+        return {"Resources": {
+            "E": {"Type": "AWS::SageMaker::Endpoint", "Properties": {"EndpointName": "e",
+                                                                     "EndpointConfigName": {"Fn::GetAtt": ["C", "X"]}}},
+            "C": {"Type": "AWS::SageMaker::EndpointConfig", "Properties": {"ProductionVariants": [
+                {"InstanceType": kind, "InitialInstanceCount": 2, "VariantName": "AllTraffic"}]}}}}
+
     [change] = cost.cost_changes("s", endpoint("ml.c5.large"), endpoint("ml.x9.huge"), prices)
     assert change.delta is None and "no price for ml.x9.huge" in change.note
     [change] = cost.cost_changes("s", endpoint("ml.c5.large"), endpoint("ml.c5.xlarge"), prices)

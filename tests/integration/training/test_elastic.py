@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from inference.readiness import free_port
 
-from tests.opt_ml import make_opt_ml
-from tests.synthetic import write_fsdd_folder, write_image_folder
+from tests.helpers.opt_ml import make_opt_ml
+from tests.helpers.synthetic import write_fsdd_folder, write_image_folder
 
 ROOT = Path(__file__).resolve().parents[3]
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost")  # two names for this machine: two "hosts" without editing /etc/hosts
@@ -21,7 +21,7 @@ pytestmark = pytest.mark.slow
 
 
 def start_train(tree, extra_env=None) -> subprocess.Popen:
-    environ = {**os.environ, **tree.environ(), **(extra_env or {}), "PYTHONPATH": str(ROOT / "training"),
+    environ = {**os.environ, **tree.environ(), **(extra_env or {}),
                "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
     return subprocess.Popen([str(ROOT / "training" / "train"), "train"], env=environ, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
@@ -54,6 +54,7 @@ def test_sigterm_checkpoints_and_a_restart_finishes_the_same_epochs(tmp_path):
 
     checkpoints = tmp_path / "checkpoints"
     tree = image_tree(tmp_path / "spot", {"epochs": "5", "checkpoint_dir": str(checkpoints)})
+    launched = time.monotonic()
     process = start_train(tree)
     lines = []
     for line in process.stdout:
@@ -64,7 +65,9 @@ def test_sigterm_checkpoints_and_a_restart_finishes_the_same_epochs(tmp_path):
     started = time.monotonic()
     rest, _ = process.communicate(timeout=120)
     assert process.returncode == 0, "".join(lines) + rest
-    assert time.monotonic() - started < 30
+    # Ratio in one run, not a wall-clock limit: stopping (checkpoint and exit) takes less time than the same
+    # job took to start and reach that epoch on this machine, under whatever load it has now.
+    assert time.monotonic() - started < started - launched
     assert "SIGTERM: checkpoint written" in rest
     assert list(checkpoints.glob("checkpoint-*.state"))
     assert not (tree.model_dir / "manifest.json").exists()

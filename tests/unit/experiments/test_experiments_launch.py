@@ -6,7 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
-from experiments_stubs import (
+
+from experiments import api, cli
+from experiments.errors import JobFailed
+from tests.helpers.experiments_stubs import (
     ARTIFACT_BUCKET,
     DATA_BUCKET,
     ENV,
@@ -17,9 +20,6 @@ from experiments_stubs import (
     outputs_for,
     streaming_body,
 )
-
-from experiments import api, cli
-from experiments.errors import JobFailed
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 

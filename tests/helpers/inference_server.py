@@ -14,7 +14,7 @@ from pathlib import Path
 
 from inference.readiness import NotReady, ServerExited, free_port, wait_until_healthy
 
-REPO = Path(__file__).resolve().parents[3]
+REPO = Path(__file__).resolve().parents[2]
 INFERENCE_DIR = REPO / "inference"
 
 
@@ -37,7 +37,6 @@ class ServerProcess:
         self.port = free_port()
         env = {
             **os.environ,
-            "PYTHONPATH": str(INFERENCE_DIR),
             "TF_CPP_MIN_LOG_LEVEL": "2",
             "INFERENCE_NUM_THREADS": "1",
             **self.env,

@@ -12,7 +12,7 @@ from inference.readiness import free_port
 
 __all__ = ["free_port", "local_mode_command", "run_local_mode", "processes_mentioning"]
 
-REPO = Path(__file__).resolve().parents[3]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def local_mode_command(output: Path, port: int, *args: str) -> list[str]:
@@ -21,7 +21,7 @@ def local_mode_command(output: Path, port: int, *args: str) -> list[str]:
 
 def run_local_mode(output: Path, port: int, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
     return subprocess.run(local_mode_command(output, port, *args), cwd=REPO, capture_output=True, text=True,
-                          timeout=timeout, env={**os.environ, "PYTHONPATH": ""})
+                          timeout=timeout, env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
 
 
 def processes_mentioning(text: str, exclude: tuple[int, ...] = ()) -> list[int]:

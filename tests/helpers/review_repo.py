@@ -7,7 +7,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-PROJECT = Path(__file__).resolve().parents[3]
+PROJECT = Path(__file__).resolve().parents[2]
 SYNTH_FILES = ("app.py", "cdk.json", "package.json", "package-lock.json", "training/metric_definitions.json",
                "training/Dockerfile", "inference/Dockerfile", "planner/__init__.py", "planner/instances.py")
 SYNTH_DIRS = ("infra",)

@@ -1,4 +1,4 @@
-"""`make bench-serve`: the inference server against the raw model and LitServe, over HTTP (issue 7).
+"""`make bench-serve`: the inference server against the raw model and LitServe, over HTTP.
 
 For each model (the CNN on 32x32 PNG images, the MLP on one-second 8 kHz WAV clips), all in one run:
 1. real-size artifacts written by the training package's own export functions (serve_artifacts);

@@ -1,4 +1,4 @@
-"""Ad-hoc experiments with the SageMaker Python SDK v3, inside the platform's guardrails (issue 10).
+"""Ad-hoc experiments with the SageMaker Python SDK v3, inside the platform's guardrails.
 
 Client-side only (neither container image holds it). `python -m experiments launch|deploy|teardown`, or:
 

@@ -1,4 +1,4 @@
-# Serving side (issue 5): `make serve` runs the serving container's entry point on this machine.
+# Serving side: `make serve` runs the serving container's entry point on this machine.
 MODEL_DIR ?= local/model/cnn
 PORT ?= 8080
 

@@ -1,4 +1,4 @@
-# Serving benchmark (issue 7): the inference server against the raw model and LitServe, over HTTP with hey.
+# Serving benchmark: the inference server against the raw model and LitServe, over HTTP with hey.
 # LitServe lives in its own venv, so its dependencies never change the server under test. Same torch,
 # tensorflow, uvicorn, uvloop and httptools pins as .venv: both servers run uvicorn on uvloop + httptools.
 LITSERVE_VENV := .venv-litserve

@@ -1,6 +1,6 @@
 """The contract between the two containers: what training writes, serving reads the same way.
 
-The only tests allowed to import both packages (DESIGN.md walls): decoding parity for WAV files and
+The only tests allowed to import both packages (docs/architecture.md walls): decoding parity for WAV files and
 images, and artifacts from real training runs loaded by the server's loader with equal predictions.
 """
 

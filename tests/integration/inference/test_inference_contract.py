@@ -1,4 +1,4 @@
-"""The serving contract of DESIGN.md over real sockets: content types, errors, /ping, batching, top_k."""
+"""The serving contract of docs/architecture.md over real sockets: content types, errors, /ping, batching, top_k."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The torch predictor's thread settings (issue 7): one intra-op thread below SMALL_BATCH_ROWS rows,
+"""The torch predictor's thread settings: one intra-op thread below SMALL_BATCH_ROWS rows,
 `threads` from there on, the same answers either way, and OpenMP threads that sleep instead of spin.
 
 Each check runs in a fresh interpreter: OpenMP reads OMP_WAIT_POLICY once, when torch loads."""

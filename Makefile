@@ -15,8 +15,10 @@ PYTEST_ARGS ?=
 # the synthesized app) are built once per process that needs them.
 TEST_JOBS ?= auto
 PYTEST_PARALLEL := -n $(TEST_JOBS) --dist loadfile
-# The fast loop: unit tests and the cheap integration tests (no training runs, no review synths, no local mode).
-FAST_TESTS := tests/unit tests/integration/inference -m "not slow"
+# The fast loop: unit tests and the cheap integration tests, none marked slow (no training runs, no served
+# models, no review synths, no make synth or checkov, no local mode).
+FAST_TESTS := tests/unit tests/integration/review/test_review_units.py tests/integration/review/test_review_workflow_lint.py \
+	-m "not slow"
 RUFF := $(VENV)/bin/ruff
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from infra.application import REPO_ROOT
 
 CHECKOV = REPO_ROOT / ".venv-checkov" / "bin" / "checkov"
@@ -26,6 +28,7 @@ def test_cfn_lint_finds_no_errors_or_warnings(synthesized):
     assert result.stdout.strip() == ""
 
 
+@pytest.mark.slow
 def test_checkov_fails_no_check_beyond_the_documented_skips(synthesized):
     assert CHECKOV.exists(), "checkov is installed by `make test` (mk/infra.mk) into .venv-checkov"
     templates(synthesized.outdir)
@@ -36,6 +39,7 @@ def test_checkov_fails_no_check_beyond_the_documented_skips(synthesized):
     assert "Failed checks: 0" in result.stdout
 
 
+@pytest.mark.slow
 def test_make_synth_needs_no_credentials_or_docker(tmp_path):
     """`make synth` prints its own time (`time cdk synth`); a wall-clock limit here would only measure the
     machine's load."""

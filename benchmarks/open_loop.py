@@ -161,7 +161,7 @@ def bench_model(name: str, workdir: Path, args: argparse.Namespace) -> dict[str,
         str(port),
     ]
     with ServerProcess(
-        command, f"http://127.0.0.1:{port}/ping", workdir / f"{name}-server.log", env=python_env(ROOT / "inference")
+        command, f"http://127.0.0.1:{port}/ping", workdir / f"{name}-server.log", env=python_env()
     ):
         load = uptime()
         log(f"{name}: tsung sweep {RATES[name]} req/s, {args.phase_seconds} s each ({load})")

@@ -76,6 +76,7 @@ def build_mlp(model_dir: Path) -> Path:
     import keras
     import tensorflow as tf
     from training.artifact import Manifest, write_manifest
+    from training.hyperparameters import parse_hyperparameters
     from training.models.mlp import (
         MFCCConfig,
         MLPConfig,
@@ -86,8 +87,9 @@ def build_mlp(model_dir: Path) -> Path:
     )
 
     keras.utils.set_random_seed(0)
-    mfcc = MFCCConfig()
-    config = MLPConfig(num_classes=10, feature_shape=(mfcc.num_frames, mfcc.num_mfcc))
+    hp = parse_hyperparameters({"model": "mlp"})  # the defaults' one home
+    mfcc = MFCCConfig.from_hyperparameters(hp)
+    config = MLPConfig.from_hyperparameters(hp, 10, (mfcc.num_frames, mfcc.num_mfcc))
     classifier = build_classifier(config)
     model_dir.mkdir(parents=True, exist_ok=True)
     signatures = export_mlp(classifier, build_waveform_model(classifier, mfcc), model_dir / "saved_model",

@@ -1,4 +1,4 @@
-"""`make bench-serve`: the inference server against the raw model and LitServe, over HTTP (issue 7).
+"""`make bench-serve`: the inference server against the raw model and LitServe, over HTTP.
 
 For each model (the CNN on 32x32 PNG images, the MLP on one-second 8 kHz WAV clips), all in one run:
 1. real-size artifacts written by the training package's own export functions (serve_artifacts);
@@ -23,7 +23,6 @@ import argparse
 import json
 import os
 import platform
-import socket
 import subprocess
 import sys
 import tempfile
@@ -31,6 +30,9 @@ import time
 from datetime import date
 from pathlib import Path
 from typing import Any
+
+from inference.readiness import free_port
+from inference.settings import SMALL_BATCH_ROWS  # framework-free: this process loads no model
 
 from benchmarks import explain_load, serve_report
 from benchmarks.serve_load import LoadResult, ServerProcess, multipart, run_hey
@@ -43,7 +45,6 @@ CONCURRENCY = (1, 8, 32, 64)
 EXPLAIN_CONCURRENCY = 8
 SLO_MS = 100.0
 MAX_BATCH_SIZE = 32  # the inference server's default (inference/settings.py), used for LitServe too
-SMALL_BATCH_ROWS = 16  # inference.models.SMALL_BATCH_ROWS (this process imports no framework or server code)
 # What the figures stand for: the dev/prod serving instances are 2-vCPU CPU instances like this VM.
 INSTANCE_TYPE = "ml.c5.large"
 MODELS = {
@@ -54,7 +55,6 @@ MODELS = {
 
 def describe(name: str) -> str:
     """What the artifact under test is: the training defaults `serve_artifacts` builds it with."""
-    sys.path.insert(0, str(ROOT / "training"))
     from training.hyperparameters import parse_hyperparameters  # plain Python: no framework loads
 
     hp = parse_hyperparameters({"model": name})
@@ -65,12 +65,6 @@ def describe(name: str) -> str:
             "SavedModel `serve` (MFCC inside)")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def uptime() -> str:
     return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
 
@@ -79,20 +73,21 @@ def log(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
 
 
-def python_env(*paths: Path) -> dict[str, str]:
-    return {**os.environ, "PYTHONPATH": os.pathsep.join(str(p) for p in paths), "TF_CPP_MIN_LOG_LEVEL": "2"}
+def python_env() -> dict[str, str]:
+    """The children's environment: `training` and `inference` are installed (editable) in the venvs."""
+    return {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
 
 
 def build_artifacts(workdir: Path) -> None:
     subprocess.run([sys.executable, "-m", "benchmarks.serve_artifacts", str(workdir)], check=True, cwd=ROOT,
-                   env=python_env(ROOT, ROOT / "training"), stdout=subprocess.DEVNULL)
+                   env=python_env(), stdout=subprocess.DEVNULL)
 
 
 def raw_reference(model_dir: Path, threads: int, seconds: float) -> dict[str, Any]:
     done = subprocess.run([sys.executable, "-m", "benchmarks.serve_raw", str(model_dir),
                            "--threads", str(threads), "1",
                            "--seconds", str(seconds), "--batches", *map(str, CONCURRENCY)],
-                          check=True, cwd=ROOT, env=python_env(ROOT, ROOT / "inference"),
+                          check=True, cwd=ROOT, env=python_env(),
                           capture_output=True, text=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -149,7 +144,7 @@ def bench_model(name: str, workdir: Path, args: argparse.Namespace, threads: int
     log(f"{name}: inference server ({' '.join(command[3:])})")
     url = f"http://127.0.0.1:{port}/invocations"
     with ServerProcess(command, f"http://127.0.0.1:{port}/ping", workdir / f"{name}-server.log",
-                       env=python_env(ROOT / "inference")):
+                       env=python_env()):
         server = sweep(url, body, spec["type"], args.seconds, args.warmup)
         paced = [] if args.quick else capacity_search(url, body, spec["type"], args.probe_seconds, server)
         explained = None
@@ -175,7 +170,7 @@ def bench_model(name: str, workdir: Path, args: argparse.Namespace, threads: int
                    "--threads", str(args.baseline_threads or threads)]
         log(f"{name}: LitServe ({' '.join(command[3:])})")
         with ServerProcess(command, f"http://127.0.0.1:{port}/health", workdir / f"{name}-litserve.log",
-                           env=python_env(ROOT, ROOT / "inference"), cwd=ROOT):
+                           env=python_env(), cwd=ROOT):
             model["baseline"] = sweep(f"http://127.0.0.1:{port}/predict", form_path, form_type, args.seconds,
                                       args.warmup)
     model["ratio_to_raw"] = serve_report.ratio_to_raw(server, raw)

@@ -12,10 +12,10 @@ import os
 import re
 import signal
 import subprocess
-import time
-import urllib.request
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+from inference.readiness import NotReady, ServerExited, wait_until_healthy
 
 SLOWEST = re.compile(r"^\s+Slowest:\s+([0-9.]+) secs", re.MULTILINE)
 TOTAL = re.compile(r"^\s+Total:\s+([0-9.]+) secs", re.MULTILINE)
@@ -107,20 +107,15 @@ class ServerProcess:
         log = self.log_path.open("wb")
         self.process = subprocess.Popen(self.command, stdout=log, stderr=subprocess.STDOUT, env=self.env,
                                         cwd=self.cwd, start_new_session=True)
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"{' '.join(self.command)} exited {self.process.returncode}; "
-                                   f"see {self.log_path}:\n{self.log_path.read_text()[-2000:]}")
-            try:
-                with urllib.request.urlopen(self.health_url, timeout=2) as response:
-                    if response.status == 200:
-                        return self
-            except OSError:
-                pass
-            time.sleep(0.5)
-        self.__exit__()
-        raise RuntimeError(f"{' '.join(self.command)} not ready in 180 s; see {self.log_path}")
+        try:
+            wait_until_healthy(self.process, self.health_url, timeout_s=180, poll_s=0.5)
+        except ServerExited as exited:
+            raise RuntimeError(f"{' '.join(self.command)} exited {exited.returncode}; "
+                               f"see {self.log_path}:\n{self.log_path.read_text()[-2000:]}") from exited
+        except NotReady as late:
+            self.__exit__()
+            raise RuntimeError(f"{' '.join(self.command)} not ready in 180 s; see {self.log_path}") from late
+        return self
 
     def __exit__(self, *exc: object) -> None:
         if self.process is None or self.process.poll() is not None:

@@ -50,7 +50,7 @@ def train(channels: dict[str, Path], hyperparameters: dict[str, str], workdir: P
           extra_env: dict[str, str] | None = None) -> Run:
     """One job through the container's `train` program, channels and paths as SM_* variables."""
     workdir.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "training"), "SM_INPUT_DIR": str(workdir / "input"),
+    env = {**os.environ, "SM_INPUT_DIR": str(workdir / "input"),
            "SM_MODEL_DIR": str(workdir / "model"), "SM_OUTPUT_DIR": str(workdir / "output"),
            "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}", **(extra_env or {})}
     env.update({f"SM_CHANNEL_{name.upper()}": str(path) for name, path in channels.items()})
@@ -68,7 +68,6 @@ def train(channels: dict[str, Path], hyperparameters: dict[str, str], workdir: P
 def raw_cnn_samples_per_second(image_size: int, width: int, batch_size: int, steps: int) -> float:
     """The same network's bare forward+backward+SGD step on random tensors, at the trainer's default
     precision (bf16 autocast where the CPU computes it natively): the physical reference."""
-    sys.path.insert(0, str(ROOT / "training"))
     import torch
     import torch.nn.functional as F
     from training.cnn_training import autocast, autocast_dtype
@@ -103,7 +102,6 @@ def raw_cnn_samples_per_second(image_size: int, width: int, batch_size: int, ste
 
 def default_cnn_recipe() -> Any:
     """The CNN's default hyperparameters: what the trainer runs and the reference loop must match."""
-    sys.path.insert(0, str(ROOT / "training"))
     from training.hyperparameters import parse_hyperparameters
 
     return parse_hyperparameters({"model": "cnn"})

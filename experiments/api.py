@@ -7,7 +7,7 @@ either sends it with the SDK or, with `dry_run=True`, prints the exact requests 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,7 @@ from experiments.spec import (
     load_training_settings,
     merge_hyperparameters,
 )
+from infra.settings import load_settings
 
 Printer = Callable[[str], None]
 
@@ -55,28 +56,62 @@ def _read_hyperparameters_file(path: str | Path | None) -> dict[str, Any] | None
     return values
 
 
-def launch(*, env: str, model: str, train: str, validation: str | None = None, test: str | None = None,
-           hyperparameters_file: str | Path | None = None, assignments: Sequence[str] = (),
-           instance_type: str | None = None, wait: bool = False, logs: bool = True, dry_run: bool = False,
-           boto_session: boto3.Session | None = None, region: str | None = None, profile: str | None = None,
-           cdk_json: Path = CDK_JSON, out: Printer = print) -> Result:
-    if model not in MODELS:
-        raise GuardrailViolation(f"--model must be one of {', '.join(MODELS)}, got {model!r}")
-    session = resolve_session(boto_session, region=region, profile=profile)
-    channels = {name: S3Uri.parse(uri) for name, uri in
-                (("train", train), ("validation", validation), ("test", test)) if uri}
+@dataclass(frozen=True)
+class LaunchRequest:
+    """What to train and how to run it: the `launch` command's arguments, checked on construction."""
+
+    env: str
+    model: str
+    train: str
+    validation: str | None = None
+    test: str | None = None
+    hyperparameters_file: str | Path | None = None
+    assignments: tuple[str, ...] = ()
+    instance_type: str | None = None
+    wait: bool = False
+    logs: bool = True
+    dry_run: bool = False
+
+    def __post_init__(self) -> None:
+        if self.model not in MODELS:
+            raise GuardrailViolation(f"--model must be one of {', '.join(MODELS)}, got {self.model!r}")
+        object.__setattr__(self, "assignments", tuple(self.assignments))
+
+    def channels(self) -> dict[str, S3Uri]:
+        return {name: S3Uri.parse(uri) for name, uri in
+                (("train", self.train), ("validation", self.validation), ("test", self.test)) if uri}
+
+
+@dataclass(frozen=True)
+class AwsAccess:
+    """Which AWS session to use: a given one (tests stub its clients), else region/profile, else the chain."""
+
+    boto_session: boto3.Session | None = None
+    region: str | None = None
+    profile: str | None = None
+
+    def session(self) -> boto3.Session:
+        return resolve_session(self.boto_session, region=self.region, profile=self.profile)
+
+
+def launch(request: LaunchRequest, aws: AwsAccess | None = None, *, cdk_json: Path = CDK_JSON,
+           out: Printer = print) -> Result:
+    r = request
+    env, model = r.env, r.model
+    session = (aws or AwsAccess()).session()
+    channels = r.channels()
     settings = load_training_settings(env, model, cdk_json)
     hyperparameters = merge_hyperparameters(model, settings.hyperparameters,
-                                            _read_hyperparameters_file(hyperparameters_file), assignments)
+                                            _read_hyperparameters_file(r.hyperparameters_file), r.assignments)
     with aws_errors():
         outputs = read_platform_outputs(session.client("cloudformation"), env=env, model=model)
         spec = build_training_spec(outputs=outputs, settings=settings, channels=channels,
                                    hyperparameters=hyperparameters, base_name=base_job_name(outputs.prefix, model),
-                                   metric_definitions=load_metric_definitions(), instance_type=instance_type)
+                                   metric_definitions=load_metric_definitions(), instance_type=r.instance_type)
         s3 = session.client("s3")
         for uri in channels.values():
             check_exists(s3, uri)
-        if dry_run:
+        if r.dry_run:
             recorder = RecordingSession.like(session)
             trainer = sdk.model_trainer(spec, sdk.sdk_session(recorder.boto_session))
             request = recorder.capture(lambda: sdk.start(trainer))
@@ -86,10 +121,10 @@ def launch(*, env: str, model: str, train: str, validation: str | None = None, t
         name = job.training_job_name
         out(f"Started training job {name}\n  checkpoints {spec.checkpoint_uri}\n  output      {spec.output_path}")
         result = Result(names=[name])
-        if wait:
-            if logs:
+        if r.wait:
+            if r.logs:
                 sdk.follow_logs_with(session)
-            result.evaluation = follow(job, s3, logs=logs, out=out)
+            result.evaluation = follow(job, s3, logs=r.logs, out=out)
         return result
 
 
@@ -109,8 +144,12 @@ def follow(job, s3, *, logs: bool = True, out: Printer = print) -> dict[str, Any
 
 
 def _serving_instance_type(env: str, model: str, cdk_json: Path) -> str:
-    environment = json.loads(cdk_json.read_text())["context"]["environments"][env]
-    return environment.get("serving", {}).get(model, {}).get("instance_type", "ml.c5.xlarge")
+    """The environment's serving instance type, from cdk.json validated by infra's settings loader."""
+    try:
+        environment = load_settings(json.loads(cdk_json.read_text())["context"], env)
+    except (OSError, ValueError, KeyError) as exc:  # SettingsError is a ValueError
+        raise GuardrailViolation(f"{cdk_json}: {exc}") from exc
+    return next((s.instance_type for s in environment.serving if s.model == model), "ml.c5.xlarge")
 
 
 def deploy(*, env: str, job: str, name: str | None = None, register: bool = False,

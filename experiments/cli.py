@@ -57,9 +57,11 @@ def main(argv: Sequence[str] | None = None, *, boto_session=None) -> int:
                   boto_session=boto_session)
     try:
         if args.command == "launch":
-            api.launch(model=args.model, train=args.train, validation=args.validation, test=args.test,
-                       hyperparameters_file=args.hyperparameters, assignments=args.assignments,
-                       instance_type=args.instance_type, wait=args.wait, **common)
+            api.launch(api.LaunchRequest(
+                env=args.env, model=args.model, train=args.train, validation=args.validation, test=args.test,
+                hyperparameters_file=args.hyperparameters, assignments=tuple(args.assignments),
+                instance_type=args.instance_type, wait=args.wait, dry_run=args.dry_run),
+                api.AwsAccess(boto_session=boto_session, region=args.region, profile=args.profile))
         elif args.command == "deploy":
             api.deploy(job=args.job, name=args.name, register=args.register, instance_type=args.instance_type,
                        wait=args.wait, **common)

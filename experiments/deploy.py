@@ -20,16 +20,14 @@ from sagemaker.core.shapes import (
     VpcConfig,
 )
 
+import shared_names
 from experiments.errors import GuardrailViolation
 from experiments.outputs import PlatformOutputs
 from experiments.spec import TAG_KEY
 
 VARIANT = "AllTraffic"
 # As the pipeline registers them (infra/components/training_pipeline.py).
-CONTENT_TYPES = {
-    "cnn": ["image/png", "image/jpeg", "application/x-npy", "application/json"],
-    "mlp": ["audio/wav", "audio/x-wav", "application/x-npy", "application/json"],
-}
+CONTENT_TYPES = {model: list(types) for model, types in shared_names.CONTENT_TYPES.items()}
 
 
 @dataclass(frozen=True)

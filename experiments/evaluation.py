@@ -1,17 +1,13 @@
 """`evaluation.json` of a finished job (docs/contracts.md): fetched from `output.tar.gz`, printed as figures."""
 from __future__ import annotations
 
-import io
-import json
-import tarfile
 from typing import Any
 
 from botocore.exceptions import ClientError
 
+from evaluation_tarball import EvaluationMissing, read_evaluation
 from experiments.errors import ExperimentError
 from experiments.s3uri import S3Uri
-
-EVALUATION_FILE = "evaluation.json"
 
 
 def output_tarball_uri(model_artifacts_uri: str) -> S3Uri:
@@ -26,11 +22,10 @@ def fetch_evaluation(s3, model_artifacts_uri: str) -> dict[str, Any]:
         body = s3.get_object(Bucket=uri.bucket, Key=uri.key)["Body"].read()
     except ClientError as exc:
         raise ExperimentError(f"could not read {uri}: {exc.response.get('Error', {}).get('Message', exc)}") from exc
-    with tarfile.open(fileobj=io.BytesIO(body), mode="r:gz") as tar:
-        member = next((m for m in tar.getmembers() if m.isfile() and m.name.lstrip("./") == EVALUATION_FILE), None)
-        if member is None:
-            raise ExperimentError(f"{uri} holds no {EVALUATION_FILE}: did the job reach its evaluation step?")
-        return json.loads(tar.extractfile(member).read())
+    try:
+        return read_evaluation(body, str(uri))
+    except EvaluationMissing as exc:
+        raise ExperimentError(f"{exc}: did the job reach its evaluation step?") from exc
 
 
 def format_evaluation(evaluation: dict[str, Any]) -> str:

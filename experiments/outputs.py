@@ -10,9 +10,10 @@ from dataclasses import dataclass
 from botocore.exceptions import ClientError
 
 from experiments.errors import MissingOutput, StackNotDeployed
+from shared_names import MODEL_KINDS as MODELS
+from shared_names import PROJECT, output_keys, stack_name
 
-PROJECT = "elasticml"
-MODELS = ("cnn", "mlp")
+__all__ = ["MODELS", "PROJECT", "PlatformOutputs", "output_keys", "read_platform_outputs", "stack_names"]
 
 
 @dataclass(frozen=True)
@@ -39,25 +40,7 @@ class PlatformOutputs:
 
 
 def stack_names(env: str) -> dict[str, str]:
-    return {part: f"{PROJECT}-{env}-{part}" for part in ("storage", "network", "training")}
-
-
-def output_keys(model: str) -> dict[str, tuple[str, str]]:
-    """Field of PlatformOutputs -> (stack part, CloudFormation output key)."""
-    m = model.capitalize()
-    return {
-        "data_bucket": ("storage", "DataBucketName"),
-        "artifact_bucket": ("storage", "ArtifactBucketName"),
-        "key_arn": ("storage", "KeyArn"),
-        "subnet_ids": ("network", "IsolatedSubnetIds"),
-        "training_image_uri": ("training", f"{m}TrainingImageUri"),
-        "training_role_arn": ("training", f"{m}TrainingRoleArn"),
-        "training_security_group_id": ("training", f"{m}TrainingSecurityGroupId"),
-        "model_package_group": ("training", f"{m}ModelPackageGroup"),
-        "inference_image_uri": ("training", "InferenceImageUri"),
-        "model_role_arn": ("training", f"{m}ExperimentModelRoleArn"),
-        "model_security_group_id": ("training", f"{m}ExperimentSecurityGroupId"),
-    }
+    return {part: stack_name(env, part) for part in ("storage", "network", "training")}
 
 
 def describe_outputs(cloudformation, stack: str) -> dict[str, str] | None:

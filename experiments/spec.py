@@ -18,12 +18,13 @@ from pathlib import Path
 from experiments.errors import GuardrailViolation
 from experiments.outputs import MODELS, PlatformOutputs
 from experiments.s3uri import S3Uri
+from infra.settings import load_settings
+from shared_names import CHANNELS, PROJECT
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CDK_JSON = REPO_ROOT / "cdk.json"
 METRIC_DEFINITIONS_FILE = REPO_ROOT / "training" / "metric_definitions.json"
 CHECKPOINT_LOCAL_PATH = "/opt/ml/checkpoints"
-CHANNELS = ("train", "validation", "test")
 # SageMaker requires MaxWaitTimeInSeconds >= MaxRuntimeInSeconds; the platform wants head-room for
 # spot interruptions, so an experiment waits at least twice its run time.
 MIN_SPOT_WAIT_FACTOR = 2
@@ -62,19 +63,21 @@ class TrainingSpec:
 
 
 def load_training_settings(env: str, model: str, cdk_json: Path = CDK_JSON) -> TrainingSettings:
-    """The environment's training settings from cdk.json, with the spot head-room applied."""
-    environments = json.loads(cdk_json.read_text())["context"]["environments"]
-    if env not in environments:
-        raise GuardrailViolation(f"Unknown environment {env!r}: cdk.json defines {', '.join(sorted(environments))}")
-    t = environments[env].get("training", {}).get(model)
+    """The environment's training settings from cdk.json, validated by infra's own settings loader (the same
+    rules synth applies), with the spot head-room applied."""
+    try:
+        context = json.loads(cdk_json.read_text())["context"]
+        environment = load_settings(context, env)
+    except (OSError, ValueError, KeyError) as exc:  # SettingsError is a ValueError
+        raise GuardrailViolation(f"{cdk_json}: {exc}") from exc
+    t = next((t for t in environment.training if t.model == model), None)
     if t is None:
         raise GuardrailViolation(f"cdk.json has no training settings for {model} in {env}")
-    max_runtime = int(t["max_runtime_s"])
     return TrainingSettings(
-        instance_type=t["instance_type"], instance_count=int(t["instance_count"]),
-        volume_size_gb=int(t["volume_size_gb"]), max_runtime_s=max_runtime,
-        max_wait_s=max(int(t.get("max_wait_s") or 0), MIN_SPOT_WAIT_FACTOR * max_runtime),
-        hyperparameters={k: _as_string(v) for k, v in t.get("hyperparameters", {}).items()})
+        instance_type=t.instance_type, instance_count=t.instance_count,
+        volume_size_gb=t.volume_size_gb, max_runtime_s=t.max_runtime_s,
+        max_wait_s=max(t.max_wait_s, MIN_SPOT_WAIT_FACTOR * t.max_runtime_s),
+        hyperparameters=t.hyperparameter_map)
 
 
 def load_metric_definitions(path: Path = METRIC_DEFINITIONS_FILE) -> list[dict[str, str]]:
@@ -154,7 +157,7 @@ def build_training_spec(*, outputs: PlatformOutputs, settings: TrainingSettings,
         instance_count=instance_count or settings.instance_count,
         volume_size_gb=settings.volume_size_gb, max_runtime_s=settings.max_runtime_s,
         max_wait_s=settings.max_wait_s, metric_definitions=[dict(d) for d in metric_definitions],
-        tags={TAG_KEY: base_name, "project": "elasticml", "environment": outputs.env})
+        tags={TAG_KEY: base_name, "project": PROJECT, "environment": outputs.env})
     if not spec.max_wait_s > spec.max_runtime_s:
         raise GuardrailViolation(f"managed spot needs MaxWaitTimeInSeconds ({spec.max_wait_s}) > "
                                  f"MaxRuntimeInSeconds ({spec.max_runtime_s})")

@@ -14,15 +14,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from planner.instances import InstanceTypeError, scale_to
+from shared_names import CHANNELS, FRAMEWORK_BY_MODEL, MODEL_KINDS
 
 if TYPE_CHECKING:
     from infra.capacity_plan import CapacityPlan
 
 from infra.serving_modes import REALTIME, ModeOptions, read_mode, read_mode_options
 
-MODEL_NAMES = ("cnn", "mlp")
-FRAMEWORK_BY_MODEL = {"cnn": "pytorch", "mlp": "tensorflow"}
-CHANNELS = ("train", "validation", "test")
+MODEL_NAMES = MODEL_KINDS
 REMOVAL_POLICIES = ("destroy", "retain")
 # CloudWatch Logs accepts only these retention periods.
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192,

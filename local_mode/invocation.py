@@ -16,7 +16,6 @@ from typing import Any
 import numpy as np
 
 from local_mode.errors import LocalModeError
-from local_mode.paths import use_inference_package
 from local_mode.progress import Progress
 from local_mode.samples import Sample
 
@@ -58,7 +57,6 @@ def latency_percentiles(latencies_ms: Sequence[float]) -> dict[str, float]:
 
 
 def invoke_samples(url: str, endpoint: str, samples: Sequence[Sample], description: str) -> InvocationSummary:
-    use_inference_package()
     from inference.client import EndpointClient, EndpointUnreachable, InputRefused, InvocationError
 
     client = EndpointClient(endpoint, url=url, retries=2, timeout_s=30.0)

@@ -15,12 +15,3 @@ DEFAULT_OUTPUT = REPO / "local"
 def python_bin_dir() -> Path:
     """The folder of this interpreter (the venv's `bin`), put first on PATH so `train` finds `python`."""
     return Path(sys.executable).parent
-
-
-def use_inference_package() -> None:
-    """Make `import inference` find the serving package in its build context (`inference/inference`).
-
-    From the repository root, `inference/` alone would import as an empty namespace package.
-    """
-    if str(INFERENCE_DIR) not in sys.path:
-        sys.path.insert(0, str(INFERENCE_DIR))

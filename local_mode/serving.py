@@ -10,13 +10,12 @@ from __future__ import annotations
 import errno
 import os
 import socket
-import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from subprocess import Popen
 from typing import IO
+
+from inference.readiness import NotReady, ServerExited, wait_until_healthy
 
 from local_mode import processes
 from local_mode.errors import LocalModeError
@@ -46,7 +45,7 @@ def require_free_port(port: int) -> None:
 
 
 def serve_environment() -> dict[str, str]:
-    environ = {**os.environ, "PYTHONPATH": str(INFERENCE_DIR), "TF_CPP_MIN_LOG_LEVEL": "2",
+    environ = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2",
                "PATH": f"{python_bin_dir()}{os.pathsep}{os.environ.get('PATH', '')}"}
     for variable in ("SM_MODEL_DIR", "SAGEMAKER_BIND_TO_PORT", "SAGEMAKER_MODEL_SERVER_WORKERS"):
         environ.pop(variable, None)  # the flags below decide; a stray variable must not
@@ -97,21 +96,16 @@ class LocalServer:
 
     def _wait_for_ping(self) -> None:
         assert self.process is not None
-        deadline = time.monotonic() + self.ping_timeout_s
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                text = self.log.read_text(errors="replace")
-                if "address already in use" in text.lower():
-                    raise LocalModeError(f"port {self.port} was taken before the server could bind it",
-                                         f"stop what listens there or pick another: make local PORT={self.port + 1}")
-                raise LocalModeError(f"the server for {self.model_dir} exited with code {self.process.returncode}: "
-                                     f"{self._tail()}", f"see {self.log}")
-            try:
-                with urllib.request.urlopen(self.url + "/ping", timeout=2) as response:
-                    if response.status == 200:
-                        return
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                pass
-            time.sleep(0.2)
-        raise LocalModeError(f"the server did not answer /ping within {self.ping_timeout_s:.0f} s",
-                             f"see {self.log}")
+        try:
+            wait_until_healthy(self.process, self.url + "/ping", self.ping_timeout_s)
+        except ServerExited as exited:
+            text = self.log.read_text(errors="replace")
+            if "address already in use" in text.lower():
+                raise LocalModeError(f"port {self.port} was taken before the server could bind it",
+                                     f"stop what listens there or pick another: make local PORT={self.port + 1}"
+                                     ) from exited
+            raise LocalModeError(f"the server for {self.model_dir} exited with code {exited.returncode}: "
+                                 f"{self._tail()}", f"see {self.log}") from exited
+        except NotReady as late:
+            raise LocalModeError(f"the server did not answer /ping within {self.ping_timeout_s:.0f} s",
+                                 f"see {self.log}") from late

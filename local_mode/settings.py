@@ -6,8 +6,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from local_mode.paths import DEFAULT_OUTPUT
+from shared_names import MODEL_KINDS as MODELS
 
-MODELS = ("cnn", "mlp")
 MODEL_KIND = {"cnn": "images", "mlp": "audio"}
 
 

@@ -1,7 +1,8 @@
 """Run the training container's `train` program against an /opt/ml tree, as SageMaker runs it.
 
 The program is `training/train` (what `docker run IMAGE train` executes) with the SM_* variables
-pointing into the tree and `PYTHONPATH=training`, the image's layout. Its log goes to a file; the
+pointing into the tree (the `training` package is installed in the venv, as the image has it on its path).
+Its log goes to a file; the
 per-epoch metric lines (the ones SageMaker scrapes) drive the progress display.
 """
 
@@ -18,7 +19,7 @@ from pathlib import Path
 from local_mode import processes
 from local_mode.errors import LocalModeError
 from local_mode.opt_ml import OptMl
-from local_mode.paths import REPO, TRAIN_PROGRAM, TRAINING_DIR, python_bin_dir
+from local_mode.paths import REPO, TRAIN_PROGRAM, python_bin_dir
 from local_mode.progress import Progress
 
 # SM_* variables a user's shell may hold that would point the job outside its tree.
@@ -40,7 +41,7 @@ def train_environment(tree: OptMl) -> dict[str, str]:
     """The job's environment: SM_* paths into the tree; SM_* left in the user's shell must not redirect it."""
     inherited = {key: value for key, value in os.environ.items()
                  if key not in STRAY_VARIABLES and not key.startswith("SM_CHANNEL_")}
-    return {**inherited, **tree.environ(), "PYTHONPATH": str(TRAINING_DIR),
+    return {**inherited, **tree.environ(),
             "PATH": f"{python_bin_dir()}{os.pathsep}{os.environ.get('PATH', '')}",
             "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1"}
 

@@ -1,6 +1,6 @@
 """The user's own data (`make local IMAGES=dir AUDIO=dir`): checked, then split into train and held-out.
 
-Layouts are DESIGN.md's: images as class folders (`<dir>/<class>/*.png|jpg|jpeg`); audio as class
+Layouts are docs/architecture.md's: images as class folders (`<dir>/<class>/*.png|jpg|jpeg`); audio as class
 folders of WAVs, flat Free-Spoken-Digit files (`<label>_<speaker>_<index>.wav`) or `.npz` feature
 archives (`features`, `labels`, optional `speakers`). A seeded share of the data (a whole speaker
 where the layout names speakers) is kept out of training: it becomes the job's test channel and

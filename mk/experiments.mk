@@ -1,4 +1,4 @@
-# Experiments (issue 10): `python -m experiments launch|deploy|teardown` with the SageMaker Python SDK v3.
+# Experiments: `python -m experiments launch|deploy|teardown` with the SageMaker Python SDK v3.
 # The SDK gets its own venv, like checkov: sagemaker-core pins protobuf<7 and rich<15, older than what
 # the main .venv's tensorflow-cpu and keras hold. `make test` runs tests/unit/experiments in it (the main
 # .venv does not collect them: tests/unit/experiments/conftest.py).

@@ -1,8 +1,8 @@
-# Serving side (issue 5): `make serve` runs the serving container's entry point on this machine.
+# Serving side: `make serve` runs the serving container's entry point on this machine.
 MODEL_DIR ?= local/model/cnn
 PORT ?= 8080
 
 ## serve MODEL_DIR=dir [PORT=8080]  serve a model artifact over HTTP (python -m inference serve)
 .PHONY: serve
 serve: $(VENV_STAMP)
-	cd inference && ../$(PY) -m inference serve --model-dir "$(abspath $(MODEL_DIR))" --port $(PORT)
+	$(PY) -m inference serve --model-dir "$(abspath $(MODEL_DIR))" --port $(PORT)

@@ -1,4 +1,4 @@
-# Infrastructure (issue 8): CDK synth of every stack and environment, checked by cdk-nag (during
+# Infrastructure: CDK synth of every stack and environment, checked by cdk-nag (during
 # synth), cfn-lint and checkov. No AWS credentials and no Docker engine needed.
 NODE_STAMP := node_modules/.installed
 CHECKOV_VENV := .venv-checkov

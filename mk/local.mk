@@ -1,4 +1,4 @@
-# Local mode (issue 6): the whole loop (sample data, train both models through the training
+# Local mode: the whole loop (sample data, train both models through the training
 # container's `train` program, package model.tar.gz, serve, invoke through the boto3 client, report)
 # on this machine with no AWS account and no Docker. Everything it writes goes under local/.
 PORT ?= 8080

@@ -1,5 +1,5 @@
-# Synth-and-review (issue 9): `make review` synthesizes BASE (in a temporary git worktree) and the working
-# tree, every environment, diffs them stack by stack with `cdk diff --template`, writes review.md and
+# Synth-and-review: `make review` synthesizes BASE (in a temporary git worktree) and the working
+# tree, every environment, diffs them stack by stack with the CDK's diff library (review/cdkdiff.cjs), writes review.md and
 # fails when a stateful resource would be replaced or deleted. No AWS credentials, no Docker.
 # BASE defaults to the merge base of HEAD and main (or origin/main); on main itself, or without a main
 # branch, to HEAD when the tree has uncommitted changes, else HEAD~1 (see review/gitref.py).

@@ -1,4 +1,4 @@
-# Serving benchmark (issue 7): the inference server against the raw model and LitServe, over HTTP with hey.
+# Serving benchmark: the inference server against the raw model and LitServe, over HTTP with hey.
 # LitServe lives in its own venv, so its dependencies never change the server under test. Same torch,
 # tensorflow, uvicorn, uvloop and httptools pins as .venv: both servers run uvicorn on uvloop + httptools.
 LITSERVE_VENV := .venv-litserve
@@ -8,9 +8,10 @@ LITSERVE_PINS := litserve==0.2.19 python-multipart==0.0.34 torch==2.13.0 tensorf
 	uvloop==0.23.0 httptools==0.9.0
 SERVE_BENCH_ARGS ?=
 
-$(LITSERVE_STAMP): mk/serve_bench.mk
+$(LITSERVE_STAMP): mk/serve_bench.mk inference/pyproject.toml
 	test -x $(LITSERVE_VENV)/bin/python || $(PYTHON) -m venv $(LITSERVE_VENV)
 	$(LITSERVE_VENV)/bin/pip install --quiet --disable-pip-version-check $(LITSERVE_PINS)
+	$(LITSERVE_VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps -e inference
 	touch $@
 
 .PHONY: bench-serve-tools

@@ -1,4 +1,4 @@
 """Capacity planning: traffic traces -> simulated SageMaker autoscaling -> plan files that infra reads.
 
-Pure Python with numpy and matplotlib: no torch, no tensorflow, no CDK (DESIGN.md's walls).
+Pure Python with numpy and matplotlib: no torch, no tensorflow, no CDK (docs/architecture.md's walls).
 """

@@ -16,6 +16,7 @@ from planner.cloudwatch import read_invocations
 from planner.policies import WEEK, Comparison, Current, compare
 from planner.prices import hourly
 from planner.simulator import Behaviour
+from shared_names import MODEL_KINDS
 
 ROOT = Path(__file__).resolve().parents[1]
 # Chosen among 1.0, 0.95 and 0.9 on the bench traces (README, "Capacity planning"): 0.9 let one anomaly
@@ -169,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in ("plan", "bench"):
         p = sub.add_parser(name)
         p.add_argument("--env", default="dev")
-        p.add_argument("--model", default="cnn", choices=("cnn", "mlp"))
+        p.add_argument("--model", default="cnn", choices=MODEL_KINDS)
         p.add_argument("--cdk-json", type=Path, default=ROOT / "cdk.json")
         p.add_argument("--capacity-file", type=Path, default=ROOT / "benchmarks" / "serving_capacity.json")
         p.add_argument(

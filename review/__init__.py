@@ -1,4 +1,4 @@
-"""Synth-and-review of a change: what it does to the deployed system, before merge (issue 9).
+"""Synth-and-review of a change: what it does to the deployed system, before merge.
 
 `python -m review --base REF` synthesizes REF (in a temporary git worktree) and the working tree, every
 environment, compares them stack by stack with the CDK CLI's own template diff, classifies the changes

@@ -92,7 +92,8 @@ def compare(base: synth.Assembly, head: synth.Assembly, cdk: Path, work: Path) -
 
     def one(stack: str) -> cdkdiff.StackDiff:
         old = empty if stack in added else base.template_path(stack)
-        return cdkdiff.parse(stack, cdkdiff.run_diff(cdk, head.outdir, old, stack, cwd=work))
+        paths = cdkdiff.logical_id_paths(head.metadata(stack))
+        return cdkdiff.diff_templates(stack, old, head.template_path(stack), paths, cwd=work)
 
     with ThreadPoolExecutor(max_workers=2) as pool:
         diffs = list(pool.map(one, changed))

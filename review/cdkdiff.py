@@ -1,28 +1,19 @@
-"""The CDK's own template diff, stack by stack: `cdk diff --app ASSEMBLY --template BASE STACK`, run
-offline, its text parsed into resource changes (with their impact and the properties that force a
-replacement) and the rows of its IAM and security-group tables."""
+"""The CDK's own template diff, stack by stack: the `@aws-cdk/cloudformation-diff` library (what `cdk diff`
+runs, pinned in package.json) called from a small node script, `review/cdkdiff.cjs`, that returns structured
+results: resource changes (with their impact and the properties that force a replacement), the rows of its
+IAM and security-group tables, other template changes, and the CLI's text rendering for the report."""
 from __future__ import annotations
 
-import re
+import json
 import subprocess
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from review.synth import cdk_env
-
-ANSI = re.compile(r"\x1b\[[0-9;]*m")
-# `[~] AWS::S3::Bucket Data/Bucket DataBucketE6B0FAA8 replace`: impact words from the CLI's formatImpact.
-RESOURCE = re.compile(r"^\[(?P<sign>[+\-~])\] (?P<type>[A-Za-z0-9]+::[A-Za-z0-9]+::[A-Za-z0-9:]+) "
-                      r"(?P<rest>.*?)(?: (?P<impact>replace|may be replaced|destroy|orphan|import))?$")
-# ` ├─ [~] BucketName (requires replacement)`: a top-level property of the resource above.
-PROPERTY = re.compile(r"^ [├└]─ \[(?P<sign>[+\-~ ])\] (?P<name>\S+)"
-                      r"(?: \((?P<replacement>requires replacement|may cause replacement)\))?$")
+SCRIPT = Path(__file__).with_name("cdkdiff.cjs")
 TABLES = ("IAM Statement Changes", "IAM Policy Changes", "Security Group Changes")
-SECTIONS = ("Template", "Parameters", "Metadata", "Mappings", "Conditions", "Resources", "Outputs",
-            "Other Changes", *TABLES)
-KIND = {"+": "added", "-": "removed", "~": "changed"}
-IMPACT = {"replace": "replaced", "may be replaced": "may be replaced", "destroy": "deleted",
-          "orphan": "removed from the stack, retained (orphaned)", "import": "imported"}
+LOGICAL_ID = "aws:cdk:logicalId"
 
 
 @dataclass
@@ -56,57 +47,29 @@ class StackDiff:
         return not (self.resources or self.security or self.other)
 
 
-def run_diff(cdk: Path, assembly_dir: Path, base_template: Path, stack: str, cwd: Path) -> str:
-    """The CLI's diff of `stack` in the synthesized assembly against a template file; no AWS call."""
-    args = [str(cdk), "diff", "--no-color", "--no-notices", "--app", str(assembly_dir), "--method", "template",
-            "--exclusively", "--template", str(base_template), "--fail-on", "never", stack]
-    done = subprocess.run(args, cwd=cwd, env=cdk_env(), capture_output=True, text=True)
-    out = ANSI.sub("", done.stdout + done.stderr)
-    if done.returncode != 0 or f"Stack {stack}" not in out:
-        raise RuntimeError(f"cdk diff {stack} failed (exit {done.returncode}):\n{out[-3000:]}")
-    return out
+def logical_id_paths(metadata: dict[str, list[dict[str, Any]]]) -> dict[str, str]:
+    """Logical ID -> construct path, from a stack's assembly metadata (path -> entries)."""
+    return {entry["data"]: path for path, entries in metadata.items() for entry in entries
+            if entry.get("type") == LOGICAL_ID and isinstance(entry.get("data"), str)}
 
 
-def parse(stack: str, text: str) -> StackDiff:
-    diff = StackDiff(stack=stack, text=text)
-    section, table_rows, header, current = "", [], [], None
-    for line in text.splitlines():
-        if line.strip() in SECTIONS:
-            section, current, header, table_rows = line.strip(), None, [], []
-            continue
-        if section in TABLES:
-            header, table_rows = _table_line(section, line, header, table_rows, diff.security)
-        elif section == "Resources":
-            if m := RESOURCE.match(line):
-                rest = m["rest"].rsplit(" ", 1)
-                path, logical_id = (rest[0], rest[1]) if len(rest) == 2 else ("", rest[0])
-                impact = IMPACT.get(m["impact"] or "", "")
-                current = ResourceChange(KIND[m["sign"]], m["type"], path, logical_id, impact)
-                diff.resources.append(current)
-            elif current and (p := PROPERTY.match(line)):
-                current.properties.append(p["name"])
-                if p["replacement"]:
-                    current.forcing.append(p["name"] + ("" if p["replacement"] == "requires replacement" else " (may)"))
-        elif section and re.match(r"^\[[+\-~]\] ", line):
-            diff.other.append(f"{section}: {line}")
-    return diff
+def diff_templates(stack: str, base_template: Path, head_template: Path, paths: dict[str, str] | None = None,
+                   cwd: Path | None = None) -> StackDiff:
+    """The diff of two template files as the CDK computes it; no AWS call, no CLI."""
+    with tempfile.TemporaryDirectory() as tmp:
+        paths_file = Path(tmp) / "paths.json"
+        paths_file.write_text(json.dumps(paths or {}))
+        done = subprocess.run(["node", str(SCRIPT), str(base_template), str(head_template), str(paths_file)],
+                              cwd=cwd or SCRIPT.parent.parent, capture_output=True, text=True, timeout=300)
+    if done.returncode != 0:
+        raise RuntimeError(f"cdk diff of {stack} failed (exit {done.returncode}):\n{done.stderr[-3000:]}")
+    return from_json(stack, json.loads(done.stdout))
 
 
-def _table_line(table: str, line: str, header: list[str], rows: list, out: list[SecurityRow]):
-    """One line of a CLI box table: `│ + │ cell │ cell │`; rows continue on lines with a blank sign."""
-    if not line.startswith("│"):
-        return header, rows
-    cells = [c.strip() for c in line.strip().strip("│").split("│")]
-    sign, values = cells[0], cells[1:]
-    if not header:
-        return values, rows
-    if sign in ("+", "-"):
-        row = SecurityRow(table, sign, {h: v for h, v in zip(header, values, strict=False)})
-        out.append(row)
-        rows = [row]
-    elif rows:
-        for h, v in zip(header, values, strict=False):
-            if v:
-                previous = rows[-1].cells.get(h, "")
-                rows[-1].cells[h] = f"{previous} {v}" if previous else v
-    return header, rows
+def from_json(stack: str, data: dict[str, Any]) -> StackDiff:
+    return StackDiff(
+        stack=stack, text=data.get("text", ""),
+        resources=[ResourceChange(**r) for r in data.get("resources", [])],
+        security=[SecurityRow(table=r["table"], sign=r["sign"], cells=dict(r["cells"]))
+                  for r in data.get("security", [])],
+        other=list(data.get("other", [])))

@@ -9,12 +9,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from shared_names import MODEL_KINDS as MODELS
+from shared_names import training_output_prefix
+
 # Serving stacks exist only when a model version is given; the review gives each model of each
 # environment a placeholder (unless the caller names a version), on both sides, so the endpoints are
 # compared too. A version must lie in its environment's artifact bucket under the model's training
 # prefix (infra/settings.py), so the placeholder is built from cdk.json.
-MODELS = ("cnn", "mlp")
-PLACEHOLDER_KEY = "training/{model}/review-placeholder/output/model.tar.gz"
+PLACEHOLDER_KEY = "{prefix}/review-placeholder/output/model.tar.gz"
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 # cdk-nag findings are reported by the review, so they must not stop synth (they still stop `make synth`).
 REVIEW_CONTEXT = {"@aws-cdk/core:failSynthOnValidationErrors": "false"}
@@ -34,7 +36,7 @@ def placeholder_version(cdk_json: dict[str, Any], env: str, model: str) -> str:
     settings = context.get("environments", {}).get(env, {})
     bucket = (f"{context.get('project')}-{env}-artifacts-{settings.get('account') or '000000000000'}-"
               f"{settings.get('region') or 'us-east-1'}")
-    return f"s3://{bucket}/{PLACEHOLDER_KEY.format(model=model)}"
+    return f"s3://{bucket}/{PLACEHOLDER_KEY.format(prefix=training_output_prefix(model))}"
 
 
 def review_context(extra: dict[str, str], tree: Path = PROJECT_ROOT) -> dict[str, str]:

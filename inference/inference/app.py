@@ -188,7 +188,7 @@ def freeze_loaded_objects() -> int:
     TensorFlow or torch is loaded) out of the garbage collector's sight; returns how many.
 
     A full collection walks all of them: ~185 ms on the 2-vCPU instance under load, on the event loop
-    thread, once every few thousand requests under load, which is the p99 at concurrency 64 (issue 7).
+    thread, once every few thousand requests under load, which is the p99 at concurrency 64.
     They live as long as the process, so the collector has nothing to find there; objects made later
     are collected as usual."""
     gc.collect()

@@ -62,6 +62,7 @@ from inference.async_invocation import (
     input_key,
     wait_for_answer,
 )
+from inference.settings import ServeSettings
 
 EXIT_OK, EXIT_USAGE, EXIT_REFUSED, EXIT_ENDPOINT_ERROR, EXIT_UNREACHABLE = 0, 2, 3, 4, 5
 CONTENT_TYPES = {
@@ -73,7 +74,7 @@ CONTENT_TYPES = {
     ".json": "application/json",
 }
 FOLDER_SUFFIXES = (".png", ".jpg", ".jpeg", ".wav", ".npy")  # manifest.json and friends are not inputs
-DEFAULT_MAX_PAYLOAD_MB = 6.0
+DEFAULT_MAX_PAYLOAD_MB = ServeSettings.max_payload_mb  # the server's limit, SageMaker's 6 MB
 # How long a call waits for an endpoint scaled to zero to get an instance back (see the module doc).
 DEFAULT_CAPACITY_WAIT_S = 900.0
 CAPACITY_BACKOFF_S = (10.0, 20.0, 40.0, 60.0)  # then 60 s each

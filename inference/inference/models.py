@@ -16,6 +16,7 @@ import numpy as np
 from inference.artifact import AudioInput, ImageInput, Manifest
 from inference.decoding import FEATURES, IMAGE, WAVEFORM
 from inference.errors import ArtifactError
+from inference.settings import SMALL_BATCH_ROWS
 
 log = logging.getLogger(__name__)
 
@@ -23,12 +24,6 @@ log = logging.getLogger(__name__)
 MAX_FORWARD_BATCH = 1024
 
 # A torch forward pass of fewer rows than this runs on one intra-op thread, bigger ones on `threads`.
-# Measured on the 2-vCPU serving instance (benchmarks/results/serve.json, raw by_threads): the CNN
-# at batch 1 and 8 is faster on 1 thread (12.1 ms p50 / 19 ms p99 vs 12.6 / 746 ms; 163 vs 124
-# items/s) and slower at 32 and 64 (199 vs 273, 223 vs 380 items/s). Small convolutions do not repay
-# the fork/join of a parallel region, and the second core stays free for the event loop (HTTP,
-# decoding) and whatever else runs on the machine.
-SMALL_BATCH_ROWS = 16
 
 Forward = Callable[[np.ndarray], np.ndarray]
 

@@ -1,24 +1,8 @@
 """Server settings: SageMaker's environment variables, overridden by command-line flags.
 
-| setting            | variable                          | flag                    | default          |
-|--------------------|-----------------------------------|-------------------------|------------------|
-| model directory    | `SM_MODEL_DIR`                    | `--model-dir`           | `/opt/ml/model`  |
-| port               | `SAGEMAKER_BIND_TO_PORT`          | `--port`                | 8080             |
-| host               | `INFERENCE_HOST`                  | `--host`                | 0.0.0.0          |
-| worker processes   | `SAGEMAKER_MODEL_SERVER_WORKERS`  | `--workers`             | 1                |
-| payload limit (MiB)| `SAGEMAKER_MAX_PAYLOAD_IN_MB`     | `--max-payload-mb`      | 6                |
-| max batch (rows)   | `INFERENCE_MAX_BATCH_SIZE`        | `--max-batch-size`      | 32               |
-| max batch wait (ms)| `INFERENCE_MAX_BATCH_DELAY_MS`    | `--max-batch-delay-ms`  | 0                |
-| adaptive wait (ms) | `INFERENCE_ADAPTIVE_BATCH_WAIT_MS`| `--adaptive-batch-wait-ms` | 10            |
-| framework threads  | `INFERENCE_NUM_THREADS`           | `--num-threads`         | CPUs / workers   |
-| rows per request   | `INFERENCE_MAX_ROWS_PER_REQUEST`  | `--max-rows-per-request`| 1024             |
-| request deadline (s)| `INFERENCE_REQUEST_DEADLINE_S`   | `--request-deadline-s`  | 20               |
-| header timeout (s) | `INFERENCE_HEADER_TIMEOUT_S`      | `--header-timeout-s`    | 10               |
-| header size (bytes)| `INFERENCE_MAX_HEADER_BYTES`      | `--max-header-bytes`    | 65536            |
-| connections        | `INFERENCE_MAX_CONNECTIONS`       | `--max-connections`     | 1000             |
-| explanations at once| `INFERENCE_MAX_CONCURRENT_EXPLANATIONS` | `--max-concurrent-explanations` | 1 |
-| explanation deadline (s)| `INFERENCE_EXPLAIN_DEADLINE_S` | `--explain-deadline-s` | 15              |
-| rows per explanation| `INFERENCE_MAX_EXPLAIN_ROWS`     | `--max-explain-rows`    | 8                |
+The table below, the flags' help and the defaults all come from `ServeSettings` and `DESCRIPTIONS`:
+
+{table}
 
 One worker is the default: the model forward runs on all cores (intra-op threads) and the
 micro-batcher groups concurrent requests, which beats several processes each holding a copy of the
@@ -68,6 +52,40 @@ ENVIRONMENT = {
     "max_concurrent_explanations": "INFERENCE_MAX_CONCURRENT_EXPLANATIONS",
     "explain_deadline_s": "INFERENCE_EXPLAIN_DEADLINE_S",
     "max_explain_rows": "INFERENCE_MAX_EXPLAIN_ROWS",
+}
+
+
+# Measured on the 2-vCPU serving instance (benchmarks/results/serve.json, raw by_threads): the CNN
+# at batch 1 and 8 is faster on 1 thread (12.1 ms p50 / 19 ms p99 vs 12.6 / 746 ms; 163 vs 124
+# items/s) and slower at 32 and 64 (199 vs 273, 223 vs 380 items/s). Small convolutions do not repay
+# the fork/join of a parallel region, and the second core stays free for the event loop (HTTP,
+# decoding) and whatever else runs on the machine.
+# torch runs batches below this many rows on one intra-op thread (inference.models). Here, not in
+# inference.models, so that the serving benchmark reads it without importing server code.
+SMALL_BATCH_ROWS = 16
+
+# What each setting is, for the flags' help and the table in this module's docstring; each default is
+# written once, in ServeSettings. (label in the table, help text, what a zero or the limit means)
+DESCRIPTIONS: dict[str, tuple[str, str, str]] = {
+    "model_dir": ("model directory", "model artifact folder", ""),
+    "port": ("port", "port", ""),
+    "host": ("host", "address to bind", ""),
+    "workers": ("worker processes", "worker processes", ""),
+    "max_payload_mb": ("payload limit (MiB)", "body limit in MiB", ""),
+    "max_batch_size": ("max batch (rows)", "rows per forward pass", ""),
+    "max_batch_delay_ms": ("max batch wait (ms)", "always wait up to this long for a full batch", "0: off"),
+    "adaptive_batch_wait_ms": ("adaptive wait (ms)", "wait up to this long for a fuller batch when under load",
+                               "0: off"),
+    "num_threads": ("framework threads", "framework threads", ""),
+    "max_rows_per_request": ("rows per request", "inputs one request may hold", "413 beyond"),
+    "request_deadline_s": ("request deadline (s)", "seconds from a request's headers to its answer",
+                           "408 or 503 beyond; below the drain after SIGTERM"),
+    "header_timeout_s": ("header timeout (s)", "seconds to receive the request line and headers", "408 beyond"),
+    "max_header_bytes": ("header size (bytes)", "request line and headers", "431 beyond"),
+    "max_connections": ("connections", "open connections", "503 beyond"),
+    "max_concurrent_explanations": ("explanations at once", "explanations at once", "429 beyond"),
+    "explain_deadline_s": ("explanation deadline (s)", "seconds per explanation request", "503 beyond"),
+    "max_explain_rows": ("rows per explanation", "inputs per explanation request", "413 beyond"),
 }
 
 
@@ -180,3 +198,34 @@ def _convert(key: str, text: str, source: str) -> Any:
         return text
     except ValueError:
         raise SettingsError(f"{source}: {text!r} is not a valid {kind}") from None
+
+
+def default_text(name: str) -> str:
+    value = getattr(ServeSettings(), name)
+    if name == "num_threads" and not value:
+        return "CPUs / workers"
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def flag_help(name: str) -> str:
+    """`--flag` help: what it is, its variable, its default and what its limit means."""
+    _, what, note = DESCRIPTIONS[name]
+    variable = f"{ENVIRONMENT[name]}, " if name in ENVIRONMENT else ""
+    return f"{what} ({variable}default {default_text(name)}{'; ' + note if note else ''})"
+
+
+def settings_table() -> str:
+    rows = [("setting", "variable", "flag", "default")]
+    rows += [(label, f"`{ENVIRONMENT[name]}`", f"`{flag(name)}`", default_text(name))
+             for name, (label, _, _) in DESCRIPTIONS.items()]
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    lines = ["| " + " | ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) + " |" for row in rows]
+    lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    return "\n".join(lines)
+
+
+__doc__ = __doc__.replace("{table}", settings_table())

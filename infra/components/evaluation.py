@@ -25,6 +25,15 @@ from infra.components.common import (
 from infra.nag import allow_wildcards
 
 SOURCE = Path(__file__).parent / "lambda_src" / "read_evaluation.py"
+# The one evaluation.json reader (stdlib only), prepended to the handler: inline code is a single file.
+READER_SOURCE = Path(__file__).resolve().parents[2] / "evaluation_tarball.py"
+
+
+def lambda_source() -> str:
+    """The Lambda's inline code (ZipFile; the former 4096-character limit is gone, see
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-lambda-function-code.html):
+    the shared reader, then the handler."""
+    return READER_SOURCE.read_text() + "\n\n" + SOURCE.read_text()
 
 
 class EvaluationReader(Construct):
@@ -46,7 +55,7 @@ class EvaluationReader(Construct):
                                                  description="Evaluation reader: HTTPS to S3")
         self.function = lambda_.Function(
             self, "Function", runtime=lambda_.Runtime.PYTHON_3_14, handler="index.handler",
-            code=lambda_.Code.from_inline(SOURCE.read_text()), timeout=Duration.minutes(2), memory_size=1024,
+            code=lambda_.Code.from_inline(lambda_source()), timeout=Duration.minutes(2), memory_size=1024,
             role=role, log_group=log_group, vpc=vpc, vpc_subnets=subnets, security_groups=[security_group],
             reserved_concurrent_executions=5, tracing=lambda_.Tracing.ACTIVE,
             environment={"ARTIFACT_BUCKET": artifact_bucket.bucket_name},

@@ -67,7 +67,8 @@ class ScaleToZeroEndpoint(Construct):
         self.model, role, self.log_group = isolated_model(
             self, endpoint_name=endpoint_name, version=settings.version, image=image,
             model_data_bucket=model_data_bucket, model_data_prefix=model_data_prefix, key=key, vpc=vpc,
-            subnets=subnets, s3_prefix_list_id=s3_prefix_list_id, log_group=f"/aws/sagemaker/InferenceComponents/{self.component_name}",
+            subnets=subnets, s3_prefix_list_id=s3_prefix_list_id,
+            log_group=f"/aws/sagemaker/InferenceComponents/{self.component_name}",
             log_retention_days=log_retention_days, retain=retain)
         model_vpc = self.model.vpc_config
         # An endpoint of inference components carries the execution role, the network isolation and the
@@ -77,7 +78,8 @@ class ScaleToZeroEndpoint(Construct):
         self.config = sagemaker.CfnEndpointConfig(
             self, "Config",
             # SageMaker refuses KmsKeyId for types with (hardware-encrypted) local storage
-            kms_key_id=None if has_instance_storage(settings.instance_type) else key.key_arn, execution_role_arn=role.role_arn, enable_network_isolation=True,
+            kms_key_id=None if has_instance_storage(settings.instance_type) else key.key_arn,
+            execution_role_arn=role.role_arn, enable_network_isolation=True,
             vpc_config=sagemaker.CfnEndpointConfig.VpcConfigProperty(
                 security_group_ids=model_vpc.security_group_ids, subnets=model_vpc.subnets),
             production_variants=[sagemaker.CfnEndpointConfig.ProductionVariantProperty(

@@ -19,6 +19,7 @@ class ProjectKey(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, alias: str, retain: bool) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
+        log_groups = f"arn:{stack.partition}:logs:{stack.region}:{stack.account}:log-group:*"
         self.key = kms.Key(self, "Key", alias=alias, enable_key_rotation=True,
                            description=f"Encrypts data, artifacts, logs and volumes of {alias}",
                            pending_window=Duration.days(30), removal_policy=removal_policy(retain))
@@ -27,8 +28,7 @@ class ProjectKey(Construct):
             principals=[iam.ServicePrincipal("logs.amazonaws.com")],
             actions=["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
             resources=["*"],  # in a key policy "*" means this key
-            conditions={"ArnLike": {"kms:EncryptionContext:aws:logs:arn":
-                                    f"arn:{stack.partition}:logs:{stack.region}:{stack.account}:log-group:*"}},
+            conditions={"ArnLike": {"kms:EncryptionContext:aws:logs:arn": log_groups}},
         ))
         self.key.add_to_resource_policy(iam.PolicyStatement(
             sid="AllowCloudWatchAlarmsToPublishToEncryptedTopics",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from aws_cdk import Duration, Stack
@@ -20,6 +21,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+import shared_names as names
 from infra.components.common import (
     VPC_ACCESS_WILDCARD,
     acknowledge_inline_policies,
@@ -31,6 +33,7 @@ from infra.components.common import (
 )
 from infra.instance_storage import has_instance_storage
 from infra.nag import allow_wildcards
+from infra.settings import TrainingSettings
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 METRIC_DEFINITIONS_FILE = REPO_ROOT / "training" / "metric_definitions.json"
@@ -71,55 +74,68 @@ def load_metric_definitions(path: Path = METRIC_DEFINITIONS_FILE) -> list[dict[s
     return definitions
 
 
+@dataclass(frozen=True)
+class TrainingJobProps:
+    """What a training job needs from the rest of the platform (the job's own values are its settings)."""
+
+    job_name_prefix: str
+    image: ecr_assets.DockerImageAsset
+    metric_definitions: Sequence[Mapping[str, str]]
+    data_bucket: s3.IBucket
+    artifact_bucket: s3.IBucket
+    key: kms.IKey
+    vpc: ec2.IVpc
+    subnets: ec2.SubnetSelection
+    s3_prefix_list_id: str
+
+
 class TrainingJobTask(Construct):
     """`createTrainingJob.sync` with managed spot, checkpoints, VPC, network isolation, inter-container
     encryption and KMS on volumes and output. The job name comes from the execution name, so a re-run
-    of the same execution never collides and nothing time-based is baked in at synth."""
+    of the same execution never collides and nothing time-based is baked in at synth.
 
-    def __init__(
-        self, scope: Construct, construct_id: str, *,
-        job_name_prefix: str, image: ecr_assets.DockerImageAsset, metric_definitions: Sequence[Mapping[str, str]],
-        hyperparameters: Mapping[str, str], data_bucket: s3.IBucket, data_prefix: str, channels: Sequence[str],
-        artifact_bucket: s3.IBucket, output_prefix: str, checkpoint_prefix: str, key: kms.IKey,
-        instance_type: str, instance_count: int, volume_size_gb: int, max_runtime_s: int,
-        use_spot: bool, max_wait_s: int, vpc: ec2.IVpc, subnets: ec2.SubnetSelection, s3_prefix_list_id: str,
-        result_path: str = "$.training",
-    ) -> None:
+    `settings` are validated already (infra/settings.py: a train channel, max_wait_s >= max_runtime_s
+    with spot); the S3 prefixes follow the layout of shared_names."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, settings: TrainingSettings, props: TrainingJobProps,
+                 result_path: str = "$.training") -> None:
         super().__init__(scope, construct_id)
-        if "train" not in channels:
-            raise ValueError("channels must include 'train'")
-        if use_spot and max_wait_s < max_runtime_s:
-            raise ValueError("max_wait_s must be >= max_runtime_s with managed spot")
+        t = settings
+        job_name_prefix, image, key, vpc = props.job_name_prefix, props.image, props.key, props.vpc
+        data_bucket, artifact_bucket = props.data_bucket, props.artifact_bucket
+        data_prefix = names.data_prefix(t.model)
+        output_prefix = names.training_output_prefix(t.model)
+        checkpoint_prefix = names.checkpoint_prefix(t.model)
         stack = Stack.of(self)
         self.security_group = workload_security_group(
-            self, "SecurityGroup", vpc=vpc, s3_prefix_list_id=s3_prefix_list_id,
+            self, "SecurityGroup", vpc=vpc, s3_prefix_list_id=props.s3_prefix_list_id,
             description=f"{job_name_prefix} training hosts: traffic between hosts and HTTPS to S3")
         allow_between_hosts(self.security_group)
         self.role = self._execution_role(stack, image, data_bucket, data_prefix, artifact_bucket,
                                          output_prefix, checkpoint_prefix, key)
-        stopping = {"MaxRuntimeInSeconds": max_runtime_s}
+        stopping = {"MaxRuntimeInSeconds": t.max_runtime_s}
         spot = {}
-        if use_spot:
-            stopping["MaxWaitTimeInSeconds"] = max_wait_s
+        if t.use_spot:
+            stopping["MaxWaitTimeInSeconds"] = t.max_wait_s
             spot = {"EnableManagedSpotTraining": True}
         parameters = {
             "TrainingJobName.$": f"States.Format('{job_name_prefix}-{{}}', $$.Execution.Name)",
             "RoleArn": self.role.role_arn,
             "AlgorithmSpecification": {"TrainingImage": image.image_uri, "TrainingInputMode": "File",
-                                       "MetricDefinitions": [dict(d) for d in metric_definitions]},
-            "HyperParameters": dict(hyperparameters),
+                                       "MetricDefinitions": [dict(d) for d in props.metric_definitions]},
+            "HyperParameters": t.hyperparameter_map,
             "InputDataConfig": [{
                 "ChannelName": channel,
                 "DataSource": {"S3DataSource": {
                     "S3DataType": "S3Prefix", "S3DataDistributionType": "FullyReplicated",
                     "S3Uri": f"s3://{data_bucket.bucket_name}/{data_prefix}/{channel}/"}},
-            } for channel in channels],
+            } for channel in t.channels],
             "OutputDataConfig": {"S3OutputPath": f"s3://{artifact_bucket.bucket_name}/{output_prefix}/",
                                  "KmsKeyId": key.key_arn},
-            "ResourceConfig": {"InstanceType": instance_type, "InstanceCount": instance_count,
-                               "VolumeSizeInGB": volume_size_gb,
+            "ResourceConfig": {"InstanceType": t.instance_type, "InstanceCount": t.instance_count,
+                               "VolumeSizeInGB": t.volume_size_gb,
                                # SageMaker refuses a volume key on types with (hardware-encrypted) local storage
-                               **({} if has_instance_storage(instance_type) else {"VolumeKmsKeyId": key.key_arn})},
+                               **({} if has_instance_storage(t.instance_type) else {"VolumeKmsKeyId": key.key_arn})},
             "StoppingCondition": stopping,
             **spot,
             "CheckpointConfig": {
@@ -127,7 +143,7 @@ class TrainingJobTask(Construct):
                            "$$.Execution.Name)",
                 "LocalPath": CHECKPOINT_LOCAL_PATH},
             "VpcConfig": {"SecurityGroupIds": [self.security_group.security_group_id],
-                          "Subnets": vpc.select_subnets(subnet_type=subnets.subnet_type).subnet_ids},
+                          "Subnets": vpc.select_subnets(subnet_type=props.subnets.subnet_type).subnet_ids},
             "EnableNetworkIsolation": True,
             "EnableInterContainerTrafficEncryption": True,
         }

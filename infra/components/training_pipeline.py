@@ -13,14 +13,12 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
+import shared_names
 from infra.components.common import acknowledge_inline_policies, depend_on_policy_only, encrypted_log_group
 from infra.components.training_job import TrainingJobTask
 from infra.nag import allow_wildcards
 
-CONTENT_TYPES = {
-    "cnn": ["image/png", "image/jpeg", "application/x-npy", "application/json"],
-    "mlp": ["audio/wav", "audio/x-wav", "application/x-npy", "application/json"],
-}
+CONTENT_TYPES = {model: list(types) for model, types in shared_names.CONTENT_TYPES.items()}
 
 
 class TrainingPipeline(Construct):

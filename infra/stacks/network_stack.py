@@ -5,6 +5,7 @@ from aws_cdk import CfnOutput, Fn, Stack
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
+import shared_names as names
 from infra.components.network import IsolatedNetwork
 from infra.settings import EnvironmentSettings
 from infra.stacks.storage_stack import bucket_name
@@ -21,6 +22,6 @@ class NetworkStack(Stack):
         self.vpc = network.vpc
         self.s3_prefix_list_id = network.s3_prefix_list_id
         self.subnets = network.subnets
-        CfnOutput(self, "IsolatedSubnetIds",
+        CfnOutput(self, names.NETWORK_OUTPUTS["subnet_ids"],
                   value=Fn.join(",", self.vpc.select_subnets(subnet_type=self.subnets.subnet_type).subnet_ids),
                   description="Comma-separated isolated subnets that training jobs and endpoints run in")

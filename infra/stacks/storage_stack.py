@@ -5,6 +5,7 @@ from aws_cdk import Aws, CfnOutput, Stack
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+import shared_names as names
 from infra.components.storage import AccessLogBucket, ProjectKey, SecureBucket
 from infra.settings import EnvironmentSettings
 
@@ -28,10 +29,10 @@ class StorageStack(Stack):
                                             log_prefix="artifacts", **common, expirations={
                                                 "data-capture/": s.data_capture_expiration_days,
                                                 "checkpoints/": s.checkpoint_expiration_days}).bucket
-        CfnOutput(self, "DataBucketName", value=self.data_bucket.bucket_name,
+        CfnOutput(self, names.STORAGE_OUTPUTS["data_bucket"], value=self.data_bucket.bucket_name,
                   description="Upload training data to s3://BUCKET/<model>/<channel>/")
-        CfnOutput(self, "ArtifactBucketName", value=self.artifact_bucket.bucket_name)
-        CfnOutput(self, "KeyArn", value=self.key.key_arn)
+        CfnOutput(self, names.STORAGE_OUTPUTS["artifact_bucket"], value=self.artifact_bucket.bucket_name)
+        CfnOutput(self, names.STORAGE_OUTPUTS["key_arn"], value=self.key.key_arn)
 
     def buckets_for(self, scope: Construct) -> tuple[s3.IBucket, s3.IBucket]:
         """The data and artifact buckets as another stack sees them: by their deterministic names, so

@@ -8,9 +8,10 @@ from aws_cdk import CfnOutput, Duration, Stack
 from aws_cdk import aws_ecr_assets as ecr_assets
 from constructs import Construct
 
+import shared_names as names
 from infra.components.common import sagemaker_model_role, workload_security_group
 from infra.components.evaluation import EvaluationReader
-from infra.components.training_job import TrainingJobTask, load_metric_definitions
+from infra.components.training_job import TrainingJobProps, TrainingJobTask, load_metric_definitions
 from infra.components.training_pipeline import TrainingPipeline
 from infra.settings import EnvironmentSettings
 from infra.stacks.network_stack import NetworkStack
@@ -27,6 +28,11 @@ def image_asset(scope: Construct, construct_id: str, directory: Path, **build_ar
                                        exclude=IMAGE_EXCLUDES, platform=ecr_assets.Platform.LINUX_AMD64)
 
 
+def key(model: str, field: str) -> str:
+    """The CloudFormation output key of one per-model training output (shared_names.TRAINING_MODEL_OUTPUTS)."""
+    return names.model_output_key(model, names.TRAINING_MODEL_OUTPUTS[field])
+
+
 class TrainingStack(Stack):
     def __init__(self, scope: Construct, construct_id: str, *, settings: EnvironmentSettings,
                  network: NetworkStack, storage: StorageStack, training_dir: Path, inference_dir: Path,
@@ -36,26 +42,21 @@ class TrainingStack(Stack):
         data_bucket, artifact_bucket = storage.buckets_for(self)
         inference_image = image_asset(self, "InferenceImage", inference_dir)
         reader = EvaluationReader(self, "EvaluationReader", artifact_bucket=artifact_bucket,
-                                  output_prefix="training", key=storage.key, vpc=network.vpc,
+                                  output_prefix=names.TRAINING_OUTPUT_ROOT, key=storage.key, vpc=network.vpc,
                                   subnets=network.subnets, s3_prefix_list_id=network.s3_prefix_list_id,
                                   log_retention_days=settings.log_retention_days,
                                   retain=settings.retain)
         serving_types = {s.model: s.instance_type for s in settings.serving}
         self.pipelines = {}
-        CfnOutput(self, "InferenceImageUri", value=inference_image.image_uri)
+        CfnOutput(self, names.INFERENCE_IMAGE_OUTPUT, value=inference_image.image_uri)
         for t in settings.training:
             name = f"{settings.prefix}-{t.model}"
             m = t.model.capitalize()
             training_image = image_asset(self, f"{m}TrainingImage", training_dir, FRAMEWORK=t.framework)
-            job = TrainingJobTask(
-                self, f"{m}TrainingJob", job_name_prefix=name, image=training_image,
-                metric_definitions=metrics, hyperparameters=t.hyperparameter_map,
-                data_bucket=data_bucket, data_prefix=t.model, channels=t.channels,
-                artifact_bucket=artifact_bucket, output_prefix=f"training/{t.model}",
-                checkpoint_prefix=f"checkpoints/{t.model}", key=storage.key, instance_type=t.instance_type,
-                instance_count=t.instance_count, volume_size_gb=t.volume_size_gb, max_runtime_s=t.max_runtime_s,
-                use_spot=t.use_spot, max_wait_s=t.max_wait_s, vpc=network.vpc, subnets=network.subnets,
-                s3_prefix_list_id=network.s3_prefix_list_id)
+            job = TrainingJobTask(self, f"{m}TrainingJob", settings=t, props=TrainingJobProps(
+                job_name_prefix=name, image=training_image, metric_definitions=metrics, data_bucket=data_bucket,
+                artifact_bucket=artifact_bucket, key=storage.key, vpc=network.vpc, subnets=network.subnets,
+                s3_prefix_list_id=network.s3_prefix_list_id))
             pipeline = TrainingPipeline(
                 self, f"{t.model.capitalize()}Pipeline", model=t.model, group_name=name, training_job=job,
                 evaluation_function=reader.function, inference_image=inference_image,
@@ -64,20 +65,21 @@ class TrainingStack(Stack):
                 timeout=Duration.seconds(max(t.max_runtime_s, t.max_wait_s) + 3600), key=storage.key,
                 log_retention_days=settings.log_retention_days, retain=settings.retain)
             self.pipelines[t.model] = pipeline
-            CfnOutput(self, f"{m}StateMachineArn", value=pipeline.state_machine.state_machine_arn)
-            CfnOutput(self, f"{m}ModelPackageGroup", value=name)
-            CfnOutput(self, f"{m}TrainingImageUri", value=training_image.image_uri)
-            CfnOutput(self, f"{m}TrainingRoleArn", value=job.role.role_arn)
-            CfnOutput(self, f"{m}TrainingSecurityGroupId", value=job.security_group.security_group_id)
+            CfnOutput(self, key(t.model, "state_machine_arn"), value=pipeline.state_machine.state_machine_arn)
+            CfnOutput(self, key(t.model, "model_package_group"), value=name)
+            CfnOutput(self, key(t.model, "training_image_uri"), value=training_image.image_uri)
+            CfnOutput(self, key(t.model, "training_role_arn"), value=job.role.role_arn)
+            CfnOutput(self, key(t.model, "training_security_group_id"), value=job.security_group.security_group_id)
             # Temporary experiment endpoints (`python -m experiments deploy`): the serving stack's model
             # role and security group, for the endpoints named `<name>-exp-*`.
             experiment_role = sagemaker_model_role(
                 self, f"{m}ExperimentModelRole",
                 description=f"{name}-exp-* experiment endpoints: read the model artifact and pull the image",
-                image=inference_image, model_data_bucket=artifact_bucket, model_data_prefix=f"training/{t.model}",
+                image=inference_image, model_data_bucket=artifact_bucket,
+                model_data_prefix=names.training_output_prefix(t.model),
                 key=storage.key, log_group=f"/aws/sagemaker/Endpoints/{name}-exp-*")
             experiment_group = workload_security_group(
                 self, f"{m}ExperimentSecurityGroup", vpc=network.vpc, s3_prefix_list_id=network.s3_prefix_list_id,
                 description=f"{name}-exp-* experiment endpoint model containers")
-            CfnOutput(self, f"{m}ExperimentModelRoleArn", value=experiment_role.role_arn)
-            CfnOutput(self, f"{m}ExperimentSecurityGroupId", value=experiment_group.security_group_id)
+            CfnOutput(self, key(t.model, "model_role_arn"), value=experiment_role.role_arn)
+            CfnOutput(self, key(t.model, "model_security_group_id"), value=experiment_group.security_group_id)

@@ -1,44 +1,56 @@
-"""The walls of DESIGN.md: which package may import which, checked on the source itself."""
+"""The walls of docs/architecture.md: which package may import which, checked on the source itself."""
 
-import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
+from tests.helpers.walls import imported_modules, wall_offenders
+
 ROOT = Path(__file__).resolve().parents[2]
+FRAMEWORKS = ("torch", "tensorflow", "keras")
+CDK = ("aws_cdk", "constructs", "cdk_nag", "jsii")
+# package -> (forbidden modules, allowed exceptions among them)
 WALLS = {
-    ROOT / "infra": {"training", "inference", "torch", "tensorflow", "keras"},
-    ROOT / "inference" / "inference": {"training", "infra"},
-    ROOT / "training" / "training": {"infra", "inference"},
+    "infra": (("training", "inference", *FRAMEWORKS), ()),
+    "inference/inference": (("training", "infra", "shared_names"), ()),
+    "training/training": (("infra", "inference", "shared_names"), ()),
     # The review synthesizes other commits: it must not import this tree's infra.
-    ROOT / "review": {"infra", "training", "inference", "torch", "tensorflow", "keras"},
-    ROOT / "experiments": {"infra", "training", "inference", "torch", "tensorflow", "keras"},
+    "review": (("infra", "training", "inference", *FRAMEWORKS), ()),
+    # Experiments validate cdk.json with infra's settings loader (CDK-free, pinned below), nothing else of infra.
+    "experiments": (("infra", "training", "inference", *FRAMEWORKS, *CDK), ("infra.settings",)),
+    "local_mode": (("training", "infra", *FRAMEWORKS, *CDK), ()),
     # The planner imports no framework and no CDK: infra reads its plan files as data.
-    ROOT / "planner": {"infra", "training", "inference", "torch", "tensorflow", "keras", "aws_cdk", "constructs",
-                       "cdk_nag"},
+    "planner": (("infra", "training", "inference", *FRAMEWORKS, *CDK), ()),
 }
 
 
-def imported_modules(path: Path) -> set[str]:
-    modules = set()
-    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
-        if isinstance(node, ast.Import):
-            modules.update(alias.name.split(".")[0] for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            modules.add(node.module.split(".")[0])
-    return modules
-
-
-@pytest.mark.parametrize("package", sorted(WALLS), ids=lambda p: p.relative_to(ROOT).as_posix())
+@pytest.mark.parametrize("package", sorted(WALLS))
 def test_package_imports_nothing_behind_its_wall(package):
-    if not package.exists():
-        pytest.skip(f"{package} not present")
-    offenders = {str(path.relative_to(ROOT)): sorted(imported_modules(path) & WALLS[package])
-                 for path in package.rglob("*.py")}
-    assert {path: mods for path, mods in offenders.items() if mods} == {}
+    forbidden, allowed = WALLS[package]
+    # A missing package is a failure, not a skip: a rename must move its wall too.
+    assert wall_offenders(ROOT / package, forbidden, allowed) == {}
+
+
+def test_shared_names_imports_only_the_standard_library():
+    modules = {m.split(".")[0] for m in imported_modules(ROOT / "shared_names.py")}
+    assert modules <= set(sys.stdlib_module_names), modules - set(sys.stdlib_module_names)
+
+
+def test_infra_settings_loads_no_cdk():
+    """What experiments import of infra must not pull the CDK (their venv has none)."""
+    code = f"import sys, infra.settings; print(sorted({{m.split('.')[0] for m in sys.modules}} & set({CDK!r})))"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
 
 
 def test_the_wall_check_sees_imports(tmp_path):
-    source = tmp_path / "m.py"
-    source.write_text("import torch.nn\nfrom training.job import run_job\nfrom . import sibling\n")
-    assert imported_modules(source) == {"torch", "training"}
+    package = tmp_path / "pkg"
+    package.mkdir()
+    (package / "m.py").write_text("import torch.nn\nfrom training.job import run_job\nfrom . import sibling\n"
+                                  "from infra.settings import load_settings\nfrom infra.stacks import x\n")
+    assert imported_modules(package / "m.py") == {"torch.nn", "training.job", "infra.settings", "infra.stacks"}
+    assert wall_offenders(package, ("torch", "infra"), ("infra.settings",)) == {"m.py": ["infra.stacks", "torch.nn"]}
+    with pytest.raises(FileNotFoundError, match="renamed"):
+        wall_offenders(tmp_path / "renamed", ("torch",))

@@ -84,14 +84,9 @@ class MLPTrainer:
         keras.utils.set_random_seed(hp.seed)
         self.waveform_input = train.inputs.ndim == 2
         self.train, self.validation = train, validation
-        self.mfcc = MFCCConfig(sample_rate=hp.sample_rate, num_samples=int(round(hp.sample_rate * hp.clip_seconds)),
-                               frame_length=hp.frame_length, frame_step=hp.frame_step, fft_length=hp.frame_length,
-                               num_mel_bins=hp.num_mel_bins, upper_hz=hp.sample_rate / 2, num_mfcc=hp.num_mfcc)
+        self.mfcc = MFCCConfig.from_hyperparameters(hp)
         feature_shape = (self.mfcc.num_frames, self.mfcc.num_mfcc) if self.waveform_input else train.inputs.shape[1:]
-        self.config = MLPConfig(num_classes=len(train.class_names), feature_shape=tuple(feature_shape),
-                                hidden_units=hp.hidden_units, hidden_layers=hp.hidden_layers, dropout=hp.dropout,
-                                aligned_frames=hp.aligned_frames, num_mel_bins=hp.num_mel_bins,
-                                voiced_margin_db=hp.voiced_margin_db)
+        self.config = MLPConfig.from_hyperparameters(hp, len(train.class_names), tuple(feature_shape))
         with strategy.scope():
             self.classifier = build_classifier(self.config)
             self.model = build_waveform_model(self.classifier, self.mfcc) if self.waveform_input else self.classifier

@@ -1,17 +1,14 @@
-"""Reads evaluation.json from a SageMaker training job's output.tar.gz (next to its model.tar.gz)."""
-import io
-import json
+"""Reads evaluation.json from a SageMaker training job's output.tar.gz (next to its model.tar.gz).
+
+The Lambda's inline code is evaluation_tarball.py (`read_evaluation`, `EvaluationMissing`) followed by
+this file: see infra/components/evaluation.py.
+"""
 import os
-import tarfile
 
 import boto3
 
 S3 = boto3.client("s3")
 MAX_BYTES = 200 * 1024 * 1024
-
-
-class EvaluationMissing(Exception):
-    pass
 
 
 def handler(event, _context):
@@ -26,12 +23,7 @@ def handler(event, _context):
     if head["ContentLength"] > MAX_BYTES:
         raise ValueError(f"s3://{bucket}/{key} is larger than {MAX_BYTES} bytes")
     body = S3.get_object(Bucket=bucket, Key=key)["Body"].read()
-    with tarfile.open(fileobj=io.BytesIO(body), mode="r:gz") as tar:
-        member = next((m for m in tar.getmembers()
-                       if m.isfile() and m.name.removeprefix("./") == "evaluation.json"), None)
-        if member is None:
-            raise EvaluationMissing(f"s3://{bucket}/{key} holds no evaluation.json")
-        evaluation = json.load(tar.extractfile(member))
+    evaluation = read_evaluation(body, f"s3://{bucket}/{key}")  # noqa: F821 (prepended: evaluation_tarball.py)
     return {
         "accuracy": float(evaluation["accuracy"]),
         "macro_f1": float(evaluation.get("macro_f1", 0.0)),

@@ -1,6 +1,6 @@
 """The contract between the two containers: what training writes, serving reads the same way.
 
-The only tests allowed to import both packages (DESIGN.md walls): decoding parity for WAV files and
+The only tests allowed to import both packages (docs/architecture.md walls): decoding parity for WAV files and
 images, and artifacts from real training runs loaded by the server's loader with equal predictions.
 """
 
@@ -17,8 +17,8 @@ from training.cli import main as train_main
 from training.data.audio import load_waveform
 from training.data.images import _load_image
 
-from tests.opt_ml import make_opt_ml
-from tests.synthetic import image, tone, write_fsdd_folder, write_image_folder, write_wav
+from tests.helpers.opt_ml import make_opt_ml
+from tests.helpers.synthetic import image, tone, write_fsdd_folder, write_image_folder, write_wav
 
 
 @pytest.mark.parametrize("rate, dtype, channels, seconds", [

@@ -6,16 +6,13 @@ session (model loading dominates the run time) and stopped with SIGTERM at the e
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))  # inference_fixtures, whatever pytest's import mode
-
-from inference_fixtures import build_cnn_artifact, build_mlp_artifact  # noqa: E402
-from inference_server import ServerProcess  # noqa: E402
+from tests.helpers.inference_fixtures import build_cnn_artifact, build_mlp_artifact
+from tests.helpers.inference_server import ServerProcess
 
 
 @pytest.fixture(scope="session")

@@ -19,8 +19,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from inference_fixtures import b64, npy_bytes, wav_bytes
-from inference_server import ServerProcess
+
+from tests.helpers.inference_fixtures import b64, npy_bytes, wav_bytes
+from tests.helpers.inference_server import ServerProcess
 
 # The slowest /ping while a hostile request runs, over the median /ping on the quiet server (~0.1 ms
 # here). Unprotected, these probes stalled it for seconds (ratios of 10,000 to 100,000); protected,

@@ -12,10 +12,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from inference_fixtures import IMAGE_CLASSES, npy_bytes, png_bytes, random_pixels
-from inference_server import INFERENCE_DIR
 
 from inference import client as cli
+from tests.helpers.inference_fixtures import IMAGE_CLASSES, npy_bytes, png_bytes, random_pixels
 
 
 @pytest.fixture(autouse=True)
@@ -154,7 +153,7 @@ def test_throttling_and_5xx_are_retried(images):
 
 
 def test_command_line_program(cnn_server, images):
-    env = {**os.environ, "PYTHONPATH": str(INFERENCE_DIR), "AWS_EC2_METADATA_DISABLED": "true"}
+    env = {**os.environ, "AWS_EC2_METADATA_DISABLED": "true"}
     command = [sys.executable, "-m", "inference.client", "--url", cnn_server.url]
     ok = subprocess.run([*command, str(images / "a.png")], capture_output=True, text=True, env=env, timeout=60)
     assert ok.returncode == 0, ok.stderr

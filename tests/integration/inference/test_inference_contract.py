@@ -1,4 +1,4 @@
-"""The serving contract of DESIGN.md over real sockets: content types, errors, /ping, batching, top_k."""
+"""The serving contract of docs/architecture.md over real sockets: content types, errors, /ping, batching, top_k."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ import time
 import httpx
 import numpy as np
 import pytest
-from inference_fixtures import (
+
+from tests.helpers.inference_fixtures import (
     AUDIO_CLASSES,
     FEATURE_SHAPE,
     IMAGE_CLASSES,

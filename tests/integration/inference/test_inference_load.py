@@ -7,7 +7,7 @@ import json
 import threading
 import time
 
-from inference_fixtures import IMAGE_CLASSES, npy_bytes, png_bytes, random_pixels
+from tests.helpers.inference_fixtures import IMAGE_CLASSES, npy_bytes, png_bytes, random_pixels
 
 CLIENTS = 64
 REQUESTS = 2000

@@ -12,7 +12,8 @@ from math import gcd
 
 import httpx
 import numpy as np
-from inference_fixtures import (
+
+from tests.helpers.inference_fixtures import (
     FEATURE_SHAPE,
     NUM_SAMPLES,
     SAMPLE_RATE,

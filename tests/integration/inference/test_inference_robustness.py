@@ -8,7 +8,17 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import numpy as np
-from inference_fixtures import FEATURE_SHAPE, NUM_SAMPLES, b64, npy_bytes, png_bytes, random_pixels, tone, wav_bytes
+
+from tests.helpers.inference_fixtures import (
+    FEATURE_SHAPE,
+    NUM_SAMPLES,
+    b64,
+    npy_bytes,
+    png_bytes,
+    random_pixels,
+    tone,
+    wav_bytes,
+)
 
 CLIENT_ERRORS = {400, 406, 413, 415, 422}
 

@@ -8,8 +8,9 @@ import time
 
 import numpy as np
 import pytest
-from inference_fixtures import npy_bytes
-from inference_server import ServerProcess
+
+from tests.helpers.inference_fixtures import npy_bytes
+from tests.helpers.inference_server import ServerProcess
 
 
 def _in_flight_then_sigterm(server: ServerProcess, requests: int) -> tuple[list[int], int | None, int]:

@@ -10,14 +10,13 @@ import sys
 import time
 import urllib.request
 
-from inference_server import INFERENCE_DIR, free_port
+from tests.helpers.inference_server import free_port
 
 
 def test_environment_alone_configures_the_server(cnn_dir, tmp_path):
     port = free_port()
     env = {
         **os.environ,
-        "PYTHONPATH": str(INFERENCE_DIR),
         "SM_MODEL_DIR": str(cnn_dir),
         "SAGEMAKER_BIND_TO_PORT": str(port),
         "INFERENCE_HOST": "127.0.0.1",
@@ -46,7 +45,7 @@ def test_a_broken_model_file_stops_the_server_with_its_name(cnn_dir, tmp_path):
     broken = tmp_path / "broken"
     shutil.copytree(cnn_dir, broken)
     (broken / "model.pt2").write_bytes(b"not a torch.export archive")
-    env = {**os.environ, "PYTHONPATH": str(INFERENCE_DIR)}
+    env = dict(os.environ)
     result = subprocess.run(
         [
             sys.executable,
@@ -70,7 +69,7 @@ def test_a_broken_model_file_stops_the_server_with_its_name(cnn_dir, tmp_path):
 
 
 def test_a_missing_manifest_stops_the_server_before_loading_anything(tmp_path):
-    env = {**os.environ, "PYTHONPATH": str(INFERENCE_DIR)}
+    env = dict(os.environ)
     result = subprocess.run(
         [sys.executable, "-m", "inference", "serve", "--model-dir", str(tmp_path)],
         env=env,

@@ -1,4 +1,4 @@
-"""The torch predictor's thread settings (issue 7): one intra-op thread below SMALL_BATCH_ROWS rows,
+"""The torch predictor's thread settings: one intra-op thread below SMALL_BATCH_ROWS rows,
 `threads` from there on, the same answers either way, and OpenMP threads that sleep instead of spin.
 
 Each check runs in a fresh interpreter: OpenMP reads OMP_WAIT_POLICY once, when torch loads."""
@@ -45,7 +45,7 @@ print(json.dumps(out))
 
 def run(cnn_dir: Path, **env: str) -> dict[str, object]:
     environment = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
-    environment.update(PYTHONPATH=str(INFERENCE), **env)
+    environment.update(**env)
     done = subprocess.run(
         [sys.executable, "-c", SCRIPT, str(cnn_dir)], capture_output=True, text=True, env=environment, timeout=300
     )

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))  # local_mode_helpers, whatever pytest's import mode
-
-from local_mode_helpers import free_port, run_local_mode  # noqa: E402
+from tests.helpers.local_mode import free_port, run_local_mode
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,6 @@
 """Sample data and the user's data: layouts, determinism, held-out splits, and the package's walls."""
 
-import ast
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -116,13 +114,3 @@ def test_flat_audio_needs_fsdd_names(tmp_path):
     (tmp_path / "mine" / "hello.wav").write_bytes(b"")
     with pytest.raises(LocalModeError, match="not named <label>_<speaker>_<index>.wav"):
         audio_data(tmp_path / "mine", tmp_path / "work", fraction=0.1, limit=10)
-
-
-def test_local_mode_drives_the_containers_programs_and_imports_no_framework():
-    forbidden = {"training", "torch", "tensorflow", "keras"}
-    root = Path(__file__).resolve().parents[3] / "local_mode"
-    for path in root.rglob("*.py"):
-        tree = ast.parse(path.read_text())
-        names = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
-        names |= {n.module.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
-        assert not names & forbidden, path

@@ -6,9 +6,16 @@ import subprocess
 import time
 
 import pytest
-from local_mode_helpers import REPO, free_port, local_mode_command, port_is_bound, processes_mentioning, run_local_mode
 
 from local_mode.serving import LocalServer
+from tests.helpers.local_mode import (
+    REPO,
+    free_port,
+    local_mode_command,
+    port_is_bound,
+    processes_mentioning,
+    run_local_mode,
+)
 
 
 def error_lines(result):

@@ -6,7 +6,8 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from local_mode_helpers import port_is_bound, processes_mentioning
+
+from tests.helpers.local_mode import port_is_bound, processes_mentioning
 
 pytestmark = pytest.mark.slow
 MODEL_FILES = {"cnn": "model.pt2", "mlp": "saved_model/saved_model.pb"}

@@ -13,10 +13,8 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-from review_repo import PROJECT, edit, make_repo, set_setting  # noqa: E402
-
-from review import synth  # noqa: E402
+from review import synth
+from tests.helpers.review_repo import PROJECT, edit, make_repo, set_setting
 
 # One environment keeps each synth near 15 s; `make review` does every environment the same way.
 CONTEXT = {"env": "dev"}

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 
-from review_repo import setting
+from tests.helpers.review_repo import setting
 
 
 def test_a_tag_is_harmless(reviewed):

@@ -1,75 +1,91 @@
 """The review's parts on their own: the CLI diff parser, the classification, the default base."""
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from review import classify, cost, gitref
-from review.cdkdiff import parse
+from review.cdkdiff import diff_templates
 
-CLI_DIFF = """\
-Stack elasticml-dev-storage
-IAM Statement Changes
-┌───┬──────────────────┬────────┬──────────────┬───────────────────┬───────────┐
-│   │ Resource         │ Effect │ Action       │ Principal         │ Condition │
-├───┼──────────────────┼────────┼──────────────┼───────────────────┼───────────┤
-│ + │ *                │ Allow  │ s3:GetObject │ AWS:${Job/Role}   │           │
-│   │                  │        │ s3:PutObject │                   │           │
-├───┼──────────────────┼────────┼──────────────┼───────────────────┼───────────┤
-│ + │ ${Topic}         │ Deny   │ sns:Publish  │ *                 │           │
-│ - │ ${Bucket.Arn}/*  │ Allow  │ s3:GetObject │ AWS:${Job/Role}   │           │
-└───┴──────────────────┴────────┴──────────────┴───────────────────┴───────────┘
-Security Group Changes
-┌───┬──────────────────┬─────┬──────────┬─────────────┐
-│   │ Group            │ Dir │ Protocol │ Peer        │
-├───┼──────────────────┼─────┼──────────┼─────────────┤
-│ + │ ${Sg.GroupId}    │ In  │ TCP 22   │ Everyone (IPv4) │
-└───┴──────────────────┴─────┴──────────┴─────────────┘
-
-Resources
-[-] AWS::Logs::LogGroup Training/Logs TrainingLogs1234 destroy
-[-] AWS::KMS::Key ProjectKey/Key ProjectKey99EBDA78 orphan
-[+] AWS::SNS::Topic Alarms/Topic AlarmsTopic5678
-[~] AWS::S3::Bucket Data/Bucket DataBucketE6B0FAA8 replace
- ├─ [~] BucketName (requires replacement)
- │   ├─ [-] a
- │   └─ [+] b
- └─ [~] Tags
-     └─ [+] x
-[~] AWS::SageMaker::Endpoint Endpoint/Endpoint Endpoint8024A810 may be replaced
- └─ [~] EndpointName (may cause replacement)
-"""
+ROLE = {"Type": "AWS::IAM::Role", "Properties": {"AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [
+    {"Action": "sts:AssumeRole", "Effect": "Allow", "Principal": {"Service": "sagemaker.amazonaws.com"}}]}}}
 
 
-def test_the_cli_diff_is_parsed_into_resources_and_security_rows():
-    diff = parse("elasticml-dev-storage", CLI_DIFF)
+def _policy(*statements):
+    return {"Type": "AWS::IAM::Policy", "Properties": {"PolicyName": "p", "Roles": [{"Ref": "JobRole"}],
+                                                        "PolicyDocument": {"Version": "2012-10-17",
+                                                                           "Statement": list(statements)}}}
+
+
+BASE = {"Resources": {
+    "TrainingLogs1234": {"Type": "AWS::Logs::LogGroup", "Properties": {"RetentionInDays": 7}},
+    "ProjectKey99EBDA78": {"Type": "AWS::KMS::Key", "Properties": {"KeyPolicy": {}}, "DeletionPolicy": "Retain"},
+    "DataBucketE6B0FAA8": {"Type": "AWS::S3::Bucket", "Properties": {"BucketName": "a"}},
+    "Endpoint8024A810": {"Type": "AWS::SageMaker::Endpoint",
+                         "Properties": {"EndpointName": "e1", "EndpointConfigName": "c"}},
+    "JobRole": ROLE,
+    "OldPolicy": _policy({"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"}),
+}}
+HEAD = {"Resources": {
+    "AlarmsTopic5678": {"Type": "AWS::SNS::Topic"},
+    "DataBucketE6B0FAA8": {"Type": "AWS::S3::Bucket", "Properties": {"BucketName": "b", "Tags": [
+        {"Key": "x", "Value": "y"}]}},
+    "Endpoint8024A810": {"Type": "AWS::SageMaker::Endpoint",
+                         "Properties": {"EndpointName": "e2", "EndpointConfigName": "c"}},
+    "JobRole": ROLE,
+    "JobPolicy": _policy({"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"], "Resource": "*"},
+                         {"Effect": "Deny", "Action": "sns:Publish", "Resource": {"Ref": "AlarmsTopic5678"}}),
+    "Sg": {"Type": "AWS::EC2::SecurityGroup", "Properties": {"GroupDescription": "d", "SecurityGroupIngress": [
+        {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "CidrIp": "0.0.0.0/0"}]}},
+}, "Outputs": {"TopicArn": {"Value": {"Ref": "AlarmsTopic5678"}}}}
+
+
+@pytest.fixture(scope="module")
+def stack_diff(tmp_path_factory):
+    """BASE -> HEAD through the CDK's own diff library (review/cdkdiff.cjs)."""
+    folder = tmp_path_factory.mktemp("templates")
+    (folder / "base.json").write_text(json.dumps(BASE))
+    (folder / "head.json").write_text(json.dumps(HEAD))
+    paths = {"DataBucketE6B0FAA8": "/elasticml-dev-storage/Data/Bucket/Resource"}
+    return diff_templates("s", folder / "base.json", folder / "head.json", paths)
+
+
+def test_the_cdk_diff_gives_resources_security_rows_and_other_changes(stack_diff):
+    diff = stack_diff
     by_id = {r.logical_id: r for r in diff.resources}
-    assert [r.kind for r in diff.resources] == ["removed", "removed", "added", "changed", "changed"]
+    assert sorted((r.kind, r.logical_id) for r in diff.resources) == [
+        ("added", "AlarmsTopic5678"), ("added", "JobPolicy"), ("added", "Sg"),
+        ("changed", "DataBucketE6B0FAA8"), ("changed", "Endpoint8024A810"),
+        ("removed", "OldPolicy"), ("removed", "ProjectKey99EBDA78"), ("removed", "TrainingLogs1234")]
     assert by_id["DataBucketE6B0FAA8"].impact == "replaced"
-    assert by_id["DataBucketE6B0FAA8"].path == "Data/Bucket"
+    assert by_id["DataBucketE6B0FAA8"].path == "Data/Bucket"  # as the CLI shows it: no stack, no /Resource
     assert by_id["DataBucketE6B0FAA8"].properties == ["BucketName", "Tags"]
     assert by_id["DataBucketE6B0FAA8"].forcing == ["BucketName"]
-    assert by_id["Endpoint8024A810"].forcing == ["EndpointName (may)"]
+    assert by_id["Endpoint8024A810"].forcing == ["EndpointName"]
     assert by_id["TrainingLogs1234"].impact == "deleted"
     assert by_id["ProjectKey99EBDA78"].impact.startswith("removed from the stack, retained")
-    assert [(row.table, row.sign) for row in diff.security] == [
-        ("IAM Statement Changes", "+"), ("IAM Statement Changes", "+"), ("IAM Statement Changes", "-"),
-        ("Security Group Changes", "+")]
-    assert diff.security[0].cells["Action"] == "s3:GetObject s3:PutObject"  # a row continued on two lines
+    assert sorted((row.table, row.sign, row.cells.get("Effect", "")) for row in diff.security) == [
+        ("IAM Statement Changes", "+", "Allow"), ("IAM Statement Changes", "+", "Deny"),
+        ("IAM Statement Changes", "-", "Allow"), ("Security Group Changes", "+", "")]
+    allow = next(r for r in diff.security if r.sign == "+" and r.cells.get("Effect") == "Allow")
+    assert allow.cells["Action"] == "s3:GetObject s3:PutObject"  # a cell of two lines, joined
+    assert diff.other == ["Outputs: [+] TopicArn"]
+    assert "[~] AWS::S3::Bucket Data/Bucket DataBucketE6B0FAA8 replace" in diff.text  # the CLI's rendering
 
 
-def test_stateful_replacements_and_deletions_are_destructive_and_retained_removals_are_not():
-    found = classify.destructive_changes([parse("s", CLI_DIFF)])
-    assert [(d.logical_id, d.label, d.action) for d in found] == [
-        ("TrainingLogs1234", "log group", "deleted"), ("DataBucketE6B0FAA8", "S3 bucket", "replaced"),
-        ("Endpoint8024A810", "SageMaker endpoint", "may be replaced")]
-    assert found[1].why == "forced by BucketName"
+def test_stateful_replacements_and_deletions_are_destructive_and_retained_removals_are_not(stack_diff):
+    found = classify.destructive_changes([stack_diff])
+    assert sorted((d.logical_id, d.label, d.action) for d in found) == [
+        ("DataBucketE6B0FAA8", "S3 bucket", "replaced"), ("Endpoint8024A810", "SageMaker endpoint", "replaced"),
+        ("TrainingLogs1234", "log group", "deleted")]
+    assert next(d for d in found if d.logical_id == "DataBucketE6B0FAA8").why == "forced by BucketName"
 
 
-def test_an_added_allow_or_rule_widens_and_an_added_deny_or_removed_allow_narrows():
-    widening, narrowing = classify.widening_changes([parse("s", CLI_DIFF)])
+def test_an_added_allow_or_rule_widens_and_an_added_deny_or_removed_allow_narrows(stack_diff):
+    widening, narrowing = classify.widening_changes([stack_diff])
     assert [w.table for w in widening] == ["IAM Statement Changes", "Security Group Changes"]
     assert "Action: s3:GetObject s3:PutObject" in widening[0].summary
     assert "Everyone (IPv4)" in widening[1].summary
@@ -86,11 +102,14 @@ def test_a_deleted_stack_takes_its_unretained_stateful_resources():
 
 def test_an_unknown_instance_type_is_named_not_priced():
     prices = cost.load_prices()
-    endpoint = lambda kind: {"Resources": {  # noqa: E731
-        "E": {"Type": "AWS::SageMaker::Endpoint", "Properties": {"EndpointName": "e",
-                                                                 "EndpointConfigName": {"Fn::GetAtt": ["C", "X"]}}},
-        "C": {"Type": "AWS::SageMaker::EndpointConfig", "Properties": {"ProductionVariants": [
-            {"InstanceType": kind, "InitialInstanceCount": 2, "VariantName": "AllTraffic"}]}}}}
+
+    def endpoint(kind):
+        return {"Resources": {
+            "E": {"Type": "AWS::SageMaker::Endpoint", "Properties": {"EndpointName": "e",
+                                                                     "EndpointConfigName": {"Fn::GetAtt": ["C", "X"]}}},
+            "C": {"Type": "AWS::SageMaker::EndpointConfig", "Properties": {"ProductionVariants": [
+                {"InstanceType": kind, "InitialInstanceCount": 2, "VariantName": "AllTraffic"}]}}}}
+
     [change] = cost.cost_changes("s", endpoint("ml.c5.large"), endpoint("ml.x9.huge"), prices)
     assert change.delta is None and "no price for ml.x9.huge" in change.note
     [change] = cost.cost_changes("s", endpoint("ml.c5.large"), endpoint("ml.c5.xlarge"), prices)
@@ -172,7 +191,7 @@ def _bucket(name, path="Data/Bucket"):
     return {"Type": "AWS::S3::Bucket", "Properties": {"BucketName": name}, "Metadata": {"aws:cdk:path": path}}
 
 
-def test_a_fixed_name_replaced_or_under_a_new_logical_id_fails_at_deploy():
+def test_a_fixed_name_replaced_or_under_a_new_logical_id_fails_at_deploy(stack_diff):
     named = {"Fn::Join": ["-", ["elasticml-dev-data", {"Ref": "AWS::AccountId"}]]}
     base = {"s": {"Resources": {
         "DataBucketE6B0FAA8": _bucket(named), "Unnamed": {"Type": "AWS::SNS::Topic"},
@@ -180,9 +199,10 @@ def test_a_fixed_name_replaced_or_under_a_new_logical_id_fails_at_deploy():
     head = {"s": {"Resources": {"DataBucketE6B0FAA8": _bucket("elasticml-dev-data-2"), "NewLogs": {
         "Type": "AWS::Logs::LogGroup", "Properties": {"LogGroupName": "/aws/x"},
         "Metadata": {"aws:cdk:path": "s/Renamed/Logs"}}, "Renamed": {"Type": "AWS::SNS::Topic"}}}}
-    found = classify.fixed_name_conflicts([parse("s", CLI_DIFF)], base, head)
+    found = classify.fixed_name_conflicts([stack_diff], base, head)
     assert [(d.logical_id, d.action) for d in found] == [
         ("DataBucketE6B0FAA8", classify.REPLACEMENT_FAILS), ("NewLogs", classify.MOVE_FAILS)]
     assert "fixed name elasticml-dev-data-2" in found[0].why and "s/OldLogs becomes s/NewLogs" in found[1].why
-    merged = classify.merge(found, classify.destructive_changes([parse("s", CLI_DIFF)]))
-    assert [d.logical_id for d in merged] == ["DataBucketE6B0FAA8", "NewLogs", "TrainingLogs1234", "Endpoint8024A810"]
+    merged = classify.merge(found, classify.destructive_changes([stack_diff]))
+    assert [d.logical_id for d in merged][:2] == ["DataBucketE6B0FAA8", "NewLogs"]
+    assert sorted(d.logical_id for d in merged[2:]) == ["Endpoint8024A810", "TrainingLogs1234"]

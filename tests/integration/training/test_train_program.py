@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.opt_ml import make_opt_ml
-from tests.synthetic import write_fsdd_folder, write_image_folder
+from tests.helpers.opt_ml import make_opt_ml
+from tests.helpers.synthetic import write_fsdd_folder, write_image_folder
 
 ROOT = Path(__file__).resolve().parents[3]
 TRAIN_PROGRAM = ROOT / "training" / "train"
@@ -19,7 +19,7 @@ METRIC_DEFINITIONS = json.loads((ROOT / "training" / "metric_definitions.json").
 
 
 def run_train(tree, timeout=300):
-    environ = {**os.environ, **tree.environ(), "PYTHONPATH": str(ROOT / "training"),
+    environ = {**os.environ, **tree.environ(),
                "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
     return subprocess.run([str(TRAIN_PROGRAM), "train"], env=environ, capture_output=True, text=True,
                           timeout=timeout)

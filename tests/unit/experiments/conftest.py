@@ -2,12 +2,8 @@
 from __future__ import annotations
 
 import importlib.util
-import sys
-from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).parent))  # experiments_stubs, whatever the import mode
 
 # The SDK lives in .venv-experiments, where mk/experiments.mk runs these tests as part of `make test`; the
 # main .venv cannot hold it (sagemaker-core pins protobuf<7 and rich<15), so there they are not collected.
@@ -28,7 +24,7 @@ def no_real_aws(monkeypatch, tmp_path):
 
 @pytest.fixture
 def aws():
-    from experiments_stubs import StubbedAws
+    from tests.helpers.experiments_stubs import StubbedAws
 
     stubbed = StubbedAws()
     yield stubbed

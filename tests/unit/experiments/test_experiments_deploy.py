@@ -3,7 +3,10 @@ teardown find exactly what deploy made, and the refusal to touch anything else."
 from __future__ import annotations
 
 import pytest
-from experiments_stubs import (
+
+from experiments import api, cli
+from experiments.errors import GuardrailViolation
+from tests.helpers.experiments_stubs import (
     ACCOUNT,
     ARTIFACT_BUCKET,
     ENV,
@@ -16,9 +19,6 @@ from experiments_stubs import (
     outputs_for,
     streaming_body,
 )
-
-from experiments import api, cli
-from experiments.errors import GuardrailViolation
 
 JOB = "elasticml-dev-cnn-exp-feedf00d-20261128110000"
 ARN = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}"

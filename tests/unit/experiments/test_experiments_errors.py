@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import boto3
 import pytest
-from experiments_stubs import DATA_BUCKET, ENV, REGION
 
 from experiments import cli
+from tests.helpers.experiments_stubs import DATA_BUCKET, ENV, REGION
 
 TRAIN = f"s3://{DATA_BUCKET}/cnn/train/"
 

@@ -6,7 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
-from experiments_stubs import (
+
+from experiments import api, cli
+from experiments.errors import JobFailed
+from tests.helpers.experiments_stubs import (
     ARTIFACT_BUCKET,
     DATA_BUCKET,
     ENV,
@@ -18,8 +21,7 @@ from experiments_stubs import (
     streaming_body,
 )
 
-from experiments import api, cli
-from experiments.errors import JobFailed
+REPO_ROOT = Path(__file__).resolve().parents[3]
 
 ROOT = Path(__file__).resolve().parents[3]
 TRAIN = f"s3://{DATA_BUCKET}/cnn/train/"
@@ -32,9 +34,10 @@ def queue_reads(aws, model="cnn"):
     aws.prefix_exists(DATA_BUCKET, f"{model}/validation/")
 
 
-def launch(aws, **kwargs):
-    args = dict(env=ENV, model="cnn", train=TRAIN, validation=VALIDATION, boto_session=aws.session, out=lambda _: None)
-    return api.launch(**{**args, **kwargs})
+def launch(aws, *, out=lambda _: None, cdk_json=None, **kwargs):
+    request = api.LaunchRequest(**{**dict(env=ENV, model="cnn", train=TRAIN, validation=VALIDATION), **kwargs})
+    return api.launch(request, api.AwsAccess(boto_session=aws.session), out=out,
+                      **({"cdk_json": cdk_json} if cdk_json else {}))
 
 
 def sent_create_training_job(aws, tmp_path, **kwargs):
@@ -73,12 +76,15 @@ def test_create_training_job_carries_every_guardrail(aws, tmp_path):
 
 
 def settings_file(tmp_path, **training):
-    """A cdk.json whose dev cnn settings the test decides (the repository's may change under it)."""
-    cnn = {"instance_type": "ml.g5.xlarge", "instance_count": 1, "volume_size_gb": 30, "use_spot": True,
-           "max_runtime_s": 3600, "max_wait_s": 7200,
-           "hyperparameters": {"epochs": 10, "batch_size": 256, "learning_rate": 0.002, "seed": 0}, **training}
+    """The repository's cdk.json with dev's cnn training settings decided by the test (the repository's may
+    change under it); experiments read it through infra's validation, so it must be a valid whole."""
+    context = json.loads((REPO_ROOT / "cdk.json").read_text())["context"]
+    context["environments"]["dev"]["training"]["cnn"] = {
+        "instance_type": "ml.g5.xlarge", "instance_count": 1, "volume_size_gb": 30, "use_spot": True,
+        "max_runtime_s": 3600, "max_wait_s": 7200, "quality_threshold": 0.7, "channels": ["train", "validation"],
+        "hyperparameters": {"epochs": 10, "batch_size": 256, "learning_rate": 0.002, "seed": 0}, **training}
     path = tmp_path / "cdk.json"
-    path.write_text(json.dumps({"context": {"environments": {"dev": {"training": {"cnn": cnn}}}}}))
+    path.write_text(json.dumps({"context": context}))
     return path
 
 

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 from inference.artifact import ImageInput, Manifest
-
-sys.path.insert(0, str(Path(__file__).parent))  # inference_unit_helpers, whatever the import mode
 
 
 @pytest.fixture
@@ -26,6 +23,6 @@ def image_manifest() -> Manifest:
 
 @pytest.fixture
 def audio_manifest() -> Manifest:
-    from inference_unit_helpers import audio_manifest_for
+    from tests.helpers.inference_unit import audio_manifest_for
 
     return audio_manifest_for()

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import ast
 import re
 import subprocess
 import sys
 from pathlib import Path
+
+from tests.helpers.walls import wall_offenders
 
 REPO = Path(__file__).resolve().parents[3]
 CONTEXT = REPO / "inference"
@@ -40,19 +41,8 @@ def test_requirements_are_pinned():
 
 
 def test_inference_never_imports_training_and_frameworks_only_lazily():
-    for path in (CONTEXT / "inference").rglob("*.py"):
-        tree = ast.parse(path.read_text())
-        for node in ast.walk(tree):
-            names = []
-            if isinstance(node, ast.Import):
-                names = [alias.name for alias in node.names]
-            elif isinstance(node, ast.ImportFrom) and node.module:
-                names = [node.module]
-            assert not any(n.split(".")[0] == "training" for n in names), f"{path} imports training"
-        top_level = [n for n in tree.body if isinstance(n, ast.Import | ast.ImportFrom)]
-        modules = {a.name for n in top_level if isinstance(n, ast.Import) for a in n.names}
-        modules |= {n.module for n in top_level if isinstance(n, ast.ImportFrom) and n.module}
-        assert not {m.split(".")[0] for m in modules} & {"torch", "tensorflow", "keras"}, path
+    assert wall_offenders(CONTEXT / "inference", ("training",)) == {}
+    assert wall_offenders(CONTEXT / "inference", ("torch", "tensorflow", "keras"), top_level_only=True) == {}
 
 
 def test_importing_the_server_loads_no_framework():

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 from inference.decoding import FEATURES, IMAGE, WAVEFORM, decode
 from inference.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType, WrongShape
-from inference_unit_helpers import audio_manifest_for
 from PIL import Image
 
 from inference import decoding
-from tests.integration.inference.inference_fixtures import npy_bytes, png_bytes, wav_bytes
+from tests.helpers.inference_fixtures import npy_bytes, png_bytes, wav_bytes
+from tests.helpers.inference_unit import audio_manifest_for
 
 
 def pixels(seed: int, height: int = 8, width: int = 6) -> np.ndarray:
@@ -180,7 +180,7 @@ def test_features_only_model_refuses_waveform_arrays():
 
 @pytest.mark.parametrize("width, height", [(20_000, 20_000), (6_000, 6_000)])  # past Pillow's bomb limit; past ours
 def test_images_claiming_too_many_pixels_are_413_as_the_contract_says(image_manifest, width, height):
-    from tests.hostile import png_claiming
+    from tests.helpers.hostile import png_claiming
 
     body = png_claiming(width, height)
     with pytest.raises(PayloadTooLarge, match="pixels"):

@@ -16,10 +16,10 @@ import pytest
 
 os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
 
-from aws_cdk import App, Stack  # noqa: E402
-from aws_cdk.assertions import Template  # noqa: E402
+from aws_cdk import App, Stack
+from aws_cdk.assertions import Template
 
-from infra.application import REPO_ROOT, Sources, build  # noqa: E402
+from infra.application import REPO_ROOT, Sources, build
 
 CDK_JSON = REPO_ROOT / "cdk.json"
 CNN_PACKAGE = "arn:aws:sagemaker:eu-west-1:111111111111:model-package/elasticml-dev-cnn/3"

@@ -1,7 +1,6 @@
 """The evaluation reader's handler, run here against an in-memory stand-in for S3 (no AWS, no boto3)."""
 from __future__ import annotations
 
-import importlib.util
 import io
 import json
 import sys
@@ -10,7 +9,8 @@ import types
 
 import pytest
 
-from infra.components.evaluation import SOURCE
+from evaluation_tarball import EvaluationMissing, read_evaluation
+from infra.components.evaluation import SOURCE, lambda_source
 
 BUCKET = "artifacts-bucket"
 MODEL = f"s3://{BUCKET}/training/cnn/job-1/output/model.tar.gz"
@@ -43,9 +43,8 @@ def handler(monkeypatch):
     """The Lambda module, loaded with a stand-in boto3 (the Lambda runtime provides the real one)."""
     monkeypatch.setenv("ARTIFACT_BUCKET", BUCKET)
     monkeypatch.setitem(sys.modules, "boto3", types.SimpleNamespace(client=lambda service: FakeS3({})))
-    spec = importlib.util.spec_from_file_location("read_evaluation", SOURCE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = types.ModuleType("read_evaluation")
+    exec(compile(lambda_source(), str(SOURCE), "exec"), module.__dict__)  # the Lambda's inline code, as deployed
     return module
 
 
@@ -70,3 +69,15 @@ def test_refuses_anything_but_a_job_artifact_in_the_artifact_bucket(handler, uri
     handler.S3 = FakeS3({})
     with pytest.raises(ValueError):
         handler.handler({"model_artifacts": uri}, None)
+
+
+@pytest.mark.parametrize("name", ["evaluation.json", "./evaluation.json"])
+def test_the_shared_reader_takes_the_name_as_tar_writes_it(name):
+    assert read_evaluation(tarball({name: b'{"accuracy": 1.0}'})) == {"accuracy": 1.0}
+
+
+@pytest.mark.parametrize("name", ["../evaluation.json", "./../evaluation.json", "sub/evaluation.json"])
+def test_the_shared_reader_takes_only_the_top_level_file(name):
+    """A prefix is removed, not characters: `lstrip("./")` took `../evaluation.json` for the real one."""
+    with pytest.raises(EvaluationMissing):
+        read_evaluation(tarball({name: b"{}"}))

@@ -2,20 +2,19 @@
 model role and security group behind two of them."""
 from __future__ import annotations
 
-import ast
 import json
 import re
 
 import pytest
 from aws_cdk.assertions import Capture, Match
 
-from infra.application import REPO_ROOT
+from shared_names import MODEL_KINDS as MODELS
+from shared_names import output_keys
 
 from .conftest import as_list, policy_statements, resources
 from .test_iam import UNSCOPABLE
 
 ENVS = ("dev", "prod")
-MODELS = ("cnn", "mlp")
 IMAGE_URI = (r"^\$\{AWS::AccountId\}\.dkr\.ecr\.\$\{AWS::Region\}\.\$\{AWS::URLSuffix\}/"
              r"cdk-hnb659fds-container-assets-\$\{AWS::AccountId\}-\$\{AWS::Region\}:[0-9a-f]{64}$")
 
@@ -197,28 +196,10 @@ def test_experiment_model_role_differs_per_model(synthesized, env):
     assert len(roles) == len(groups) == len(MODELS)
 
 
-def experiments_output_keys(model):
-    """`experiments.outputs.output_keys(model)`, read from its source: the main .venv cannot import the
-    experiments package (its SDK lives in .venv-experiments)."""
-    tree = ast.parse((REPO_ROOT / "experiments" / "outputs.py").read_text())
-    function = next(n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and n.name == "output_keys")
-    mapping = next(n for n in ast.walk(function) if isinstance(n, ast.Dict))
-
-    def text(node):
-        if isinstance(node, ast.Constant):
-            return node.value
-        assert isinstance(node, ast.JoinedStr), ast.dump(node)
-        return "".join(v.value if isinstance(v, ast.Constant) else {"m": model.capitalize()}[v.value.id]
-                       for v in node.values)
-
-    return {ast.literal_eval(k): (text(v.elts[0]), text(v.elts[1])) for k, v in zip(mapping.keys, mapping.values,
-                                                                                    strict=True)}
-
-
 @pytest.mark.parametrize("env", ENVS)
 @pytest.mark.parametrize("model", MODELS)
 def test_every_output_experiments_reads_exists(synthesized, env, model):
-    keys = experiments_output_keys(model)
+    keys = output_keys(model)  # what experiments/outputs.py reads
     assert len(keys) == 11 and keys["model_role_arn"] == ("training", f"{model.capitalize()}ExperimentModelRoleArn")
     for field, (part, key) in keys.items():
         assert key in synthesized.json(f"elasticml-{env}-{part}")["Outputs"], (field, part, key)

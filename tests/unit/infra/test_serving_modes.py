@@ -269,6 +269,7 @@ def test_async_keeps_blue_green_with_rollback(asynced):
     assert len(config["AutoRollbackConfiguration"]["Alarms"]) == 2
 
 
+@pytest.mark.slow
 def test_async_templates_pass_cfn_lint_and_checkov(async_out):
     templates = sorted(str(p) for p in async_out.glob("elasticml-dev-serving-*.template.json"))
     assert len(templates) == 2

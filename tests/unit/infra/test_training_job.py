@@ -10,7 +10,13 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk.assertions import Match, Template
 
-from infra.components.training_job import METRIC_DEFINITIONS_FILE, TrainingJobTask, load_metric_definitions
+from infra.components.training_job import (
+    METRIC_DEFINITIONS_FILE,
+    TrainingJobProps,
+    TrainingJobTask,
+    load_metric_definitions,
+)
+from infra.settings import TrainingSettings
 from infra.stacks.training_stack import image_asset
 
 from .conftest import as_list, bare_stack, definition, policy_statements
@@ -23,18 +29,17 @@ def make_job(stub_sources, **overrides):
     vpc = ec2.Vpc(stack, "Vpc", nat_gateways=0, max_azs=2, subnet_configuration=[
         ec2.SubnetConfiguration(name="isolated", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)])
     key = kms.Key(stack, "Key")
-    props = dict(
+    settings = dict(model="cnn", framework="pytorch", instance_type="ml.g5.xlarge", instance_count=2,
+                    volume_size_gb=30, use_spot=True, max_runtime_s=3600, max_wait_s=7200, quality_threshold=0.7,
+                    channels=("train", "validation"), hyperparameters=tuple(sorted(HYPERPARAMETERS.items())))
+    settings.update(overrides)
+    props = TrainingJobProps(
         job_name_prefix="proj-dev-cnn",
         image=image_asset(stack, "Image", stub_sources.training_dir, FRAMEWORK="pytorch"),
-        metric_definitions=load_metric_definitions(), hyperparameters=HYPERPARAMETERS,
-        data_bucket=s3.Bucket(stack, "Data", encryption_key=key), data_prefix="cnn",
-        channels=["train", "validation"], artifact_bucket=s3.Bucket(stack, "Artifacts", encryption_key=key),
-        output_prefix="training/cnn", checkpoint_prefix="checkpoints/cnn", key=key,
-        instance_type="ml.g5.xlarge", instance_count=2, volume_size_gb=30, max_runtime_s=3600, use_spot=True,
-        max_wait_s=7200, vpc=vpc, subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED),
-        s3_prefix_list_id="pl-s3")
-    props.update(overrides)
-    job = TrainingJobTask(stack, "Job", **props)
+        metric_definitions=load_metric_definitions(), data_bucket=s3.Bucket(stack, "Data", encryption_key=key),
+        artifact_bucket=s3.Bucket(stack, "Artifacts", encryption_key=key), key=key, vpc=vpc,
+        subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED), s3_prefix_list_id="pl-s3")
+    job = TrainingJobTask(stack, "Job", settings=TrainingSettings(**settings), props=props)
     machine = sfn.StateMachine(stack, "Machine", definition_body=sfn.DefinitionBody.from_chainable(job.task))
     for statement in job.policy_statements:
         machine.add_to_role_policy(statement)
@@ -77,11 +82,6 @@ def test_without_spot_there_is_no_max_wait(stub_sources):
     p = definition(Template.from_stack(stack).to_json())["States"]["Train"]["Parameters"]
     assert "EnableManagedSpotTraining" not in p
     assert p["StoppingCondition"] == {"MaxRuntimeInSeconds": 3600}
-
-
-def test_spot_max_wait_below_runtime_is_refused(stub_sources):
-    with pytest.raises(ValueError, match="max_wait_s must be >= max_runtime_s"):
-        make_job(stub_sources, max_wait_s=60)
 
 
 def test_isolated_in_the_vpc_with_encryption(state):

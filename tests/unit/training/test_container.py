@@ -12,7 +12,14 @@ def test_training_dockerfile_passes_hadolint():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_train_program_is_executable_and_runs_the_package():
+def test_train_program_runs_the_package(tmp_path):
+    """`train` (what `docker run IMAGE train` executes) is `python -m training`: a bad hyperparameter gets the
+    package's own failure file and exit status, from any directory."""
     program = ROOT / "training" / "train"
     assert os.access(program, os.X_OK)
-    assert "python -m training" in program.read_text()
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+           "SM_OUTPUT_DIR": str(tmp_path)}
+    result = subprocess.run([str(program), "--model", "rnn"], cwd=tmp_path, env=env, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 1, result.stderr
+    assert (tmp_path / "failure").read_text().startswith("ConfigError: hyperparameter 'model' must be one of")

@@ -5,7 +5,7 @@ from training.contract import load_environment, parse_flags
 from training.distributed import topology
 from training.errors import ConfigError
 
-from tests.opt_ml import make_opt_ml
+from tests.helpers.opt_ml import make_opt_ml
 
 
 def test_paths_hosts_and_hyperparameters_come_from_the_opt_ml_tree(tmp_path):

@@ -6,7 +6,7 @@ from training.data.images import ImageSettings, load_image_folder
 from training.data.split import split_train_validation
 from training.errors import DataError
 
-from tests.synthetic import tone, write_audio_class_folders, write_fsdd_folder, write_image_folder, write_wav
+from tests.helpers.synthetic import tone, write_audio_class_folders, write_fsdd_folder, write_image_folder, write_wav
 
 AUDIO = AudioSettings(sample_rate=8000, num_samples=8000)
 
@@ -134,7 +134,7 @@ def test_without_speakers_the_split_is_stratified_and_seeded(tmp_path):
 
 @pytest.mark.parametrize("width, height", [(20_000, 20_000), (6_000, 6_000)])  # past Pillow's bomb limit; past ours
 def test_an_image_claiming_too_many_pixels_is_a_bad_file_named_or_skipped(tmp_path, width, height):
-    from tests.hostile import png_claiming
+    from tests.helpers.hostile import png_claiming
 
     write_image_folder(tmp_path, per_class=3)
     bomb = tmp_path / "circle" / "bomb.png"
@@ -151,7 +151,7 @@ def test_an_image_claiming_too_many_pixels_is_a_bad_file_named_or_skipped(tmp_pa
     (767_999, "767999 Hz has no practical ratio to 8000 Hz"),
 ])
 def test_a_wav_claiming_an_absurd_rate_is_a_bad_file_named_or_skipped(tmp_path, rate, message):
-    from tests.hostile import wav_claiming_rate
+    from tests.helpers.hostile import wav_claiming_rate
 
     write_audio_class_folders(tmp_path, per_class=3)
     bad = tmp_path / "high" / "absurd.wav"

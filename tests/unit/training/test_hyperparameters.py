@@ -1,14 +1,17 @@
 import pytest
 from training.errors import ConfigError
-from training.hyperparameters import MODEL_DEFAULTS, parse_hyperparameters
+from training.hyperparameters import parse_hyperparameters
 
 
 def test_strings_become_typed_values_and_each_model_gets_its_recipe():
     hp = parse_hyperparameters({"model": "mlp", "epochs": "7", "dropout": "0.5", "augment": "false",
                                 "sagemaker_program": "ignored"})
     assert (hp.epochs, hp.dropout, hp.augment) == (7, 0.5, False)
-    assert hp.batch_size == MODEL_DEFAULTS["mlp"]["batch_size"]
-    assert parse_hyperparameters({"model": "cnn"}).learning_rate == MODEL_DEFAULTS["cnn"]["learning_rate"]
+    cnn, mlp = parse_hyperparameters({"model": "cnn"}), parse_hyperparameters({"model": "mlp"})
+    # each model has its own recipe for the common settings, and a given value wins over it
+    assert (cnn.epochs, cnn.batch_size, cnn.learning_rate) != (mlp.epochs, mlp.batch_size, mlp.learning_rate)
+    assert parse_hyperparameters({"model": "cnn", "batch_size": "7"}).batch_size == 7
+    assert hp.batch_size == mlp.batch_size  # a value given for one setting leaves the others to the recipe
 
 
 def test_the_manifest_records_only_what_applies_to_the_model():
@@ -76,11 +79,15 @@ def test_the_defaults_of_both_models_are_in_range():
     parse_hyperparameters({"model": "mlp"})
 
 
-def test_precision_picks_the_autocast_dtype():
+@pytest.mark.parametrize("native", [True, False])
+def test_precision_picks_the_autocast_dtype(monkeypatch, native):
     import torch
-    from training.cnn_training import autocast_dtype, native_bf16
 
+    from training import cnn_training
+
+    monkeypatch.setattr(cnn_training, "native_bf16", lambda device: native)
     cpu = torch.device("cpu")
-    assert autocast_dtype("fp32", cpu) is None
-    assert autocast_dtype("bf16", cpu) is torch.bfloat16
-    assert autocast_dtype("auto", cpu) is (torch.bfloat16 if native_bf16(cpu) else None)
+    assert cnn_training.autocast_dtype("fp32", cpu) is None
+    assert cnn_training.autocast_dtype("bf16", cpu) is torch.bfloat16
+    # auto: bf16 only where it runs natively (emulated bf16 is slower than float32)
+    assert cnn_training.autocast_dtype("auto", cpu) is (torch.bfloat16 if native else None)

@@ -13,19 +13,28 @@ from pathlib import Path
 
 import keras
 import tensorflow as tf
+from training.hyperparameters import Hyperparameters
 
 
 @dataclass(frozen=True)
 class MFCCConfig:
-    sample_rate: int = 8000
-    num_samples: int = 8000
-    frame_length: int = 256
-    frame_step: int = 128
-    fft_length: int = 256
-    num_mel_bins: int = 40
+    """The MFCC front end. Its values come from the hyperparameters (`from_hyperparameters`), their one home."""
+
+    sample_rate: int
+    num_samples: int
+    frame_length: int
+    frame_step: int
+    fft_length: int
+    num_mel_bins: int
+    num_mfcc: int
+    upper_hz: float
     lower_hz: float = 20.0
-    upper_hz: float = 4000.0
-    num_mfcc: int = 20
+
+    @classmethod
+    def from_hyperparameters(cls, hp: Hyperparameters) -> MFCCConfig:
+        return cls(sample_rate=hp.sample_rate, num_samples=int(round(hp.sample_rate * hp.clip_seconds)),
+                   frame_length=hp.frame_length, frame_step=hp.frame_step, fft_length=hp.frame_length,
+                   num_mel_bins=hp.num_mel_bins, upper_hz=hp.sample_rate / 2, num_mfcc=hp.num_mfcc)
 
     @property
     def num_frames(self) -> int:
@@ -39,14 +48,22 @@ class MFCCConfig:
 
 @dataclass(frozen=True)
 class MLPConfig:
+    """The classifier. Its values come from the hyperparameters (`from_hyperparameters`), their one home."""
+
     num_classes: int
     feature_shape: tuple[int, int]
-    hidden_units: int = 1024
-    hidden_layers: int = 2
-    dropout: float = 0.5
-    aligned_frames: int = 32  # 0: no time alignment
-    num_mel_bins: int = 40  # scales c0 back to the mean log-mel energy for the voicing threshold
-    voiced_margin_db: float = 40.0
+    hidden_units: int
+    hidden_layers: int
+    dropout: float
+    aligned_frames: int  # 0: no time alignment
+    num_mel_bins: int  # scales c0 back to the mean log-mel energy for the voicing threshold
+    voiced_margin_db: float
+
+    @classmethod
+    def from_hyperparameters(cls, hp: Hyperparameters, num_classes: int, feature_shape: tuple[int, int]) -> MLPConfig:
+        return cls(num_classes=num_classes, feature_shape=tuple(feature_shape), hidden_units=hp.hidden_units,
+                   hidden_layers=hp.hidden_layers, dropout=hp.dropout, aligned_frames=hp.aligned_frames,
+                   num_mel_bins=hp.num_mel_bins, voiced_margin_db=hp.voiced_margin_db)
 
 
 class MFCC(keras.layers.Layer):

@@ -7,9 +7,10 @@ import shutil
 import subprocess
 from pathlib import Path
 
-PROJECT = Path(__file__).resolve().parents[3]
+PROJECT = Path(__file__).resolve().parents[2]
 SYNTH_FILES = ("app.py", "cdk.json", "package.json", "package-lock.json", "training/metric_definitions.json",
-               "training/Dockerfile", "inference/Dockerfile", "planner/__init__.py", "planner/instances.py")
+               "training/Dockerfile", "inference/Dockerfile", "planner/__init__.py", "planner/instances.py",
+               "shared_names.py", "evaluation_tarball.py")
 SYNTH_DIRS = ("infra",)
 
 

@@ -5,23 +5,17 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[3]
+from inference.readiness import NotReady, ServerExited, free_port, wait_until_healthy
+
+REPO = Path(__file__).resolve().parents[2]
 INFERENCE_DIR = REPO / "inference"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass
@@ -43,7 +37,6 @@ class ServerProcess:
         self.port = free_port()
         env = {
             **os.environ,
-            "PYTHONPATH": str(INFERENCE_DIR),
             "TF_CPP_MIN_LOG_LEVEL": "2",
             "INFERENCE_NUM_THREADS": "1",
             **self.env,
@@ -64,18 +57,14 @@ class ServerProcess:
         ]
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"server exited with {self.process.returncode}:\n{self.log()}")
-            try:
-                with urllib.request.urlopen(self.url + "/ping", timeout=2) as response:
-                    if response.status == 200:
-                        return self
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(f"server did not answer /ping within {timeout_s} s:\n{self.log()}")
+        try:
+            wait_until_healthy(self.process, self.url + "/ping", timeout_s, poll_s=0.1)
+        except ServerExited as exited:
+            raise RuntimeError(f"server exited with {exited.returncode}:\n{self.log()}") from exited
+        except NotReady as late:
+            self.stop()
+            raise RuntimeError(f"server did not answer /ping within {timeout_s} s:\n{self.log()}") from late
+        return self
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")[-5000:]

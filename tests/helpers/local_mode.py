@@ -8,13 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[3]
+from inference.readiness import free_port
 
+__all__ = ["free_port", "local_mode_command", "run_local_mode", "processes_mentioning"]
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def local_mode_command(output: Path, port: int, *args: str) -> list[str]:
@@ -23,7 +21,7 @@ def local_mode_command(output: Path, port: int, *args: str) -> list[str]:
 
 def run_local_mode(output: Path, port: int, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
     return subprocess.run(local_mode_command(output, port, *args), cwd=REPO, capture_output=True, text=True,
-                          timeout=timeout, env={**os.environ, "PYTHONPATH": ""})
+                          timeout=timeout, env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
 
 
 def processes_mentioning(text: str, exclude: tuple[int, ...] = ()) -> list[int]:

@@ -105,7 +105,6 @@ def explain_samples(url: str, endpoint: str, samples: Sequence[Sample], folder: 
                     method: str = "integrated_gradients") -> list[Explanation]:
     """The first `count` held-out samples with an explanation each, its PNG written under `folder`
     (the client's `--explain` files). A server without an explanation path yields none."""
-    use_inference_package()
     from inference.client import EndpointClient, InvocationError, content_type_for
     from inference.explain_files import write_explanation_pngs
 

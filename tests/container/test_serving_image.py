@@ -21,8 +21,7 @@ import numpy as np
 import pytest
 from container_helpers import REPO, datasets
 
-sys.path.insert(0, str(REPO / "tests" / "integration" / "inference"))
-from inference_server import ServerProcess  # noqa: E402  the same server, run on the host
+from tests.helpers.inference_server import ServerProcess  # the same server, run on the host
 
 # SageMaker's container startup health check can be given 60 to 3600 s
 # (ContainerStartupHealthCheckTimeoutInSeconds,

@@ -13,7 +13,7 @@ import docker_cli
 import pytest
 from container_helpers import REPO, copy_images, copy_recordings, train_in_container
 
-from tests.opt_ml import make_opt_ml
+from tests.helpers.opt_ml import make_opt_ml
 
 METRICS = json.loads((REPO / "training" / "metric_definitions.json").read_text())
 

@@ -13,9 +13,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from explain_artifacts import build_explained_cnn, build_explained_mlp
-from inference_fixtures import npy_bytes, png_bytes, random_pixels, tone, wav_bytes
-from inference_server import ServerProcess
+
+from tests.helpers.explain_artifacts import build_explained_cnn, build_explained_mlp
+from tests.helpers.inference_fixtures import npy_bytes, png_bytes, random_pixels, tone, wav_bytes
+from tests.helpers.inference_server import ServerProcess
 
 ATTRIBUTES = "X-Amzn-SageMaker-Custom-Attributes"
 

@@ -7,10 +7,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from explain_artifacts import PATCH, build_explained_cnn, build_explained_mlp, build_patch_cnn, patch_image
 from inference.artifact import load_manifest
 from inference.explain import GRADIENT_X_INPUT, INTEGRATED_GRADIENTS, Explainer, ExplainRequest, load_explainer
 from scipy.stats import spearmanr
+
+from tests.helpers.explain_artifacts import (
+    PATCH,
+    build_explained_cnn,
+    build_explained_mlp,
+    build_patch_cnn,
+    patch_image,
+)
 
 # Completeness: |sum(attributions) - (logit(x) - logit(0))| within this share of |logit(x) - logit(0)|
 # plus an absolute floor for near-zero differences (32 Gauss-Legendre steps, float32).

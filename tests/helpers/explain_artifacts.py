@@ -7,7 +7,16 @@ import json
 from pathlib import Path
 
 import numpy as np
-from inference_fixtures import AUDIO_CLASSES, IMAGE_CLASSES, IMAGE_SIZE, MFCC, NUM_SAMPLES, SAMPLE_RATE, _write_manifest
+
+from tests.helpers.inference_fixtures import (
+    AUDIO_CLASSES,
+    IMAGE_CLASSES,
+    IMAGE_SIZE,
+    MFCC,
+    NUM_SAMPLES,
+    SAMPLE_RATE,
+    _write_manifest,
+)
 
 PATCH = (slice(4, 12), slice(18, 26))  # rows, columns of the synthetic model's evidence
 

@@ -115,6 +115,7 @@ def build_explained_mlp(model_dir: Path, seed: int = 0) -> Path:
     """The project's MLP (untrained, seeded) with the MFCC featurizer, exported as training does."""
     import keras
     import tensorflow as tf
+    from training.hyperparameters import parse_hyperparameters
     from training.models.mlp import (
         MFCCConfig,
         MLPConfig,
@@ -127,8 +128,8 @@ def build_explained_mlp(model_dir: Path, seed: int = 0) -> Path:
     keras.utils.set_random_seed(seed)
     mfcc = MFCCConfig(sample_rate=SAMPLE_RATE, num_samples=NUM_SAMPLES, **{k: MFCC[k] for k in (
         "frame_length", "frame_step", "fft_length", "num_mel_bins", "lower_hz", "upper_hz", "num_mfcc")})
-    config = MLPConfig(num_classes=len(AUDIO_CLASSES), feature_shape=(mfcc.num_frames, mfcc.num_mfcc),
-                       hidden_units=32, hidden_layers=1)
+    hp = parse_hyperparameters({"model": "mlp", "hidden_units": "32", "hidden_layers": "1"})
+    config = MLPConfig.from_hyperparameters(hp, len(AUDIO_CLASSES), (mfcc.num_frames, mfcc.num_mfcc))
     classifier = build_classifier(config)
     waveform_model = build_waveform_model(classifier, mfcc)
     model_dir.mkdir(parents=True, exist_ok=True)

@@ -73,6 +73,13 @@ class Hyperparameters:
     noise_snr_db: float = field(default=40.0, metadata=_for(
         "mlp", help="training: added noise's SNR is drawn from [this, this + 20] dB; keep it at "
                     "least voiced_margin_db, or the alignment takes the noise for voice"))
+    synthetic_ratio: float = field(default=0.5, metadata=_for(
+        "mlp", help="synthetic clips (the 'synthetic' channel, `python -m training.synthesize`) added per real clip "
+                    "in each batch; 0: ignore the channel"))
+    refit: bool = field(default=True, metadata=_for(
+        "mlp", help="with a 'test' channel and no 'validation' channel: train the artifact on every speaker of the "
+                    "train channel for `epochs` (the count the four-rotation protocol chose) instead of holding "
+                    "speakers out for validation"))
 
     def __post_init__(self) -> None:
         if self.model not in MODELS:
@@ -94,6 +101,8 @@ class Hyperparameters:
         if not 0.0 <= self.speed_perturbation < 0.5:
             raise ConfigError(f"hyperparameter 'speed_perturbation' must be in [0, 0.5), "
                               f"got {self.speed_perturbation}")
+        if not 0.0 <= self.synthetic_ratio <= 4.0:
+            raise ConfigError(f"hyperparameter 'synthetic_ratio' must be in [0, 4], got {self.synthetic_ratio}")
         if self.time_budget_s < 0:
             raise ConfigError(f"hyperparameter 'time_budget_s' must not be negative, got {self.time_budget_s}")
 

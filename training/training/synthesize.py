@@ -146,7 +146,8 @@ def draw_speakers(count: int, engines: Sequence[str], seed: int) -> list[Speaker
 def _run(command: list[str], what: str) -> None:
     result = subprocess.run(command, capture_output=True, text=True, timeout=120)
     if result.returncode != 0:
-        raise DataError(f"{what}: {' '.join(command[:3])} ... failed ({result.returncode}): {result.stderr.strip()[:300]}")
+        raise DataError(f"{what}: {' '.join(command[:3])} ... failed ({result.returncode}): "
+                        f"{result.stderr.strip()[:300]}")
 
 
 def _scheme_string(text: str) -> str:

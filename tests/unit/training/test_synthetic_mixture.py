@@ -25,7 +25,7 @@ def test_each_real_batch_gets_its_seeded_synthetic_draw():
     batches = mixture.add_synthetic(real, seed=0, epoch=3)
     assert all(len(b) == 12 for b in batches)
     assert all((b[:8] < 20).all() and (b[8:] >= 20).all() and (b[8:] < 70).all() for b in batches)
-    assert all(np.array_equal(x, y) for x, y in zip(batches, mixture.add_synthetic(real, seed=0, epoch=3)))
+    assert all(np.array_equal(x, y) for x, y in zip(batches, mixture.add_synthetic(real, seed=0, epoch=3), strict=True))
     assert not np.array_equal(batches[0], mixture.add_synthetic(real, seed=0, epoch=4)[0])
 
 

@@ -33,6 +33,9 @@ from training.schedule import Budget
 
 log = logging.getLogger(__name__)
 # Settings that may change between a run and its resumption without changing what is trained.
+# The MLP's optional channel of synthetic speakers (`python -m training.synthesize`). A SageMaker channel
+# name: 1-64 characters of [A-Za-z0-9.-_] (https://docs.aws.amazon.com/sagemaker/latest/dg/API_Channel.html).
+SYNTHETIC_CHANNEL = "synthetic"
 NOT_FINGERPRINTED = ("name", "checkpoint_dir", "on_bad_file", "processes_per_host", "dist_port")
 
 
@@ -132,11 +135,11 @@ def _prepare_mlp(env: TrainingEnvironment, hp: Hyperparameters, local_rank: int,
                              on_bad_file=hp.on_bad_file)
     splits = load_splits(env, hp, lambda path, names: load_audio_channel(path, settings, names))
     synthetic = None
-    if "synthetic" in env.channels and hp.synthetic_ratio > 0:
-        synthetic = load_audio_channel(env.channels["synthetic"], settings, splits.train.class_names)
+    if SYNTHETIC_CHANNEL in env.channels and hp.synthetic_ratio > 0:
+        synthetic = load_audio_channel(env.channels[SYNTHETIC_CHANNEL], settings, splits.train.class_names)
         splits.fit["synthetic"] = {"clips": len(synthetic), "ratio": hp.synthetic_ratio,
                                    "speakers": 0 if synthetic.groups is None else len(np.unique(synthetic.groups))}
-    elif "synthetic" in env.channels:
+    elif SYNTHETIC_CHANNEL in env.channels:
         log.info("synthetic channel given but synthetic_ratio=0: not used")
     trainer = mlp_training.MLPTrainer(hp, splits.train, splits.validation, topo, strategy, synthetic)
     framework = {"framework": "tensorflow", "framework_version": tf.__version__, "task": "audio_classification"}

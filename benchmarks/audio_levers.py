@@ -45,6 +45,7 @@ def rotations(fsdd: Path, work: Path, protocol: str, synthetic: Path | None,
         run = train(channels, {"model": "mlp", "seed": "0", **overrides}, folder / "job")
         runs.append({"held_out_speaker": held_out, "accuracy": run.evaluation["accuracy"],
                      "macro_f1": run.evaluation["macro_f1"], "wall_s": round(run.seconds, 1),
+                     "recall": {k: round(v["recall"], 3) for k, v in run.evaluation["per_class"].items()},
                      "training": run.evaluation.get("training", {})})
         print(json.dumps(runs[-1]), flush=True)
     accuracies = [r["accuracy"] for r in runs]

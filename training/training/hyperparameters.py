@@ -73,6 +73,8 @@ class Hyperparameters:
     noise_snr_db: float = field(default=40.0, metadata=_for(
         "mlp", help="training: added noise's SNR is drawn from [this, this + 20] dB; keep it at "
                     "least voiced_margin_db, or the alignment takes the noise for voice"))
+    conv_filters: int = field(default=0, metadata=_for(
+        "mlp", help="a 1-D convolution of this many filters over the MFCC frames in front of the MLP; 0: none"))
     synthetic_ratio: float = field(default=0.5, metadata=_for(
         "mlp", help="synthetic clips (the 'synthetic' channel, `python -m training.synthesize`) added per real clip "
                     "in each batch; 0: ignore the channel"))

@@ -127,7 +127,7 @@ class MLPTrainer:
         self.config = MLPConfig(num_classes=len(train.class_names), feature_shape=tuple(feature_shape),
                                 hidden_units=hp.hidden_units, hidden_layers=hp.hidden_layers, dropout=hp.dropout,
                                 aligned_frames=hp.aligned_frames, num_mel_bins=hp.num_mel_bins,
-                                voiced_margin_db=hp.voiced_margin_db)
+                                voiced_margin_db=hp.voiced_margin_db, conv_filters=hp.conv_filters)
         with strategy.scope():
             self.classifier = build_classifier(self.config)
             self.model = build_waveform_model(self.classifier, self.mfcc) if self.waveform_input else self.classifier

@@ -47,6 +47,7 @@ class MLPConfig:
     aligned_frames: int = 32  # 0: no time alignment
     num_mel_bins: int = 40  # scales c0 back to the mean log-mel energy for the voicing threshold
     voiced_margin_db: float = 40.0
+    conv_filters: int = 0  # 0: none; else a 1-D convolution over MFCC frames in front of the MLP
 
 
 class MFCC(keras.layers.Layer):
@@ -114,7 +115,12 @@ def build_classifier(config: MLPConfig) -> keras.Model:
     x = features
     if config.aligned_frames:
         x = VoicedAlignment(config.aligned_frames, config.num_mel_bins, config.voiced_margin_db)(x)
-    x = keras.layers.Flatten()(UtteranceNormalization()(x))
+    x = UtteranceNormalization()(x)
+    if config.conv_filters:
+        # Local time-frequency patterns (a formant moving over five frames) wherever they fall.
+        x = keras.layers.Conv1D(config.conv_filters, 5, padding="same", use_bias=False)(x)
+        x = keras.layers.Activation("gelu")(keras.layers.BatchNormalization()(x))
+    x = keras.layers.Flatten()(x)
     for _ in range(config.hidden_layers):
         x = keras.layers.Dense(config.hidden_units, use_bias=False)(x)
         x = keras.layers.BatchNormalization()(x)

@@ -67,3 +67,15 @@ def test_refit_false_holds_a_speaker_out_and_says_which(tmp_path):
 def test_a_validation_channel_or_no_test_channel_keeps_validation(tmp_path):
     assert _splits(tmp_path, ("train", "validation", "test")).fit["validated_on"] == "validation channel"
     assert _splits(tmp_path, ("train",)).fit["refit"] is False
+
+
+def test_the_conv_front_end_is_optional_and_keeps_the_output_shape():
+    import keras
+    from training.models.mlp import MLPConfig, build_classifier
+
+    for filters in (0, 8):
+        config = MLPConfig(num_classes=4, feature_shape=(61, 20), hidden_units=16, conv_filters=filters)
+        model = build_classifier(config)
+        convs = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv1D)]
+        assert len(convs) == (1 if filters else 0)
+        assert model(np.zeros((2, 61, 20), np.float32)).shape == (2, 4)

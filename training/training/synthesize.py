@@ -1,6 +1,6 @@
 """Synthetic speakers: say class words in many text-to-speech voices, as training data for the audio model.
 
-    python -m training.synthesize --words zero,one,two --labels 0,1,2 --out DIR [--speakers 60] [--takes 3]
+    python -m training.synthesize --words zero,one,two --labels 0,1,2 --out DIR [--speakers 240] [--takes 3]
 
 A model trained on the three or four voices of a small corpus learns those voices, not the words.
 This data-preparation step (run before the training job; its output is the job's `synthetic`
@@ -80,7 +80,7 @@ class SynthesisSettings:
     words: tuple[str, ...]
     labels: tuple[str, ...]
     out: Path
-    speakers: int = 60
+    speakers: int = 240
     takes: int = 3
     sample_rate: int = 8000
     seed: int = 0
@@ -281,7 +281,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--words", required=True, help="comma-separated words to say, one per class")
     parser.add_argument("--labels", help="comma-separated class labels, one per word (default: the words)")
     parser.add_argument("--out", type=Path, required=True, help="output folder (the training job's channel)")
-    parser.add_argument("--speakers", type=int, default=60, help="synthetic speakers (default 60)")
+    parser.add_argument("--speakers", type=int, default=240, help="synthetic speakers (default 240)")
     parser.add_argument("--takes", type=int, default=3, help="takes of each word per speaker (default 3)")
     parser.add_argument("--sample-rate", type=int, default=8000)
     parser.add_argument("--seed", type=int, default=0)

@@ -1,7 +1,7 @@
 """The synthesizer of synthetic speakers, on its own.
 
 The end-to-end tests need espeak-ng (`apt-get install -y espeak-ng`); they skip, saying so, where it is
-missing. `make test` installs it on Debian machines where it can (Makefile, `tts-engines`).
+missing. `make test` installs it where apt-get runs as root (mk/audio.mk, `tts-test-engine`).
 """
 
 import json

@@ -62,7 +62,7 @@ def markdown(results: list[dict[str, Any]]) -> str:
         lines.append(f"| {r['name']} | {r['protocol']} | {r['synthetic'] or '-'} | {overrides} | "
                      + " | ".join(by.get(s, "-") for s in ("george", "jackson", "nicolas", "theo"))
                      + f" | **{r['mean_accuracy']:.3f}** | {r['min_accuracy']:.3f} |")
-    lines += ["", "Measured on " + ", ".join(sorted({r["machine"] for r in results})) + "."]
+    lines += ["", "Measured on " + "; ".join(sorted({r["machine"] for r in results})) + "."]
     return "\n".join(lines) + "\n"
 
 

@@ -8,24 +8,21 @@ The training runs are session fixtures: the serving tests serve the artifacts th
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.helpers import docker_cli
+from tests.helpers.containers import FSDD_SPEAKERS, TrainingRun, copy_images, copy_recordings, train_in_container
+from tests.helpers.opt_ml import make_opt_ml
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
-sys.path.insert(0, str(HERE))  # docker_cli, whatever pytest's import mode
-sys.path.insert(0, str(REPO))  # tests.helpers, local_mode
 
 if os.environ.get("CONTAINER_TESTS") != "1":
     collect_ignore_glob = ["test_*.py"]  # `make container-test` runs them: they need Docker and the images
 
-import docker_cli  # noqa: E402
-from container_helpers import FSDD_SPEAKERS, TrainingRun, copy_images, copy_recordings, train_in_container  # noqa: E402
-
-from tests.helpers.opt_ml import make_opt_ml  # noqa: E402
 
 
 @pytest.fixture(scope="session", autouse=True)

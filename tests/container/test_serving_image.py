@@ -16,11 +16,11 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import docker_cli
 import numpy as np
 import pytest
-from container_helpers import REPO, datasets
 
+from tests.helpers import docker_cli
+from tests.helpers.containers import REPO, datasets
 from tests.helpers.inference_server import ServerProcess  # the same server, run on the host
 
 # SageMaker's container startup health check can be given 60 to 3600 s

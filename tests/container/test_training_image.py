@@ -9,10 +9,10 @@ import json
 import re
 import time
 
-import docker_cli
 import pytest
-from container_helpers import REPO, copy_images, copy_recordings, train_in_container
 
+from tests.helpers import docker_cli
+from tests.helpers.containers import REPO, copy_images, copy_recordings, train_in_container
 from tests.helpers.opt_ml import make_opt_ml
 
 METRICS = json.loads((REPO / "training" / "metric_definitions.json").read_text())

@@ -78,6 +78,8 @@ RANGES: dict[str, Range] = {
     "speed_perturbation": Range(0, 0.5, high_open=True),
     "noise_snr_db": Range(-100, 200),
     "explain_per_class": Range(0, 10_000),
+    "conv_filters": Range(0, 4096),
+    "synthetic_ratio": Range(0, 4),
 }
 
 
@@ -132,6 +134,15 @@ class Hyperparameters:
     noise_snr_db: float = field(default=40.0, metadata=_for(
         "mlp", help="training: added noise's SNR is drawn from [this, this + 20] dB; keep it at "
                     "least voiced_margin_db, or the alignment takes the noise for voice"))
+    conv_filters: int = field(default=0, metadata=_for(
+        "mlp", help="a 1-D convolution of this many filters over the MFCC frames in front of the MLP; 0: none"))
+    synthetic_ratio: float = field(default=0.5, metadata=_for(
+        "mlp", help="synthetic clips (the 'synthetic' channel, `python -m training.synthesize`) added per real clip "
+                    "in each batch; 0: ignore the channel"))
+    refit: bool = field(default=True, metadata=_for(
+        "mlp", help="with a 'test' channel and no 'validation' channel: train the artifact on every speaker of the "
+                    "train channel for `epochs` (the count the four-rotation protocol chose) instead of holding "
+                    "speakers out for validation"))
 
     def __post_init__(self) -> None:
         if self.model not in MODELS:

@@ -12,7 +12,7 @@ import os
 import platform
 import signal
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,9 @@ from training.storage import check_output_folders, write_error
 
 log = logging.getLogger(__name__)
 # Settings that may change between a run and its resumption without changing what is trained.
+# The MLP's optional channel of synthetic speakers (`python -m training.synthesize`). A SageMaker channel
+# name: 1-64 characters of [A-Za-z0-9.-_] (https://docs.aws.amazon.com/sagemaker/latest/dg/API_Channel.html).
+SYNTHETIC_CHANNEL = "synthetic"
 NOT_FINGERPRINTED = ("name", "checkpoint_dir", "on_bad_file", "processes_per_host", "dist_port", "explain_per_class")
 
 
@@ -42,6 +45,7 @@ class Splits:
     train: Dataset
     validation: Dataset
     test: Dataset | None
+    fit: dict[str, Any] = field(default_factory=dict)  # how the artifact's training set was chosen
 
     @property
     def held_out(self) -> tuple[str, Dataset]:
@@ -56,12 +60,32 @@ def load_splits(env: TrainingEnvironment, hp: Hyperparameters,
         raise DataError(f"no 'train' channel: expected {env.input_dir / 'data' / 'train'} or SM_CHANNEL_TRAIN")
     train = load(env.channels["train"], None)
     log.info("train channel %s: %d samples, %d classes", env.channels["train"], len(train), len(train.class_names))
+    test = load(env.channels["test"], train.class_names) if "test" in env.channels else None
     if "validation" in env.channels:
         validation = load(env.channels["validation"], train.class_names)
+        fit = {"refit": False, "trained_on": "train channel", "validated_on": "validation channel"}
+    elif test is not None and hp.model == "mlp" and hp.refit:
+        validation = test
+        fit = {"refit": True, "trained_on": "the whole train channel", "validated_on": "test channel (monitoring only)",
+               "epochs": hp.epochs, "epochs_chosen_by": "the four-rotation protocol (README, audio section)"}
+        if train.groups is not None:
+            fit["speakers"] = sorted(str(g) for g in np.unique(train.groups))
+        emit(f"refit: training on every sample of the train channel{_speakers(train)} for {hp.epochs} epochs, the "
+             "count the four-rotation protocol chose; the per-epoch validation figures are on the test channel "
+             "and choose nothing (refit=false holds speakers out instead)")
     else:
         train, validation = split_train_validation(train, hp.validation_fraction, hp.seed)
-    test = load(env.channels["test"], train.class_names) if "test" in env.channels else None
-    return Splits(train=train, validation=validation, test=test)
+        fit = {"refit": False, "trained_on": "train channel less the held-out split",
+               "validated_on": f"{hp.validation_fraction:.0%} of the train channel"}
+        if validation.groups is not None:
+            fit["held_out_speakers"] = sorted(str(g) for g in np.unique(validation.groups))
+    return Splits(train=train, validation=validation, test=test, fit=fit)
+
+
+def _speakers(data: Dataset) -> str:
+    if data.groups is None:
+        return ""
+    return f" ({len(np.unique(data.groups))} speakers)"
 
 
 def checkpoint_dir(hp: Hyperparameters) -> Path | None:
@@ -111,7 +135,14 @@ def _prepare_mlp(env: TrainingEnvironment, hp: Hyperparameters, local_rank: int,
     settings = AudioSettings(sample_rate=hp.sample_rate, num_samples=int(round(hp.sample_rate * hp.clip_seconds)),
                              on_bad_file=hp.on_bad_file)
     splits = load_splits(env, hp, lambda path, names: load_audio_channel(path, settings, names))
-    trainer = mlp_training.MLPTrainer(hp, splits.train, splits.validation, topo, strategy)
+    synthetic = None
+    if SYNTHETIC_CHANNEL in env.channels and hp.synthetic_ratio > 0:
+        synthetic = load_audio_channel(env.channels[SYNTHETIC_CHANNEL], settings, splits.train.class_names)
+        splits.fit["synthetic"] = {"clips": len(synthetic), "ratio": hp.synthetic_ratio,
+                                   "speakers": 0 if synthetic.groups is None else len(np.unique(synthetic.groups))}
+    elif SYNTHETIC_CHANNEL in env.channels:
+        log.info("synthetic channel given but synthetic_ratio=0: not used")
+    trainer = mlp_training.MLPTrainer(hp, splits.train, splits.validation, topo, strategy, synthetic)
     framework = {"framework": "tensorflow", "framework_version": tf.__version__, "task": "audio_classification"}
     return Prepared(trainer, splits, mlp_training.predict_with_artifact, framework, topo)
 
@@ -135,6 +166,7 @@ def _evaluate_and_write(env: TrainingEnvironment, hp: Hyperparameters, prepared:
     split, held_out = splits.held_out
     probabilities = prepared.predict(artifact_path, held_out.inputs)
     evaluation = evaluate(held_out.labels, probabilities, splits.train.class_names, split)
+    evaluation["training"] = splits.fit
     emit(final_line(split, evaluation["num_samples"], evaluation["accuracy"], evaluation["macro_f1"]))
     write_manifest(env.model_dir, Manifest(
         name=hp.name or hp.model, model_file=artifact_path.name, class_names=splits.train.class_names,

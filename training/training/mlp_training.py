@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import keras
@@ -18,6 +19,7 @@ import tensorflow as tf
 
 from training.data.folders import Dataset
 from training.distributed import Topology
+from training.errors import DataError
 from training.hyperparameters import Hyperparameters
 from training.models.mlp import (
     MFCCConfig,
@@ -64,6 +66,46 @@ def augment_waveforms(waves: np.ndarray, rng: np.random.Generator, noise_snr_db:
     return np.clip(out, -1.0, 1.0)
 
 
+@dataclass
+class SyntheticMixture:
+    """The real training clips and, after them, the synthetic ones; every batch of `batch_size` real clips
+    gets `per_batch` synthetic clips drawn at random (an epoch is still one pass over the real data).
+
+    The ratio weights the synthetic speakers against the real ones without changing the epoch's length:
+    the four-rotation protocol chose it (README, audio section).
+    """
+
+    inputs: np.ndarray
+    labels: np.ndarray
+    num_real: int
+    per_batch: int
+
+    @classmethod
+    def build(cls, real: Dataset, synthetic: Dataset | None, ratio: float, batch_size: int) -> SyntheticMixture:
+        if synthetic is None or ratio <= 0 or len(synthetic) == 0:
+            return cls(real.inputs, real.labels, len(real), 0)
+        if synthetic.class_names != real.class_names:
+            raise DataError(f"{synthetic.source}: classes {synthetic.class_names} differ from the train "
+                             f"channel's {real.class_names}")
+        if synthetic.inputs.shape[1:] != real.inputs.shape[1:]:
+            raise DataError(f"{synthetic.source}: inputs of shape {synthetic.inputs.shape[1:]} differ from the "
+                             f"train channel's {real.inputs.shape[1:]}")
+        per_batch = max(1, int(round(ratio * batch_size)))
+        log.info("synthetic channel %s: %d clips, %d per batch of %d real clips", synthetic.source,
+                 len(synthetic), per_batch, batch_size)
+        return cls(np.concatenate([real.inputs, synthetic.inputs]), np.concatenate([real.labels, synthetic.labels]),
+                   len(real), per_batch)
+
+    def add_synthetic(self, batches: Sequence[np.ndarray], seed: int, epoch: int) -> list[np.ndarray]:
+        """Each real batch followed by its synthetic draw (seeded by seed and epoch, so resumable)."""
+        if self.per_batch == 0:
+            return list(batches)
+        rng = np.random.default_rng([seed, epoch, 1])
+        num_synthetic = len(self.labels) - self.num_real
+        return [np.concatenate([b, self.num_real + rng.integers(0, num_synthetic, size=self.per_batch)])
+                for b in batches]
+
+
 def make_strategy(topo: Topology) -> tf.distribute.Strategy:
     """MultiWorkerMirroredStrategy across hosts (reads TF_CONFIG), the default strategy on one host."""
     if len(topo.hosts) > 1:
@@ -76,7 +118,7 @@ class MLPTrainer:
     """One worker's model, optimizer and data; implements `loop.EpochTrainer`."""
 
     def __init__(self, hp: Hyperparameters, train: Dataset, validation: Dataset, topo: Topology,
-                 strategy: tf.distribute.Strategy) -> None:
+                 strategy: tf.distribute.Strategy, synthetic: Dataset | None = None) -> None:
         self.hp = hp
         self.topo = topo
         self.world_size = len(topo.hosts)
@@ -84,6 +126,7 @@ class MLPTrainer:
         keras.utils.set_random_seed(hp.seed)
         self.waveform_input = train.inputs.ndim == 2
         self.train, self.validation = train, validation
+        self.mixture = SyntheticMixture.build(train, synthetic, hp.synthetic_ratio, hp.batch_size)
         self.mfcc = MFCCConfig.from_hyperparameters(hp)
         feature_shape = (self.mfcc.num_frames, self.mfcc.num_mfcc) if self.waveform_input else train.inputs.shape[1:]
         self.config = MLPConfig.from_hyperparameters(hp, len(train.class_names), tuple(feature_shape))
@@ -94,6 +137,7 @@ class MLPTrainer:
             self.optimizer.build(self.model.trainable_variables)
         self.loss = keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=hp.label_smoothing,
                                                          reduction="none")
+        self.global_batch_size = hp.batch_size + self.mixture.per_batch
         self.steps_per_epoch = max(1, len(train) // hp.batch_size)
         self._train_step = tf.function(self._distributed_step, reduce_retracing=True)
         self._all_sum = tf.function(self._distributed_sum)
@@ -104,7 +148,7 @@ class MLPTrainer:
             with tf.GradientTape() as tape:
                 logits = self.model(x, training=True)
                 per_example = self.loss(tf.one_hot(y, self.config.num_classes), logits)
-                loss = tf.nn.compute_average_loss(per_example, global_batch_size=self.hp.batch_size)
+                loss = tf.nn.compute_average_loss(per_example, global_batch_size=self.global_batch_size)
             variables = self.model.trainable_variables
             self.optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables, strict=True))
             correct = tf.reduce_sum(tf.cast(tf.equal(tf.argmax(logits, 1, output_type=tf.int64), y), tf.float32))
@@ -117,16 +161,17 @@ class MLPTrainer:
         return self.strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
 
     def batches(self, epoch: int) -> Sequence[np.ndarray]:
+        real = global_batches(len(self.train), self.hp.batch_size, self.hp.seed, epoch)
         return [rank_share(b, self.topo.host_rank, self.world_size)
-                for b in global_batches(len(self.train), self.hp.batch_size, self.hp.seed, epoch)]
+                for b in self.mixture.add_synthetic(real, self.hp.seed, epoch)]
 
     def train_batch(self, batch: np.ndarray, learning_rate: float, step: int) -> tuple[float, float, float]:
         self.optimizer.learning_rate.assign(learning_rate)
-        inputs = self.train.inputs[batch]
+        inputs = self.mixture.inputs[batch]
         if self.waveform_input and self.hp.augment:
             inputs = augment_waveforms(inputs, np.random.default_rng(step_seed(self.hp.seed, step, self.topo.rank)),
                                        self.hp.noise_snr_db, self.hp.speed_perturbation)
-        loss_sum, correct = self._train_step(tf.constant(inputs), tf.constant(self.train.labels[batch]))
+        loss_sum, correct = self._train_step(tf.constant(inputs), tf.constant(self.mixture.labels[batch]))
         local = self.strategy.experimental_local_results  # this worker's replicas; ranks are summed by the loop
         return sum(float(v) for v in local(loss_sum)), sum(float(v) for v in local(correct)), float(len(batch))
 

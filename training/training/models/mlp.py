@@ -58,12 +58,14 @@ class MLPConfig:
     aligned_frames: int  # 0: no time alignment
     num_mel_bins: int  # scales c0 back to the mean log-mel energy for the voicing threshold
     voiced_margin_db: float
+    conv_filters: int  # 0: none; else a 1-D convolution over MFCC frames in front of the MLP
 
     @classmethod
     def from_hyperparameters(cls, hp: Hyperparameters, num_classes: int, feature_shape: tuple[int, int]) -> MLPConfig:
         return cls(num_classes=num_classes, feature_shape=tuple(feature_shape), hidden_units=hp.hidden_units,
                    hidden_layers=hp.hidden_layers, dropout=hp.dropout, aligned_frames=hp.aligned_frames,
-                   num_mel_bins=hp.num_mel_bins, voiced_margin_db=hp.voiced_margin_db)
+                   num_mel_bins=hp.num_mel_bins, voiced_margin_db=hp.voiced_margin_db,
+                   conv_filters=hp.conv_filters)
 
 
 class MFCC(keras.layers.Layer):
@@ -131,7 +133,12 @@ def build_classifier(config: MLPConfig) -> keras.Model:
     x = features
     if config.aligned_frames:
         x = VoicedAlignment(config.aligned_frames, config.num_mel_bins, config.voiced_margin_db)(x)
-    x = keras.layers.Flatten()(UtteranceNormalization()(x))
+    x = UtteranceNormalization()(x)
+    if config.conv_filters:
+        # Local time-frequency patterns (a formant moving over five frames) wherever they fall.
+        x = keras.layers.Conv1D(config.conv_filters, 5, padding="same", use_bias=False)(x)
+        x = keras.layers.Activation("gelu")(keras.layers.BatchNormalization()(x))
+    x = keras.layers.Flatten()(x)
     for _ in range(config.hidden_layers):
         x = keras.layers.Dense(config.hidden_units, use_bias=False)(x)
         x = keras.layers.BatchNormalization()(x)

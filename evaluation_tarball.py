@@ -18,8 +18,9 @@ class EvaluationMissing(Exception):
 def read_evaluation(tarball: bytes, where: str = "output.tar.gz") -> dict:
     """evaluation.json at the tarball's top level (`evaluation.json` or `./evaluation.json`, as tar writes it)."""
     with tarfile.open(fileobj=io.BytesIO(tarball), mode="r:gz") as tar:
-        member = next((m for m in tar.getmembers()
-                       if m.isfile() and m.name.removeprefix("./") == EVALUATION_FILE), None)
+        member = next(
+            (m for m in tar.getmembers() if m.isfile() and m.name.removeprefix("./") == EVALUATION_FILE), None
+        )
         if member is None:
             raise EvaluationMissing(f"{where} holds no {EVALUATION_FILE}")
         return json.load(tar.extractfile(member))

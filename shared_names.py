@@ -89,9 +89,19 @@ TRAINING_MODEL_OUTPUTS = {
     "model_security_group_id": "ExperimentSecurityGroupId",
 }
 # What `experiments` reads: the state machine is not among them.
-EXPERIMENT_FIELDS = ("data_bucket", "artifact_bucket", "key_arn", "subnet_ids", "training_image_uri",
-                     "training_role_arn", "training_security_group_id", "model_package_group",
-                     "inference_image_uri", "model_role_arn", "model_security_group_id")
+EXPERIMENT_FIELDS = (
+    "data_bucket",
+    "artifact_bucket",
+    "key_arn",
+    "subnet_ids",
+    "training_image_uri",
+    "training_role_arn",
+    "training_security_group_id",
+    "model_package_group",
+    "inference_image_uri",
+    "model_role_arn",
+    "model_security_group_id",
+)
 
 
 def output_keys(model: str) -> dict[str, tuple[str, str]]:

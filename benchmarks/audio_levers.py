@@ -29,39 +29,51 @@ from typing import Any
 from benchmarks.train_bench import RESULTS, link_subset, train
 
 
-def rotations(fsdd: Path, work: Path, protocol: str, synthetic: Path | None,
-              overrides: dict[str, str]) -> dict[str, Any]:
+def rotations(
+    fsdd: Path, work: Path, protocol: str, synthetic: Path | None, overrides: dict[str, str]
+) -> dict[str, Any]:
     files = sorted(fsdd.glob("*.wav"))
     speakers = sorted({p.name.split("_")[1] for p in files})
     runs = []
     for held_out in speakers:
         folder = work / f"fsdd-{held_out}"
-        channels = {"train": link_subset([p for p in files if p.name.split("_")[1] != held_out], folder / "train",
-                                         False),
-                    protocol: link_subset([p for p in files if p.name.split("_")[1] == held_out],
-                                          folder / protocol, False)}
+        channels = {
+            "train": link_subset([p for p in files if p.name.split("_")[1] != held_out], folder / "train", False),
+            protocol: link_subset([p for p in files if p.name.split("_")[1] == held_out], folder / protocol, False),
+        }
         if synthetic is not None:
             channels["synthetic"] = synthetic
         run = train(channels, {"model": "mlp", "seed": "0", **overrides}, folder / "job")
-        runs.append({"held_out_speaker": held_out, "accuracy": run.evaluation["accuracy"],
-                     "macro_f1": run.evaluation["macro_f1"], "wall_s": round(run.seconds, 1),
-                     "recall": {k: round(v["recall"], 3) for k, v in run.evaluation["per_class"].items()},
-                     "training": run.evaluation.get("training", {})})
+        runs.append(
+            {
+                "held_out_speaker": held_out,
+                "accuracy": run.evaluation["accuracy"],
+                "macro_f1": run.evaluation["macro_f1"],
+                "wall_s": round(run.seconds, 1),
+                "recall": {k: round(v["recall"], 3) for k, v in run.evaluation["per_class"].items()},
+                "training": run.evaluation.get("training", {}),
+            }
+        )
         print(json.dumps(runs[-1]), flush=True)
     accuracies = [r["accuracy"] for r in runs]
     return {"rotations": runs, "mean_accuracy": sum(accuracies) / len(accuracies), "min_accuracy": min(accuracies)}
 
 
 def markdown(results: list[dict[str, Any]]) -> str:
-    lines = ["# The audio model on speakers it never heard: four-rotation protocol on fsdd-dev", "",
-             "| lever setting | protocol | synthetic | overrides | george | jackson | nicolas | theo | mean | min |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "# The audio model on speakers it never heard: four-rotation protocol on fsdd-dev",
+        "",
+        "| lever setting | protocol | synthetic | overrides | george | jackson | nicolas | theo | mean | min |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in results:
         by = {x["held_out_speaker"]: f"{x['accuracy']:.3f}" for x in r["rotations"]}
         overrides = ", ".join(f"{k}={v}" for k, v in r["overrides"].items()) or "-"
-        lines.append(f"| {r['name']} | {r['protocol']} | {r['synthetic'] or '-'} | {overrides} | "
-                     + " | ".join(by.get(s, "-") for s in ("george", "jackson", "nicolas", "theo"))
-                     + f" | **{r['mean_accuracy']:.3f}** | {r['min_accuracy']:.3f} |")
+        lines.append(
+            f"| {r['name']} | {r['protocol']} | {r['synthetic'] or '-'} | {overrides} | "
+            + " | ".join(by.get(s, "-") for s in ("george", "jackson", "nicolas", "theo"))
+            + f" | **{r['mean_accuracy']:.3f}** | {r['min_accuracy']:.3f} |"
+        )
     lines += ["", "Measured on " + "; ".join(sorted({r["machine"] for r in results})) + "."]
     return "\n".join(lines) + "\n"
 
@@ -84,9 +96,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.synthetic is not None and (args.synthetic / "synthesis.json").exists():
         manifest = json.loads((args.synthetic / "synthesis.json").read_text())
         synthesis = f"{len(manifest['speakers'])} speakers, {manifest['clips']} clips, seed {manifest['seed']}"
-    row = {"name": args.name, "protocol": args.protocol, "synthetic": synthesis, "overrides": overrides,
-           "measured_at": time.strftime("%Y-%m-%d %H:%M"), **measured,
-           "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, shared, nice 15"}
+    row = {
+        "name": args.name,
+        "protocol": args.protocol,
+        "synthetic": synthesis,
+        "overrides": overrides,
+        "measured_at": time.strftime("%Y-%m-%d %H:%M"),
+        **measured,
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, shared, nice 15",
+    }
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / "audio_levers.json"
     results = json.loads(path.read_text()) if path.exists() else []

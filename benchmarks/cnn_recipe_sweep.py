@@ -66,15 +66,23 @@ def build_classifier(arch: str, config: Any) -> Any:
     if arch == "whiten":
         model.stages[0][0] = _conv_bn(24, 2 * w)
     elif arch == "air":  # airbench94's blocks (conv, pool, BN, GELU, conv) at widths 2w, 8w, 8w
+
         def block(cin: int, cout: int) -> nn.Sequential:
-            return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.MaxPool2d(2),
-                                 nn.BatchNorm2d(cout), nn.GELU(), _conv_bn(cout, cout))
+            return nn.Sequential(
+                nn.Conv2d(cin, cout, 3, padding=1, bias=False),
+                nn.MaxPool2d(2),
+                nn.BatchNorm2d(cout),
+                nn.GELU(),
+                _conv_bn(cout, cout),
+            )
+
         model.stages = nn.Sequential(block(24, 2 * w), block(2 * w, 8 * w), block(8 * w, 8 * w))
         model.head = nn.Linear(8 * w, config.num_classes, bias=False)
     else:
         raise ValueError(f"unknown arch {arch!r}: base, whiten or air")
     model.init_whitening = lambda pixels: model.stem.conv.weight.data.copy_(
-        _whitening_weights(pixels[:5000].float() / 255, config.mean, config.std))
+        _whitening_weights(pixels[:5000].float() / 255, config.mean, config.std)
+    )
     return model
 
 
@@ -95,13 +103,21 @@ def _trainer_class(cfg: dict[str, Any]) -> Any:
                 self.classifier.init_whitening(self.train_x)
                 self.classifier.to(memory_format=torch.channels_last)
             decay = float(cfg.get("ema", 0))
-            self.ema = (AveragedModel(self.classifier, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
-                        if decay else None)
+            self.ema = (
+                AveragedModel(self.classifier, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
+                if decay
+                else None
+            )
             params = [p for p in self.classifier.parameters() if p.requires_grad]
             self.optimizer = torch.optim.SGD(
-                [{"params": [p for p in params if p.ndim > 1], "weight_decay": self.hp.weight_decay},
-                 {"params": [p for p in params if p.ndim <= 1], "weight_decay": 0.0}],
-                lr=self.hp.learning_rate, momentum=self.hp.momentum, nesterov=True)
+                [
+                    {"params": [p for p in params if p.ndim > 1], "weight_decay": self.hp.weight_decay},
+                    {"params": [p for p in params if p.ndim <= 1], "weight_decay": 0.0},
+                ],
+                lr=self.hp.learning_rate,
+                momentum=self.hp.momentum,
+                nesterov=True,
+            )
 
         def augmented_images(self, index: Any, step: int) -> Any:
             if not cfg.get("altflip"):
@@ -140,15 +156,27 @@ def run_config(cfg: dict[str, Any], cache: str, device_name: str) -> dict[str, A
     device = torch.device(device_name)
     started = time.monotonic()
     trainer = _trainer_class(cfg)(hp, train, validation, topo, device)
-    history = EpochLoop(trainer, epochs=hp.epochs, peak_lr=hp.learning_rate, warmup_fraction=hp.warmup_fraction,
-                        budget=Budget(0), stop=StopSignal(), checkpoints=None, is_master=False).run()
+    history = EpochLoop(
+        trainer,
+        epochs=hp.epochs,
+        peak_lr=hp.learning_rate,
+        warmup_fraction=hp.warmup_fraction,
+        budget=Budget(0),
+        stop=StopSignal(),
+        checkpoints=None,
+        is_master=False,
+    ).run()
     model = (trainer.ema.module if trainer.ema is not None else trainer.classifier).eval()
     with torch.no_grad():
         x = (torch.from_numpy(arrays["vx"]).float() / 255).to(device).contiguous(memory_format=torch.channels_last)
         probabilities = torch.softmax(model(x), 1) + torch.softmax(model(torch.flip(x, dims=(3,))), 1)
     flip_accuracy = float((probabilities.argmax(1).cpu() == torch.from_numpy(arrays["vy"])).float().mean())
-    return {**cfg, "val_acc": history[-1]["val_accuracy"], "tta_acc": round(flip_accuracy, 4),
-            "seconds": round(time.monotonic() - started, 1)}
+    return {
+        **cfg,
+        "val_acc": history[-1]["val_accuracy"],
+        "tta_acc": round(flip_accuracy, 4),
+        "seconds": round(time.monotonic() - started, 1),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -165,8 +193,14 @@ def main(argv: list[str] | None = None) -> int:
     configs = json.loads(args.configs.read_text())
     train, validation = split_train_validation(load_image_folder(args.data, ImageSettings(32), workers=8), 0.1, 0)
     cache = str(args.out.with_suffix(".data.npz"))
-    np.savez(cache, tx=train.inputs, ty=train.labels, vx=validation.inputs, vy=validation.labels,
-             names=np.array(train.class_names))
+    np.savez(
+        cache,
+        tx=train.inputs,
+        ty=train.labels,
+        vx=validation.inputs,
+        vy=validation.labels,
+        names=np.array(train.class_names),
+    )
     results = []
     with ProcessPoolExecutor(args.parallel) as pool:
         futures = [pool.submit(run_config, cfg, cache, args.device) for cfg in configs]

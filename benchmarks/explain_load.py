@@ -38,8 +38,9 @@ class ExplanationTicker:
         self._lock = threading.Lock()
 
     def _one(self) -> None:
-        request = urllib.request.Request(self.url, data=self.body, method="POST",
-                                         headers={"Content-Type": self.content_type, **EXPLAIN_HEADER})
+        request = urllib.request.Request(
+            self.url, data=self.body, method="POST", headers={"Content-Type": self.content_type, **EXPLAIN_HEADER}
+        )
         started = time.perf_counter()
         try:
             with urllib.request.urlopen(request, timeout=60) as response:
@@ -76,9 +77,11 @@ class ExplanationTicker:
 
     def summary(self) -> dict[str, Any]:
         latencies = np.asarray(self.latencies_ms) if self.latencies_ms else np.zeros(1)
-        return {"statuses": dict(sorted(self.statuses.items())),
-                "explain_p50_ms": round(float(np.percentile(latencies, 50)), 1),
-                "explain_max_ms": round(float(latencies.max()), 1)}
+        return {
+            "statuses": dict(sorted(self.statuses.items())),
+            "explain_p50_ms": round(float(np.percentile(latencies, 50)), 1),
+            "explain_max_ms": round(float(latencies.max()), 1),
+        }
 
 
 def interference(url: str, body: Path, content_type: str, concurrency: int, seconds: float) -> dict[str, Any]:
@@ -86,23 +89,36 @@ def interference(url: str, body: Path, content_type: str, concurrency: int, seco
     alone = run_hey(url, body, content_type, concurrency, seconds)
     with ExplanationTicker(url, body.read_bytes(), content_type) as ticker:
         beside = run_hey(url, body, content_type, concurrency, seconds)
-    return {"concurrency": concurrency, "seconds": seconds,
-            "alone": {"rps": round(alone.rps, 1), "p99_ms": round(alone.p99_ms, 1), "errors": alone.errors},
-            "with_explanations": {"rps": round(beside.rps, 1), "p99_ms": round(beside.p99_ms, 1),
-                                  "errors": beside.errors, **ticker.summary()}}
+    return {
+        "concurrency": concurrency,
+        "seconds": seconds,
+        "alone": {"rps": round(alone.rps, 1), "p99_ms": round(alone.p99_ms, 1), "errors": alone.errors},
+        "with_explanations": {
+            "rps": round(beside.rps, 1),
+            "p99_ms": round(beside.p99_ms, 1),
+            "errors": beside.errors,
+            **ticker.summary(),
+        },
+    }
 
 
 def markdown(models: dict[str, dict[str, Any]]) -> str:
-    lines = ["", "### Predictions with and without 1 explanation/s in flight", "",
-             "| model | concurrency | req/s alone | p99 alone (ms) | req/s with | p99 with (ms) | "
-             "explanations (status: count) | explanation p50 (ms) |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "",
+        "### Predictions with and without 1 explanation/s in flight",
+        "",
+        "| model | concurrency | req/s alone | p99 alone (ms) | req/s with | p99 with (ms) | "
+        "explanations (status: count) | explanation p50 (ms) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for name, model in models.items():
         point = model.get("explain_interference")
         if not point:
             continue
         alone, beside = point["alone"], point["with_explanations"]
         statuses = ", ".join(f"{k}: {v}" for k, v in beside["statuses"].items())
-        lines.append(f"| {name} | {point['concurrency']} | {alone['rps']} | {alone['p99_ms']} | {beside['rps']} | "
-                     f"{beside['p99_ms']} | {statuses} | {beside['explain_p50_ms']} |")
+        lines.append(
+            f"| {name} | {point['concurrency']} | {alone['rps']} | {alone['p99_ms']} | {beside['rps']} | "
+            f"{beside['p99_ms']} | {statuses} | {beside['explain_p50_ms']} |"
+        )
     return "\n".join(lines)

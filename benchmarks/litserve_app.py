@@ -68,8 +68,13 @@ def main() -> None:
     parser.add_argument("--batch-timeout-ms", type=float, default=0.0)
     parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)))
     args = parser.parse_args()
-    api = ArtifactAPI(args.model_dir, args.threads, max_batch_size=args.max_batch_size,
-                      batch_timeout=args.batch_timeout_ms / 1000, api_path="/predict")
+    api = ArtifactAPI(
+        args.model_dir,
+        args.threads,
+        max_batch_size=args.max_batch_size,
+        batch_timeout=args.batch_timeout_ms / 1000,
+        api_path="/predict",
+    )
     server = ls.LitServer(api, accelerator="cpu", workers_per_device=1, timeout=60)
     server.run(host="127.0.0.1", port=args.port, num_api_servers=1, generate_client_file=False, log_level="warning")
 

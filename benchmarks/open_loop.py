@@ -160,9 +160,7 @@ def bench_model(name: str, workdir: Path, args: argparse.Namespace) -> dict[str,
         "--port",
         str(port),
     ]
-    with ServerProcess(
-        command, f"http://127.0.0.1:{port}/ping", workdir / f"{name}-server.log", env=python_env()
-    ):
+    with ServerProcess(command, f"http://127.0.0.1:{port}/ping", workdir / f"{name}-server.log", env=python_env()):
         load = uptime()
         log(f"{name}: tsung sweep {RATES[name]} req/s, {args.phase_seconds} s each ({load})")
         points = sweep(port, body, "application/json", RATES[name], args.phase_seconds, workdir)

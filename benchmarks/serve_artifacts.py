@@ -60,15 +60,34 @@ def build_cnn(model_dir: Path) -> Path:
     classifier = ImageClassifier(config).eval()
     export_cnn(classifier, model_dir / "model.pt2", test_time_flip=True)
     export_explainer(classifier, model_dir / "explain.pt2", test_time_flip=True)
-    write_manifest(model_dir, Manifest(
-        name="cnn", framework="pytorch", framework_version=torch.__version__.split("+")[0],
-        task="image_classification", model_file="model.pt2", class_names=CIFAR_CLASSES,
-        input={"kind": "image", "height": 32, "width": 32, "channels": 3, "color_mode": "RGB",
-               "resize": "bilinear", "scale": 1 / 255, "mean": list(config.mean), "std": list(config.std),
-               "normalization_in_model": True, "layout": "NCHW", "dtype": "float32"},
-        metrics={"split": "none", "note": "untrained weights, for the serving benchmark"},
-        hyperparameters={"model": "cnn", "width": 32, "image_size": 32, "test_time_flip": True},
-        explanation={"model_file": "explain.pt2", "output": "logits"}))
+    write_manifest(
+        model_dir,
+        Manifest(
+            name="cnn",
+            framework="pytorch",
+            framework_version=torch.__version__.split("+")[0],
+            task="image_classification",
+            model_file="model.pt2",
+            class_names=CIFAR_CLASSES,
+            input={
+                "kind": "image",
+                "height": 32,
+                "width": 32,
+                "channels": 3,
+                "color_mode": "RGB",
+                "resize": "bilinear",
+                "scale": 1 / 255,
+                "mean": list(config.mean),
+                "std": list(config.std),
+                "normalization_in_model": True,
+                "layout": "NCHW",
+                "dtype": "float32",
+            },
+            metrics={"split": "none", "note": "untrained weights, for the serving benchmark"},
+            hyperparameters={"model": "cnn", "width": 32, "image_size": 32, "test_time_flip": True},
+            explanation={"model_file": "explain.pt2", "output": "logits"},
+        ),
+    )
     return model_dir
 
 
@@ -92,17 +111,41 @@ def build_mlp(model_dir: Path) -> Path:
     config = MLPConfig.from_hyperparameters(hp, 10, (mfcc.num_frames, mfcc.num_mfcc))
     classifier = build_classifier(config)
     model_dir.mkdir(parents=True, exist_ok=True)
-    signatures = export_mlp(classifier, build_waveform_model(classifier, mfcc), model_dir / "saved_model",
-                            config.feature_shape, mfcc.num_samples)
-    write_manifest(model_dir, Manifest(
-        name="mlp", framework="tensorflow", framework_version=tf.__version__, task="audio_classification",
-        model_file="saved_model", class_names=DIGITS,
-        input={"kind": "audio", "features_in_model": True, "feature_shape": list(config.feature_shape),
-               "signatures": signatures, "sample_rate": mfcc.sample_rate, "num_samples": mfcc.num_samples,
-               "clip_seconds": mfcc.num_samples / mfcc.sample_rate, "mfcc": mfcc.as_dict()},
-        metrics={"split": "none", "note": "untrained weights, for the serving benchmark"},
-        hyperparameters={"model": "mlp", "hidden_units": config.hidden_units, "hidden_layers": config.hidden_layers},
-        explanation=explanation_contract(True)))
+    signatures = export_mlp(
+        classifier,
+        build_waveform_model(classifier, mfcc),
+        model_dir / "saved_model",
+        config.feature_shape,
+        mfcc.num_samples,
+    )
+    write_manifest(
+        model_dir,
+        Manifest(
+            name="mlp",
+            framework="tensorflow",
+            framework_version=tf.__version__,
+            task="audio_classification",
+            model_file="saved_model",
+            class_names=DIGITS,
+            input={
+                "kind": "audio",
+                "features_in_model": True,
+                "feature_shape": list(config.feature_shape),
+                "signatures": signatures,
+                "sample_rate": mfcc.sample_rate,
+                "num_samples": mfcc.num_samples,
+                "clip_seconds": mfcc.num_samples / mfcc.sample_rate,
+                "mfcc": mfcc.as_dict(),
+            },
+            metrics={"split": "none", "note": "untrained weights, for the serving benchmark"},
+            hyperparameters={
+                "model": "mlp",
+                "hidden_units": config.hidden_units,
+                "hidden_layers": config.hidden_layers,
+            },
+            explanation=explanation_contract(True),
+        ),
+    )
     return model_dir
 
 

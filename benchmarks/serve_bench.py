@@ -59,10 +59,14 @@ def describe(name: str) -> str:
 
     hp = parse_hyperparameters({"model": name})
     if name == "cnn":
-        return (f"ImageClassifier(width={hp.width}) on {hp.image_size}x{hp.image_size} RGB PNG, torch.export, "
-                "test-time flip on")
-    return (f"MFCC MLP ({hp.hidden_layers}x{hp.hidden_units}) on 1 s {hp.sample_rate // 1000} kHz 16-bit WAV, "
-            "SavedModel `serve` (MFCC inside)")
+        return (
+            f"ImageClassifier(width={hp.width}) on {hp.image_size}x{hp.image_size} RGB PNG, torch.export, "
+            "test-time flip on"
+        )
+    return (
+        f"MFCC MLP ({hp.hidden_layers}x{hp.hidden_units}) on 1 s {hp.sample_rate // 1000} kHz 16-bit WAV, "
+        "SavedModel `serve` (MFCC inside)"
+    )
 
 
 def uptime() -> str:
@@ -79,16 +83,36 @@ def python_env() -> dict[str, str]:
 
 
 def build_artifacts(workdir: Path) -> None:
-    subprocess.run([sys.executable, "-m", "benchmarks.serve_artifacts", str(workdir)], check=True, cwd=ROOT,
-                   env=python_env(), stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [sys.executable, "-m", "benchmarks.serve_artifacts", str(workdir)],
+        check=True,
+        cwd=ROOT,
+        env=python_env(),
+        stdout=subprocess.DEVNULL,
+    )
 
 
 def raw_reference(model_dir: Path, threads: int, seconds: float) -> dict[str, Any]:
-    done = subprocess.run([sys.executable, "-m", "benchmarks.serve_raw", str(model_dir),
-                           "--threads", str(threads), "1",
-                           "--seconds", str(seconds), "--batches", *map(str, CONCURRENCY)],
-                          check=True, cwd=ROOT, env=python_env(),
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.serve_raw",
+            str(model_dir),
+            "--threads",
+            str(threads),
+            "1",
+            "--seconds",
+            str(seconds),
+            "--batches",
+            *map(str, CONCURRENCY),
+        ],
+        check=True,
+        cwd=ROOT,
+        env=python_env(),
+        capture_output=True,
+        text=True,
+    )
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -101,14 +125,17 @@ def sweep(url: str, body: Path, content_type: str, seconds: float, warmup: float
     points = []
     for c in CONCURRENCY:
         result = run_hey(url, body, content_type, c, seconds)
-        log(f"  c={c:<3} {result.rps:8.1f} req/s  p50 {result.p50_ms:7.1f}  p95 {result.p95_ms:7.1f}  "
-            f"p99 {result.p99_ms:7.1f} ms  errors {result.errors}")
+        log(
+            f"  c={c:<3} {result.rps:8.1f} req/s  p50 {result.p50_ms:7.1f}  p95 {result.p95_ms:7.1f}  "
+            f"p99 {result.p99_ms:7.1f} ms  errors {result.errors}"
+        )
         points.append(point(c, result))
     return points
 
 
-def capacity_search(url: str, body: Path, content_type: str, seconds: float,
-                    points: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def capacity_search(
+    url: str, body: Path, content_type: str, seconds: float, points: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
     """More closed-loop points, bisecting the concurrency between the sweep's last point under the
     SLO and its first one over it: each is a steady load whose p99 is then known.
 
@@ -124,8 +151,10 @@ def capacity_search(url: str, body: Path, content_type: str, seconds: float,
         probe = point(c, result, probe=True)
         out.append(probe)
         ok = serve_report.sustains(probe, SLO_MS)
-        log(f"  probe c={c:<3} {result.rps:7.1f} req/s  p99 {result.p99_ms:7.1f} ms  errors {result.errors}"
-            f"  {'under' if ok else 'over'} the SLO")
+        log(
+            f"  probe c={c:<3} {result.rps:7.1f} req/s  p99 {result.p99_ms:7.1f} ms  errors {result.errors}"
+            f"  {'under' if ok else 'over'} the SLO"
+        )
         low, high = (c, high) if ok else (low, c)
     return out
 
@@ -136,43 +165,79 @@ def bench_model(name: str, workdir: Path, args: argparse.Namespace, threads: int
     log(f"{name}: raw model, batch sizes {CONCURRENCY}")
     raw = raw_reference(model_dir, threads, args.raw_seconds)
     for b, r in raw["batches"].items():
-        log(f"  batch {b:>3}: {r['items_per_s']:8.1f} items/s  forward p50 {r['forward_ms_p50']:.2f} ms "
-            f"({r['threads']} threads)")
+        log(
+            f"  batch {b:>3}: {r['items_per_s']:8.1f} items/s  forward p50 {r['forward_ms_p50']:.2f} ms "
+            f"({r['threads']} threads)"
+        )
     port = free_port()
-    command = [args.server_python, "-m", "inference", "serve", "--model-dir", str(model_dir), "--host", "127.0.0.1",
-               "--port", str(port), *args.server_args]
+    command = [
+        args.server_python,
+        "-m",
+        "inference",
+        "serve",
+        "--model-dir",
+        str(model_dir),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        *args.server_args,
+    ]
     log(f"{name}: inference server ({' '.join(command[3:])})")
     url = f"http://127.0.0.1:{port}/invocations"
-    with ServerProcess(command, f"http://127.0.0.1:{port}/ping", workdir / f"{name}-server.log",
-                       env=python_env()):
+    with ServerProcess(command, f"http://127.0.0.1:{port}/ping", workdir / f"{name}-server.log", env=python_env()):
         server = sweep(url, body, spec["type"], args.seconds, args.warmup)
         paced = [] if args.quick else capacity_search(url, body, spec["type"], args.probe_seconds, server)
         explained = None
         if not args.no_explain:
             explained = explain_load.interference(url, body, spec["type"], EXPLAIN_CONCURRENCY, args.seconds)
             alone, beside = explained["alone"], explained["with_explanations"]
-            log(f"  explanations: c={EXPLAIN_CONCURRENCY} alone {alone['rps']} req/s p99 {alone['p99_ms']} ms; "
+            log(
+                f"  explanations: c={EXPLAIN_CONCURRENCY} alone {alone['rps']} req/s p99 {alone['p99_ms']} ms; "
                 f"with 1 explanation/s {beside['rps']} req/s p99 {beside['p99_ms']} ms; explanations "
-                f"{beside['statuses']} p50 {beside['explain_p50_ms']} ms")
+                f"{beside['statuses']} p50 {beside['explain_p50_ms']} ms"
+            )
     rps, best = serve_report.max_sustainable_rps([*server, *paced], SLO_MS)
-    source = ("no point met the SLO" if best is None else
-              f"closed-loop hey at c={best['concurrency']}, p99 {best['p99_ms']:.1f} ms")
-    model: dict[str, Any] = {"description": describe(name), "raw": raw, "server": server, "probes": paced,
-                             "capacity": {"rps": rps, "slo_ms": SLO_MS, "source": source},
-                             "explain_interference": explained}
+    source = (
+        "no point met the SLO"
+        if best is None
+        else f"closed-loop hey at c={best['concurrency']}, p99 {best['p99_ms']:.1f} ms"
+    )
+    model: dict[str, Any] = {
+        "description": describe(name),
+        "raw": raw,
+        "server": server,
+        "probes": paced,
+        "capacity": {"rps": rps, "slo_ms": SLO_MS, "source": source},
+        "explain_interference": explained,
+    }
     if not args.no_baseline:
         form, form_type = multipart(body.read_bytes(), spec["body"], spec["type"])
         form_path = workdir / f"{spec['body']}.multipart"
         form_path.write_bytes(form)
         port = free_port()
-        command = [str(LITSERVE_PYTHON), "-m", "benchmarks.litserve_app", "--model-dir", str(model_dir),
-                   "--port", str(port), "--max-batch-size", str(MAX_BATCH_SIZE), "--batch-timeout-ms", "0",
-                   "--threads", str(args.baseline_threads or threads)]
+        command = [
+            str(LITSERVE_PYTHON),
+            "-m",
+            "benchmarks.litserve_app",
+            "--model-dir",
+            str(model_dir),
+            "--port",
+            str(port),
+            "--max-batch-size",
+            str(MAX_BATCH_SIZE),
+            "--batch-timeout-ms",
+            "0",
+            "--threads",
+            str(args.baseline_threads or threads),
+        ]
         log(f"{name}: LitServe ({' '.join(command[3:])})")
-        with ServerProcess(command, f"http://127.0.0.1:{port}/health", workdir / f"{name}-litserve.log",
-                           env=python_env(), cwd=ROOT):
-            model["baseline"] = sweep(f"http://127.0.0.1:{port}/predict", form_path, form_type, args.seconds,
-                                      args.warmup)
+        with ServerProcess(
+            command, f"http://127.0.0.1:{port}/health", workdir / f"{name}-litserve.log", env=python_env(), cwd=ROOT
+        ):
+            model["baseline"] = sweep(
+                f"http://127.0.0.1:{port}/predict", form_path, form_type, args.seconds, args.warmup
+            )
     model["ratio_to_raw"] = serve_report.ratio_to_raw(server, raw)
     model["targets"] = serve_report.check_targets(model)
     return model
@@ -180,15 +245,18 @@ def bench_model(name: str, workdir: Path, args: argparse.Namespace, threads: int
 
 def server_stack(python: str) -> str:
     """Which event loop and HTTP parser uvicorn picks under `python` (`auto`: uvloop/httptools if installed)."""
-    code = ("import importlib.util as u; print(('uvloop' if u.find_spec('uvloop') else 'asyncio') + ' + ' + "
-            "('httptools' if u.find_spec('httptools') else 'h11'))")
+    code = (
+        "import importlib.util as u; print(('uvloop' if u.find_spec('uvloop') else 'asyncio') + ' + ' + "
+        "('httptools' if u.find_spec('httptools') else 'h11'))"
+    )
     done = subprocess.run([python, "-c", code], capture_output=True, text=True)
     return f"uvicorn {done.stdout.strip() or '?'}"
 
 
 def litserve_version() -> str:
-    done = subprocess.run([str(LITSERVE_PYTHON), "-c", "import litserve; print(litserve.__version__)"],
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [str(LITSERVE_PYTHON), "-c", "import litserve; print(litserve.__version__)"], capture_output=True, text=True
+    )
     return done.stdout.strip() or "?"
 
 
@@ -202,12 +270,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--models", nargs="+", choices=sorted(MODELS), default=sorted(MODELS))
     parser.add_argument("--no-baseline", action="store_true", help="skip LitServe")
     parser.add_argument("--no-explain", action="store_true", help="skip the explanation interference point")
-    parser.add_argument("--baseline-threads", type=int, default=0,
-                        help="LitServe's framework threads (default: CPUs, as the inference server)")
-    parser.add_argument("--server-python", default=sys.executable,
-                        help="interpreter for the inference server (a variant, e.g. one with uvloop; nothing written)")
-    parser.add_argument("--server-args", nargs=argparse.REMAINDER, default=[],
-                        help="extra flags for python -m inference serve (a variant; nothing written)")
+    parser.add_argument(
+        "--baseline-threads",
+        type=int,
+        default=0,
+        help="LitServe's framework threads (default: CPUs, as the inference server)",
+    )
+    parser.add_argument(
+        "--server-python",
+        default=sys.executable,
+        help="interpreter for the inference server (a variant, e.g. one with uvloop; nothing written)",
+    )
+    parser.add_argument(
+        "--server-args",
+        nargs=argparse.REMAINDER,
+        default=[],
+        help="extra flags for python -m inference serve (a variant; nothing written)",
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.warmup, args.raw_seconds = 1.0, 0.5
@@ -228,24 +307,30 @@ def main(argv: list[str] | None = None) -> int:
     log(f"{after}")
     version = litserve_version() if not args.no_baseline else "-"
     results["meta"] = {
-        "date": date.today().isoformat(), "duration_s": round(time.monotonic() - started),
+        "date": date.today().isoformat(),
+        "duration_s": round(time.monotonic() - started),
         "machine": f"{threads} vCPU {platform.processor() or platform.machine()}, "
-                   f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB, no GPU",
+        f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB, no GPU",
         "load_note": "hey runs on the same cores as the server and competes with it for CPU; the machine is "
-                     "shared with other work (see the load averages).",
-        "uptime_before": before, "uptime_after": after,
+        "shared with other work (see the load averages).",
+        "uptime_before": before,
+        "uptime_after": after,
         "server_config": "1 worker, max batch 32, adaptive batch wait <= 10 ms, framework threads = CPUs "
-                         f"(torch: 1 below {SMALL_BATCH_ROWS} rows), OMP_WAIT_POLICY=PASSIVE, "
-                         f"{server_stack(args.server_python)}"
-                         + (f", extra flags {' '.join(args.server_args)}" if args.server_args else "")
-                         + (f", interpreter {args.server_python}" if args.server_python != sys.executable else ""),
-        "baseline_name": f"LitServe {version}", "baseline_short": f"LitServe {version}",
+        f"(torch: 1 below {SMALL_BATCH_ROWS} rows), OMP_WAIT_POLICY=PASSIVE, "
+        f"{server_stack(args.server_python)}"
+        + (f", extra flags {' '.join(args.server_args)}" if args.server_args else "")
+        + (f", interpreter {args.server_python}" if args.server_python != sys.executable else ""),
+        "baseline_name": f"LitServe {version}",
+        "baseline_short": f"LitServe {version}",
         "baseline_config": f"1 API server, workers_per_device=1, max_batch_size={MAX_BATCH_SIZE}, batch_timeout=0, "
-                           f"framework threads = {args.baseline_threads or 'CPUs'} (same model loader as the server), "
-                           f"{server_stack(str(LITSERVE_PYTHON)) if not args.no_baseline else '-'}, "
-                           "multipart body with the same bytes",
-        "load_generator": "hey 0.1.4 (closed loop, keep-alive)", "seconds_per_point": args.seconds,
-        "warmup_seconds": args.warmup, "slo_p99_ms": SLO_MS, "concurrency": list(CONCURRENCY),
+        f"framework threads = {args.baseline_threads or 'CPUs'} (same model loader as the server), "
+        f"{server_stack(str(LITSERVE_PYTHON)) if not args.no_baseline else '-'}, "
+        "multipart body with the same bytes",
+        "load_generator": "hey 0.1.4 (closed loop, keep-alive)",
+        "seconds_per_point": args.seconds,
+        "warmup_seconds": args.warmup,
+        "slo_p99_ms": SLO_MS,
+        "concurrency": list(CONCURRENCY),
     }
     text = serve_report.markdown(results) + explain_load.markdown(results["models"]) + "\n"
     print(text)
@@ -260,8 +345,13 @@ def main(argv: list[str] | None = None) -> int:
     for name, model in results["models"].items():
         if model["capacity"]["rps"] > 0:
             capacity[name] = serve_report.capacity_entry(
-                model["capacity"]["rps"], SLO_MS, INSTANCE_TYPE, results["meta"]["date"],
-                measured_on=results["meta"]["machine"], source=model["capacity"]["source"])
+                model["capacity"]["rps"],
+                SLO_MS,
+                INSTANCE_TYPE,
+                results["meta"]["date"],
+                measured_on=results["meta"]["machine"],
+                source=model["capacity"]["source"],
+            )
     CAPACITY_FILE.write_text(json.dumps(capacity, indent=2) + "\n")
     log(f"wrote {RESULTS}/serve.json, serve.md, serve.png and {CAPACITY_FILE} in {results['meta']['duration_s']} s")
     return 0

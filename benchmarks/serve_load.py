@@ -63,22 +63,44 @@ def parse_hey(text: str) -> LoadResult:
         for q in (50, 95, 99):
             percentiles.setdefault(q, float(slowest.group(1)) * 1000)
     nan = float("nan")
-    return LoadResult(rps=ok / float(total.group(1)), p50_ms=percentiles.get(50, nan), p95_ms=percentiles.get(95, nan),
-                      p99_ms=percentiles.get(99, nan), ok=ok, errors=errors, status_codes=statuses,
-                      error_messages=[f"{n} x {m}" for n, m in transport][:5])
+    return LoadResult(
+        rps=ok / float(total.group(1)),
+        p50_ms=percentiles.get(50, nan),
+        p95_ms=percentiles.get(95, nan),
+        p99_ms=percentiles.get(99, nan),
+        ok=ok,
+        errors=errors,
+        status_codes=statuses,
+        error_messages=[f"{n} x {m}" for n, m in transport][:5],
+    )
 
 
-def hey_command(url: str, body: Path, content_type: str, concurrency: int, seconds: float,
-                rate: float | None = None) -> list[str]:
-    command = ["hey", "-z", f"{seconds:g}s", "-c", str(concurrency), "-t", "30", "-m", "POST",
-               "-T", content_type, "-D", str(body)]
+def hey_command(
+    url: str, body: Path, content_type: str, concurrency: int, seconds: float, rate: float | None = None
+) -> list[str]:
+    command = [
+        "hey",
+        "-z",
+        f"{seconds:g}s",
+        "-c",
+        str(concurrency),
+        "-t",
+        "30",
+        "-m",
+        "POST",
+        "-T",
+        content_type,
+        "-D",
+        str(body),
+    ]
     if rate is not None:
         command += ["-q", f"{rate / concurrency:.3f}"]
     return [*command, url]
 
 
-def run_hey(url: str, body: Path, content_type: str, concurrency: int, seconds: float,
-            rate: float | None = None) -> LoadResult:
+def run_hey(
+    url: str, body: Path, content_type: str, concurrency: int, seconds: float, rate: float | None = None
+) -> LoadResult:
     command = hey_command(url, body, content_type, concurrency, seconds, rate)
     done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60)
     if done.returncode != 0:
@@ -86,32 +108,44 @@ def run_hey(url: str, body: Path, content_type: str, concurrency: int, seconds: 
     return parse_hey(done.stdout)
 
 
-def multipart(body: bytes, filename: str, content_type: str,
-              boundary: str = "serve-bench-boundary") -> tuple[bytes, str]:
+def multipart(
+    body: bytes, filename: str, content_type: str, boundary: str = "serve-bench-boundary"
+) -> tuple[bytes, str]:
     """`body` as a multipart/form-data upload in the field `file`; returns (bytes, Content-Type)."""
-    head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{filename}\"\r\n"
-            f"Content-Type: {content_type}\r\n\r\n").encode()
+    head = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{filename}"\r\n'
+        f"Content-Type: {content_type}\r\n\r\n"
+    ).encode()
     return head + body + f"\r\n--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
 
 
 class ServerProcess:
     """A server started here, ready once `health_url` answers 200; stopped with SIGTERM, then SIGKILL."""
 
-    def __init__(self, command: list[str], health_url: str, log_path: Path, env: dict[str, str] | None = None,
-                 cwd: Path | None = None) -> None:
+    def __init__(
+        self,
+        command: list[str],
+        health_url: str,
+        log_path: Path,
+        env: dict[str, str] | None = None,
+        cwd: Path | None = None,
+    ) -> None:
         self.command, self.health_url, self.log_path = command, health_url, log_path
         self.env, self.cwd = env, cwd
         self.process: subprocess.Popen[bytes] | None = None
 
     def __enter__(self) -> ServerProcess:
         log = self.log_path.open("wb")
-        self.process = subprocess.Popen(self.command, stdout=log, stderr=subprocess.STDOUT, env=self.env,
-                                        cwd=self.cwd, start_new_session=True)
+        self.process = subprocess.Popen(
+            self.command, stdout=log, stderr=subprocess.STDOUT, env=self.env, cwd=self.cwd, start_new_session=True
+        )
         try:
             wait_until_healthy(self.process, self.health_url, timeout_s=180, poll_s=0.5)
         except ServerExited as exited:
-            raise RuntimeError(f"{' '.join(self.command)} exited {exited.returncode}; "
-                               f"see {self.log_path}:\n{self.log_path.read_text()[-2000:]}") from exited
+            raise RuntimeError(
+                f"{' '.join(self.command)} exited {exited.returncode}; "
+                f"see {self.log_path}:\n{self.log_path.read_text()[-2000:]}"
+            ) from exited
         except NotReady as late:
             self.__exit__()
             raise RuntimeError(f"{' '.join(self.command)} not ready in 180 s; see {self.log_path}") from late

@@ -39,8 +39,12 @@ def measure(run, array: np.ndarray, seconds: float, min_passes: int = 5) -> dict
         run(array)
         times.append(time.perf_counter() - t0)
     total = sum(times)
-    return {"items_per_s": len(array) * len(times) / total, "forward_ms_p50": 1000 * percentile(times, 50),
-            "forward_ms_p99": 1000 * percentile(times, 99), "passes": len(times)}
+    return {
+        "items_per_s": len(array) * len(times) / total,
+        "forward_ms_p50": 1000 * percentile(times, 50),
+        "forward_ms_p99": 1000 * percentile(times, 99),
+        "passes": len(times),
+    }
 
 
 def best_per_batch(by_threads: dict[str, dict[str, dict[str, float]]]) -> dict[str, dict[str, float]]:
@@ -66,8 +70,9 @@ def one_setting(args: argparse.Namespace) -> dict[str, object]:
     results = {}
     for batch in args.batches:
         example = predictor.example(entry, batch)
-        array = rng.uniform(0 if entry == IMAGE else -0.5, 0.5 if entry == WAVEFORM else 1.0,
-                            example.shape).astype(np.float32)
+        array = rng.uniform(0 if entry == IMAGE else -0.5, 0.5 if entry == WAVEFORM else 1.0, example.shape).astype(
+            np.float32
+        )
         results[str(batch)] = measure(lambda a: predictor(entry, a), array, args.seconds)
     return {"model": manifest.name, "entry": entry, "batches": results}
 
@@ -89,13 +94,36 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     by_threads = {}
     for threads in args.threads:
-        done = subprocess.run([sys.executable, "-m", "benchmarks.serve_raw", str(args.model_dir), "--single",
-                               "--threads", str(threads), "--seconds", str(args.seconds),
-                               "--batches", *map(str, args.batches)], check=True, capture_output=True, text=True)
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "benchmarks.serve_raw",
+                str(args.model_dir),
+                "--single",
+                "--threads",
+                str(threads),
+                "--seconds",
+                str(args.seconds),
+                "--batches",
+                *map(str, args.batches),
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
         single = json.loads(done.stdout.strip().splitlines()[-1])
         by_threads[str(threads)] = single["batches"]
-    print(json.dumps({"model": single["model"], "entry": single["entry"], "batches": best_per_batch(by_threads),
-                      "by_threads": by_threads}))
+    print(
+        json.dumps(
+            {
+                "model": single["model"],
+                "entry": single["entry"],
+                "batches": best_per_batch(by_threads),
+                "by_threads": by_threads,
+            }
+        )
+    )
     return 0
 
 

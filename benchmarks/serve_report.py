@@ -51,8 +51,13 @@ def max_sustainable_rps(points: Iterable[Point], slo_ms: float) -> tuple[float, 
 def capacity_entry(rps: float, slo_ms: float, instance_type: str, measured_at: str, **extra: Any) -> dict[str, Any]:
     """One model's entry of benchmarks/serving_capacity.json (read by infra/settings.py)."""
     slo: float | int = int(slo_ms) if float(slo_ms).is_integer() else slo_ms
-    return {"max_rps_per_instance": round(rps, 1), "p99_slo_ms": slo, "instance_type": instance_type,
-            "measured_at": measured_at, **extra}
+    return {
+        "max_rps_per_instance": round(rps, 1),
+        "p99_slo_ms": slo,
+        "instance_type": instance_type,
+        "measured_at": measured_at,
+        **extra,
+    }
 
 
 def check_targets(model: Mapping[str, Any], tolerance_ms: float = 2.0) -> list[dict[str, Any]]:
@@ -62,31 +67,53 @@ def check_targets(model: Mapping[str, Any], tolerance_ms: float = 2.0) -> list[d
     ratios = {int(c): r for c, r in model["ratio_to_raw"].items()}
     checks = []
     r32 = ratios.get(32)
-    checks.append({"target": "server/raw >= 0.8 at concurrency 32", "met": r32 is not None and r32 >= 0.8,
-                   "detail": f"ratio {r32:.2f}" if r32 is not None else "not measured"})
+    checks.append(
+        {
+            "target": "server/raw >= 0.8 at concurrency 32",
+            "met": r32 is not None and r32 >= 0.8,
+            "detail": f"ratio {r32:.2f}" if r32 is not None else "not measured",
+        }
+    )
     if theirs:
         faster = all(ours[c]["rps"] > theirs[c]["rps"] for c in ours if c in theirs)
         p99_ok = all(ours[c]["p99_ms"] <= theirs[c]["p99_ms"] for c in ours if c in theirs)
-        detail = "; ".join(f"c={c}: {ours[c]['rps']:.0f} vs {theirs[c]['rps']:.0f} req/s, "
-                           f"p99 {ours[c]['p99_ms']:.1f} vs {theirs[c]['p99_ms']:.1f} ms"
-                           for c in sorted(ours) if c in theirs)
-        checks.append({"target": "throughput above the established server at every concurrency", "met": faster,
-                       "detail": detail})
-        checks.append({"target": "p99 no worse than the established server at every concurrency", "met": p99_ok,
-                       "detail": detail})
+        detail = "; ".join(
+            f"c={c}: {ours[c]['rps']:.0f} vs {theirs[c]['rps']:.0f} req/s, "
+            f"p99 {ours[c]['p99_ms']:.1f} vs {theirs[c]['p99_ms']:.1f} ms"
+            for c in sorted(ours)
+            if c in theirs
+        )
+        checks.append(
+            {"target": "throughput above the established server at every concurrency", "met": faster, "detail": detail}
+        )
+        checks.append(
+            {"target": "p99 no worse than the established server at every concurrency", "met": p99_ok, "detail": detail}
+        )
     single = model["raw"]["batches"].get("1")
     if 1 in ours and single:
         gap = ours[1]["p99_ms"] - single["forward_ms_p50"]
-        checks.append({"target": f"p99 at concurrency 1 within {tolerance_ms:g} ms of the raw single-item forward",
-                       "met": gap <= tolerance_ms,
-                       "detail": f"p99 {ours[1]['p99_ms']:.1f} ms vs raw forward {single['forward_ms_p50']:.1f} ms "
-                                 f"(p50; gap {gap:+.1f} ms)"
-                                 + (f"; the raw forward's own p99 is {single['forward_ms_p99']:.1f} ms "
-                                    f"(gap {ours[1]['p99_ms'] - single['forward_ms_p99']:+.1f} ms)"
-                                    if "forward_ms_p99" in single else "")})
+        checks.append(
+            {
+                "target": f"p99 at concurrency 1 within {tolerance_ms:g} ms of the raw single-item forward",
+                "met": gap <= tolerance_ms,
+                "detail": f"p99 {ours[1]['p99_ms']:.1f} ms vs raw forward {single['forward_ms_p50']:.1f} ms "
+                f"(p50; gap {gap:+.1f} ms)"
+                + (
+                    f"; the raw forward's own p99 is {single['forward_ms_p99']:.1f} ms "
+                    f"(gap {ours[1]['p99_ms'] - single['forward_ms_p99']:+.1f} ms)"
+                    if "forward_ms_p99" in single
+                    else ""
+                ),
+            }
+        )
     capacity = model.get("capacity", {})
-    checks.append({"target": "max sustainable req/s under the p99 SLO reported", "met": capacity.get("rps", 0) > 0,
-                   "detail": f"{capacity.get('rps', 0):.1f} req/s at p99 <= {capacity.get('slo_ms', '?')} ms"})
+    checks.append(
+        {
+            "target": "max sustainable req/s under the p99 SLO reported",
+            "met": capacity.get("rps", 0) > 0,
+            "detail": f"{capacity.get('rps', 0):.1f} req/s at p99 <= {capacity.get('slo_ms', '?')} ms",
+        }
+    )
     return checks
 
 
@@ -96,37 +123,58 @@ def _fmt(value: float | None, digits: int = 1) -> str:
 
 def markdown(results: Mapping[str, Any]) -> str:
     meta = results["meta"]
-    lines = [f"# Serving benchmark ({meta['date']})", "",
-             f"Machine: {meta['machine']}. {meta['load_note']}",
-             f"Load before/after: `{meta['uptime_before']}` / `{meta['uptime_after']}`.",
-             f"Servers: `python -m inference serve` ({meta['server_config']}); {meta['baseline_name']} "
-             f"({meta['baseline_config']}). Load generator: {meta['load_generator']}, "
-             f"{meta['seconds_per_point']:g} s per point after a {meta['warmup_seconds']:g} s warm-up.", ""]
+    lines = [
+        f"# Serving benchmark ({meta['date']})",
+        "",
+        f"Machine: {meta['machine']}. {meta['load_note']}",
+        f"Load before/after: `{meta['uptime_before']}` / `{meta['uptime_after']}`.",
+        f"Servers: `python -m inference serve` ({meta['server_config']}); {meta['baseline_name']} "
+        f"({meta['baseline_config']}). Load generator: {meta['load_generator']}, "
+        f"{meta['seconds_per_point']:g} s per point after a {meta['warmup_seconds']:g} s warm-up.",
+        "",
+    ]
     for name, model in results["models"].items():
-        lines += [f"## {name}: {model['description']}", "",
-                  "| concurrency | server req/s | p50 ms | p95 ms | p99 ms | errors | raw items/s (batch = c) "
-                  f"| server/raw | {results['meta']['baseline_short']} req/s | p50 ms | p99 ms | errors |",
-                  "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        lines += [
+            f"## {name}: {model['description']}",
+            "",
+            "| concurrency | server req/s | p50 ms | p95 ms | p99 ms | errors | raw items/s (batch = c) "
+            f"| server/raw | {results['meta']['baseline_short']} req/s | p50 ms | p99 ms | errors |",
+            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        ]
         theirs = {int(p["concurrency"]): p for p in model.get("baseline", [])}
         for point in model["server"]:
             c = int(point["concurrency"])
             raw = model["raw"]["batches"].get(str(c), {})
             ratio = model["ratio_to_raw"].get(c, model["ratio_to_raw"].get(str(c)))
             b = theirs.get(c, {})
-            lines.append(f"| {c} | {_fmt(point['rps'])} | {_fmt(point['p50_ms'])} | {_fmt(point['p95_ms'])} "
-                         f"| {_fmt(point['p99_ms'])} | {point['errors']} | {_fmt(raw.get('items_per_s'))} "
-                         f"| {_fmt(ratio, 2)} | {_fmt(b.get('rps'))} | {_fmt(b.get('p50_ms'))} "
-                         f"| {_fmt(b.get('p99_ms'))} | {b.get('errors', '-')} |")
+            lines.append(
+                f"| {c} | {_fmt(point['rps'])} | {_fmt(point['p50_ms'])} | {_fmt(point['p95_ms'])} "
+                f"| {_fmt(point['p99_ms'])} | {point['errors']} | {_fmt(raw.get('items_per_s'))} "
+                f"| {_fmt(ratio, 2)} | {_fmt(b.get('rps'))} | {_fmt(b.get('p50_ms'))} "
+                f"| {_fmt(b.get('p99_ms'))} | {b.get('errors', '-')} |"
+            )
         single = model["raw"]["batches"].get("1", {})
         capacity = model["capacity"]
-        lines += ["", f"Raw single-item forward: p50 {_fmt(single.get('forward_ms_p50'))} ms, "
-                      f"p99 {_fmt(single.get('forward_ms_p99'))} ms.",
-                  f"Max sustainable: **{capacity['rps']:.1f} req/s per instance** at p99 <= {capacity['slo_ms']:g} ms "
-                  f"({capacity['source']}).", "",
-                  "Capacity search (closed loop): " + (", ".join(
-                      f"c={p['concurrency']}: {p['rps']:.0f} req/s p99 {_fmt(p['p99_ms'])} ms"
-                      f"{'' if p['errors'] == 0 else ', ' + str(p['errors']) + ' errors'}"
-                      for p in model.get("probes", [])) or "none"), "", "| target | met | measured |", "|---|---|---|"]
+        lines += [
+            "",
+            f"Raw single-item forward: p50 {_fmt(single.get('forward_ms_p50'))} ms, "
+            f"p99 {_fmt(single.get('forward_ms_p99'))} ms.",
+            f"Max sustainable: **{capacity['rps']:.1f} req/s per instance** at p99 <= {capacity['slo_ms']:g} ms "
+            f"({capacity['source']}).",
+            "",
+            "Capacity search (closed loop): "
+            + (
+                ", ".join(
+                    f"c={p['concurrency']}: {p['rps']:.0f} req/s p99 {_fmt(p['p99_ms'])} ms"
+                    f"{'' if p['errors'] == 0 else ', ' + str(p['errors']) + ' errors'}"
+                    for p in model.get("probes", [])
+                )
+                or "none"
+            ),
+            "",
+            "| target | met | measured |",
+            "|---|---|---|",
+        ]
         lines += [f"| {c['target']} | {'yes' if c['met'] else '**no**'} | {c['detail']} |" for c in model["targets"]]
         lines.append("")
     return "\n".join(lines)
@@ -143,16 +191,22 @@ def plot(results: Mapping[str, Any], path: Path) -> None:
     baseline = results["meta"]["baseline_short"]
     for column, (name, model) in enumerate(models.items()):
         throughput, latency = axes[0][column], axes[1][column]
-        for label, points, style in (("inference server", model["server"], "o-"),
-                                     (baseline, model.get("baseline", []), "s--")):
+        for label, points, style in (
+            ("inference server", model["server"], "o-"),
+            (baseline, model.get("baseline", []), "s--"),
+        ):
             if not points:
                 continue
             cs = [p["concurrency"] for p in points]
             throughput.plot(cs, [p["rps"] for p in points], style, label=label)
             latency.plot(cs, [p["p99_ms"] for p in points], style, label=label)
         batches = sorted(int(b) for b in model["raw"]["batches"])
-        throughput.plot(batches, [model["raw"]["batches"][str(b)]["items_per_s"] for b in batches], "k:",
-                        label="raw model (batch = concurrency)")
+        throughput.plot(
+            batches,
+            [model["raw"]["batches"][str(b)]["items_per_s"] for b in batches],
+            "k:",
+            label="raw model (batch = concurrency)",
+        )
         latency.axhline(model["capacity"]["slo_ms"], color="red", linewidth=0.8, label="p99 SLO")
         for ax in (throughput, latency):
             ax.set_xscale("log", base=2)

@@ -46,13 +46,19 @@ class Run:
         return [(int(e), float(a), float(s)) for e, a, s in EPOCH_LINE.findall(self.output)]
 
 
-def train(channels: dict[str, Path], hyperparameters: dict[str, str], workdir: Path,
-          extra_env: dict[str, str] | None = None) -> Run:
+def train(
+    channels: dict[str, Path], hyperparameters: dict[str, str], workdir: Path, extra_env: dict[str, str] | None = None
+) -> Run:
     """One job through the container's `train` program, channels and paths as SM_* variables."""
     workdir.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "SM_INPUT_DIR": str(workdir / "input"),
-           "SM_MODEL_DIR": str(workdir / "model"), "SM_OUTPUT_DIR": str(workdir / "output"),
-           "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}", **(extra_env or {})}
+    env = {
+        **os.environ,
+        "SM_INPUT_DIR": str(workdir / "input"),
+        "SM_MODEL_DIR": str(workdir / "model"),
+        "SM_OUTPUT_DIR": str(workdir / "output"),
+        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+        **(extra_env or {}),
+    }
     env.update({f"SM_CHANNEL_{name.upper()}": str(path) for name, path in channels.items()})
     flags = [item for key, value in hyperparameters.items() for item in (f"--{key}", value)]
     started = time.monotonic()
@@ -75,7 +81,8 @@ def raw_cnn_samples_per_second(image_size: int, width: int, batch_size: int, ste
 
     torch.manual_seed(0)
     model = ImageClassifier(CNNConfig(num_classes=10, image_size=image_size, width=width)).to(
-        memory_format=torch.channels_last)
+        memory_format=torch.channels_last
+    )
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, nesterov=True)
     images = torch.rand(batch_size, 3, image_size, image_size).contiguous(memory_format=torch.channels_last)
     labels = torch.randint(0, 10, (batch_size,))
@@ -139,22 +146,32 @@ def bench_throughput(cifar: Path, work: Path, quick: bool) -> dict[str, Any]:
     recipe = default_cnn_recipe()
     results["recipe"] = {key: getattr(recipe, key) for key in ("image_size", "width", "batch_size", "precision")}
     results["raw_forward_backward_samples_per_s"] = raw_cnn_samples_per_second(
-        recipe.image_size, recipe.width, recipe.batch_size, 10 if quick else 30)
+        recipe.image_size, recipe.width, recipe.batch_size, 10 if quick else 30
+    )
     raw = results["raw_forward_backward_samples_per_s"]
     results["trainer_to_raw_ratio"] = results["cnn_samples_per_s_1_process"] / raw
     return results
 
 
 def bench_cnn_quality(cifar: Path, work: Path, budget_s: int) -> dict[str, Any]:
-    run = train({"train": cifar}, {"model": "cnn", "seed": "0", "validation_fraction": "0.1",
-                                   "time_budget_s": str(budget_s)}, work / f"cnn-{budget_s}")
-    return {"time_budget_s": budget_s, "wall_s": round(run.seconds, 1), "epochs_run": len(run.epochs),
-            "val_accuracy": run.evaluation["accuracy"], "macro_f1": run.evaluation["macro_f1"],
-            "samples_per_s": run.epochs[-1][2] if run.epochs else None}
+    run = train(
+        {"train": cifar},
+        {"model": "cnn", "seed": "0", "validation_fraction": "0.1", "time_budget_s": str(budget_s)},
+        work / f"cnn-{budget_s}",
+    )
+    return {
+        "time_budget_s": budget_s,
+        "wall_s": round(run.seconds, 1),
+        "epochs_run": len(run.epochs),
+        "val_accuracy": run.evaluation["accuracy"],
+        "macro_f1": run.evaluation["macro_f1"],
+        "samples_per_s": run.epochs[-1][2] if run.epochs else None,
+    }
 
 
-def bench_mlp_rotations(fsdd: Path, work: Path, epochs: str | None,
-                        overrides: dict[str, str] | None = None) -> dict[str, Any]:
+def bench_mlp_rotations(
+    fsdd: Path, work: Path, epochs: str | None, overrides: dict[str, str] | None = None
+) -> dict[str, Any]:
     files = sorted(fsdd.glob("*.wav"))
     speakers = sorted({p.name.split("_")[1] for p in files})
     rotations = []
@@ -165,8 +182,9 @@ def bench_mlp_rotations(fsdd: Path, work: Path, epochs: str | None,
         hyperparameters = {"model": "mlp", "seed": "0", **({"epochs": epochs} if epochs else {})}
         hyperparameters.update(overrides or {})
         run = train({"train": train_dir, "validation": val_dir}, hyperparameters, folder / "job")
-        rotations.append({"held_out_speaker": held_out, "accuracy": run.evaluation["accuracy"],
-                          "wall_s": round(run.seconds, 1)})
+        rotations.append(
+            {"held_out_speaker": held_out, "accuracy": run.evaluation["accuracy"], "wall_s": round(run.seconds, 1)}
+        )
     accuracies = [r["accuracy"] for r in rotations]
     return {"rotations": rotations, "mean_accuracy": sum(accuracies) / len(accuracies), "min_accuracy": min(accuracies)}
 
@@ -176,20 +194,28 @@ def markdown(results: dict[str, Any]) -> str:
     t = results.get("throughput")
     if t:
         recipe = ", ".join(f"{k} {v}" for k, v in t.get("recipe", {}).items())
-        lines += [f"| CNN throughput (cifar10-dev subset{'; ' + recipe if recipe else ''}) | figure |", "|---|---|",
-                  f"| trainer, 1 process | {t['cnn_samples_per_s_1_process']:.0f} samples/s |",
-                  f"| trainer, 2 processes (DDP, gloo) | {t['cnn_samples_per_s_2_processes']:.0f} samples/s |",
-                  f"| bare forward+backward loop (reference) | {t['raw_forward_backward_samples_per_s']:.0f} "
-                  "samples/s |",
-                  f"| trainer / reference | {t['trainer_to_raw_ratio']:.2f} |",
-                  f"| checkpoint write per epoch | {t['checkpoint_write_s']:.3f} s "
-                  f"({100 * t['checkpoint_overhead_fraction']:.2f}% of an epoch) |", ""]
+        lines += [
+            f"| CNN throughput (cifar10-dev subset{'; ' + recipe if recipe else ''}) | figure |",
+            "|---|---|",
+            f"| trainer, 1 process | {t['cnn_samples_per_s_1_process']:.0f} samples/s |",
+            f"| trainer, 2 processes (DDP, gloo) | {t['cnn_samples_per_s_2_processes']:.0f} samples/s |",
+            f"| bare forward+backward loop (reference) | {t['raw_forward_backward_samples_per_s']:.0f} samples/s |",
+            f"| trainer / reference | {t['trainer_to_raw_ratio']:.2f} |",
+            f"| checkpoint write per epoch | {t['checkpoint_write_s']:.3f} s "
+            f"({100 * t['checkpoint_overhead_fraction']:.2f}% of an epoch) |",
+            "",
+        ]
     cnn = results.get("cnn_quality", [])
     if cnn:
-        lines += ["| CNN on cifar10-dev, 10% validation | wall s | epochs | val accuracy | macro F1 |",
-                  "|---|---|---|---|---|"]
-        lines += [f"| time_budget_s={r['time_budget_s']} | {r['wall_s']} | {r['epochs_run']} | "
-                  f"{r['val_accuracy']:.4f} | {r['macro_f1']:.4f} |" for r in cnn]
+        lines += [
+            "| CNN on cifar10-dev, 10% validation | wall s | epochs | val accuracy | macro F1 |",
+            "|---|---|---|---|---|",
+        ]
+        lines += [
+            f"| time_budget_s={r['time_budget_s']} | {r['wall_s']} | {r['epochs_run']} | "
+            f"{r['val_accuracy']:.4f} | {r['macro_f1']:.4f} |"
+            for r in cnn
+        ]
         lines.append("")
     mlp = results.get("mlp_quality")
     if mlp:
@@ -206,16 +232,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", choices=("throughput", "cnn", "mlp"), action="append")
     parser.add_argument("--budgets", default="600,300", help="CNN time budgets in seconds")
     parser.add_argument("--out", type=Path, default=RESULTS)
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="MLP hyperparameter override, to try a recipe change (recorded in the results)")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="MLP hyperparameter override, to try a recipe change (recorded in the results)",
+    )
     args = parser.parse_args(argv)
     cifar, fsdd = args.data / "cifar10-dev", args.data / "fsdd-dev"
     for needed in (cifar, fsdd):
         if not needed.is_dir():
             parser.error(f"{needed} not found: --data must hold cifar10-dev/ and fsdd-dev/ (see ../shared/datasets)")
     only = set(args.only or ("throughput", "cnn", "mlp"))
-    results: dict[str, Any] = {"measured_at": time.strftime("%Y-%m-%d"), "quick": args.quick,
-                               "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.python_version()}"}
+    results: dict[str, Any] = {
+        "measured_at": time.strftime("%Y-%m-%d"),
+        "quick": args.quick,
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.python_version()}",
+    }
     with tempfile.TemporaryDirectory(prefix="bench-train-") as tmp:
         work = Path(tmp)
         if "throughput" in only:

@@ -5,6 +5,7 @@ Client-side only (neither container image holds it). `python -m experiments laun
     from experiments import LaunchRequest, launch, deploy, teardown
     launch(LaunchRequest(env="dev", model="cnn", train="s3://elasticml-dev-data-.../cnn/train/", wait=True))
 """
+
 from experiments.api import AwsAccess, LaunchRequest, Result, deploy, launch, teardown
 from experiments.errors import ExperimentError
 

@@ -4,6 +4,7 @@ Each function reads the stacks' outputs, builds a spec with the guardrails (`spe
 either sends it with the SDK or, with `dry_run=True`, prints the exact requests and sends none of them.
 `boto_session` defaults to the usual credential chain; tests pass one whose clients are stubbed.
 """
+
 from __future__ import annotations
 
 import json
@@ -78,8 +79,11 @@ class LaunchRequest:
         object.__setattr__(self, "assignments", tuple(self.assignments))
 
     def channels(self) -> dict[str, S3Uri]:
-        return {name: S3Uri.parse(uri) for name, uri in
-                (("train", self.train), ("validation", self.validation), ("test", self.test)) if uri}
+        return {
+            name: S3Uri.parse(uri)
+            for name, uri in (("train", self.train), ("validation", self.validation), ("test", self.test))
+            if uri
+        }
 
 
 @dataclass(frozen=True)
@@ -94,20 +98,28 @@ class AwsAccess:
         return resolve_session(self.boto_session, region=self.region, profile=self.profile)
 
 
-def launch(request: LaunchRequest, aws: AwsAccess | None = None, *, cdk_json: Path = CDK_JSON,
-           out: Printer = print) -> Result:
+def launch(
+    request: LaunchRequest, aws: AwsAccess | None = None, *, cdk_json: Path = CDK_JSON, out: Printer = print
+) -> Result:
     r = request
     env, model = r.env, r.model
     session = (aws or AwsAccess()).session()
     channels = r.channels()
     settings = load_training_settings(env, model, cdk_json)
-    hyperparameters = merge_hyperparameters(model, settings.hyperparameters,
-                                            _read_hyperparameters_file(r.hyperparameters_file), r.assignments)
+    hyperparameters = merge_hyperparameters(
+        model, settings.hyperparameters, _read_hyperparameters_file(r.hyperparameters_file), r.assignments
+    )
     with aws_errors():
         outputs = read_platform_outputs(session.client("cloudformation"), env=env, model=model)
-        spec = build_training_spec(outputs=outputs, settings=settings, channels=channels,
-                                   hyperparameters=hyperparameters, base_name=base_job_name(outputs.prefix, model),
-                                   metric_definitions=load_metric_definitions(), instance_type=r.instance_type)
+        spec = build_training_spec(
+            outputs=outputs,
+            settings=settings,
+            channels=channels,
+            hyperparameters=hyperparameters,
+            base_name=base_job_name(outputs.prefix, model),
+            metric_definitions=load_metric_definitions(),
+            instance_type=r.instance_type,
+        )
         s3 = session.client("s3")
         for uri in channels.values():
             check_exists(s3, uri)
@@ -152,10 +164,21 @@ def _serving_instance_type(env: str, model: str, cdk_json: Path) -> str:
     return next((s.instance_type for s in environment.serving if s.model == model), "ml.c5.xlarge")
 
 
-def deploy(*, env: str, job: str, name: str | None = None, register: bool = False,
-           instance_type: str | None = None, wait: bool = False, dry_run: bool = False,
-           boto_session: boto3.Session | None = None, region: str | None = None, profile: str | None = None,
-           cdk_json: Path = CDK_JSON, out: Printer = print) -> Result:
+def deploy(
+    *,
+    env: str,
+    job: str,
+    name: str | None = None,
+    register: bool = False,
+    instance_type: str | None = None,
+    wait: bool = False,
+    dry_run: bool = False,
+    boto_session: boto3.Session | None = None,
+    region: str | None = None,
+    profile: str | None = None,
+    cdk_json: Path = CDK_JSON,
+    out: Printer = print,
+) -> Result:
     session = resolve_session(boto_session, region=region, profile=profile)
     with aws_errors():
         client = session.client("sagemaker")
@@ -169,8 +192,9 @@ def deploy(*, env: str, job: str, name: str | None = None, register: bool = Fals
         writer = recorder.boto_session if recorder else session
         if register:
             evaluation = _evaluation_or_none(session.client("s3"), description, out)
-            step = deployment.register_step(job=description, outputs=outputs, instance_type=instance_type,
-                                            evaluation=evaluation, session=writer)
+            step = deployment.register_step(
+                job=description, outputs=outputs, instance_type=instance_type, evaluation=evaluation, session=writer
+            )
             steps = [step]
         else:
             name = name or job
@@ -188,8 +212,10 @@ def deploy(*, env: str, job: str, name: str | None = None, register: bool = Fals
             arn = created[0]["ModelPackageArn"]
             out(f"Registered {arn} (PendingManualApproval) in {outputs.model_package_group}")
             return Result(names=[arn])
-        out(f"Creating endpoint {name} ({instance_type}); remove it with "
-            f"`python -m experiments teardown --env {env} --name {name}`")
+        out(
+            f"Creating endpoint {name} ({instance_type}); remove it with "
+            f"`python -m experiments teardown --env {env} --name {name}`"
+        )
         if wait:
             created[-1].wait_for_status("InService")
             out(f"Endpoint {name} is InService")
@@ -207,9 +233,17 @@ def _evaluation_or_none(s3, description: dict[str, Any], out: Printer) -> dict[s
         return None
 
 
-def teardown(*, env: str, name: str | None = None, all_deployments: bool = False, dry_run: bool = False,
-             boto_session: boto3.Session | None = None, region: str | None = None, profile: str | None = None,
-             out: Printer = print) -> Result:
+def teardown(
+    *,
+    env: str,
+    name: str | None = None,
+    all_deployments: bool = False,
+    dry_run: bool = False,
+    boto_session: boto3.Session | None = None,
+    region: str | None = None,
+    profile: str | None = None,
+    out: Printer = print,
+) -> Result:
     if bool(name) == bool(all_deployments):
         raise ExperimentError("teardown needs exactly one of --name NAME or --all")
     session = resolve_session(boto_session, region=region, profile=profile)

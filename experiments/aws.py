@@ -1,4 +1,5 @@
 """The boto3 session an experiment runs with, and the translation of AWS failures into clear errors."""
+
 from __future__ import annotations
 
 import contextlib
@@ -17,16 +18,24 @@ from botocore.exceptions import (
 
 from experiments.errors import ExperimentError, NoCredentials, NoRegion
 
-CREDENTIAL_ERROR_CODES = {"ExpiredToken", "ExpiredTokenException", "InvalidClientTokenId",
-                          "UnrecognizedClientException", "SignatureDoesNotMatch", "InvalidToken"}
+CREDENTIAL_ERROR_CODES = {
+    "ExpiredToken",
+    "ExpiredTokenException",
+    "InvalidClientTokenId",
+    "UnrecognizedClientException",
+    "SignatureDoesNotMatch",
+    "InvalidToken",
+}
 
 
-def resolve_session(boto_session: boto3.Session | None = None, *, region: str | None = None,
-                    profile: str | None = None) -> boto3.Session:
+def resolve_session(
+    boto_session: boto3.Session | None = None, *, region: str | None = None, profile: str | None = None
+) -> boto3.Session:
     """The caller's session (tests pass one), or one from the usual chain; checked for a region and
     credentials before anything is sent."""
-    session = boto_session or boto3.Session(profile_name=profile,
-                                            region_name=region or os.environ.get("AWS_REGION") or None)
+    session = boto_session or boto3.Session(
+        profile_name=profile, region_name=region or os.environ.get("AWS_REGION") or None
+    )
     if not session.region_name:
         raise NoRegion()
     try:
@@ -52,6 +61,8 @@ def aws_errors() -> Iterator[None]:
         if error.get("Code") in CREDENTIAL_ERROR_CODES:
             raise NoCredentials(error.get("Message", "")) from exc
         if error.get("Code") in ("AccessDenied", "AccessDeniedException"):
-            raise ExperimentError(f"Access denied by AWS: {error.get('Message', '')} Your identity needs the "
-                                  "experimenter permissions (see README, Experiments).") from exc
+            raise ExperimentError(
+                f"Access denied by AWS: {error.get('Message', '')} Your identity needs the "
+                "experimenter permissions (see README, Experiments)."
+            ) from exc
         raise

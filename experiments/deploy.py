@@ -5,6 +5,7 @@ network isolation, the endpoint config encrypted with the project key. Its model
 and endpoint share one name and carry the tag `elasticml:experiment=<name>`; `teardown` deletes only
 resources that carry that tag, so it can never remove a pipeline endpoint.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -60,12 +61,22 @@ def deployment_spec(*, name: str, job: dict[str, Any], outputs: PlatformOutputs,
     if len(name) > 63:
         raise GuardrailViolation(f"endpoint name {name!r} is longer than 63 characters; pass a shorter --name")
     return DeploymentSpec(
-        name=name, job_name=job["TrainingJobName"], model_data_url=check_finished_job(job, outputs),
-        image_uri=outputs.inference_image_uri, role_arn=outputs.model_role_arn, key_arn=outputs.key_arn,
-        subnet_ids=outputs.subnet_ids, security_group_ids=(outputs.model_security_group_id,),
+        name=name,
+        job_name=job["TrainingJobName"],
+        model_data_url=check_finished_job(job, outputs),
+        image_uri=outputs.inference_image_uri,
+        role_arn=outputs.model_role_arn,
+        key_arn=outputs.key_arn,
+        subnet_ids=outputs.subnet_ids,
+        security_group_ids=(outputs.model_security_group_id,),
         instance_type=instance_type,
-        tags={TAG_KEY: name, "project": "elasticml", "environment": outputs.env,
-              "elasticml:training-job": job["TrainingJobName"]})
+        tags={
+            TAG_KEY: name,
+            "project": "elasticml",
+            "environment": outputs.env,
+            "elasticml:training-job": job["TrainingJobName"],
+        },
+    )
 
 
 def _tags(spec_tags: dict[str, str]) -> list[Tag]:
@@ -76,22 +87,38 @@ def deploy_steps(spec: DeploymentSpec, session) -> list[Callable[[], object]]:
     """CreateModel, CreateEndpointConfig, CreateEndpoint, in order; each returns the SDK resource."""
     return [
         lambda: Model.create(
-            model_name=spec.name, execution_role_arn=spec.role_arn, enable_network_isolation=True,
+            model_name=spec.name,
+            execution_role_arn=spec.role_arn,
+            enable_network_isolation=True,
             primary_container=ContainerDefinition(image=spec.image_uri, model_data_url=spec.model_data_url),
             vpc_config=VpcConfig(security_group_ids=list(spec.security_group_ids), subnets=list(spec.subnet_ids)),
-            tags=_tags(spec.tags), session=session),
+            tags=_tags(spec.tags),
+            session=session,
+        ),
         lambda: EndpointConfig.create(
-            endpoint_config_name=spec.name, kms_key_id=spec.key_arn, tags=_tags(spec.tags), session=session,
-            production_variants=[ProductionVariant(variant_name=VARIANT, model_name=spec.name,
-                                                   instance_type=spec.instance_type, initial_instance_count=1,
-                                                   initial_variant_weight=1.0)]),
-        lambda: Endpoint.create(endpoint_name=spec.name, endpoint_config_name=spec.name, tags=_tags(spec.tags),
-                                session=session),
+            endpoint_config_name=spec.name,
+            kms_key_id=spec.key_arn,
+            tags=_tags(spec.tags),
+            session=session,
+            production_variants=[
+                ProductionVariant(
+                    variant_name=VARIANT,
+                    model_name=spec.name,
+                    instance_type=spec.instance_type,
+                    initial_instance_count=1,
+                    initial_variant_weight=1.0,
+                )
+            ],
+        ),
+        lambda: Endpoint.create(
+            endpoint_name=spec.name, endpoint_config_name=spec.name, tags=_tags(spec.tags), session=session
+        ),
     ]
 
 
-def register_step(*, job: dict[str, Any], outputs: PlatformOutputs, instance_type: str,
-                  evaluation: dict[str, Any] | None, session) -> Callable[[], dict[str, Any]]:
+def register_step(
+    *, job: dict[str, Any], outputs: PlatformOutputs, instance_type: str, evaluation: dict[str, Any] | None, session
+) -> Callable[[], dict[str, Any]]:
     """CreateModelPackage in the model's group, pending manual approval, as the pipeline registers.
 
     Sent with the session's SageMaker client, not `ModelPackage.create`: in sagemaker-core 2.27 that
@@ -104,20 +131,26 @@ def register_step(*, job: dict[str, Any], outputs: PlatformOutputs, instance_typ
         metadata["accuracy"] = str(evaluation.get("accuracy"))
         description += f"; accuracy {evaluation.get('accuracy')} on {evaluation.get('split')}"
     request = {
-        "ModelPackageGroupName": outputs.model_package_group, "ModelApprovalStatus": "PendingManualApproval",
-        "ModelPackageDescription": description, "CustomerMetadataProperties": metadata,
+        "ModelPackageGroupName": outputs.model_package_group,
+        "ModelApprovalStatus": "PendingManualApproval",
+        "ModelPackageDescription": description,
+        "CustomerMetadataProperties": metadata,
         "InferenceSpecification": {
             "Containers": [{"Image": outputs.inference_image_uri, "ModelDataUrl": artifact}],
             "SupportedContentTypes": CONTENT_TYPES[outputs.model],
             "SupportedResponseMIMETypes": ["application/json"],
-            "SupportedRealtimeInferenceInstanceTypes": [instance_type]},
-        "Tags": [{"Key": k, "Value": v} for k, v in
-                 {TAG_KEY: job["TrainingJobName"], "project": "elasticml", "environment": outputs.env}.items()],
+            "SupportedRealtimeInferenceInstanceTypes": [instance_type],
+        },
+        "Tags": [
+            {"Key": k, "Value": v}
+            for k, v in {TAG_KEY: job["TrainingJobName"], "project": "elasticml", "environment": outputs.env}.items()
+        ],
     }
     return lambda: session.client("sagemaker").create_model_package(**request)
 
 
 # --- teardown -------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Kind:
@@ -156,8 +189,10 @@ def owned_resources(client, name: str) -> list[Owned]:
             raise
         tags = {t["Key"]: t["Value"] for t in client.list_tags(ResourceArn=arn).get("Tags", [])}
         if tags.get(TAG_KEY) != name:
-            raise GuardrailViolation(f"{kind.label} {name} was not made by `experiments deploy` (no {TAG_KEY}={name} "
-                                     "tag); teardown leaves it alone")
+            raise GuardrailViolation(
+                f"{kind.label} {name} was not made by `experiments deploy` (no {TAG_KEY}={name} "
+                "tag); teardown leaves it alone"
+            )
         found.append(Owned(kind, name))
     return found
 

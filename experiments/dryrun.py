@@ -5,6 +5,7 @@ The recording session has placeholder credentials and its own clients, so not ev
 SageMaker client is touched. Each SDK step stops at its first API call (`RequestCaptured`), so the
 SDK never acts on a made-up response; steps that create several resources are run one by one.
 """
+
 from __future__ import annotations
 
 import json
@@ -49,8 +50,9 @@ class RecordingSession:
         core = botocore.session.Session()
         if self.loader is not None:
             core.register_component("data_loader", self.loader)
-        self.boto_session = boto3.Session(aws_access_key_id="dry-run", aws_secret_access_key="dry-run",
-                                          region_name=self.region, botocore_session=core)
+        self.boto_session = boto3.Session(
+            aws_access_key_id="dry-run", aws_secret_access_key="dry-run", region_name=self.region, botocore_session=core
+        )
         self.boto_session.events.register("before-call", self._capture)
         self.boto_session.events.register("before-send", self._refuse)
 

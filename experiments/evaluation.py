@@ -1,4 +1,5 @@
 """`evaluation.json` of a finished job (docs/contracts.md): fetched from `output.tar.gz`, printed as figures."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -29,14 +30,21 @@ def fetch_evaluation(s3, model_artifacts_uri: str) -> dict[str, Any]:
 
 
 def format_evaluation(evaluation: dict[str, Any]) -> str:
-    lines = [f"{evaluation.get('split', '?')} split, {evaluation.get('num_samples', '?')} samples",
-             *(f"  {key:<16}{evaluation[key]:.4f}" for key in ("accuracy", "macro_precision", "macro_recall",
-                                                                  "macro_f1") if key in evaluation)]
+    lines = [
+        f"{evaluation.get('split', '?')} split, {evaluation.get('num_samples', '?')} samples",
+        *(
+            f"  {key:<16}{evaluation[key]:.4f}"
+            for key in ("accuracy", "macro_precision", "macro_recall", "macro_f1")
+            if key in evaluation
+        ),
+    ]
     per_class = evaluation.get("per_class") or {}
     if per_class:
         width = max(len(name) for name in per_class)
         lines.append(f"  {'class':<{width}}  precision  recall  f1      support")
         for name, figures in per_class.items():
-            lines.append(f"  {name:<{width}}  {figures['precision']:<9.4f}  {figures['recall']:<6.4f}  "
-                         f"{figures['f1']:<6.4f}  {figures['support']}")
+            lines.append(
+                f"  {name:<{width}}  {figures['precision']:<9.4f}  {figures['recall']:<6.4f}  "
+                f"{figures['f1']:<6.4f}  {figures['support']}"
+            )
     return "\n".join(lines)

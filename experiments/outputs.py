@@ -3,6 +3,7 @@
 Names follow `infra/application.py`: `elasticml-<env>-storage|network|training`. Nothing is guessed:
 a missing stack or output is an error that names it and says how to deploy it.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -59,8 +60,9 @@ def describe_outputs(cloudformation, stack: str) -> dict[str, str] | None:
 def any_platform_stack(cloudformation) -> bool:
     """Whether this region holds any elasticml stack: tells 'wrong region' from 'not deployed yet'."""
     paginator = cloudformation.get_paginator("list_stacks")
-    for page in paginator.paginate(StackStatusFilter=["CREATE_COMPLETE", "UPDATE_COMPLETE",
-                                                      "UPDATE_ROLLBACK_COMPLETE", "IMPORT_COMPLETE"]):
+    for page in paginator.paginate(
+        StackStatusFilter=["CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE", "IMPORT_COMPLETE"]
+    ):
         if any(s["StackName"].startswith(f"{PROJECT}-") for s in page["StackSummaries"]):
             return True
     return False
@@ -72,8 +74,9 @@ def read_platform_outputs(cloudformation, *, env: str, model: str) -> PlatformOu
     for part, stack in names.items():
         outputs = describe_outputs(cloudformation, stack)
         if outputs is None:
-            raise StackNotDeployed(stack, cloudformation.meta.region_name,
-                                   others_in_region=any_platform_stack(cloudformation))
+            raise StackNotDeployed(
+                stack, cloudformation.meta.region_name, others_in_region=any_platform_stack(cloudformation)
+            )
         by_part[part] = outputs
     values: dict[str, object] = {}
     for field, (part, key) in output_keys(model).items():

@@ -1,4 +1,5 @@
 """S3 URIs given on the command line: parsed, and checked to exist before a job is started on them."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

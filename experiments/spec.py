@@ -6,6 +6,7 @@ the pipeline's jobs use); data scientists choose the hyperparameters, the data a
 instance type. The guardrails (VPC, network isolation, inter-container encryption, KMS on volume and
 output, managed spot with head-room, checkpoints, metric definitions) have no switch.
 """
+
 from __future__ import annotations
 
 import json
@@ -74,16 +75,20 @@ def load_training_settings(env: str, model: str, cdk_json: Path = CDK_JSON) -> T
     if t is None:
         raise GuardrailViolation(f"cdk.json has no training settings for {model} in {env}")
     return TrainingSettings(
-        instance_type=t.instance_type, instance_count=t.instance_count,
-        volume_size_gb=t.volume_size_gb, max_runtime_s=t.max_runtime_s,
+        instance_type=t.instance_type,
+        instance_count=t.instance_count,
+        volume_size_gb=t.volume_size_gb,
+        max_runtime_s=t.max_runtime_s,
         max_wait_s=max(t.max_wait_s, MIN_SPOT_WAIT_FACTOR * t.max_runtime_s),
-        hyperparameters=t.hyperparameter_map)
+        hyperparameters=t.hyperparameter_map,
+    )
 
 
 def load_metric_definitions(path: Path = METRIC_DEFINITIONS_FILE) -> list[dict[str, str]]:
     definitions = json.loads(path.read_text())
-    if not isinstance(definitions, list) or not all(isinstance(d, dict) and set(d) == {"Name", "Regex"}
-                                                    for d in definitions):
+    if not isinstance(definitions, list) or not all(
+        isinstance(d, dict) and set(d) == {"Name", "Regex"} for d in definitions
+    ):
         raise GuardrailViolation(f"{path}: expected a list of {{'Name', 'Regex'}} objects")
     return definitions
 
@@ -94,8 +99,9 @@ def _as_string(value: object) -> str:
     return value if isinstance(value, str) else json.dumps(value)
 
 
-def merge_hyperparameters(model: str, defaults: Mapping[str, str], file_values: Mapping[str, object] | None,
-                          assignments: Sequence[str]) -> dict[str, str]:
+def merge_hyperparameters(
+    model: str, defaults: Mapping[str, str], file_values: Mapping[str, object] | None, assignments: Sequence[str]
+) -> dict[str, str]:
     """Settings < JSON file < `--set key=value`; `model` is always the launched model."""
     merged = dict(defaults)
     for key, value in (file_values or {}).items():
@@ -108,8 +114,10 @@ def merge_hyperparameters(model: str, defaults: Mapping[str, str], file_values: 
     if merged.get("model", model) != model:
         raise GuardrailViolation(f"hyperparameter model={merged['model']} contradicts --model {model}")
     if merged.get("checkpoint_dir", CHECKPOINT_LOCAL_PATH) not in ("", CHECKPOINT_LOCAL_PATH):
-        raise GuardrailViolation(f"hyperparameter checkpoint_dir must stay {CHECKPOINT_LOCAL_PATH}: it is the "
-                                 "CheckpointConfig local path that managed spot resumes from")
+        raise GuardrailViolation(
+            f"hyperparameter checkpoint_dir must stay {CHECKPOINT_LOCAL_PATH}: it is the "
+            "CheckpointConfig local path that managed spot resumes from"
+        )
     merged["model"] = model
     return merged
 
@@ -125,13 +133,21 @@ def check_data_location(uri: S3Uri, outputs: PlatformOutputs) -> None:
     if uri.bucket != outputs.data_bucket or not uri.key.startswith(f"{outputs.model}/"):
         raise GuardrailViolation(
             f"{uri} is outside what the {outputs.model} training role may read: use "
-            f"s3://{outputs.data_bucket}/{outputs.model}/<prefix>/ (copy it there with `aws s3 sync`)")
+            f"s3://{outputs.data_bucket}/{outputs.model}/<prefix>/ (copy it there with `aws s3 sync`)"
+        )
 
 
-def build_training_spec(*, outputs: PlatformOutputs, settings: TrainingSettings, channels: Mapping[str, S3Uri],
-                        hyperparameters: Mapping[str, str], base_name: str,
-                        metric_definitions: list[dict[str, str]], instance_type: str | None = None,
-                        instance_count: int | None = None) -> TrainingSpec:
+def build_training_spec(
+    *,
+    outputs: PlatformOutputs,
+    settings: TrainingSettings,
+    channels: Mapping[str, S3Uri],
+    hyperparameters: Mapping[str, str],
+    base_name: str,
+    metric_definitions: list[dict[str, str]],
+    instance_type: str | None = None,
+    instance_count: int | None = None,
+) -> TrainingSpec:
     if outputs.model not in MODELS:
         raise GuardrailViolation(f"--model must be one of {', '.join(MODELS)}")
     if "train" not in channels:
@@ -144,21 +160,30 @@ def build_training_spec(*, outputs: PlatformOutputs, settings: TrainingSettings,
     if not re.fullmatch(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,47}", base_name):
         raise GuardrailViolation(f"invalid job name {base_name!r}: letters, digits and hyphens, at most 48")
     if not outputs.subnet_ids or not outputs.training_security_group_id:
-        raise GuardrailViolation("the network stack gave no subnets or security group: a job never runs "
-                                 "outside the VPC")
+        raise GuardrailViolation(
+            "the network stack gave no subnets or security group: a job never runs outside the VPC"
+        )
     spec = TrainingSpec(
-        base_job_name=base_name, image_uri=outputs.training_image_uri, role_arn=outputs.training_role_arn,
-        hyperparameters=dict(hyperparameters), channels={c: str(u) for c, u in channels.items()},
+        base_job_name=base_name,
+        image_uri=outputs.training_image_uri,
+        role_arn=outputs.training_role_arn,
+        hyperparameters=dict(hyperparameters),
+        channels={c: str(u) for c, u in channels.items()},
         output_path=f"s3://{outputs.artifact_bucket}/training/{outputs.model}/",
         checkpoint_uri=f"s3://{outputs.artifact_bucket}/checkpoints/{outputs.model}/{base_name}/",
-        key_arn=outputs.key_arn, subnet_ids=outputs.subnet_ids,
+        key_arn=outputs.key_arn,
+        subnet_ids=outputs.subnet_ids,
         security_group_ids=(outputs.training_security_group_id,),
         instance_type=instance_type or settings.instance_type,
         instance_count=instance_count or settings.instance_count,
-        volume_size_gb=settings.volume_size_gb, max_runtime_s=settings.max_runtime_s,
-        max_wait_s=settings.max_wait_s, metric_definitions=[dict(d) for d in metric_definitions],
-        tags={TAG_KEY: base_name, "project": PROJECT, "environment": outputs.env})
+        volume_size_gb=settings.volume_size_gb,
+        max_runtime_s=settings.max_runtime_s,
+        max_wait_s=settings.max_wait_s,
+        metric_definitions=[dict(d) for d in metric_definitions],
+        tags={TAG_KEY: base_name, "project": PROJECT, "environment": outputs.env},
+    )
     if not spec.max_wait_s > spec.max_runtime_s:
-        raise GuardrailViolation(f"managed spot needs MaxWaitTimeInSeconds ({spec.max_wait_s}) > "
-                                 f"MaxRuntimeInSeconds ({spec.max_runtime_s})")
+        raise GuardrailViolation(
+            f"managed spot needs MaxWaitTimeInSeconds ({spec.max_wait_s}) > MaxRuntimeInSeconds ({spec.max_runtime_s})"
+        )
     return spec

@@ -1,4 +1,5 @@
 """The SageMaker Python SDK v3 side of `launch`: a `ModelTrainer` carrying every guardrail of the spec."""
+
 from __future__ import annotations
 
 import contextlib
@@ -23,8 +24,10 @@ from experiments.spec import CHECKPOINT_LOCAL_PATH, TrainingSpec
 
 # Given explicitly, so no config file on the user's machine is read (or fills in defaults of its own)
 # and the SDK sends no usage telemetry from inside the platform's accounts.
-SDK_CONFIG: dict[str, Any] = {"SchemaVersion": "1.0",
-                              "SageMaker": {"PythonSDK": {"Modules": {"TelemetryOptOut": True}}}}
+SDK_CONFIG: dict[str, Any] = {
+    "SchemaVersion": "1.0",
+    "SageMaker": {"PythonSDK": {"Modules": {"TelemetryOptOut": True}}},
+}
 
 
 def sdk_session(boto_session: boto3.Session, default_bucket: str | None = None) -> Session:
@@ -52,7 +55,8 @@ def model_trainer(spec: TrainingSpec, session: Session) -> ModelTrainer:
     with stack_role_trusted():
         trainer = _model_trainer(spec, session)
     return trainer.with_metric_definitions(
-        [MetricDefinition(name=d["Name"], regex=d["Regex"]) for d in spec.metric_definitions])
+        [MetricDefinition(name=d["Name"], regex=d["Regex"]) for d in spec.metric_definitions]
+    )
 
 
 def _model_trainer(spec: TrainingSpec, session: Session) -> ModelTrainer:
@@ -62,13 +66,22 @@ def _model_trainer(spec: TrainingSpec, session: Session) -> ModelTrainer:
         base_job_name=spec.base_job_name,
         training_image=spec.image_uri,
         training_input_mode="File",
-        compute=Compute(instance_type=spec.instance_type, instance_count=spec.instance_count,
-                        volume_size_in_gb=spec.volume_size_gb, volume_kms_key_id=spec.key_arn,
-                        enable_managed_spot_training=True),
-        networking=Networking(subnets=list(spec.subnet_ids), security_group_ids=list(spec.security_group_ids),
-                              enable_network_isolation=True, enable_inter_container_traffic_encryption=True),
-        stopping_condition=StoppingCondition(max_runtime_in_seconds=spec.max_runtime_s,
-                                             max_wait_time_in_seconds=spec.max_wait_s),
+        compute=Compute(
+            instance_type=spec.instance_type,
+            instance_count=spec.instance_count,
+            volume_size_in_gb=spec.volume_size_gb,
+            volume_kms_key_id=spec.key_arn,
+            enable_managed_spot_training=True,
+        ),
+        networking=Networking(
+            subnets=list(spec.subnet_ids),
+            security_group_ids=list(spec.security_group_ids),
+            enable_network_isolation=True,
+            enable_inter_container_traffic_encryption=True,
+        ),
+        stopping_condition=StoppingCondition(
+            max_runtime_in_seconds=spec.max_runtime_s, max_wait_time_in_seconds=spec.max_wait_s
+        ),
         output_data_config=OutputDataConfig(s3_output_path=spec.output_path, kms_key_id=spec.key_arn),
         checkpoint_config=CheckpointConfig(s3_uri=spec.checkpoint_uri, local_path=CHECKPOINT_LOCAL_PATH),
         input_data_config=[InputData(channel_name=name, data_source=uri) for name, uri in spec.channels.items()],

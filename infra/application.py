@@ -1,4 +1,5 @@
 """Builds every stack of the selected environment(s) into an App, with the checks registered."""
+
 from __future__ import annotations
 
 import os
@@ -25,8 +26,17 @@ from infra.stacks.storage_stack import StorageStack
 from infra.stacks.training_stack import TrainingStack
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-CONTEXT_KEYS = ("project", "environments", "serving_capacity_file", "capacity_plans_dir", "env",
-                "cnn_model_package_arn", "cnn_model_data_url", "mlp_model_package_arn", "mlp_model_data_url")
+CONTEXT_KEYS = (
+    "project",
+    "environments",
+    "serving_capacity_file",
+    "capacity_plans_dir",
+    "env",
+    "cnn_model_package_arn",
+    "cnn_model_data_url",
+    "mlp_model_package_arn",
+    "mlp_model_data_url",
+)
 
 
 @dataclass(frozen=True)
@@ -58,19 +68,24 @@ def select_settings(app: App, environ: Mapping[str, str] = os.environ) -> list[E
     capacity = read_capacity_file(capacity_file)
     cli_account, cli_region = environ.get("CDK_DEFAULT_ACCOUNT") or None, environ.get("CDK_DEFAULT_REGION") or None
     if cli_account and not context["env"]:
-        raise SettingsError(f"env: name the environment to deploy with -c env=NAME (one of "
-                            f"{', '.join(sorted(environments))}); every environment at once is synthesized only "
-                            "without AWS credentials (make synth, make review), for review")
+        raise SettingsError(
+            f"env: name the environment to deploy with -c env=NAME (one of "
+            f"{', '.join(sorted(environments))}); every environment at once is synthesized only "
+            "without AWS credentials (make synth, make review), for review"
+        )
     names = [context["env"]] if context["env"] else sorted(environments)
     plans_dir = REPO_ROOT / (context["capacity_plans_dir"] or "planner/plans")
-    out = [load_settings(context, name, capacity=capacity, default_account=cli_account, default_region=cli_region)
-           for name in names]
+    out = [
+        load_settings(context, name, capacity=capacity, default_account=cli_account, default_region=cli_region)
+        for name in names
+    ]
     for s in out:
         if cli_account and (s.account, s.region) != (cli_account, cli_region):
             raise SettingsError(
                 f"environments.{s.env}.account/region: {s.env} deploys to account {s.account} in {s.region}, but "
                 f"the CLI's credentials are for account {cli_account} in {cli_region}; use that environment's "
-                "credentials and region (--profile), or fix cdk.json")
+                "credentials and region (--profile), or fix cdk.json"
+            )
     return [apply_plans(s, plans_dir) for s in out]
 
 
@@ -80,27 +95,52 @@ def build(app: App, sources: Sources = Sources()) -> dict[str, object]:
     stacks: dict[str, object] = {}
     for settings in all_settings:
         p = settings.prefix
-        storage = StorageStack(app, f"{p}-storage", settings=settings,
-                               description=f"{p}: KMS key and the data, artifact and access-log buckets")
-        network = NetworkStack(app, f"{p}-network", settings=settings, key=storage.key,
-                               description=f"{p}: isolated VPC with flow logs and VPC endpoints")
-        training = TrainingStack(app, f"{p}-training", settings=settings, network=network, storage=storage,
-                                 training_dir=sources.training_dir, inference_dir=sources.inference_dir,
-                                 metric_definitions_file=sources.metric_definitions_file,
-                                 description=f"{p}: training images and train/evaluate/register state machines")
+        storage = StorageStack(
+            app,
+            f"{p}-storage",
+            settings=settings,
+            description=f"{p}: KMS key and the data, artifact and access-log buckets",
+        )
+        network = NetworkStack(
+            app,
+            f"{p}-network",
+            settings=settings,
+            key=storage.key,
+            description=f"{p}: isolated VPC with flow logs and VPC endpoints",
+        )
+        training = TrainingStack(
+            app,
+            f"{p}-training",
+            settings=settings,
+            network=network,
+            storage=storage,
+            training_dir=sources.training_dir,
+            inference_dir=sources.inference_dir,
+            metric_definitions_file=sources.metric_definitions_file,
+            description=f"{p}: training images and train/evaluate/register state machines",
+        )
         env_stacks: list[Stack] = [storage, network, training]
         for serving in settings.serving:
             if not serving.version.given:
-                message = (f"{p}-serving-{serving.model} not synthesized: no model version. Pass -c env="
-                           f"{settings.env} with -c {serving.model}_model_package_arn=arn:aws:sagemaker:"
-                           f"{settings.region or 'REGION'}:{settings.account or 'ACCOUNT'}:model-package/"
-                           f"{p}-{serving.model}/N (an approved package) or -c {serving.model}_model_data_url="
-                           f"s3://{settings.artifact_bucket()}/training/{serving.model}/JOB/output/model.tar.gz")
+                message = (
+                    f"{p}-serving-{serving.model} not synthesized: no model version. Pass -c env="
+                    f"{settings.env} with -c {serving.model}_model_package_arn=arn:aws:sagemaker:"
+                    f"{settings.region or 'REGION'}:{settings.account or 'ACCOUNT'}:model-package/"
+                    f"{p}-{serving.model}/N (an approved package) or -c {serving.model}_model_data_url="
+                    f"s3://{settings.artifact_bucket()}/training/{serving.model}/JOB/output/model.tar.gz"
+                )
                 Annotations.of(training).add_info(message)
                 continue
-            stack = ServingStack(app, f"{p}-serving-{serving.model}", settings=settings, serving=serving,
-                                 network=network, storage=storage, inference_dir=sources.inference_dir,
-                                 description=f"{p}: autoscaled {serving.model} endpoint")
+            stack = ServingStack(
+                app,
+                f"{p}-serving-{serving.model}",
+                settings=settings,
+                serving=serving,
+                network=network,
+                storage=storage,
+                inference_dir=sources.inference_dir,
+                description=f"{p}: autoscaled {serving.model} endpoint",
+            )
             env_stacks.append(stack)
         for stack in env_stacks:  # this environment's stacks only
             Tags.of(stack).add("project", settings.project)

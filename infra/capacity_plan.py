@@ -124,9 +124,11 @@ def apply_plans(settings: EnvironmentSettings, plans_dir: Path) -> EnvironmentSe
             serving.append(s)
             continue
         if s.mode != REALTIME:
-            raise SettingsError(f"{path}: a capacity plan scales a realtime endpoint, but "
-                                f"environments.{settings.env}.serving.{s.model}.mode is {s.mode!r}; remove the "
-                                "plan or set the mode to 'realtime'")
+            raise SettingsError(
+                f"{path}: a capacity plan scales a realtime endpoint, but "
+                f"environments.{settings.env}.serving.{s.model}.mode is {s.mode!r}; remove the "
+                "plan or set the mode to 'realtime'"
+            )
         plan = read_plan(path, settings.env, s.model, s.instance_type)
         serving.append(
             dataclasses.replace(

@@ -13,18 +13,47 @@ Which types have local storage: "Instance store volumes" in the EC2 guide, which
 https://docs.aws.amazon.com/ec2/latest/instancetypes/ (column "Instance store volumes"), and the
 SageMaker hosting page https://docs.aws.amazon.com/sagemaker/latest/dg/host-instance-storage.html.
 """
+
 from __future__ import annotations
 
 import re
 
 # Families (the middle part of ml.<family>.<size>) whose every size carries NVMe instance storage.
-INSTANCE_STORAGE_FAMILIES = frozenset({
-    # general purpose, compute and memory optimised with the "d" (local disk) suffix
-    "m5d", "m6id", "m6gd", "m7gd", "c5d", "c6id", "c6gd", "c7gd", "r5d", "r6id", "r6gd", "r7gd", "x2iedn",
-    # GPU and accelerator families
-    "g4dn", "g4ad", "g5", "g6", "g6e", "gr6", "p3dn", "p4d", "p4de", "p5", "p5e", "p5en", "p6",
-    "trn1", "trn1n", "trn2",
-})
+INSTANCE_STORAGE_FAMILIES = frozenset(
+    {
+        # general purpose, compute and memory optimised with the "d" (local disk) suffix
+        "m5d",
+        "m6id",
+        "m6gd",
+        "m7gd",
+        "c5d",
+        "c6id",
+        "c6gd",
+        "c7gd",
+        "r5d",
+        "r6id",
+        "r6gd",
+        "r7gd",
+        "x2iedn",
+        # GPU and accelerator families
+        "g4dn",
+        "g4ad",
+        "g5",
+        "g6",
+        "g6e",
+        "gr6",
+        "p3dn",
+        "p4d",
+        "p4de",
+        "p5",
+        "p5e",
+        "p5en",
+        "p6",
+        "trn1",
+        "trn1n",
+        "trn2",
+    }
+)
 
 _INSTANCE_TYPE = re.compile(r"ml\.([a-z0-9-]+)\.[a-z0-9-]+")
 

@@ -6,6 +6,7 @@ declares which wildcards it accepts and why (`allow_wildcards`): regexes over th
 synth, `acknowledge_allowed_wildcards` runs the AwsSolutions pack once and acknowledges exactly the
 findings a declaration matches, on the construct that declared it; any other wildcard still fails synth.
 """
+
 from __future__ import annotations
 
 import re
@@ -50,10 +51,10 @@ def acknowledge_allowed_wildcards(app: App, report: Any = None) -> int:
         for resource in violation.violating_resources:
             path = resource.construct_path or ""
             for owner_path, owner, reason, patterns in allowances:
-                if (path + "/").startswith(owner_path + "/") and any(re.fullmatch(p, match.group(1))
-                                                                     for p in patterns):
+                if (path + "/").startswith(owner_path + "/") and any(re.fullmatch(p, match.group(1)) for p in patterns):
                     Validations.of(by_path.get(path, owner)).acknowledge(
-                        Acknowledgment(id=violation.rule_name, reason=reason))
+                        Acknowledgment(id=violation.rule_name, reason=reason)
+                    )
                     count += 1
                     break
     return count
@@ -76,8 +77,12 @@ def acknowledge(scope: IConstruct, rule_id: str, reason: str) -> None:
 
 
 def _findings(reports: list[Any]) -> list[tuple[str, str]]:
-    return [(v.rule_name, r.construct_path or "") for report in reports for v in report.violations
-            for r in v.violating_resources]
+    return [
+        (v.rule_name, r.construct_path or "")
+        for report in reports
+        for v in report.violations
+        for r in v.violating_resources
+    ]
 
 
 def apply_acknowledgements(app: App, reports: list[Any]) -> list[str]:
@@ -92,8 +97,11 @@ def apply_acknowledgements(app: App, reports: list[Any]) -> list[str]:
             if entry.type != ACKNOWLEDGEMENT_METADATA:
                 continue
             rule, reason, path = entry.data["rule"], entry.data["reason"], construct.node.path
-            matched = {(name, where) for name, where in findings
-                       if (name == rule or name.startswith(rule + "[")) and (where + "/").startswith(path + "/")}
+            matched = {
+                (name, where)
+                for name, where in findings
+                if (name == rule or name.startswith(rule + "[")) and (where + "/").startswith(path + "/")
+            }
             if not matched:
                 stale.append(f"{path}: {rule}")
             for name, where in sorted(matched):
@@ -110,6 +118,7 @@ def add_checks(app: App) -> None:
     acknowledge_allowed_wildcards(app, reports[0])
     stale = apply_acknowledgements(app, reports)
     if stale:
-        raise StaleAcknowledgement("acknowledged rules that do not fire there (remove the acknowledgement): "
-                                   + "; ".join(stale))
+        raise StaleAcknowledgement(
+            "acknowledged rules that do not fire there (remove the acknowledgement): " + "; ".join(stale)
+        )
     Validations.of(app).add_plugins(AwsSolutionsChecks(app), NIST80053R5Checks(app), ProjectChecks(app))

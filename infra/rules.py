@@ -4,6 +4,7 @@ A cdk-nag v3 pack (a policy-validation plugin): `Validations.of(app).add_plugins
 Each rule looks at one synthesized resource, resolved, and reports its rule id
 `Project-<Rule>` on violation.
 """
+
 from __future__ import annotations
 
 import fnmatch
@@ -26,8 +27,11 @@ from constructs import IConstruct
 
 from infra.instance_storage import has_instance_storage
 
-COMPLIANT, NON_COMPLIANT, NOT_APPLICABLE = (NagRuleCompliance.COMPLIANT, NagRuleCompliance.NON_COMPLIANT,
-                                            NagRuleCompliance.NOT_APPLICABLE)
+COMPLIANT, NON_COMPLIANT, NOT_APPLICABLE = (
+    NagRuleCompliance.COMPLIANT,
+    NagRuleCompliance.NON_COMPLIANT,
+    NagRuleCompliance.NOT_APPLICABLE,
+)
 
 
 def _resolve(node: CfnResource, value: Any) -> Any:
@@ -51,8 +55,11 @@ def endpoint_config_kms(node: CfnResource) -> NagRuleCompliance:
     capture = _resolve(node, node.data_capture_config)
     async_output = _get(_resolve(node, node.async_inference_config), "OutputConfig")
     local = any(has_instance_storage(t) for t in _variant_types(node))
-    ok = ((local or bool(_resolve(node, node.kms_key_id))) and (not capture or bool(_get(capture, "KmsKeyId")))
-          and (async_output is None or bool(_get(async_output, "KmsKeyId"))))
+    ok = (
+        (local or bool(_resolve(node, node.kms_key_id)))
+        and (not capture or bool(_get(capture, "KmsKeyId")))
+        and (async_output is None or bool(_get(async_output, "KmsKeyId")))
+    )
     return COMPLIANT if ok else NON_COMPLIANT
 
 
@@ -64,8 +71,11 @@ def model_network_isolation(node: CfnResource) -> NagRuleCompliance:
     if not isinstance(node, sagemaker.CfnModel):
         return NOT_APPLICABLE
     vpc = _resolve(node, node.vpc_config)
-    ok = (_resolve(node, node.enable_network_isolation) is True and bool(_get(vpc, "Subnets"))
-          and bool(_get(vpc, "SecurityGroupIds")))
+    ok = (
+        _resolve(node, node.enable_network_isolation) is True
+        and bool(_get(vpc, "Subnets"))
+        and bool(_get(vpc, "SecurityGroupIds"))
+    )
     return COMPLIANT if ok else NON_COMPLIANT
 
 
@@ -78,17 +88,28 @@ def endpoint_autoscaling(node: CfnResource) -> NagRuleCompliance:
     if not isinstance(name, str):
         return NON_COMPLIANT  # an autoscaling target needs an endpoint name known at synth
     config_ref = json.dumps(stack.resolve(node.endpoint_config_name))
-    configs = [c for c in stack.node.find_all() if isinstance(c, sagemaker.CfnEndpointConfig)
-               and stack.get_logical_id(c) in config_ref]
+    configs = [
+        c
+        for c in stack.node.find_all()
+        if isinstance(c, sagemaker.CfnEndpointConfig) and stack.get_logical_id(c) in config_ref
+    ]
     variants = [_get(v, "VariantName") for c in configs for v in _resolve(c, c.production_variants)]
-    targets = {stack.get_logical_id(t): stack.resolve(t.resource_id) for t in stack.node.find_all()
-               if isinstance(t, appscaling.CfnScalableTarget)}
-    tracked = {json.dumps(stack.resolve(p.scaling_target_id)) for p in stack.node.find_all()
-               if isinstance(p, appscaling.CfnScalingPolicy) and p.target_tracking_scaling_policy_configuration}
+    targets = {
+        stack.get_logical_id(t): stack.resolve(t.resource_id)
+        for t in stack.node.find_all()
+        if isinstance(t, appscaling.CfnScalableTarget)
+    }
+    tracked = {
+        json.dumps(stack.resolve(p.scaling_target_id))
+        for p in stack.node.find_all()
+        if isinstance(p, appscaling.CfnScalingPolicy) and p.target_tracking_scaling_policy_configuration
+    }
     endpoint_ref = stack.get_logical_id(node)
-    components = [stack.resolve(c.inference_component_name) for c in stack.node.find_all()
-                  if isinstance(c, sagemaker.CfnInferenceComponent)
-                  and endpoint_ref in json.dumps(stack.resolve(c.endpoint_name))]
+    components = [
+        stack.resolve(c.inference_component_name)
+        for c in stack.node.find_all()
+        if isinstance(c, sagemaker.CfnInferenceComponent) and endpoint_ref in json.dumps(stack.resolve(c.endpoint_name))
+    ]
     model_free = all(not _get(v, "ModelName") for c in configs for v in _resolve(c, c.production_variants))
     if configs and model_free:  # models are inference components: each scales its copy count
         wanted_ids = [f"inference-component/{c}" for c in components] or ["<no component>"]
@@ -110,11 +131,18 @@ def scale_out_from_zero(node: CfnResource) -> NagRuleCompliance:
     if stack.resolve(node.min_capacity) != 0:
         return NOT_APPLICABLE
     target_id = stack.get_logical_id(node)
-    steps = [stack.get_logical_id(p) for p in stack.node.find_all()
-             if isinstance(p, appscaling.CfnScalingPolicy) and p.step_scaling_policy_configuration
-             and target_id in json.dumps(stack.resolve(p.scaling_target_id))]
-    actions = [json.dumps(stack.resolve(a.alarm_actions)) for a in stack.node.find_all()
-               if isinstance(a, cloudwatch.CfnAlarm) and a.alarm_actions]
+    steps = [
+        stack.get_logical_id(p)
+        for p in stack.node.find_all()
+        if isinstance(p, appscaling.CfnScalingPolicy)
+        and p.step_scaling_policy_configuration
+        and target_id in json.dumps(stack.resolve(p.scaling_target_id))
+    ]
+    actions = [
+        json.dumps(stack.resolve(a.alarm_actions))
+        for a in stack.node.find_all()
+        if isinstance(a, cloudwatch.CfnAlarm) and a.alarm_actions
+    ]
     return COMPLIANT if any(step in action for step in steps for action in actions) else NON_COMPLIANT
 
 
@@ -157,8 +185,11 @@ def _training_jobs(node: CfnResource) -> list[dict[str, Any]]:
     """The CreateTrainingJob parameters of every state of a state machine that starts one."""
     if not isinstance(node, sfn.CfnStateMachine) or node.definition_string is None:
         return []
-    return [s.get("Parameters", {}) for s in _states(_definition(node))
-            if "sagemaker:createTrainingJob" in str(s.get("Resource", ""))]
+    return [
+        s.get("Parameters", {})
+        for s in _states(_definition(node))
+        if "sagemaker:createTrainingJob" in str(s.get("Resource", ""))
+    ]
 
 
 def training_job_isolated(node: CfnResource) -> NagRuleCompliance:
@@ -170,10 +201,14 @@ def training_job_isolated(node: CfnResource) -> NagRuleCompliance:
     for p in jobs:
         vpc = p.get("VpcConfig") or {}
         resources = p.get("ResourceConfig") or {}
-        if not (vpc.get("Subnets") and vpc.get("SecurityGroupIds") and p.get("EnableNetworkIsolation") is True
-                and p.get("EnableInterContainerTrafficEncryption") is True
-                and (p.get("OutputDataConfig") or {}).get("KmsKeyId")
-                and (resources.get("VolumeKmsKeyId") or has_instance_storage(resources.get("InstanceType")))):
+        if not (
+            vpc.get("Subnets")
+            and vpc.get("SecurityGroupIds")
+            and p.get("EnableNetworkIsolation") is True
+            and p.get("EnableInterContainerTrafficEncryption") is True
+            and (p.get("OutputDataConfig") or {}).get("KmsKeyId")
+            and (resources.get("VolumeKmsKeyId") or has_instance_storage(resources.get("InstanceType")))
+        ):
             return NON_COMPLIANT
     return COMPLIANT
 
@@ -200,8 +235,11 @@ def lambda_vpc_eni_permissions(node: CfnResource) -> NagRuleCompliance:
     if any(m in json.dumps(_resolve(role, role.managed_policy_arns)) for m in ENI_MANAGED_POLICIES):
         return COMPLIANT
     documents = [_get(p, "PolicyDocument") for p in _resolve(role, role.policies) or []]
-    documents += [_resolve(p, p.policy_document) for p in stack.node.find_all() if isinstance(p, iam.CfnPolicy)
-                  and {"Ref": role_id} in (_resolve(p, p.roles) or [])]
+    documents += [
+        _resolve(p, p.policy_document)
+        for p in stack.node.find_all()
+        if isinstance(p, iam.CfnPolicy) and {"Ref": role_id} in (_resolve(p, p.roles) or [])
+    ]
     allowed = {a for d in documents for a in _allowed_actions(d)}
     ok = all(any(fnmatch.fnmatchcase(action.lower(), a.lower()) for a in allowed) for action in LAMBDA_ENI_ACTIONS)
     return COMPLIANT if ok else NON_COMPLIANT
@@ -246,8 +284,9 @@ class _Traffic:
             return True
         if self.protocol not in protocols:
             return False
-        return port is None or (isinstance(self.from_port, int) and isinstance(self.to_port, int)
-                                and self.from_port <= port <= self.to_port)
+        return port is None or (
+            isinstance(self.from_port, int) and isinstance(self.to_port, int) and self.from_port <= port <= self.to_port
+        )
 
 
 TCP, UDP, ESP = ("tcp", "6"), ("udp", "17"), ("50", "esp")
@@ -259,17 +298,32 @@ def _group_rules(group: ec2.CfnSecurityGroup, direction: str) -> list[_Traffic]:
     me = {"Fn::GetAtt": [stack.get_logical_id(group), "GroupId"]}
     peer_key = "SourceSecurityGroupId" if direction == "ingress" else "DestinationSecurityGroupId"
     inline = _resolve(group, group.security_group_ingress if direction == "ingress" else group.security_group_egress)
-    rules = [_Traffic(str(_get(r, "IpProtocol")), _get(r, "FromPort"), _get(r, "ToPort"), _get(r, "CidrIp"),
-                      _get(r, "SourcePrefixListId" if direction == "ingress" else "DestinationPrefixListId"),
-                      _get(r, peer_key)) for r in inline or []]
+    rules = [
+        _Traffic(
+            str(_get(r, "IpProtocol")),
+            _get(r, "FromPort"),
+            _get(r, "ToPort"),
+            _get(r, "CidrIp"),
+            _get(r, "SourcePrefixListId" if direction == "ingress" else "DestinationPrefixListId"),
+            _get(r, peer_key),
+        )
+        for r in inline or []
+    ]
     kind = ec2.CfnSecurityGroupIngress if direction == "ingress" else ec2.CfnSecurityGroupEgress
     for r in stack.node.find_all():
         if isinstance(r, kind) and stack.resolve(r.group_id) == me:
             prefix = r.source_prefix_list_id if direction == "ingress" else r.destination_prefix_list_id
             peer = r.source_security_group_id if direction == "ingress" else r.destination_security_group_id
-            rules.append(_Traffic(str(stack.resolve(r.ip_protocol)), stack.resolve(r.from_port),
-                                  stack.resolve(r.to_port), stack.resolve(r.cidr_ip), stack.resolve(prefix),
-                                  stack.resolve(peer)))
+            rules.append(
+                _Traffic(
+                    str(stack.resolve(r.ip_protocol)),
+                    stack.resolve(r.from_port),
+                    stack.resolve(r.to_port),
+                    stack.resolve(r.cidr_ip),
+                    stack.resolve(prefix),
+                    stack.resolve(peer),
+                )
+            )
     return rules
 
 
@@ -288,8 +342,9 @@ def _vpc_groups(node: CfnResource) -> list[list[Any]]:
     if isinstance(node, lambda_.CfnFunction):
         vpc = _resolve(node, node.vpc_config)
         return [_get(vpc, "SecurityGroupIds") or []] if _get(vpc, "SubnetIds") else []
-    return [(p.get("VpcConfig") or {}).get("SecurityGroupIds") or [] for p in _training_jobs(node)
-            if p.get("VpcConfig")]
+    return [
+        (p.get("VpcConfig") or {}).get("SecurityGroupIds") or [] for p in _training_jobs(node) if p.get("VpcConfig")
+    ]
 
 
 def s3_egress_from_vpc(node: CfnResource) -> NagRuleCompliance:
@@ -307,8 +362,9 @@ def s3_egress_from_vpc(node: CfnResource) -> NagRuleCompliance:
         return NOT_APPLICABLE
     for refs in references:
         for group in _groups(node, refs):
-            if not any(r.allows(TCP, 443) and (r.prefix_list or r.cidr == "0.0.0.0/0")
-                       for r in _group_rules(group, "egress")):
+            if not any(
+                r.allows(TCP, 443) and (r.prefix_list or r.cidr == "0.0.0.0/0") for r in _group_rules(group, "egress")
+            ):
                 return NON_COMPLIANT
     return COMPLIANT
 
@@ -352,41 +408,67 @@ def inter_host_encrypted_traffic(node: CfnResource) -> NagRuleCompliance:
             me = {"Fn::GetAtt": [Stack.of(group).get_logical_id(group), "GroupId"]}
             for direction in ("ingress", "egress"):
                 own = [r for r in _group_rules(group, direction) if r.peer_group == me]
-                if not all(any(r.allows(protocols, port) for r in own)
-                           for protocols, port in ((TCP, None), (UDP, 500), (ESP, None))):
+                if not all(
+                    any(r.allows(protocols, port) for r in own)
+                    for protocols, port in ((TCP, None), (UDP, 500), (ESP, None))
+                ):
                     return NON_COMPLIANT
     return COMPLIANT
 
 
 RULES: dict[str, tuple[Callable[[CfnResource], NagRuleCompliance], str, str]] = {
-    "EndpointConfigKms": (endpoint_config_kms, "The SageMaker endpoint config does not encrypt with a KMS key.",
-                          "Instance storage and captured data of an endpoint must use the project CMK."),
-    "ModelNetworkIsolation": (model_network_isolation, "The SageMaker model is not network-isolated in the VPC.",
-                              "Models run with EnableNetworkIsolation and a VpcConfig."),
-    "EndpointAutoscaling": (endpoint_autoscaling, "An endpoint variant has no target-tracking autoscaling.",
-                            "Every variant of every endpoint (or, on an endpoint of inference components, every "
-                            "component) needs a scalable target and a target-tracking policy."),
-    "ScaleOutFromZero": (scale_out_from_zero, "A scalable target with minimum 0 has no alarm-driven step policy.",
-                         "A target that scales to zero needs a step scaling policy triggered by a CloudWatch "
-                         "alarm (NoCapacityInvocationFailures, HasBacklogWithoutCapacity) to scale out again."),
-    "TrainingJobIsolated": (training_job_isolated, "A training job is not isolated in the VPC with encryption.",
-                            "Training jobs need VpcConfig, network isolation, inter-container encryption and "
-                            "KMS on output (and on the volume, for types without local storage)."),
-    "LambdaVpcEniPermissions": (lambda_vpc_eni_permissions,
-                                "A Lambda function in a VPC has a role without the ENI permissions.",
-                                "Lambda refuses to create a VPC function whose role cannot create, describe and "
-                                "delete network interfaces: attach AWSLambdaVPCAccessExecutionRole or grant them."),
-    "S3EgressFromVpc": (s3_egress_from_vpc, "A VPC workload's security group does not allow HTTPS to S3.",
-                        "SageMaker jobs and models in a VPC reach S3 through the gateway endpoint on S3's public "
-                        "addresses: allow TCP 443 out to the S3 managed prefix list."),
-    "VolumeKmsOnInstanceStorage": (volume_kms_on_instance_storage,
-                                   "A KMS key is set for the volume of an instance type with local storage.",
-                                   "SageMaker rejects VolumeKmsKeyId/KmsKeyId for instance types with NVMe "
-                                   "instance storage (hardware-encrypted): omit it for those families."),
-    "InterHostEncryptedTraffic": (inter_host_encrypted_traffic,
-                                  "A multi-instance encrypted training job's hosts cannot reach each other.",
-                                  "Inter-container traffic encryption needs TCP, UDP 500 and IP protocol 50 (ESP) "
-                                  "between the hosts' security group members, in and out."),
+    "EndpointConfigKms": (
+        endpoint_config_kms,
+        "The SageMaker endpoint config does not encrypt with a KMS key.",
+        "Instance storage and captured data of an endpoint must use the project CMK.",
+    ),
+    "ModelNetworkIsolation": (
+        model_network_isolation,
+        "The SageMaker model is not network-isolated in the VPC.",
+        "Models run with EnableNetworkIsolation and a VpcConfig.",
+    ),
+    "EndpointAutoscaling": (
+        endpoint_autoscaling,
+        "An endpoint variant has no target-tracking autoscaling.",
+        "Every variant of every endpoint (or, on an endpoint of inference components, every "
+        "component) needs a scalable target and a target-tracking policy.",
+    ),
+    "ScaleOutFromZero": (
+        scale_out_from_zero,
+        "A scalable target with minimum 0 has no alarm-driven step policy.",
+        "A target that scales to zero needs a step scaling policy triggered by a CloudWatch "
+        "alarm (NoCapacityInvocationFailures, HasBacklogWithoutCapacity) to scale out again.",
+    ),
+    "TrainingJobIsolated": (
+        training_job_isolated,
+        "A training job is not isolated in the VPC with encryption.",
+        "Training jobs need VpcConfig, network isolation, inter-container encryption and "
+        "KMS on output (and on the volume, for types without local storage).",
+    ),
+    "LambdaVpcEniPermissions": (
+        lambda_vpc_eni_permissions,
+        "A Lambda function in a VPC has a role without the ENI permissions.",
+        "Lambda refuses to create a VPC function whose role cannot create, describe and "
+        "delete network interfaces: attach AWSLambdaVPCAccessExecutionRole or grant them.",
+    ),
+    "S3EgressFromVpc": (
+        s3_egress_from_vpc,
+        "A VPC workload's security group does not allow HTTPS to S3.",
+        "SageMaker jobs and models in a VPC reach S3 through the gateway endpoint on S3's public "
+        "addresses: allow TCP 443 out to the S3 managed prefix list.",
+    ),
+    "VolumeKmsOnInstanceStorage": (
+        volume_kms_on_instance_storage,
+        "A KMS key is set for the volume of an instance type with local storage.",
+        "SageMaker rejects VolumeKmsKeyId/KmsKeyId for instance types with NVMe "
+        "instance storage (hardware-encrypted): omit it for those families.",
+    ),
+    "InterHostEncryptedTraffic": (
+        inter_host_encrypted_traffic,
+        "A multi-instance encrypted training job's hosts cannot reach each other.",
+        "Inter-container traffic encryption needs TCP, UDP 500 and IP protocol 50 (ESP) "
+        "between the hosts' security group members, in and out.",
+    ),
 }
 
 
@@ -394,8 +476,14 @@ RULES: dict[str, tuple[Callable[[CfnResource], NagRuleCompliance], str, str]] = 
 class _Rule:
     """One rule applied to one resource, in the shape cdk-nag's `applyRule` reads."""
 
-    def __init__(self, suffix: str, check: Callable[[CfnResource], NagRuleCompliance], info: str,
-                 explanation: str, node: CfnResource) -> None:
+    def __init__(
+        self,
+        suffix: str,
+        check: Callable[[CfnResource], NagRuleCompliance],
+        info: str,
+        explanation: str,
+        node: CfnResource,
+    ) -> None:
         self._suffix, self._check, self._info, self._explanation, self._node = suffix, check, info, explanation, node
 
     @property

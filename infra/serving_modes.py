@@ -14,6 +14,7 @@
 Both zero modes need `min_capacity: 0`. What a region or an instance type cannot support stops synth
 here with the reason and the page that says so.
 """
+
 from __future__ import annotations
 
 import re
@@ -31,17 +32,50 @@ DEFAULT_MODE = REALTIME
 # Scale to zero needs inference components: "An endpoint can scale to and from zero instances only if
 # it hosts inference components." https://docs.aws.amazon.com/sagemaker/latest/dg/endpoint-auto-scaling-zero-instances.html
 INFERENCE_COMPONENT_REGIONS = (
-    "ap-northeast-1", "ap-northeast-2", "ap-south-1", "ap-southeast-1", "ap-southeast-2", "ap-southeast-3",
-    "ca-central-1", "eu-central-1", "eu-isoe-west-1", "eu-north-1", "eu-west-1", "eu-west-2", "eusc-de-east-1",
-    "me-central-1", "sa-east-1", "us-east-1", "us-east-2", "us-iso-east-1", "us-iso-west-1", "us-isob-east-1",
-    "us-isob-west-1", "us-isof-east-1", "us-isof-south-1", "us-west-2",
+    "ap-northeast-1",
+    "ap-northeast-2",
+    "ap-south-1",
+    "ap-southeast-1",
+    "ap-southeast-2",
+    "ap-southeast-3",
+    "ca-central-1",
+    "eu-central-1",
+    "eu-isoe-west-1",
+    "eu-north-1",
+    "eu-west-1",
+    "eu-west-2",
+    "eusc-de-east-1",
+    "me-central-1",
+    "sa-east-1",
+    "us-east-1",
+    "us-east-2",
+    "us-iso-east-1",
+    "us-iso-west-1",
+    "us-isob-east-1",
+    "us-isob-west-1",
+    "us-isof-east-1",
+    "us-isof-south-1",
+    "us-west-2",
 )
 # "Amazon SageMaker AI automatic scaling doesn't support burstable instances such as T2":
 # https://docs.aws.amazon.com/sagemaker/latest/dg/endpoint-auto-scaling-add-console.html
 # Both zero modes leave zero only through Application Auto Scaling.
 BURSTABLE_FAMILY = re.compile(r"^t\d")
-VCPUS_BY_SIZE = {"medium": 2, "large": 2, "xlarge": 4, "2xlarge": 8, "4xlarge": 16, "8xlarge": 32, "9xlarge": 36,
-                 "12xlarge": 48, "16xlarge": 64, "18xlarge": 72, "24xlarge": 96, "32xlarge": 128, "48xlarge": 192}
+VCPUS_BY_SIZE = {
+    "medium": 2,
+    "large": 2,
+    "xlarge": 4,
+    "2xlarge": 8,
+    "4xlarge": 16,
+    "8xlarge": 32,
+    "9xlarge": 36,
+    "12xlarge": 48,
+    "16xlarge": 64,
+    "18xlarge": 72,
+    "24xlarge": 96,
+    "32xlarge": 128,
+    "48xlarge": 192,
+}
 # Asynchronous inference accepts payloads up to 1 GB:
 # https://docs.aws.amazon.com/sagemaker/latest/dg/async-inference.html
 ASYNC_MAX_PAYLOAD_MB = 1024
@@ -98,9 +132,11 @@ def read_mode_options(raw: Mapping[str, Any], key: str, mode: str, instance_type
         return None
     family, size = instance_type.split(".")[1:3]
     if BURSTABLE_FAMILY.match(family):
-        raise _error(f"{key}.instance_type: {instance_type!r} cannot serve mode {mode!r}: Application Auto "
-                     "Scaling does not scale burstable (T) instances, and this mode leaves zero only through it "
-                     "(https://docs.aws.amazon.com/sagemaker/latest/dg/endpoint-auto-scaling-add-console.html)")
+        raise _error(
+            f"{key}.instance_type: {instance_type!r} cannot serve mode {mode!r}: Application Auto "
+            "Scaling does not scale burstable (T) instances, and this mode leaves zero only through it "
+            "(https://docs.aws.amazon.com/sagemaker/latest/dg/endpoint-auto-scaling-add-console.html)"
+        )
     options = raw.get(_OPTION_KEY[mode], {})
     if not isinstance(options, Mapping):
         raise _error(f"{key}.{_OPTION_KEY[mode]}: expected an object, got {type(options).__name__}")
@@ -115,17 +151,25 @@ def read_mode_options(raw: Mapping[str, Any], key: str, mode: str, instance_type
         vcpus = VCPUS_BY_SIZE[size]
         _number(f"{okey}.copy_cpu_cores", values["copy_cpu_cores"], 0.25, vcpus)
         _number(f"{okey}.copy_memory_mb", values["copy_memory_mb"], 128, 1_048_576, integer=True)
-        return ScaleToZeroSettings(copy_cpu_cores=float(values["copy_cpu_cores"]),
-                                   copy_memory_mb=int(values["copy_memory_mb"]))
+        return ScaleToZeroSettings(
+            copy_cpu_cores=float(values["copy_cpu_cores"]), copy_memory_mb=int(values["copy_memory_mb"])
+        )
     _number(f"{okey}.max_payload_mb", values["max_payload_mb"], 1, ASYNC_MAX_PAYLOAD_MB, integer=True)
     # MaxConcurrentInvocationsPerInstance: 1 to 1000 (API_AsyncInferenceClientConfig):
     # https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_AsyncInferenceClientConfig.html
-    _number(f"{okey}.max_concurrent_invocations_per_instance",
-            values["max_concurrent_invocations_per_instance"], 1, 1000, integer=True)
+    _number(
+        f"{okey}.max_concurrent_invocations_per_instance",
+        values["max_concurrent_invocations_per_instance"],
+        1,
+        1000,
+        integer=True,
+    )
     _number(f"{okey}.backlog_per_instance_target", values["backlog_per_instance_target"], 0.1, 10_000)
-    return AsyncSettings(max_payload_mb=int(values["max_payload_mb"]),
-                         max_concurrent_invocations_per_instance=int(values["max_concurrent_invocations_per_instance"]),
-                         backlog_per_instance_target=float(values["backlog_per_instance_target"]))
+    return AsyncSettings(
+        max_payload_mb=int(values["max_payload_mb"]),
+        max_concurrent_invocations_per_instance=int(values["max_concurrent_invocations_per_instance"]),
+        backlog_per_instance_target=float(values["backlog_per_instance_target"]),
+    )
 
 
 def check_region(mode: str, region: str | None, where: str) -> None:
@@ -133,9 +177,11 @@ def check_region(mode: str, region: str | None, where: str) -> None:
     if mode != SCALE_TO_ZERO or region is None:
         return
     if region not in INFERENCE_COMPONENT_REGIONS:
-        raise _error(f"{where}: mode 'scale-to-zero' needs SageMaker inference components, which CloudFormation "
-                     f"does not offer in {region}; use mode 'async' or 'realtime' there, or one of: "
-                     f"{', '.join(INFERENCE_COMPONENT_REGIONS)}")
+        raise _error(
+            f"{where}: mode 'scale-to-zero' needs SageMaker inference components, which CloudFormation "
+            f"does not offer in {region}; use mode 'async' or 'realtime' there, or one of: "
+            f"{', '.join(INFERENCE_COMPONENT_REGIONS)}"
+        )
 
 
 def invocations_per_copy_target(serving: Any) -> float:

@@ -4,6 +4,7 @@
 dataclasses before any construct is built, so an invalid value stops synth with a message that names
 the key and what is allowed.
 """
+
 from __future__ import annotations
 
 import json
@@ -24,19 +25,68 @@ from infra.serving_modes import REALTIME, ModeOptions, read_mode, read_mode_opti
 MODEL_NAMES = MODEL_KINDS
 REMOVAL_POLICIES = ("destroy", "retain")
 # CloudWatch Logs accepts only these retention periods.
-LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192,
-                      2557, 2922, 3288, 3653)
-TRAINING_INSTANCE_FAMILIES = ("m5", "m6i", "m7i", "c5", "c6i", "c7i", "r5", "g4dn", "g5", "g6", "p3",
-                              "p4d", "p5", "trn1")
-SERVING_INSTANCE_FAMILIES = ("t2", "m5", "m6i", "m7i", "c5", "c6i", "c7i", "r5", "g4dn", "g5", "g6",
-                             "inf2")
-INSTANCE_SIZES = ("medium", "large", "xlarge", "2xlarge", "4xlarge", "8xlarge", "9xlarge", "12xlarge",
-                  "16xlarge", "18xlarge", "24xlarge", "32xlarge", "48xlarge")
+LOG_RETENTION_DAYS = (
+    1,
+    3,
+    5,
+    7,
+    14,
+    30,
+    60,
+    90,
+    120,
+    150,
+    180,
+    365,
+    400,
+    545,
+    731,
+    1096,
+    1827,
+    2192,
+    2557,
+    2922,
+    3288,
+    3653,
+)
+TRAINING_INSTANCE_FAMILIES = (
+    "m5",
+    "m6i",
+    "m7i",
+    "c5",
+    "c6i",
+    "c7i",
+    "r5",
+    "g4dn",
+    "g5",
+    "g6",
+    "p3",
+    "p4d",
+    "p5",
+    "trn1",
+)
+SERVING_INSTANCE_FAMILIES = ("t2", "m5", "m6i", "m7i", "c5", "c6i", "c7i", "r5", "g4dn", "g5", "g6", "inf2")
+INSTANCE_SIZES = (
+    "medium",
+    "large",
+    "xlarge",
+    "2xlarge",
+    "4xlarge",
+    "8xlarge",
+    "9xlarge",
+    "12xlarge",
+    "16xlarge",
+    "18xlarge",
+    "24xlarge",
+    "32xlarge",
+    "48xlarge",
+)
 # Used until the serving benchmark has written benchmarks/serving_capacity.json: a conservative
 # figure for a CPU instance serving one small model (documented in the README's Deploy section).
 DEFAULT_MAX_RPS_PER_INSTANCE = 20.0
 MODEL_PACKAGE_ARN = re.compile(
-    r"^arn:aws[a-z-]*:sagemaker:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):model-package/(?P<group>[A-Za-z0-9-]+)/\d+$")
+    r"^arn:aws[a-z-]*:sagemaker:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):model-package/(?P<group>[A-Za-z0-9-]+)/\d+$"
+)
 S3_URI = re.compile(r"^s3://(?P<bucket>[a-z0-9.-]{3,63})/(?P<key>.+\.tar\.gz)$")
 ACCOUNT_ID = re.compile(r"\d{12}")
 REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d")
@@ -206,29 +256,36 @@ class _Reader:
         key, value = self._get(name)
         match = re.fullmatch(r"ml\.([a-z0-9]+)\.([a-z0-9]+)", value) if isinstance(value, str) else None
         if not match:
-            raise SettingsError(f"{key}: {value!r} is not an instance type of the form ml.<family>.<size>, "
-                                f"e.g. ml.{families[0]}.xlarge")
+            raise SettingsError(
+                f"{key}: {value!r} is not an instance type of the form ml.<family>.<size>, e.g. ml.{families[0]}.xlarge"
+            )
         if match.group(1) not in families:
-            raise SettingsError(f"{key}: unknown instance family {match.group(1)!r} in {value!r}; "
-                                f"allowed families: {', '.join(families)}")
+            raise SettingsError(
+                f"{key}: unknown instance family {match.group(1)!r} in {value!r}; "
+                f"allowed families: {', '.join(families)}"
+            )
         if match.group(2) not in INSTANCE_SIZES:
-            raise SettingsError(f"{key}: unknown instance size {match.group(2)!r} in {value!r}; "
-                                f"allowed sizes: {', '.join(INSTANCE_SIZES)}")
+            raise SettingsError(
+                f"{key}: unknown instance size {match.group(2)!r} in {value!r}; "
+                f"allowed sizes: {', '.join(INSTANCE_SIZES)}"
+            )
         return value
 
     def done(self) -> None:
         unknown = sorted(set(self.raw) - self.used)
         if unknown:
-            raise SettingsError(f"{self.key}: unknown key(s) {', '.join(unknown)}; "
-                                f"allowed: {', '.join(sorted(self.used))}")
+            raise SettingsError(
+                f"{self.key}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(self.used))}"
+            )
 
 
 def _network(r: _Reader) -> NetworkSettings:
     key, cidr = r._get("cidr")
     if not isinstance(cidr, str) or not re.fullmatch(r"(\d{1,3}\.){3}\d{1,3}/(1[6-9]|2[0-4])", cidr):
         raise SettingsError(f"{key}: {cidr!r} is not an IPv4 CIDR with a prefix length from /16 to /24")
-    out = NetworkSettings(cidr=cidr, flow_log_retention_days=r.int("flow_log_retention_days",
-                                                                   allowed=LOG_RETENTION_DAYS))
+    out = NetworkSettings(
+        cidr=cidr, flow_log_retention_days=r.int("flow_log_retention_days", allowed=LOG_RETENTION_DAYS)
+    )
     r.done()
     return out
 
@@ -250,8 +307,10 @@ def _training(model: str, r: _Reader) -> TrainingSettings:
     max_runtime_s = r.int("max_runtime_s", minimum=60)
     max_wait_s = r.int("max_wait_s", minimum=0)
     if use_spot and max_wait_s < max_runtime_s:
-        raise SettingsError(f"{r.key}.max_wait_s: {max_wait_s} is less than max_runtime_s "
-                            f"{max_runtime_s}; managed spot needs max_wait_s >= max_runtime_s")
+        raise SettingsError(
+            f"{r.key}.max_wait_s: {max_wait_s} is less than max_runtime_s "
+            f"{max_runtime_s}; managed spot needs max_wait_s >= max_runtime_s"
+        )
     key, channels = r._get("channels")
     if not isinstance(channels, list) or "train" not in channels or not set(channels) <= set(CHANNELS):
         raise SettingsError(f"{key}: {channels!r} must be a list holding 'train'; allowed: {', '.join(CHANNELS)}")
@@ -262,11 +321,14 @@ def _training(model: str, r: _Reader) -> TrainingSettings:
         raise SettingsError(f"{hp_key}.model: {hyper['model']!r} does not match the model {model!r}")
     hp = {"model": model, **{k: (str(v).lower() if isinstance(v, bool) else str(v)) for k, v in hyper.items()}}
     out = TrainingSettings(
-        model=model, framework=FRAMEWORK_BY_MODEL[model],
+        model=model,
+        framework=FRAMEWORK_BY_MODEL[model],
         instance_type=r.instance_type("instance_type", TRAINING_INSTANCE_FAMILIES),
         instance_count=r.int("instance_count", minimum=1),
         volume_size_gb=r.int("volume_size_gb", minimum=1),
-        use_spot=use_spot, max_runtime_s=max_runtime_s, max_wait_s=max_wait_s,
+        use_spot=use_spot,
+        max_runtime_s=max_runtime_s,
+        max_wait_s=max_wait_s,
         quality_threshold=r.float("quality_threshold", low=0.0, high=1.0),
         channels=tuple(c for c in CHANNELS if c in channels),
         hyperparameters=tuple(sorted(hp.items())),
@@ -283,8 +345,10 @@ def _version_context(context: Mapping[str, Any], env: str, model: str) -> dict[s
     for key in VERSION_KEYS:
         plain, scoped = f"{model}_{key}", f"{env}:{model}_{key}"
         if context.get(plain) and context.get("env") != env:
-            raise SettingsError(f"{plain}: a model version belongs to one environment; give -c env=NAME with "
-                                f"it, or name the environment in the key: -c {scoped}=...")
+            raise SettingsError(
+                f"{plain}: a model version belongs to one environment; give -c env=NAME with "
+                f"it, or name the environment in the key: -c {scoped}=..."
+            )
         if context.get(plain) and context.get(scoped):
             raise SettingsError(f"{plain} and {scoped}: give one, not both")
         if context.get(scoped) or context.get(plain):
@@ -302,13 +366,16 @@ def _model_version(model: str, given: Mapping[str, str], where: _Where) -> Model
     if arn:
         match = MODEL_PACKAGE_ARN.match(arn)
         if not match:
-            raise SettingsError(f"{model}_model_package_arn: {arn!r} is not a versioned model package ARN "
-                                "(arn:aws:sagemaker:REGION:ACCOUNT:model-package/GROUP/VERSION)")
+            raise SettingsError(
+                f"{model}_model_package_arn: {arn!r} is not a versioned model package ARN "
+                "(arn:aws:sagemaker:REGION:ACCOUNT:model-package/GROUP/VERSION)"
+            )
         wanted = (where.region or match["region"], where.account or match["account"], f"{where.prefix}-{model}")
         if (match["region"], match["account"], match["group"]) != wanted:
             raise SettingsError(
                 f"{model}_model_package_arn: {arn!r} is not a package of environment {where.env}: expected region "
-                f"{where.region or 'REGION'}, account {where.account or 'ACCOUNT'}, group {wanted[2]}")
+                f"{where.region or 'REGION'}, account {where.account or 'ACCOUNT'}, group {wanted[2]}"
+            )
     if url:
         match = S3_URI.match(url)
         if not match:
@@ -320,7 +387,8 @@ def _model_version(model: str, given: Mapping[str, str], where: _Where) -> Model
             raise SettingsError(
                 f"{model}_model_data_url: {url!r} is not in environment {where.env}'s artifact bucket "
                 f"{where.prefix}-artifacts-{where.account or 'ACCOUNT'}-{where.region or 'REGION'} under "
-                f"training/{model}/")
+                f"training/{model}/"
+            )
     return ModelVersion(model_package_arn=arn, model_data_url=url)
 
 
@@ -350,12 +418,16 @@ def _serving(model: str, r: _Reader, capacity: Mapping[str, Any], version: Model
     r.used.update({"mode", "scale_to_zero", "async"} & set(r.raw))
     min_capacity = r.int("min_capacity", minimum=1 if mode == REALTIME else 0)
     if mode != REALTIME and min_capacity != 0:
-        raise SettingsError(f"{r.key}.min_capacity: {min_capacity} with mode {mode!r}; allowed: 0 (the mode "
-                            "scales to zero instances; use mode 'realtime' to keep instances running)")
+        raise SettingsError(
+            f"{r.key}.min_capacity: {min_capacity} with mode {mode!r}; allowed: 0 (the mode "
+            "scales to zero instances; use mode 'realtime' to keep instances running)"
+        )
     max_capacity = r.int("max_capacity", minimum=1)
     if min_capacity > max_capacity:
-        raise SettingsError(f"{r.key}.min_capacity: {min_capacity} is greater than max_capacity {max_capacity}; "
-                            "allowed: min_capacity <= max_capacity")
+        raise SettingsError(
+            f"{r.key}.min_capacity: {min_capacity} is greater than max_capacity {max_capacity}; "
+            "allowed: min_capacity <= max_capacity"
+        )
     measured = capacity.get(model)
     instance_type = r.instance_type("instance_type", SERVING_INSTANCE_FAMILIES)
     if measured is not None:
@@ -363,10 +435,13 @@ def _serving(model: str, r: _Reader, capacity: Mapping[str, Any], version: Model
     else:
         rps, source = DEFAULT_MAX_RPS_PER_INSTANCE, "default"
     out = ServingSettings(
-        model=model, instance_type=instance_type,
-        min_capacity=min_capacity, max_capacity=max_capacity,
+        model=model,
+        instance_type=instance_type,
+        min_capacity=min_capacity,
+        max_capacity=max_capacity,
         safety_factor=r.float("safety_factor", low=0.1, high=1.0),
-        max_rps_per_instance=rps, capacity_source=source,
+        max_rps_per_instance=rps,
+        capacity_source=source,
         scale_in_cooldown_s=r.int("scale_in_cooldown_s", minimum=0),
         scale_out_cooldown_s=r.int("scale_out_cooldown_s", minimum=0),
         canary_percent=r.int("canary_percent", minimum=1),
@@ -375,7 +450,9 @@ def _serving(model: str, r: _Reader, capacity: Mapping[str, Any], version: Model
         latency_alarm_ms=r.int("latency_alarm_ms", minimum=1),
         error_alarm_count=r.int("error_alarm_count", minimum=1),
         data_capture_percent=r.int("data_capture_percent", minimum=0),
-        version=version, mode=mode, mode_options=read_mode_options(r.raw, r.key, mode, instance_type),
+        version=version,
+        mode=mode,
+        mode_options=read_mode_options(r.raw, r.key, mode, instance_type),
     )
     if out.canary_percent > 50:
         raise SettingsError(f"{r.key}.canary_percent: {out.canary_percent} is above 50; allowed: 1 to 50")
@@ -385,8 +462,10 @@ def _serving(model: str, r: _Reader, capacity: Mapping[str, Any], version: Model
         # AWS documents Data Capture for real-time endpoints that host a model and for batch transform
         # (https://docs.aws.amazon.com/sagemaker/latest/dg/model-monitor-data-capture.html); this project
         # configures it on the realtime mode only.
-        raise SettingsError(f"{r.key}.data_capture_percent: {out.data_capture_percent} with mode {mode!r}; "
-                            "allowed: 0 (data capture is configured in mode 'realtime' only)")
+        raise SettingsError(
+            f"{r.key}.data_capture_percent: {out.data_capture_percent} with mode {mode!r}; "
+            "allowed: 0 (data capture is configured in mode 'realtime' only)"
+        )
     r.done()
     return out
 
@@ -431,8 +510,14 @@ def read_capacity_file(path: Path) -> dict[str, Any]:
     return data
 
 
-def load_settings(context: Mapping[str, Any], env: str, *, capacity: Mapping[str, Any] | None = None,
-                  default_account: str | None = None, default_region: str | None = None) -> EnvironmentSettings:
+def load_settings(
+    context: Mapping[str, Any],
+    env: str,
+    *,
+    capacity: Mapping[str, Any] | None = None,
+    default_account: str | None = None,
+    default_region: str | None = None,
+) -> EnvironmentSettings:
     """Validate `environments.<env>` (plus the model-version keys given with -c) into settings.
     `default_account`/`default_region` (the CLI's CDK_DEFAULT_ACCOUNT/REGION) stand in for an
     `account`/`region` that cdk.json leaves null."""
@@ -452,14 +537,19 @@ def load_settings(context: Mapping[str, Any], env: str, *, capacity: Mapping[str
     region = _target(r, "region", REGION, default_region, "an AWS region name such as eu-west-1")
     where = _Where(env=env, prefix=f"{project}-{env}", account=account, region=region)
     out = EnvironmentSettings(
-        project=project, env=env, account=account, region=region,
+        project=project,
+        env=env,
+        account=account,
+        region=region,
         removal_policy=r.choice("removal_policy", REMOVAL_POLICIES),
         log_retention_days=r.int("log_retention_days", allowed=LOG_RETENTION_DAYS),
         network=_network(r.child("network")),
         storage=_storage(r.child("storage")),
         training=_per_model(r.child("training"), _training),
-        serving=_per_model(r.child("serving"), lambda m, c: _serving(
-            m, c, capacity, _model_version(m, _version_context(context, env, m), where))),
+        serving=_per_model(
+            r.child("serving"),
+            lambda m, c: _serving(m, c, capacity, _model_version(m, _version_context(context, env, m), where)),
+        ),
     )
     r.done()
     return out

@@ -17,11 +17,15 @@ from local_mode.settings import LocalSettings
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m local_mode", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m local_mode", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--images", type=Path, help="your images, one folder per class (default: sample digits)")
-    parser.add_argument("--audio", type=Path, help="your audio: FSDD-named WAVs, class folders or .npz "
-                                                   "(default: synthesized spoken digits)")
+    parser.add_argument(
+        "--audio",
+        type=Path,
+        help="your audio: FSDD-named WAVs, class folders or .npz (default: synthesized spoken digits)",
+    )
     parser.add_argument("--port", type=int, default=8080, help="port of the local server (default 8080)")
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="where everything goes (default local/)")
     parser.add_argument("--smoke", action="store_true", help="the smallest data and recipes (what the tests run)")

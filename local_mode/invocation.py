@@ -51,9 +51,13 @@ def latency_percentiles(latencies_ms: Sequence[float]) -> dict[str, float]:
     if not latencies_ms:
         return {}
     values = np.asarray(latencies_ms)
-    return {"p50": round(float(np.percentile(values, 50)), 2), "p95": round(float(np.percentile(values, 95)), 2),
-            "p99": round(float(np.percentile(values, 99)), 2), "mean": round(float(values.mean()), 2),
-            "max": round(float(values.max()), 2)}
+    return {
+        "p50": round(float(np.percentile(values, 50)), 2),
+        "p95": round(float(np.percentile(values, 95)), 2),
+        "p99": round(float(np.percentile(values, 99)), 2),
+        "mean": round(float(values.mean()), 2),
+        "max": round(float(values.max()), 2),
+    }
 
 
 def invoke_samples(url: str, endpoint: str, samples: Sequence[Sample], description: str) -> InvocationSummary:
@@ -69,15 +73,25 @@ def invoke_samples(url: str, endpoint: str, samples: Sequence[Sample], descripti
                     client.predict_file(sample.path)  # warm-up, not counted
                     started = time.perf_counter()
                 answer = client.predict_file(sample.path)[0]
-                predictions.append(Prediction(str(sample.path), sample.label, answer["label"],
-                                              round(float(answer["probability"]), 4),
-                                              (time.perf_counter() - started) * 1000))
+                predictions.append(
+                    Prediction(
+                        str(sample.path),
+                        sample.label,
+                        answer["label"],
+                        round(float(answer["probability"]), 4),
+                        (time.perf_counter() - started) * 1000,
+                    )
+                )
             except (InvocationError, InputRefused) as error:
-                predictions.append(Prediction(str(sample.path), sample.label, None, None,
-                                              (time.perf_counter() - started) * 1000, str(error)))
+                predictions.append(
+                    Prediction(
+                        str(sample.path), sample.label, None, None, (time.perf_counter() - started) * 1000, str(error)
+                    )
+                )
             except EndpointUnreachable as error:
-                raise LocalModeError(f"the server at {url} stopped answering: {error}",
-                                     "see the server log named below and run again") from None
+                raise LocalModeError(
+                    f"the server at {url} stopped answering: {error}", "see the server log named below and run again"
+                ) from None
             done = index + 1
             note = ""
             if done % 50 == 0 or done == len(samples):
@@ -85,10 +99,14 @@ def invoke_samples(url: str, endpoint: str, samples: Sequence[Sample], descripti
             progress.advance(note=note)
     answered = [p for p in predictions if p.error is None]
     return InvocationSummary(
-        endpoint=endpoint, url=f"{url}/endpoints/{endpoint}/invocations", num_samples=len(predictions),
+        endpoint=endpoint,
+        url=f"{url}/endpoints/{endpoint}/invocations",
+        num_samples=len(predictions),
         accuracy=round(sum(p.predicted == p.label for p in predictions) / max(1, len(predictions)), 4),
         errors=len(predictions) - len(answered),
-        latency_ms=latency_percentiles([p.latency_ms for p in answered]), predictions=predictions)
+        latency_ms=latency_percentiles([p.latency_ms for p in answered]),
+        predictions=predictions,
+    )
 
 
 @dataclass(frozen=True)
@@ -101,8 +119,14 @@ class Explanation:
     png: str
 
 
-def explain_samples(url: str, endpoint: str, samples: Sequence[Sample], folder: Path, count: int = 3,
-                    method: str = "integrated_gradients") -> list[Explanation]:
+def explain_samples(
+    url: str,
+    endpoint: str,
+    samples: Sequence[Sample],
+    folder: Path,
+    count: int = 3,
+    method: str = "integrated_gradients",
+) -> list[Explanation]:
     """The first `count` held-out samples with an explanation each, its PNG written under `folder`
     (the client's `--explain` files). A server without an explanation path yields none."""
     from inference.client import EndpointClient, InvocationError, content_type_for
@@ -121,6 +145,14 @@ def explain_samples(url: str, endpoint: str, samples: Sequence[Sample], folder: 
                 return explained
             raise
         (png,) = write_explanation_pngs(folder / sample.path.name, body, content_type, answer[:1])
-        explained.append(Explanation(str(sample.path), sample.label, answer[0]["label"],
-                                     round(float(answer[0]["probability"]), 4), method, str(png)))
+        explained.append(
+            Explanation(
+                str(sample.path),
+                sample.label,
+                answer[0]["label"],
+                round(float(answer[0]["probability"]), 4),
+                method,
+                str(png),
+            )
+        )
     return explained

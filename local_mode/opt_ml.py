@@ -60,12 +60,16 @@ class OptMl:
 
     def environ(self) -> dict[str, str]:
         """The SM_* variables that relocate /opt/ml; every other path derives from them as in the container."""
-        return {"SM_INPUT_DIR": str(self.input_dir), "SM_MODEL_DIR": str(self.model_dir),
-                "SM_OUTPUT_DIR": str(self.output_dir)}
+        return {
+            "SM_INPUT_DIR": str(self.input_dir),
+            "SM_MODEL_DIR": str(self.model_dir),
+            "SM_OUTPUT_DIR": str(self.output_dir),
+        }
 
 
 def _copy_tree(source: Path, target: Path) -> None:
     """Copy a channel's files (hard links when on the same file system: data is read, never written)."""
+
     def link_or_copy(src: str, dst: str) -> None:
         try:
             os.link(src, dst)
@@ -75,8 +79,13 @@ def _copy_tree(source: Path, target: Path) -> None:
     shutil.copytree(source, target, copy_function=link_or_copy, dirs_exist_ok=True)
 
 
-def lay_out(root: Path, hyperparameters: Mapping[str, str], channels: Mapping[str, Path | None],
-            hosts: Sequence[str] = (HOST,), current_host: str = HOST) -> OptMl:
+def lay_out(
+    root: Path,
+    hyperparameters: Mapping[str, str],
+    channels: Mapping[str, Path | None],
+    hosts: Sequence[str] = (HOST,),
+    current_host: str = HOST,
+) -> OptMl:
     """A fresh tree at `root` (anything there before is removed) with `channels` copied in.
 
     A channel given as None gets an empty folder for the caller to fill. `hosts` and `current_host`
@@ -87,12 +96,24 @@ def lay_out(root: Path, hyperparameters: Mapping[str, str], channels: Mapping[st
     tree = OptMl(root)
     tree.config_dir.mkdir(parents=True)
     (tree.config_dir / "hyperparameters.json").write_text(
-        json.dumps({key: str(value) for key, value in hyperparameters.items()}, indent=2))
-    (tree.config_dir / "resourceconfig.json").write_text(json.dumps(
-        {"current_host": current_host, "hosts": list(hosts), "network_interface_name": "eth0"}, indent=2))
-    (tree.config_dir / "inputdataconfig.json").write_text(json.dumps(
-        {name: {"TrainingInputMode": "File", "S3DistributionType": "FullyReplicated", "RecordWrapperType": "None"}
-         for name in channels}, indent=2))
+        json.dumps({key: str(value) for key, value in hyperparameters.items()}, indent=2)
+    )
+    (tree.config_dir / "resourceconfig.json").write_text(
+        json.dumps({"current_host": current_host, "hosts": list(hosts), "network_interface_name": "eth0"}, indent=2)
+    )
+    (tree.config_dir / "inputdataconfig.json").write_text(
+        json.dumps(
+            {
+                name: {
+                    "TrainingInputMode": "File",
+                    "S3DistributionType": "FullyReplicated",
+                    "RecordWrapperType": "None",
+                }
+                for name in channels
+            },
+            indent=2,
+        )
+    )
     for name, source in channels.items():
         if source is None:
             tree.channel(name).mkdir(parents=True)

@@ -52,16 +52,30 @@ def sample_data(settings: LocalSettings) -> list[ModelData]:
     sample, root = settings.sample, settings.output / "data" / "sample"
     if root.exists():
         shutil.rmtree(root)
-    train, held_out, images = write_digit_images(root / "images", per_class=sample.images_per_class,
-                                                 size=sample.image_size,
-                                                 held_out_fraction=sample.image_held_out_fraction, seed=sample.seed)
-    digits = ModelData("cnn", train, held_out, tuple(images),
-                       "scikit-learn's handwritten digits (8x8 scans, upscaled), 10 classes")
-    train, held_out, clips = write_spoken_digits(root / "audio", speakers=sample.speakers,
-                                                 held_out_speaker=sample.held_out_speaker,
-                                                 per_digit=sample.utterances_per_digit, seed=sample.seed)
-    speech = ModelData("mlp", train, held_out, tuple(clips),
-                       f"synthesized spoken-digit-like audio (not speech), speaker {sample.held_out_speaker} held out")
+    train, held_out, images = write_digit_images(
+        root / "images",
+        per_class=sample.images_per_class,
+        size=sample.image_size,
+        held_out_fraction=sample.image_held_out_fraction,
+        seed=sample.seed,
+    )
+    digits = ModelData(
+        "cnn", train, held_out, tuple(images), "scikit-learn's handwritten digits (8x8 scans, upscaled), 10 classes"
+    )
+    train, held_out, clips = write_spoken_digits(
+        root / "audio",
+        speakers=sample.speakers,
+        held_out_speaker=sample.held_out_speaker,
+        per_digit=sample.utterances_per_digit,
+        seed=sample.seed,
+    )
+    speech = ModelData(
+        "mlp",
+        train,
+        held_out,
+        tuple(clips),
+        f"synthesized spoken-digit-like audio (not speech), speaker {sample.held_out_speaker} held out",
+    )
     return [digits, speech]
 
 
@@ -90,23 +104,36 @@ def train_and_package(settings: LocalSettings, data: ModelData, report: Report) 
     overrides = SAMPLE_DATA_OVERRIDES.get(model, {}) if settings.uses_sample_data else {}
     hyperparameters = {**settings.recipes[model], **overrides, "checkpoint_dir": str(root / "checkpoints")}
     tree = lay_out(root, hyperparameters, {"train": data.train, "test": data.held_out})
-    say(f"[train {model}] {data.description}: {_count_files(tree.channel('train'))} training files, "
-        f"{len(data.samples)} held out; job tree {tree.root}")
+    say(
+        f"[train {model}] {data.description}: {_count_files(tree.channel('train'))} training files, "
+        f"{len(data.samples)} held out; job tree {tree.root}"
+    )
     with timed(report, f"train {model}"):
-        result = run_training(model, tree, out / "logs" / f"{model}-train.log", int(hyperparameters["epochs"]),
-                              settings.train_timeout_s)
+        result = run_training(
+            model, tree, out / "logs" / f"{model}-train.log", int(hyperparameters["epochs"]), settings.train_timeout_s
+        )
     with timed(report, f"package {model}"):
         archive = pack(tree.model_dir, out / "artifacts" / model / "model.tar.gz")
         output_archive = pack(tree.output_data_dir, out / "artifacts" / model / "output.tar.gz")
         model_dir = unpack(archive, out / "model" / model)
     say(f"[package {model}] {archive} ({archive.stat().st_size / 1e6:.1f} MB) unpacked into {model_dir}")
     return ModelReport(
-        model=model, data=data.description, train_samples=_count_files(tree.channel("train")),
-        held_out_samples=len(data.samples), train_seconds=round(result.seconds, 1),
-        epochs_completed=result.epochs_completed, training_evaluation=_evaluation(tree),
-        artifacts={"model.tar.gz": str(archive), "output.tar.gz": str(output_archive), "model dir": str(model_dir),
-                   "evaluation.json": str(tree.output_data_dir / "evaluation.json"),
-                   "plots": str(tree.output_data_dir / "*.png"), "training log": str(result.log)})
+        model=model,
+        data=data.description,
+        train_samples=_count_files(tree.channel("train")),
+        held_out_samples=len(data.samples),
+        train_seconds=round(result.seconds, 1),
+        epochs_completed=result.epochs_completed,
+        training_evaluation=_evaluation(tree),
+        artifacts={
+            "model.tar.gz": str(archive),
+            "output.tar.gz": str(output_archive),
+            "model dir": str(model_dir),
+            "evaluation.json": str(tree.output_data_dir / "evaluation.json"),
+            "plots": str(tree.output_data_dir / "*.png"),
+            "training log": str(result.log),
+        },
+    )
 
 
 def serve_and_invoke(settings: LocalSettings, data: ModelData, entry: ModelReport, report: Report) -> None:
@@ -127,10 +154,14 @@ def serve_and_invoke(settings: LocalSettings, data: ModelData, entry: ModelRepor
     entry.artifacts.update({"server log": str(log), "predictions": str(predictions)})
     entry.explanations = [asdict(e) for e in explanations]
     for e in explanations:
-        say(f"[explain {model}] {Path(e.file).name} ({e.label}): predicted {e.predicted} ({e.probability:.3f}), "
-            f"{e.method} -> {e.png}")
-    say(f"[serve {model}] accuracy {summary.accuracy:.3f}, p50 {summary.latency_ms.get('p50', 0):.1f} ms; "
-        f"server stopped (exit code {server.exit_code})")
+        say(
+            f"[explain {model}] {Path(e.file).name} ({e.label}): predicted {e.predicted} ({e.probability:.3f}), "
+            f"{e.method} -> {e.png}"
+        )
+    say(
+        f"[serve {model}] accuracy {summary.accuracy:.3f}, p50 {summary.latency_ms.get('p50', 0):.1f} ms; "
+        f"server stopped (exit code {server.exit_code})"
+    )
 
 
 def run(settings: LocalSettings, smoke: bool = False) -> Report:

@@ -38,8 +38,16 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child between 
 
 
 def start(command: Sequence[str], *, env: Mapping[str, str], cwd: Path, stdout: IO[bytes] | int) -> subprocess.Popen:
-    return subprocess.Popen(list(command), env=dict(env), cwd=cwd, stdout=stdout, stderr=subprocess.STDOUT,
-                            stdin=subprocess.DEVNULL, start_new_session=True, preexec_fn=_die_with_parent)
+    return subprocess.Popen(
+        list(command),
+        env=dict(env),
+        cwd=cwd,
+        stdout=stdout,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+        preexec_fn=_die_with_parent,
+    )
 
 
 def stop(process: subprocess.Popen, grace_s: float = 20.0) -> int:
@@ -64,6 +72,7 @@ def _signal_group(process: subprocess.Popen, signum: int) -> None:
 @contextmanager
 def interrupts_as_exceptions() -> Iterator[None]:
     """Within the block, SIGTERM and SIGHUP raise `Interrupted` (as Ctrl-C raises KeyboardInterrupt)."""
+
     def handler(signum: int, _frame: object) -> None:
         raise Interrupted(signum)
 

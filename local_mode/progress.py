@@ -9,8 +9,9 @@ from typing import Any, TextIO
 class Progress:
     """Counts `total` steps; `note` shows a message beside the bar, or prints it as a line."""
 
-    def __init__(self, description: str, total: int, *, stream: TextIO | None = None,
-                 interactive: bool | None = None) -> None:
+    def __init__(
+        self, description: str, total: int, *, stream: TextIO | None = None, interactive: bool | None = None
+    ) -> None:
         self.stream = stream or sys.stdout
         self.description = description
         self.total = total

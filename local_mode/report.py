@@ -46,8 +46,11 @@ def _relative(path: str, root: Path) -> str:
 
 
 def format_summary(report: Report, report_path: Path, root: Path) -> str:
-    lines = [f"local mode finished in {report.total_seconds:.0f} s ("
-             + ", ".join(f"{step} {seconds:.0f} s" for step, seconds in report.steps_seconds.items()) + ")"]
+    lines = [
+        f"local mode finished in {report.total_seconds:.0f} s ("
+        + ", ".join(f"{step} {seconds:.0f} s" for step, seconds in report.steps_seconds.items())
+        + ")"
+    ]
     for model in report.models:
         server, evaluation, latency = model.server, model.training_evaluation, model.server.get("latency_ms", {})
         lines += [
@@ -60,8 +63,10 @@ def format_summary(report: Report, report_path: Path, root: Path) -> str:
             f"p99 {latency.get('p99', 0):.1f}  via {server.get('url', '')}",
             f"  trained {model.epochs_completed} epochs on {model.train_samples} files in {model.train_seconds:.0f} s",
         ]
-        lines += [f"  explained {Path(e['file']).name} ({e['label']}) -> {e['predicted']}: "
-                  f"{_relative(e['png'], root)}" for e in model.explanations]
+        lines += [
+            f"  explained {Path(e['file']).name} ({e['label']}) -> {e['predicted']}: {_relative(e['png'], root)}"
+            for e in model.explanations
+        ]
         width = max(len(name) for name in model.artifacts)
         lines += [f"  {name.ljust(width)}  {_relative(path, root)}" for name, path in model.artifacts.items()]
     lines += ["", f"report: {_relative(str(report_path), root)}"]

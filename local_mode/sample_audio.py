@@ -27,17 +27,31 @@ NYQUIST_MARGIN_HZ = 3900.0
 # Segments: ("v", ms, (F1, F2) start, (F1, F2) end) voiced; ("m", ms, F1, F2) nasal;
 # ("n", ms, low Hz, high Hz, level) noise; ("s", ms) silence (a stop's closure).
 DIGITS: dict[int, list[tuple]] = {
-    0: [("n", 90, 3000, 3900, 0.30), ("v", 100, (270, 2290), (280, 2200)), ("v", 90, (490, 1350), (490, 1300)),
-        ("v", 150, (500, 1000), (450, 850))],
+    0: [
+        ("n", 90, 3000, 3900, 0.30),
+        ("v", 100, (270, 2290), (280, 2200)),
+        ("v", 90, (490, 1350), (490, 1300)),
+        ("v", 150, (500, 1000), (450, 850)),
+    ],
     1: [("v", 90, (300, 700), (320, 760)), ("v", 170, (640, 1190), (600, 1200)), ("m", 110, 250, 1000)],
     2: [("s", 30), ("n", 30, 2500, 3900, 0.50), ("v", 230, (320, 1400), (300, 870))],
     3: [("n", 90, 1500, 3900, 0.12), ("v", 80, (490, 1350), (480, 1300)), ("v", 200, (300, 2200), (270, 2290))],
     4: [("n", 100, 1000, 3900, 0.15), ("v", 150, (570, 840), (560, 900)), ("v", 120, (490, 1350), (470, 1300))],
     5: [("n", 90, 1000, 3900, 0.15), ("v", 220, (730, 1090), (300, 2200)), ("n", 60, 800, 3000, 0.08)],
-    6: [("n", 110, 3000, 3900, 0.35), ("v", 120, (390, 1990), (400, 1900)), ("s", 40), ("n", 30, 1500, 3000, 0.40),
-        ("n", 90, 3000, 3900, 0.30)],
-    7: [("n", 100, 3000, 3900, 0.30), ("v", 110, (530, 1840), (520, 1750)), ("n", 40, 800, 3000, 0.08),
-        ("v", 100, (500, 1500), (480, 1450)), ("m", 90, 250, 1200)],
+    6: [
+        ("n", 110, 3000, 3900, 0.35),
+        ("v", 120, (390, 1990), (400, 1900)),
+        ("s", 40),
+        ("n", 30, 1500, 3000, 0.40),
+        ("n", 90, 3000, 3900, 0.30),
+    ],
+    7: [
+        ("n", 100, 3000, 3900, 0.30),
+        ("v", 110, (530, 1840), (520, 1750)),
+        ("n", 40, 800, 3000, 0.08),
+        ("v", 100, (500, 1500), (480, 1450)),
+        ("m", 90, 250, 1200),
+    ],
     8: [("v", 220, (530, 1840), (300, 2250)), ("s", 40), ("n", 40, 2500, 3900, 0.40)],
     9: [("m", 80, 250, 1100), ("v", 200, (730, 1090), (300, 2200)), ("m", 110, 250, 1100)],
 }
@@ -54,8 +68,12 @@ class Voice:
 def voice_for(speaker: str) -> Voice:
     """A speaker's voice, derived from the name so any list of speakers gets distinct, stable voices."""
     rng = np.random.default_rng(list(speaker.encode()))
-    return Voice(pitch_hz=float(rng.uniform(100, 240)), formant_scale=float(rng.uniform(0.92, 1.15)),
-                 rate=float(rng.uniform(0.85, 1.15)), breathiness=float(rng.uniform(0.01, 0.05)))
+    return Voice(
+        pitch_hz=float(rng.uniform(100, 240)),
+        formant_scale=float(rng.uniform(0.92, 1.15)),
+        rate=float(rng.uniform(0.85, 1.15)),
+        breathiness=float(rng.uniform(0.01, 0.05)),
+    )
 
 
 def _smooth(envelope: np.ndarray, ms: float = 12.0) -> np.ndarray:
@@ -89,8 +107,13 @@ def _timeline(digit: int, voice: Voice, rng: np.random.Generator) -> dict[str, n
             if segment[0] == "n":
                 noise.append((start, n, segment[2], segment[3], segment[4]))
         start += n
-    return {"voiced": _smooth(np.concatenate(voiced)), "f1": np.concatenate(f1), "f2": np.concatenate(f2),
-            "scale": np.asarray(scale), "noise": np.asarray(noise, dtype=float).reshape(-1, 5)}
+    return {
+        "voiced": _smooth(np.concatenate(voiced)),
+        "f1": np.concatenate(f1),
+        "f2": np.concatenate(f2),
+        "scale": np.asarray(scale),
+        "noise": np.asarray(noise, dtype=float).reshape(-1, 5),
+    }
 
 
 def _voicing(timeline: dict[str, np.ndarray], voice: Voice, rng: np.random.Generator) -> np.ndarray:
@@ -103,8 +126,11 @@ def _voicing(timeline: dict[str, np.ndarray], voice: Voice, rng: np.random.Gener
     phases = 2 * np.pi * np.cumsum(freqs, axis=1) / RATE
     f3 = 2500.0 * float(timeline["scale"])
     gain = np.zeros_like(freqs)
-    for formant, amplitude, bandwidth in ((timeline["f1"], 1.0, 90.0), (timeline["f2"], 0.6, 130.0),
-                                          (np.full(n, f3), 0.25, 200.0)):
+    for formant, amplitude, bandwidth in (
+        (timeline["f1"], 1.0, 90.0),
+        (timeline["f2"], 0.6, 130.0),
+        (np.full(n, f3), 0.25, 200.0),
+    ):
         gain += amplitude / (1.0 + ((freqs - formant[None, :]) / bandwidth) ** 2)
     gain *= (freqs < NYQUIST_MARGIN_HZ) / np.sqrt(harmonics)
     wave = (gain * np.sin(phases)).sum(axis=0)
@@ -118,7 +144,7 @@ def _noise(timeline: dict[str, np.ndarray], rng: np.random.Generator) -> np.ndar
         sos = butter(4, [low / (RATE / 2), min(high, NYQUIST_MARGIN_HZ) / (RATE / 2)], btype="band", output="sos")
         burst = sosfilt(sos, rng.normal(0, 1, n + 200))[200:]
         envelope = np.zeros(len(out))
-        envelope[start:start + n] = 1.0
+        envelope[start : start + n] = 1.0
         out += level * 3.0 * _smooth(envelope, 8.0) * np.pad(burst, (start, len(out) - start - n))
     return out
 
@@ -130,13 +156,14 @@ def synthesize(digit: int, voice: Voice, rng: np.random.Generator) -> np.ndarray
     speech += voice.breathiness * rng.normal(0, 1, len(speech)) * timeline["voiced"]
     clip = np.zeros(max(int(RATE * rng.uniform(0.6, 0.9)), len(speech) + 80))
     offset = int(rng.integers(0, len(clip) - len(speech) + 1))
-    clip[offset:offset + len(speech)] = speech / (np.abs(speech).max() + 1e-9) * rng.uniform(0.3, 0.8)
+    clip[offset : offset + len(speech)] = speech / (np.abs(speech).max() + 1e-9) * rng.uniform(0.3, 0.8)
     clip += rng.normal(0, rng.uniform(0.002, 0.01), len(clip))
     return np.clip(clip, -1, 1).astype(np.float32)
 
 
-def write_spoken_digits(root: Path, *, speakers: tuple[str, ...], held_out_speaker: str, per_digit: int,
-                        seed: int = 0) -> tuple[Path, Path, list[Sample]]:
+def write_spoken_digits(
+    root: Path, *, speakers: tuple[str, ...], held_out_speaker: str, per_digit: int, seed: int = 0
+) -> tuple[Path, Path, list[Sample]]:
     """Write `root/train/*.wav` and `root/held_out/*.wav` (FSDD naming); returns both folders and held-out samples."""
     held_out_samples: list[Sample] = []
     for speaker_index, speaker in enumerate(speakers):

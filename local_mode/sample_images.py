@@ -27,12 +27,13 @@ def _held_out_mask(labels: np.ndarray, fraction: float, seed: int) -> np.ndarray
     mask = np.zeros(len(labels), bool)
     for label in np.unique(labels):
         members = rng.permutation(np.flatnonzero(labels == label))
-        mask[members[:max(1, round(fraction * len(members)))]] = True
+        mask[members[: max(1, round(fraction * len(members)))]] = True
     return mask
 
 
-def write_digit_images(root: Path, *, per_class: int = 0, size: int = 32, held_out_fraction: float = 0.2,
-                       seed: int = 0) -> tuple[Path, Path, list[Sample]]:
+def write_digit_images(
+    root: Path, *, per_class: int = 0, size: int = 32, held_out_fraction: float = 0.2, seed: int = 0
+) -> tuple[Path, Path, list[Sample]]:
     """Write `root/train/<d>/*.png` and `root/held_out/<d>/*.png`; returns both folders and the held-out samples."""
     from sklearn.datasets import load_digits
 

@@ -39,14 +39,18 @@ def port_is_free(port: int, host: str = HOST) -> bool:
 
 def require_free_port(port: int) -> None:
     if not port_is_free(port):
-        raise LocalModeError(f"port {port} is already in use on {HOST}",
-                             f"stop what listens there (`ss -ltnp 'sport = :{port}'`) or pick another: "
-                             f"make local PORT={port + 1}")
+        raise LocalModeError(
+            f"port {port} is already in use on {HOST}",
+            f"stop what listens there (`ss -ltnp 'sport = :{port}'`) or pick another: make local PORT={port + 1}",
+        )
 
 
 def serve_environment() -> dict[str, str]:
-    environ = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2",
-               "PATH": f"{python_bin_dir()}{os.pathsep}{os.environ.get('PATH', '')}"}
+    environ = {
+        **os.environ,
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+        "PATH": f"{python_bin_dir()}{os.pathsep}{os.environ.get('PATH', '')}",
+    }
     for variable in ("SM_MODEL_DIR", "SAGEMAKER_BIND_TO_PORT", "SAGEMAKER_MODEL_SERVER_WORKERS"):
         environ.pop(variable, None)  # the flags below decide; a stray variable must not
     return environ
@@ -101,11 +105,15 @@ class LocalServer:
         except ServerExited as exited:
             text = self.log.read_text(errors="replace")
             if "address already in use" in text.lower():
-                raise LocalModeError(f"port {self.port} was taken before the server could bind it",
-                                     f"stop what listens there or pick another: make local PORT={self.port + 1}"
-                                     ) from exited
-            raise LocalModeError(f"the server for {self.model_dir} exited with code {exited.returncode}: "
-                                 f"{self._tail()}", f"see {self.log}") from exited
+                raise LocalModeError(
+                    f"port {self.port} was taken before the server could bind it",
+                    f"stop what listens there or pick another: make local PORT={self.port + 1}",
+                ) from exited
+            raise LocalModeError(
+                f"the server for {self.model_dir} exited with code {exited.returncode}: {self._tail()}",
+                f"see {self.log}",
+            ) from exited
         except NotReady as late:
-            raise LocalModeError(f"the server did not answer /ping within {self.ping_timeout_s:.0f} s",
-                                 f"see {self.log}") from late
+            raise LocalModeError(
+                f"the server did not answer /ping within {self.ping_timeout_s:.0f} s", f"see {self.log}"
+            ) from late

@@ -28,20 +28,46 @@ class SampleData:
 # two CPU cores. time_budget_s guards the wall time on a slower machine (training stops early, the
 # artifact is still written).
 FULL_RECIPES: dict[str, dict[str, str]] = {
-    "cnn": {"model": "cnn", "name": "cnn", "image_size": "32", "width": "16", "epochs": "6", "batch_size": "64",
-            "learning_rate": "0.1", "time_budget_s": "240", "seed": "0"},
+    "cnn": {
+        "model": "cnn",
+        "name": "cnn",
+        "image_size": "32",
+        "width": "16",
+        "epochs": "6",
+        "batch_size": "64",
+        "learning_rate": "0.1",
+        "time_budget_s": "240",
+        "seed": "0",
+    },
     "mlp": {"model": "mlp", "name": "mlp", "epochs": "25", "batch_size": "64", "time_budget_s": "150", "seed": "0"},
 }
 # The sample digits are mirror-sensitive: no flips in training or at test time (natural images keep them).
 SAMPLE_DATA_OVERRIDES: dict[str, dict[str, str]] = {"cnn": {"random_flip": "false", "test_time_flip": "false"}}
 SMOKE_RECIPES: dict[str, dict[str, str]] = {
-    "cnn": {"model": "cnn", "name": "cnn", "image_size": "16", "width": "8", "epochs": "2", "batch_size": "32",
-            "learning_rate": "0.1", "time_budget_s": "60", "seed": "0"},
-    "mlp": {"model": "mlp", "name": "mlp", "epochs": "3", "batch_size": "32", "hidden_units": "64",
-            "time_budget_s": "60", "seed": "0"},
+    "cnn": {
+        "model": "cnn",
+        "name": "cnn",
+        "image_size": "16",
+        "width": "8",
+        "epochs": "2",
+        "batch_size": "32",
+        "learning_rate": "0.1",
+        "time_budget_s": "60",
+        "seed": "0",
+    },
+    "mlp": {
+        "model": "mlp",
+        "name": "mlp",
+        "epochs": "3",
+        "batch_size": "32",
+        "hidden_units": "64",
+        "time_budget_s": "60",
+        "seed": "0",
+    },
 }
-SMOKE_SAMPLE_DATA = SampleData(images_per_class=12, image_size=16, speakers=("ada", "ben", "cleo"),
-                               held_out_speaker="cleo", utterances_per_digit=3)
+SMOKE_SAMPLE_DATA = SampleData(
+    images_per_class=12, image_size=16, speakers=("ada", "ben", "cleo"), held_out_speaker="cleo", utterances_per_digit=3
+)
 
 
 @dataclass(frozen=True)

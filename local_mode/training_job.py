@@ -24,8 +24,10 @@ from local_mode.progress import Progress
 
 # SM_* variables a user's shell may hold that would point the job outside its tree.
 STRAY_VARIABLES = ("SM_OUTPUT_DATA_DIR", "SM_INPUT_CONFIG_DIR", "SM_HOSTS", "SM_CURRENT_HOST")
-EPOCH_LINE = re.compile(r"^epoch=(?P<epoch>\d+) epochs=(?P<epochs>\d+) .*val_accuracy=(?P<val>[0-9.]+)"
-                        r".* epoch_time_s=(?P<time>[0-9.]+)")
+EPOCH_LINE = re.compile(
+    r"^epoch=(?P<epoch>\d+) epochs=(?P<epochs>\d+) .*val_accuracy=(?P<val>[0-9.]+)"
+    r".* epoch_time_s=(?P<time>[0-9.]+)"
+)
 FINAL_LINE = re.compile(r"^final split=(?P<split>\S+) num_samples=(?P<n>\d+) accuracy=(?P<accuracy>[0-9.]+)")
 
 
@@ -39,11 +41,18 @@ class TrainingResult:
 
 def train_environment(tree: OptMl) -> dict[str, str]:
     """The job's environment: SM_* paths into the tree; SM_* left in the user's shell must not redirect it."""
-    inherited = {key: value for key, value in os.environ.items()
-                 if key not in STRAY_VARIABLES and not key.startswith("SM_CHANNEL_")}
-    return {**inherited, **tree.environ(),
-            "PATH": f"{python_bin_dir()}{os.pathsep}{os.environ.get('PATH', '')}",
-            "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1"}
+    inherited = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in STRAY_VARIABLES and not key.startswith("SM_CHANNEL_")
+    }
+    return {
+        **inherited,
+        **tree.environ(),
+        "PATH": f"{python_bin_dir()}{os.pathsep}{os.environ.get('PATH', '')}",
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+        "PYTHONUNBUFFERED": "1",
+    }
 
 
 def _failure_reason(tree: OptMl, log: Path, code: int) -> str:
@@ -60,8 +69,9 @@ def run_training(model: str, tree: OptMl, log: Path, epochs: int, timeout_s: flo
     completed = 0
     timed_out = threading.Event()
     with open(log, "wb") as sink, Progress(f"train {model}", epochs) as progress:
-        process = processes.start([str(TRAIN_PROGRAM), "train"], env=train_environment(tree), cwd=REPO,
-                                  stdout=subprocess.PIPE)
+        process = processes.start(
+            [str(TRAIN_PROGRAM), "train"], env=train_environment(tree), cwd=REPO, stdout=subprocess.PIPE
+        )
 
         def on_timeout() -> None:
             timed_out.set()
@@ -78,19 +88,25 @@ def run_training(model: str, tree: OptMl, log: Path, epochs: int, timeout_s: flo
                 line = raw.decode(errors="replace").strip()
                 if match := EPOCH_LINE.match(line):
                     completed = int(match["epoch"])
-                    progress.advance(note=f"epoch {completed}/{match['epochs']} val_accuracy={match['val']} "
-                                          f"({match['time']} s)")
+                    progress.advance(
+                        note=f"epoch {completed}/{match['epochs']} val_accuracy={match['val']} ({match['time']} s)"
+                    )
                 elif match := FINAL_LINE.match(line):
-                    progress.line(f"train {model}: {match['split']} accuracy {match['accuracy']} "
-                                  f"on {match['n']} samples")
+                    progress.line(
+                        f"train {model}: {match['split']} accuracy {match['accuracy']} on {match['n']} samples"
+                    )
             code = process.wait()
         finally:
             watchdog.cancel()
             processes.stop(process)
     if timed_out.is_set():
-        raise LocalModeError(f"training the {model} model took over {timeout_s:.0f} s and was stopped",
-                             f"lower its epochs or time_budget_s; the log is {log}")
+        raise LocalModeError(
+            f"training the {model} model took over {timeout_s:.0f} s and was stopped",
+            f"lower its epochs or time_budget_s; the log is {log}",
+        )
     if code != 0:
-        raise LocalModeError(f"training the {model} model failed: {_failure_reason(tree, log, code)}",
-                             f"fix the data or setting it names and run again; the full log is {log}")
+        raise LocalModeError(
+            f"training the {model} model failed: {_failure_reason(tree, log, code)}",
+            f"fix the data or setting it names and run again; the full log is {log}",
+        )
     return TrainingResult(model=model, seconds=time.monotonic() - started, epochs_completed=completed, log=log)

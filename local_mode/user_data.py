@@ -23,8 +23,10 @@ from local_mode.samples import ModelData, Sample
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 FSDD_NAME = re.compile(r"^(?P<label>[^_]+)_(?P<speaker>[^_]+)_(?P<index>\d+)\.wav$", re.IGNORECASE)
 IMAGE_LAYOUT = "IMAGES=dir holding one folder per class: dir/<class>/*.png (or .jpg)"
-AUDIO_LAYOUT = ("AUDIO=dir holding <label>_<speaker>_<index>.wav files, one folder of .wav files per class, "
-                "or .npz files with 'features' and 'labels'")
+AUDIO_LAYOUT = (
+    "AUDIO=dir holding <label>_<speaker>_<index>.wav files, one folder of .wav files per class, "
+    "or .npz files with 'features' and 'labels'"
+)
 
 
 def _link(source: Path, target: Path) -> Path:
@@ -52,11 +54,15 @@ def _class_folders(root: Path, suffixes: tuple[str, ...], variable: str, layout:
     classes = {folder.name: _files(folder, suffixes) for folder in folders}
     classes = {name: files for name, files in classes.items() if files}
     if not classes:
-        raise LocalModeError(f"{variable}={root}: empty, no class folder holds a {'/'.join(suffixes)} file",
-                             f"put the data there: {layout}")
+        raise LocalModeError(
+            f"{variable}={root}: empty, no class folder holds a {'/'.join(suffixes)} file",
+            f"put the data there: {layout}",
+        )
     if len(classes) < 2:
-        raise LocalModeError(f"{variable}={root}: only one class ({next(iter(classes))}) has files",
-                             "a classifier needs at least two class folders with files")
+        raise LocalModeError(
+            f"{variable}={root}: only one class ({next(iter(classes))}) has files",
+            "a classifier needs at least two class folders with files",
+        )
     return classes
 
 
@@ -69,14 +75,16 @@ def held_out_mask(labels: list[str], fraction: float, limit: int, seed: int) -> 
     rng = np.random.default_rng(seed)
     for name in names:
         members = rng.permutation(np.flatnonzero(labels_array == name))
-        count = 0 if len(members) < 2 else min(max(1, round(fraction * len(members))), per_class_limit,
-                                                len(members) - 1)
+        count = (
+            0 if len(members) < 2 else min(max(1, round(fraction * len(members))), per_class_limit, len(members) - 1)
+        )
         mask[members[:count]] = True
     return mask
 
 
-def _split_class_folders(classes: dict[str, list[Path]], work: Path, fraction: float, limit: int,
-                         seed: int) -> list[Sample]:
+def _split_class_folders(
+    classes: dict[str, list[Path]], work: Path, fraction: float, limit: int, seed: int
+) -> list[Sample]:
     entries = [(name, path) for name, files in classes.items() for path in files]
     mask = held_out_mask([name for name, _ in entries], fraction, limit, seed)
     samples = []
@@ -95,10 +103,12 @@ def image_data(root: Path, work: Path, fraction: float, limit: int, seed: int = 
         shutil.rmtree(work)
     samples = _split_class_folders(classes, work, fraction, limit, seed)
     if not samples:
-        raise LocalModeError(f"IMAGES={root}: too few images to keep any out of training",
-                             "give at least two images in a class folder")
-    return ModelData("cnn", work / "train", work / "held_out", tuple(samples),
-                     f"your images in {root}: {len(classes)} classes")
+        raise LocalModeError(
+            f"IMAGES={root}: too few images to keep any out of training", "give at least two images in a class folder"
+        )
+    return ModelData(
+        "cnn", work / "train", work / "held_out", tuple(samples), f"your images in {root}: {len(classes)} classes"
+    )
 
 
 def _split_fsdd(files: list[Path], work: Path, fraction: float, limit: int, seed: int) -> tuple[list[Sample], str]:
@@ -160,13 +170,16 @@ def audio_data(root: Path, work: Path, fraction: float, limit: int, seed: int = 
     elif wavs:
         unnamed = [p.name for p in wavs if not FSDD_NAME.match(p.name)]
         if unnamed:
-            raise LocalModeError(f"AUDIO={root}: {unnamed[0]} is not named <label>_<speaker>_<index>.wav",
-                                 "rename the files so, or put them in one folder per class")
+            raise LocalModeError(
+                f"AUDIO={root}: {unnamed[0]} is not named <label>_<speaker>_<index>.wav",
+                "rename the files so, or put them in one folder per class",
+            )
         samples, how = _split_fsdd(wavs, work, fraction, limit, seed)
     else:
         classes = _class_folders(root, (".wav",), "AUDIO", AUDIO_LAYOUT)
         samples, how = _split_class_folders(classes, work, fraction, limit, seed), f"{len(classes)} class folders"
     if not samples:
-        raise LocalModeError(f"AUDIO={root}: too few files to keep any out of training",
-                             "give at least two files per class")
+        raise LocalModeError(
+            f"AUDIO={root}: too few files to keep any out of training", "give at least two files per class"
+        )
     return ModelData("mlp", work / "train", work / "held_out", tuple(samples), f"your audio in {root}: {how}")

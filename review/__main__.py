@@ -3,6 +3,7 @@
 Exit status: 0 reviewed, 1 a stateful resource would be replaced or deleted (and ALLOW_DESTRUCTIVE is
 not set), 2 the review could not be made (a synth failed, bad base ref).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -21,18 +22,31 @@ CAPACITY_FILE = "benchmarks/serving_capacity.json"
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m review", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--base", default=None,
-                        help="git ref to compare with (default: merge base with main; see review.gitref)")
-    parser.add_argument("--allow-destructive", action="store_true",
-                        default=os.environ.get("ALLOW_DESTRUCTIVE", "") not in ("", "0", "false"),
-                        help="report destructive changes without failing (env ALLOW_DESTRUCTIVE=1)")
-    parser.add_argument("-c", "--context", action="append", default=[], metavar="KEY=VALUE",
-                        help="extra CDK context for both synths, e.g. env=dev or cnn_model_package_arn=...")
+    parser.add_argument(
+        "--base", default=None, help="git ref to compare with (default: merge base with main; see review.gitref)"
+    )
+    parser.add_argument(
+        "--allow-destructive",
+        action="store_true",
+        default=os.environ.get("ALLOW_DESTRUCTIVE", "") not in ("", "0", "false"),
+        help="report destructive changes without failing (env ALLOW_DESTRUCTIVE=1)",
+    )
+    parser.add_argument(
+        "-c",
+        "--context",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="extra CDK context for both synths, e.g. env=dev or cnn_model_package_arn=...",
+    )
     parser.add_argument("--output", type=Path, default=Path("review.md"))
     parser.add_argument("--repo", type=Path, default=Path("."))
     parser.add_argument("--base-assembly", type=Path, help="reuse this synthesized base instead of synthesizing it")
-    parser.add_argument("--head-assembly", type=Path,
-                        help="reuse this synthesized working tree (same context) instead of synthesizing it")
+    parser.add_argument(
+        "--head-assembly",
+        type=Path,
+        help="reuse this synthesized working tree (same context) instead of synthesizing it",
+    )
     parser.add_argument("--keep", type=Path, help="keep the two assemblies in this folder (base.out, head.out)")
     parser.add_argument("--quiet", action="store_true", help="do not print review.md")
     return parser.parse_args(argv)
@@ -48,8 +62,15 @@ def _context(pairs: list[str]) -> dict[str, str]:
     return out
 
 
-def synthesize(repo: Path, base_sha: str, cdk: Path, context: dict[str, str], work: Path,
-               base_assembly: Path | None, head_assembly: Path | None) -> tuple[synth.Assembly, synth.Assembly]:
+def synthesize(
+    repo: Path,
+    base_sha: str,
+    cdk: Path,
+    context: dict[str, str],
+    work: Path,
+    base_assembly: Path | None,
+    head_assembly: Path | None,
+) -> tuple[synth.Assembly, synth.Assembly]:
     """Synthesize the working tree and the base side by side (either may be given already)."""
     if head_assembly:
         head_out, head = head_assembly, None
@@ -80,8 +101,9 @@ def synthesize(repo: Path, base_sha: str, cdk: Path, context: dict[str, str], wo
     return synth.Assembly(base_out), synth.Assembly(head_out)
 
 
-def compare(base: synth.Assembly, head: synth.Assembly, cdk: Path, work: Path) -> tuple[list[cdkdiff.StackDiff],
-                                                                                      list[str], list[str]]:
+def compare(
+    base: synth.Assembly, head: synth.Assembly, cdk: Path, work: Path
+) -> tuple[list[cdkdiff.StackDiff], list[str], list[str]]:
     """cdk diff of every stack whose template changed; stacks new in head are diffed against an empty one."""
     empty = work / "empty.template.json"
     empty.write_text('{"Resources": {}}\n')
@@ -119,8 +141,7 @@ def _review(args: argparse.Namespace, repo: Path, cdk: Path, work: Path) -> int:
     try:
         base_ref = gitref.resolve_base(repo, args.base)
         context = synth.review_context(_context(args.context), repo)
-        base, head = synthesize(repo, base_ref.sha, cdk, context, work, args.base_assembly,
-                                args.head_assembly)
+        base, head = synthesize(repo, base_ref.sha, cdk, context, work, args.base_assembly, args.head_assembly)
         synthesized = time.monotonic()
         diffs, added, removed = compare(base, head, cdk, work)
     except (gitref.GitError, synth.SynthError, RuntimeError) as exc:
@@ -140,32 +161,56 @@ def _review(args: argparse.Namespace, repo: Path, cdk: Path, work: Path) -> int:
     destructive = classify.destructive_changes(diffs)
     for stack in removed:
         destructive += classify.deleted_stack(stack, base.template(stack))
-    destructive = classify.merge(classify.fixed_name_conflicts(
-        diffs, {s: base.template(s) for s in base.stacks}, {s: head.template(s) for s in head.stacks}), destructive)
+    destructive = classify.merge(
+        classify.fixed_name_conflicts(
+            diffs, {s: base.template(s) for s in base.stacks}, {s: head.template(s) for s in head.stacks}
+        ),
+        destructive,
+    )
     widening, narrowing = classify.widening_changes(diffs)
     appeared, disappeared = nagdiff.nag_changes(base, head)
     costs = []
     for stack in sorted(set(base.stacks) | set(head.stacks)):
-        costs += cost.cost_changes(stack, base.template(stack) if stack in base.stacks else None,
-                                   head.template(stack) if stack in head.stacks else None, prices)
+        costs += cost.cost_changes(
+            stack,
+            base.template(stack) if stack in base.stacks else None,
+            head.template(stack) if stack in head.stacks else None,
+            prices,
+        )
     finished = time.monotonic()
     context_note = " ".join(f"-c {k}={v}" for k, v in context.items())
     review = report.Review(
-        base=f"`{base_ref.ref}` ({base_ref.sha[:12]}; {base_ref.why})", head="the working tree",
-        stacks=sorted(set(base.stacks) | set(head.stacks)), diffs=diffs, added_stacks=added,
-        removed_stacks=removed, destructive=destructive, allow_destructive=args.allow_destructive,
-        widening=widening, narrowing=narrowing, nag_appeared=appeared, nag_disappeared=disappeared,
-        costs=costs, prices=prices,
-        notes=["---", f"Synthesized with `{context_note}` on both sides (placeholder model versions make the "
-               "serving stacks comparable); no AWS credentials used. "
-               f"Synth {synthesized - started:.0f} s, diff and analysis {finished - synthesized:.0f} s."])
+        base=f"`{base_ref.ref}` ({base_ref.sha[:12]}; {base_ref.why})",
+        head="the working tree",
+        stacks=sorted(set(base.stacks) | set(head.stacks)),
+        diffs=diffs,
+        added_stacks=added,
+        removed_stacks=removed,
+        destructive=destructive,
+        allow_destructive=args.allow_destructive,
+        widening=widening,
+        narrowing=narrowing,
+        nag_appeared=appeared,
+        nag_disappeared=disappeared,
+        costs=costs,
+        prices=prices,
+        notes=[
+            "---",
+            f"Synthesized with `{context_note}` on both sides (placeholder model versions make the "
+            "serving stacks comparable); no AWS credentials used. "
+            f"Synth {synthesized - started:.0f} s, diff and analysis {finished - synthesized:.0f} s.",
+        ],
+    )
     text = report.render(review)
     args.output.write_text(text)
     if not args.quiet:
         print(text)
     if review.blocked:
-        print(f"review: {len(destructive)} destructive change(s) to stateful resources; "
-              "set ALLOW_DESTRUCTIVE=1 to accept them", file=sys.stderr)
+        print(
+            f"review: {len(destructive)} destructive change(s) to stateful resources; "
+            "set ALLOW_DESTRUCTIVE=1 to accept them",
+            file=sys.stderr,
+        )
         return 1
     return 0
 

@@ -2,6 +2,7 @@
 runs, pinned in package.json) called from a small node script, `review/cdkdiff.cjs`, that returns structured
 results: resource changes (with their impact and the properties that force a replacement), the rows of its
 IAM and security-group tables, other template changes, and the CLI's text rendering for the report."""
+
 from __future__ import annotations
 
 import json
@@ -49,18 +50,28 @@ class StackDiff:
 
 def logical_id_paths(metadata: dict[str, list[dict[str, Any]]]) -> dict[str, str]:
     """Logical ID -> construct path, from a stack's assembly metadata (path -> entries)."""
-    return {entry["data"]: path for path, entries in metadata.items() for entry in entries
-            if entry.get("type") == LOGICAL_ID and isinstance(entry.get("data"), str)}
+    return {
+        entry["data"]: path
+        for path, entries in metadata.items()
+        for entry in entries
+        if entry.get("type") == LOGICAL_ID and isinstance(entry.get("data"), str)
+    }
 
 
-def diff_templates(stack: str, base_template: Path, head_template: Path, paths: dict[str, str] | None = None,
-                   cwd: Path | None = None) -> StackDiff:
+def diff_templates(
+    stack: str, base_template: Path, head_template: Path, paths: dict[str, str] | None = None, cwd: Path | None = None
+) -> StackDiff:
     """The diff of two template files as the CDK computes it; no AWS call, no CLI."""
     with tempfile.TemporaryDirectory() as tmp:
         paths_file = Path(tmp) / "paths.json"
         paths_file.write_text(json.dumps(paths or {}))
-        done = subprocess.run(["node", str(SCRIPT), str(base_template), str(head_template), str(paths_file)],
-                              cwd=cwd or SCRIPT.parent.parent, capture_output=True, text=True, timeout=300)
+        done = subprocess.run(
+            ["node", str(SCRIPT), str(base_template), str(head_template), str(paths_file)],
+            cwd=cwd or SCRIPT.parent.parent,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
     if done.returncode != 0:
         raise RuntimeError(f"cdk diff of {stack} failed (exit {done.returncode}):\n{done.stderr[-3000:]}")
     return from_json(stack, json.loads(done.stdout))
@@ -68,8 +79,11 @@ def diff_templates(stack: str, base_template: Path, head_template: Path, paths: 
 
 def from_json(stack: str, data: dict[str, Any]) -> StackDiff:
     return StackDiff(
-        stack=stack, text=data.get("text", ""),
+        stack=stack,
+        text=data.get("text", ""),
         resources=[ResourceChange(**r) for r in data.get("resources", [])],
-        security=[SecurityRow(table=r["table"], sign=r["sign"], cells=dict(r["cells"]))
-                  for r in data.get("security", [])],
-        other=list(data.get("other", [])))
+        security=[
+            SecurityRow(table=r["table"], sign=r["sign"], cells=dict(r["cells"])) for r in data.get("security", [])
+        ],
+        other=list(data.get("other", [])),
+    )

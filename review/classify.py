@@ -1,5 +1,6 @@
 """What in a diff needs a reviewer's attention: stateful resources that would be replaced or deleted,
 and IAM or security-group changes that widen access."""
+
 from __future__ import annotations
 
 import json
@@ -24,12 +25,20 @@ STATEFUL_TYPES = {
 DESTRUCTIVE_IMPACTS = ("replaced", "may be replaced", "deleted")
 # The property that gives each type a fixed physical name, when the template sets it.
 NAME_PROPERTIES = {
-    "AWS::S3::Bucket": "BucketName", "AWS::KMS::Alias": "AliasName", "AWS::IAM::Role": "RoleName",
-    "AWS::IAM::ManagedPolicy": "ManagedPolicyName", "AWS::SageMaker::Endpoint": "EndpointName",
-    "AWS::SageMaker::EndpointConfig": "EndpointConfigName", "AWS::SageMaker::Model": "ModelName",
-    "AWS::SageMaker::ModelPackageGroup": "ModelPackageGroupName", "AWS::StepFunctions::StateMachine":
-    "StateMachineName", "AWS::Logs::LogGroup": "LogGroupName", "AWS::Lambda::Function": "FunctionName",
-    "AWS::SNS::Topic": "TopicName", "AWS::ECR::Repository": "RepositoryName", "AWS::DynamoDB::Table": "TableName",
+    "AWS::S3::Bucket": "BucketName",
+    "AWS::KMS::Alias": "AliasName",
+    "AWS::IAM::Role": "RoleName",
+    "AWS::IAM::ManagedPolicy": "ManagedPolicyName",
+    "AWS::SageMaker::Endpoint": "EndpointName",
+    "AWS::SageMaker::EndpointConfig": "EndpointConfigName",
+    "AWS::SageMaker::Model": "ModelName",
+    "AWS::SageMaker::ModelPackageGroup": "ModelPackageGroupName",
+    "AWS::StepFunctions::StateMachine": "StateMachineName",
+    "AWS::Logs::LogGroup": "LogGroupName",
+    "AWS::Lambda::Function": "FunctionName",
+    "AWS::SNS::Topic": "TopicName",
+    "AWS::ECR::Repository": "RepositoryName",
+    "AWS::DynamoDB::Table": "TableName",
     "AWS::EC2::SecurityGroup": "GroupName",
 }
 REPLACEMENT_FAILS = "replaced, which fails at deploy"
@@ -78,8 +87,16 @@ def deleted_stack(stack: str, template: dict[str, Any]) -> list[Destructive]:
     for logical_id, resource in template.get("Resources", {}).items():
         if resource.get("Type") in STATEFUL_TYPES and resource.get("DeletionPolicy") not in RETAINING_POLICIES:
             path = resource.get("Metadata", {}).get("aws:cdk:path", "")
-            out.append(Destructive(stack, logical_id, path, resource["Type"], "deleted with its stack",
-                                   "the stack is no longer synthesized; deletion policy Delete"))
+            out.append(
+                Destructive(
+                    stack,
+                    logical_id,
+                    path,
+                    resource["Type"],
+                    "deleted with its stack",
+                    "the stack is no longer synthesized; deletion policy Delete",
+                )
+            )
     return out
 
 
@@ -111,8 +128,11 @@ def _named(template: dict[str, Any]) -> dict[str, tuple[str, str, str]]:
         prop = NAME_PROPERTIES.get(resource.get("Type", ""))
         name = (resource.get("Properties") or {}).get(prop) if prop else None
         if name is not None:
-            out[logical_id] = (resource["Type"], json.dumps(name, sort_keys=True),
-                               resource.get("Metadata", {}).get("aws:cdk:path", ""))
+            out[logical_id] = (
+                resource["Type"],
+                json.dumps(name, sort_keys=True),
+                resource.get("Metadata", {}).get("aws:cdk:path", ""),
+            )
     return out
 
 
@@ -121,8 +141,9 @@ def _shown(name: str) -> str:
     return value if isinstance(value, str) else name
 
 
-def fixed_name_conflicts(diffs: list[StackDiff], base: dict[str, dict[str, Any]],
-                         head: dict[str, dict[str, Any]]) -> list[Destructive]:
+def fixed_name_conflicts(
+    diffs: list[StackDiff], base: dict[str, dict[str, Any]], head: dict[str, dict[str, Any]]
+) -> list[Destructive]:
     """Changes that fail at deploy because a resource has a fixed physical name (a bucket, a key alias,
     a named role, endpoint, state machine or log group): CloudFormation creates the new resource before
     it deletes the old one, so a replacement, or the same name under a new logical ID (a renamed or
@@ -136,21 +157,40 @@ def fixed_name_conflicts(diffs: list[StackDiff], base: dict[str, dict[str, Any]]
         for r in diff.resources:
             if r.impact in ("replaced", "may be replaced") and r.logical_id in named:
                 forced = f"forced by {', '.join(r.forcing)}; " if r.forcing else ""
-                out.append(Destructive(diff.stack, r.logical_id, r.path, r.type, REPLACEMENT_FAILS,
-                                       f"{forced}it has the fixed name {_shown(named[r.logical_id][1])}: the "
-                                       "replacement cannot be created while the old resource holds the name"))
-    gone = {(kind, name): (stack, logical_id) for stack, template in base.items()
-            for logical_id, (kind, name, _) in _named(template).items()
-            if logical_id not in head.get(stack, {}).get("Resources", {})}
+                out.append(
+                    Destructive(
+                        diff.stack,
+                        r.logical_id,
+                        r.path,
+                        r.type,
+                        REPLACEMENT_FAILS,
+                        f"{forced}it has the fixed name {_shown(named[r.logical_id][1])}: the "
+                        "replacement cannot be created while the old resource holds the name",
+                    )
+                )
+    gone = {
+        (kind, name): (stack, logical_id)
+        for stack, template in base.items()
+        for logical_id, (kind, name, _) in _named(template).items()
+        if logical_id not in head.get(stack, {}).get("Resources", {})
+    }
     for stack, template in head.items():
         for logical_id, (kind, name, path) in _named(template).items():
             if logical_id in base.get(stack, {}).get("Resources", {}) or (kind, name) not in gone:
                 continue
             old_stack, old_id = gone[(kind, name)]
-            out.append(Destructive(stack, logical_id, path, kind, MOVE_FAILS,
-                                   f"{old_stack}/{old_id} becomes {stack}/{logical_id} with the same fixed name "
-                                   f"{_shown(name)}: the new resource is created while the old one still exists "
-                                   "(or is retained, orphaned), so the name is taken"))
+            out.append(
+                Destructive(
+                    stack,
+                    logical_id,
+                    path,
+                    kind,
+                    MOVE_FAILS,
+                    f"{old_stack}/{old_id} becomes {stack}/{logical_id} with the same fixed name "
+                    f"{_shown(name)}: the new resource is created while the old one still exists "
+                    "(or is retained, orphaned), so the name is taken",
+                )
+            )
     return out
 
 

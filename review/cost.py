@@ -12,6 +12,7 @@ schedule is a cost-moving change too. Training: each run is
 priced at on-demand for its whole MaxRuntime (a ceiling; managed spot would be cheaper) x the runs per
 month assumed in prices.json. Data capture moves S3 cost and is flagged, not priced.
 """
+
 from __future__ import annotations
 
 import json
@@ -40,8 +41,9 @@ class TrafficPattern:
         return self.active_days_per_month * (self.active_hours_per_day + self.scale_in_tail_hours)
 
 
-DEFAULT_PATTERN = TrafficPattern("50 requests a day spread over 8 working hours, 22 working days a month",
-                                 50, 8, 22, 0.5)
+DEFAULT_PATTERN = TrafficPattern(
+    "50 requests a day spread over 8 working hours, 22 working days a month", 50, 8, 22, 0.5
+)
 
 
 @dataclass(frozen=True)
@@ -59,8 +61,16 @@ class Prices:
 def load_prices(path: Path = PRICES) -> Prices:
     raw = json.loads(path.read_text())
     pattern = TrafficPattern(**raw["traffic_pattern"]) if "traffic_pattern" in raw else DEFAULT_PATTERN
-    return Prices(raw["date"], raw["region"], raw["source"], raw["hours_per_month"],
-                  raw["training_runs_per_month"], raw["hosting"], raw["training"], pattern)
+    return Prices(
+        raw["date"],
+        raw["region"],
+        raw["source"],
+        raw["hours_per_month"],
+        raw["training_runs_per_month"],
+        raw["hosting"],
+        raw["training"],
+        pattern,
+    )
 
 
 @dataclass(frozen=True)
@@ -143,10 +153,13 @@ def serving(template: dict[str, Any]) -> dict[str, Serving]:
     configs = _resources(template, "AWS::SageMaker::EndpointConfig")
     scalable = _resources(template, "AWS::ApplicationAutoScaling::ScalableTarget")
     targets = [t["Properties"] for t in scalable.values()]
-    tracking = {p["Properties"].get("ScalingTargetId", {}).get("Ref"): p["Properties"].get(
-        "TargetTrackingScalingPolicyConfiguration", {}).get("TargetValue")
+    tracking = {
+        p["Properties"].get("ScalingTargetId", {}).get("Ref"): p["Properties"]
+        .get("TargetTrackingScalingPolicyConfiguration", {})
+        .get("TargetValue")
         for p in _resources(template, "AWS::ApplicationAutoScaling::ScalingPolicy").values()
-        if isinstance(p["Properties"].get("ScalingTargetId"), dict)}
+        if isinstance(p["Properties"].get("ScalingTargetId"), dict)
+    }
     target_ids = {id(t["Properties"]): logical_id for logical_id, t in scalable.items()}
     out = {}
     for logical_id, endpoint in _resources(template, "AWS::SageMaker::Endpoint").items():
@@ -167,14 +180,20 @@ def serving(template: dict[str, Any]) -> dict[str, Serving]:
                 if str(t.get("ResourceId", "")).endswith(f"endpoint/{name}/variant/{variant.get('VariantName')}"):
                     low, high = int(t["MinCapacity"]), int(t["MaxCapacity"])
                     target = tracking.get(target_ids[id(t)])
-                    schedule = tuple((a.get("Schedule", ""),
-                                      int(a.get("ScalableTargetAction", {}).get("MinCapacity", low)))
-                                     for a in t.get("ScheduledActions", []))
+                    schedule = tuple(
+                        (a.get("Schedule", ""), int(a.get("ScalableTargetAction", {}).get("MinCapacity", low)))
+                        for a in t.get("ScheduledActions", [])
+                    )
             managed = variant.get("ManagedInstanceScaling") or {}
             if managed.get("Status", "ENABLED") == "ENABLED" and "MinInstanceCount" in managed:
                 low, high = int(managed["MinInstanceCount"]), int(managed.get("MaxInstanceCount", high))
-            mode = ("async" if props.get("AsyncInferenceConfig") else
-                    "scale-to-zero" if managed and low == 0 else "realtime")
+            mode = (
+                "async"
+                if props.get("AsyncInferenceConfig")
+                else "scale-to-zero"
+                if managed and low == 0
+                else "realtime"
+            )
             key = f"{name}/{variant.get('VariantName', '')}"
             out[key] = Serving(key, variant.get("InstanceType", "?"), low, high, percent, mode, target, schedule)
     return out
@@ -208,16 +227,20 @@ def training(template: dict[str, Any]) -> dict[str, Training]:
             p = state.get("Parameters", {})
             rc = p.get("ResourceConfig", {})
             key = f"{path.split('/', 1)[-1]}/{state_name}"
-            out[key] = Training(key, rc.get("InstanceType", "?"), int(rc.get("InstanceCount", 1)),
-                                bool(p.get("EnableManagedSpotTraining", False)),
-                                int(p.get("StoppingCondition", {}).get("MaxRuntimeInSeconds", 0)))
+            out[key] = Training(
+                key,
+                rc.get("InstanceType", "?"),
+                int(rc.get("InstanceCount", 1)),
+                bool(p.get("EnableManagedSpotTraining", False)),
+                int(p.get("StoppingCondition", {}).get("MaxRuntimeInSeconds", 0)),
+            )
     return out
 
 
 def _serving_line(s: Serving) -> str:
     capture = f", data capture {s.capture_percent}%" if s.capture_percent else ", no data capture"
     target = f", target {s.target:g}/instance/min" if isinstance(s.target, (int, float)) else ""
-    schedule = (f", {len(s.schedule)} scheduled minimums (weekly mean floor {s.floor:.2f})" if s.schedule else "")
+    schedule = f", {len(s.schedule)} scheduled minimums (weekly mean floor {s.floor:.2f})" if s.schedule else ""
     return f"{s.mode}, {s.instance_type} x {s.min_instances}-{s.max_instances}{capture}{target}{schedule}"
 
 
@@ -232,10 +255,14 @@ def _monthly_serving(s: Serving | None, prices: Prices) -> tuple[float | None, f
     if rate is None:
         return None, None
     if s.min_instances == 0:  # idle costs nothing; one instance while the traffic pattern keeps it up
-        return (round(rate * prices.traffic_pattern.instance_hours_per_month, 2),
-                round(rate * s.max_instances * prices.hours_per_month, 2))
-    return (round(rate * s.floor * prices.hours_per_month, 2),
-            round(rate * s.max_instances * prices.hours_per_month, 2))
+        return (
+            round(rate * prices.traffic_pattern.instance_hours_per_month, 2),
+            round(rate * s.max_instances * prices.hours_per_month, 2),
+        )
+    return (
+        round(rate * s.floor * prices.hours_per_month, 2),
+        round(rate * s.max_instances * prices.hours_per_month, 2),
+    )
 
 
 def _monthly_training(t: Training | None, prices: Prices) -> float | None:
@@ -247,8 +274,9 @@ def _monthly_training(t: Training | None, prices: Prices) -> float | None:
     return round(rate * t.instances * t.max_runtime_s / 3600 * prices.training_runs_per_month, 2)
 
 
-def cost_changes(stack: str, base: dict[str, Any] | None, head: dict[str, Any] | None,
-                 prices: Prices) -> list[CostChange]:
+def cost_changes(
+    stack: str, base: dict[str, Any] | None, head: dict[str, Any] | None, prices: Prices
+) -> list[CostChange]:
     """Cost-moving differences between two templates of one stack (either may be absent)."""
     out = []
     b_serving, h_serving = serving(base or {}), serving(head or {})
@@ -267,13 +295,24 @@ def cost_changes(stack: str, base: dict[str, Any] | None, head: dict[str, Any] |
             notes.append("data capture changed: S3 storage and requests move with it (not priced)")
         if any(x and x.min_instances == 0 for x in (b, h)):
             pattern = prices.traffic_pattern
-            notes.append(f"scales to zero: $0 while idle; priced for {pattern.description} "
-                         f"({pattern.instance_hours_per_month:g} instance-hours a month, "
-                         f"{pattern.scale_in_tail_hours:g} h scale-in tail a day); the first call after idle "
-                         "waits minutes for an instance (scale-to-zero: fails until then, the client retries; "
-                         "async: queued)")
-        out.append(CostChange(stack, f"endpoint {key}", _serving_line(b) if b else "(none)",
-                              _serving_line(h) if h else "(none)", low_b, low_h, "; ".join(notes)))
+            notes.append(
+                f"scales to zero: $0 while idle; priced for {pattern.description} "
+                f"({pattern.instance_hours_per_month:g} instance-hours a month, "
+                f"{pattern.scale_in_tail_hours:g} h scale-in tail a day); the first call after idle "
+                "waits minutes for an instance (scale-to-zero: fails until then, the client retries; "
+                "async: queued)"
+            )
+        out.append(
+            CostChange(
+                stack,
+                f"endpoint {key}",
+                _serving_line(b) if b else "(none)",
+                _serving_line(h) if h else "(none)",
+                low_b,
+                low_h,
+                "; ".join(notes),
+            )
+        )
     b_training, h_training = training(base or {}), training(head or {})
     for key in sorted(set(b_training) | set(h_training)):
         b, h = b_training.get(key), h_training.get(key)
@@ -286,6 +325,15 @@ def cost_changes(stack: str, base: dict[str, Any] | None, head: dict[str, Any] |
         if None in (before, after):
             missing = {x.instance_type for x in (b, h) if x and x.instance_type not in prices.training}
             notes.append(f"no price for {', '.join(sorted(missing))} in review/prices.json")
-        out.append(CostChange(stack, f"training {key}", _training_line(b) if b else "(none)",
-                              _training_line(h) if h else "(none)", before, after, "; ".join(notes)))
+        out.append(
+            CostChange(
+                stack,
+                f"training {key}",
+                _training_line(b) if b else "(none)",
+                _training_line(h) if h else "(none)",
+                before,
+                after,
+                "; ".join(notes),
+            )
+        )
     return out

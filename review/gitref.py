@@ -1,4 +1,5 @@
 """The base to review against, and a temporary git worktree holding it."""
+
 from __future__ import annotations
 
 import shutil
@@ -57,8 +58,9 @@ def resolve_base(repo: Path, ref: str | None = None) -> Base:
     dirty = bool(git(repo, "status", "--porcelain", "--untracked-files=no"))
     if dirty or not _commit(repo, "HEAD~1"):
         return Base("HEAD", head, "no other main to compare with: the uncommitted changes are reviewed")
-    return Base("HEAD~1", _commit(repo, "HEAD~1"), "no other main to compare with and a clean tree: the last "
-                "commit is reviewed")
+    return Base(
+        "HEAD~1", _commit(repo, "HEAD~1"), "no other main to compare with and a clean tree: the last commit is reviewed"
+    )
 
 
 @contextmanager

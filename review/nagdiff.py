@@ -1,6 +1,7 @@
 """cdk-nag findings that appear or disappear. cdk-nag v3 packs are CDK policy-validation plugins: open
 violations land in the assembly's validation-report.json; acknowledged ones are construct metadata
 (`aws:cdk:acknowledged-rules`) in each stack's metadata file."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -39,5 +40,7 @@ def nag_changes(base: Assembly, head: Assembly) -> tuple[list[Finding], list[Fin
     before, after = findings(base), findings(head)
     key = lambda f: (f.status, f.rule, f.path)  # noqa: E731
     before_keys, after_keys = {key(f) for f in before}, {key(f) for f in after}
-    return (sorted(f for f in after if key(f) not in before_keys),
-            sorted(f for f in before if key(f) not in after_keys))
+    return (
+        sorted(f for f in after if key(f) not in before_keys),
+        sorted(f for f in before if key(f) not in after_keys),
+    )

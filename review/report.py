@@ -1,4 +1,5 @@
 """review.md: what a change does to the deployed system, most important first."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -43,9 +44,11 @@ def _money(value: float | None, signed: bool = False) -> str:
 
 def _verdict(r: Review) -> str:
     if r.blocked:
-        return (f"**BLOCKED: {len(r.destructive)} stateful resource(s) would be replaced or deleted, or a "
-                "fixed-name change would fail at deploy.** "
-                "Re-run with `ALLOW_DESTRUCTIVE=1` once the data loss or migration is planned.")
+        return (
+            f"**BLOCKED: {len(r.destructive)} stateful resource(s) would be replaced or deleted, or a "
+            "fixed-name change would fail at deploy.** "
+            "Re-run with `ALLOW_DESTRUCTIVE=1` once the data loss or migration is planned."
+        )
     if r.destructive:
         return f"**{len(r.destructive)} destructive change(s) to stateful resources, allowed by ALLOW_DESTRUCTIVE=1.**"
     return "No stateful resource is replaced or deleted."
@@ -65,8 +68,10 @@ def _summary(r: Review) -> list[str]:
         kinds = [x.kind for x in d.resources]
         impacts = [x.impact for x in d.resources]
         label = stack + (" (new stack)" if stack in r.added_stacks else "")
-        lines.append(f"| {label} | {kinds.count('added')} | {kinds.count('removed')} | {kinds.count('changed')} | "
-                     f"{sum('replaced' in i for i in impacts)} | {impacts.count('deleted')} |")
+        lines.append(
+            f"| {label} | {kinds.count('added')} | {kinds.count('removed')} | {kinds.count('changed')} | "
+            f"{sum('replaced' in i for i in impacts)} | {impacts.count('deleted')} |"
+        )
     return lines
 
 
@@ -88,15 +93,25 @@ def render(r: Review) -> str:
     out += ["## Stacks", "", *_summary(r), ""]
 
     out += ["## Destructive changes to stateful resources", ""]
-    out += [f"- **{d.label}** `{d.stack}/{d.path or d.logical_id}` ({d.type} {d.logical_id}) would be "
-            f"**{d.action}**: {d.why}" for d in r.destructive] or ["None."]
+    out += [
+        f"- **{d.label}** `{d.stack}/{d.path or d.logical_id}` ({d.type} {d.logical_id}) would be "
+        f"**{d.action}**: {d.why}"
+        for d in r.destructive
+    ] or ["None."]
     flagged = {(d.stack, d.logical_id) for d in r.destructive}
-    replaced = [(d.stack, x) for d in r.diffs for x in d.resources
-                if x.impact and x.impact != "imported" and (d.stack, x.logical_id) not in flagged]
+    replaced = [
+        (d.stack, x)
+        for d in r.diffs
+        for x in d.resources
+        if x.impact and x.impact != "imported" and (d.stack, x.logical_id) not in flagged
+    ]
     if replaced:
         out += ["", "Other replacements and removals (not stateful):", ""]
-        out += [f"- `{stack}/{x.path or x.logical_id}` ({x.type}): {x.impact}"
-                + (f", forced by {', '.join(x.forcing)}" if x.forcing else "") for stack, x in replaced]
+        out += [
+            f"- `{stack}/{x.path or x.logical_id}` ({x.type}): {x.impact}"
+            + (f", forced by {', '.join(x.forcing)}" if x.forcing else "")
+            for stack, x in replaced
+        ]
     out.append("")
 
     out += ["## Access widening (IAM and security groups)", ""]
@@ -116,14 +131,23 @@ def render(r: Review) -> str:
     out.append("")
 
     p = r.prices
-    out += ["## Cost", "", f"Estimated monthly on-demand cost in {p.region}, prices of {p.date} from "
-            f"review/prices.json ({p.source}).", ""]
+    out += [
+        "## Cost",
+        "",
+        f"Estimated monthly on-demand cost in {p.region}, prices of {p.date} from review/prices.json ({p.source}).",
+        "",
+    ]
     if r.costs:
         total = sum(c.delta for c in r.costs if c.delta is not None)
-        out += ["| Stack | What | Before | After | Monthly before | Monthly after | Delta | Notes |",
-                "|---|---|---|---|---:|---:|---:|---|"]
-        out += [f"| {c.stack} | {c.item} | {c.before} | {c.after} | {_money(c.monthly_before)} | "
-                f"{_money(c.monthly_after)} | {_money(c.delta, signed=True)} | {c.note} |" for c in r.costs]
+        out += [
+            "| Stack | What | Before | After | Monthly before | Monthly after | Delta | Notes |",
+            "|---|---|---|---|---:|---:|---:|---|",
+        ]
+        out += [
+            f"| {c.stack} | {c.item} | {c.before} | {c.after} | {_money(c.monthly_before)} | "
+            f"{_money(c.monthly_after)} | {_money(c.delta, signed=True)} | {c.note} |"
+            for c in r.costs
+        ]
         out += ["", f"**Estimated monthly delta: {_money(round(total, 2), signed=True)}**"]
     else:
         out.append("No change moves cost (instance types and counts, autoscaling bounds, spot, data capture).")
@@ -134,8 +158,16 @@ def render(r: Review) -> str:
         if d.empty:
             continue
         text = d.text if len(d.text) <= RAW_DIFF_LIMIT else d.text[:RAW_DIFF_LIMIT] + "\n... (cut; see cdk diff)"
-        out += [f"<details><summary>{d.stack}: {len(d.resources)} resource change(s)</summary>", "", "```text",
-                text.strip(), "```", "", "</details>", ""]
+        out += [
+            f"<details><summary>{d.stack}: {len(d.resources)} resource change(s)</summary>",
+            "",
+            "```text",
+            text.strip(),
+            "```",
+            "",
+            "</details>",
+            "",
+        ]
     if not any(not d.empty for d in r.diffs):
         out += ["No template differs.", ""]
     out += r.notes

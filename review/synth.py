@@ -1,4 +1,5 @@
 """`cdk synth` of one source tree into a cloud assembly, with no AWS credentials, read back by stack."""
+
 from __future__ import annotations
 
 import json
@@ -34,8 +35,10 @@ def placeholder_version(cdk_json: dict[str, Any], env: str, model: str) -> str:
     """A model.tar.gz URL in `env`'s artifact bucket (account and region from cdk.json, else stand-ins)."""
     context = cdk_json.get("context", {})
     settings = context.get("environments", {}).get(env, {})
-    bucket = (f"{context.get('project')}-{env}-artifacts-{settings.get('account') or '000000000000'}-"
-              f"{settings.get('region') or 'us-east-1'}")
+    bucket = (
+        f"{context.get('project')}-{env}-artifacts-{settings.get('account') or '000000000000'}-"
+        f"{settings.get('region') or 'us-east-1'}"
+    )
     return f"s3://{bucket}/{PLACEHOLDER_KEY.format(prefix=training_output_prefix(model))}"
 
 
@@ -58,20 +61,45 @@ def review_context(extra: dict[str, str], tree: Path = PROJECT_ROOT) -> dict[str
 def cdk_env() -> dict[str, str]:
     """The CLI's environment without any AWS credentials: the review never talks to AWS, and the app
     synthesizes every environment only when the CLI has no credentials (infra/application.py)."""
-    env = {**os.environ, "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1", "CDK_DISABLE_VERSION_CHECK": "1",
-           "FORCE_COLOR": "0", "CI": "true", "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-           "AWS_EC2_METADATA_DISABLED": "true"}
-    for key in ("AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
-                "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-                "AWS_CONTAINER_CREDENTIALS_FULL_URI", "CDK_DEFAULT_ACCOUNT"):
+    env = {
+        **os.environ,
+        "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1",
+        "CDK_DISABLE_VERSION_CHECK": "1",
+        "FORCE_COLOR": "0",
+        "CI": "true",
+        "AWS_CONFIG_FILE": os.devnull,
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
+    for key in (
+        "AWS_PROFILE",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+        "AWS_ROLE_ARN",
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        "CDK_DEFAULT_ACCOUNT",
+    ):
         env.pop(key, None)
     return env
 
 
 def start_synth(cdk: Path, tree: Path, outdir: Path, context: dict[str, str], log: Path) -> subprocess.Popen:
     """Start `cdk synth` of `tree` (the CDK app in its app.py and cdk.json) into `outdir`."""
-    args = [str(cdk), "synth", "--quiet", "--no-color", "--no-notices", "--no-version-reporting",
-            "--app", f"{sys.executable} app.py", "--output", str(outdir)]
+    args = [
+        str(cdk),
+        "synth",
+        "--quiet",
+        "--no-color",
+        "--no-notices",
+        "--no-version-reporting",
+        "--app",
+        f"{sys.executable} app.py",
+        "--output",
+        str(outdir),
+    ]
     for key, value in context.items():
         args += ["--context", f"{key}={value}"]
     return subprocess.Popen(args, cwd=tree, env=cdk_env(), stdout=log.open("w"), stderr=subprocess.STDOUT)
@@ -106,8 +134,9 @@ class Assembly:
 
     def __post_init__(self) -> None:
         manifest = json.loads((self.outdir / "manifest.json").read_text())
-        self.artifacts = {name: a for name, a in manifest.get("artifacts", {}).items()
-                          if a.get("type") == "aws:cloudformation:stack"}
+        self.artifacts = {
+            name: a for name, a in manifest.get("artifacts", {}).items() if a.get("type") == "aws:cloudformation:stack"
+        }
         reports = [self.outdir / VALIDATION_REPORT, self.outdir / VALIDATION_REPORT_ASIDE]
         self.report = next((json.loads(r.read_text()) for r in reports if r.is_file()), {})
 

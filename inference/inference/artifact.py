@@ -73,8 +73,11 @@ def _audio_input(spec: dict[str, Any]) -> AudioInput:
     waveform = signatures.get("waveform") if spec.get("features_in_model", True) else None
     if waveform is not None and not isinstance(waveform, str):
         raise ArtifactError("manifest.json: input.signatures.waveform must be a string")
-    waveform_keys = {key: _positive(_get(spec, key, int, "input."), f"input.{key}")
-                     for key in ("sample_rate", "num_samples")} if waveform is not None else {}
+    waveform_keys = (
+        {key: _positive(_get(spec, key, int, "input."), f"input.{key}") for key in ("sample_rate", "num_samples")}
+        if waveform is not None
+        else {}
+    )
     return AudioInput(
         sample_rate=waveform_keys.get("sample_rate"),
         num_samples=waveform_keys.get("num_samples"),

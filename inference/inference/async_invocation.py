@@ -5,6 +5,7 @@ locations it will write: OutputLocation (the model's answer) and FailureLocation
 https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_runtime_InvokeEndpointAsync.html.
 The endpoint's model role reads only its own prefix (the serving stack's AsyncInputLocation output).
 """
+
 from __future__ import annotations
 
 import re
@@ -34,8 +35,12 @@ class AsyncLocations:
     failure_location: str | None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"inference_id": self.inference_id, "input": self.input_location, "output": self.output_location,
-                "failure": self.failure_location}
+        return {
+            "inference_id": self.inference_id,
+            "input": self.input_location,
+            "output": self.output_location,
+            "failure": self.failure_location,
+        }
 
 
 def parse_s3_uri(uri: str) -> tuple[str, str]:
@@ -78,8 +83,14 @@ def _read(s3: Any, uri: str | None) -> bytes | None:
         raise
 
 
-def wait_for_answer(s3: Any, locations: AsyncLocations, *, timeout_s: float, sleep: Callable[[float], None],
-                    progress: Callable[[str], None]) -> bytes:
+def wait_for_answer(
+    s3: Any,
+    locations: AsyncLocations,
+    *,
+    timeout_s: float,
+    sleep: Callable[[float], None],
+    progress: Callable[[str], None],
+) -> bytes:
     """The answer's bytes once SageMaker has written it; AsyncFailed with the failure's text, or
     AsyncPending after `timeout_s`."""
     waited = 0.0
@@ -93,9 +104,13 @@ def wait_for_answer(s3: Any, locations: AsyncLocations, *, timeout_s: float, sle
             raise AsyncFailed(failure.decode("utf-8", "replace").strip()[:2000])
         delay = next(delays, None)
         if delay is None:
-            raise AsyncPending(f"no answer after {waited:.0f} s; it will appear at {locations.output_location} "
-                               f"(or the error at {locations.failure_location})")
-        progress(f"{locations.inference_id}: queued or running; checking again in {delay:.0f} s "
-                 f"({waited:.0f} s of up to {timeout_s:.0f} s waited)")
+            raise AsyncPending(
+                f"no answer after {waited:.0f} s; it will appear at {locations.output_location} "
+                f"(or the error at {locations.failure_location})"
+            )
+        progress(
+            f"{locations.inference_id}: queued or running; checking again in {delay:.0f} s "
+            f"({waited:.0f} s of up to {timeout_s:.0f} s waited)"
+        )
         sleep(delay)
         waited += delay

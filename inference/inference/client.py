@@ -209,11 +209,17 @@ class EndpointClient:
                     raise InvocationError(status, code, message) from None
                 delay = next(delays, None)
                 if delay is None:
-                    raise InvocationError(status, code, f"{message} (no capacity after waiting {waited:.0f} s; an "
-                                          "endpoint scaled to zero takes minutes to get an instance back: "
-                                          "raise --wait-for-capacity)") from None
-                self.progress(f"{self.endpoint}: no instance yet (scaling out from zero); retrying in "
-                              f"{delay:.0f} s ({waited:.0f} s of up to {self.wait_for_capacity_s:.0f} s waited)")
+                    raise InvocationError(
+                        status,
+                        code,
+                        f"{message} (no capacity after waiting {waited:.0f} s; an "
+                        "endpoint scaled to zero takes minutes to get an instance back: "
+                        "raise --wait-for-capacity)",
+                    ) from None
+                self.progress(
+                    f"{self.endpoint}: no instance yet (scaling out from zero); retrying in "
+                    f"{delay:.0f} s ({waited:.0f} s of up to {self.wait_for_capacity_s:.0f} s waited)"
+                )
                 self.sleep(delay)
                 waited += delay
             except (NoCredentialsError, NoRegionError) as error:
@@ -221,8 +227,9 @@ class EndpointClient:
             except BotoCoreError as error:  # connection refused, timeouts after retries, ...
                 raise EndpointUnreachable(str(error)) from None
 
-    def invoke(self, body: bytes, content_type: str, top_k: int | None = None,
-               explain: str | None = None) -> dict[str, Any]:
+    def invoke(
+        self, body: bytes, content_type: str, top_k: int | None = None, explain: str | None = None
+    ) -> dict[str, Any]:
         """POST one body; returns the decoded JSON answer or raises InvocationError/EndpointUnreachable."""
         if len(body) > self.max_payload_bytes:
             raise InputRefused(f"body of {len(body)} bytes is over the {self.max_payload_bytes}-byte limit")
@@ -260,18 +267,28 @@ class EndpointClient:
             self.s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type)
         except ClientError as error:
             details = error.response.get("Error", {})
-            raise InvocationError(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode"),
-                                  str(details.get("Code", "")),
-                                  f"upload to s3://{bucket}/{key}: {details.get('Message', '')}") from None
+            raise InvocationError(
+                error.response.get("ResponseMetadata", {}).get("HTTPStatusCode"),
+                str(details.get("Code", "")),
+                f"upload to s3://{bucket}/{key}: {details.get('Message', '')}",
+            ) from None
         except BotoCoreError as error:
             raise EndpointUnreachable(str(error)) from None
-        request: dict[str, Any] = {"EndpointName": self.endpoint, "InputLocation": f"s3://{bucket}/{key}",
-                                   "ContentType": content_type, "Accept": "application/json"}
+        request: dict[str, Any] = {
+            "EndpointName": self.endpoint,
+            "InputLocation": f"s3://{bucket}/{key}",
+            "ContentType": content_type,
+            "Accept": "application/json",
+        }
         if top_k is not None:
             request["CustomAttributes"] = f"top_k={top_k}"
         response = self._call(self._client.invoke_endpoint_async, request)
-        return AsyncLocations(response.get("InferenceId", ""), request["InputLocation"], response["OutputLocation"],
-                              response.get("FailureLocation"))
+        return AsyncLocations(
+            response.get("InferenceId", ""),
+            request["InputLocation"],
+            response["OutputLocation"],
+            response.get("FailureLocation"),
+        )
 
     def invoke_async(self, body: bytes, content_type: str, name: str, top_k: int | None = None) -> dict[str, Any]:
         """submit_async, then wait for the answer (up to async_timeout_s) and decode it."""
@@ -279,16 +296,19 @@ class EndpointClient:
 
         locations = self.submit_async(body, content_type, name, top_k)
         try:
-            payload = wait_for_answer(self.s3, locations, timeout_s=self.async_timeout_s, sleep=self.sleep,
-                                      progress=self.progress)
+            payload = wait_for_answer(
+                self.s3, locations, timeout_s=self.async_timeout_s, sleep=self.sleep, progress=self.progress
+            )
         except AsyncFailed as failure:
             raise InvocationError(None, "async_failure", f"{failure} ({locations.failure_location})") from None
         except AsyncPending as pending:
             raise InvocationError(None, "async_pending", str(pending)) from None
         except ClientError as error:
-            raise InvocationError(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode"),
-                                  str(error.response.get("Error", {}).get("Code", "")),
-                                  f"reading the answer: {error}") from None
+            raise InvocationError(
+                error.response.get("ResponseMetadata", {}).get("HTTPStatusCode"),
+                str(error.response.get("Error", {}).get("Code", "")),
+                f"reading the answer: {error}",
+            ) from None
         except BotoCoreError as error:
             raise EndpointUnreachable(str(error)) from None
         return self._decode(payload)
@@ -342,8 +362,9 @@ class FileResult:
     queued: AsyncLocations | None = None  # async --no-wait: where the answer will be
 
 
-def run(client: EndpointClient, files: Sequence[Path], top_k: int | None,
-        explain: str | None = None) -> list[FileResult]:
+def run(
+    client: EndpointClient, files: Sequence[Path], top_k: int | None, explain: str | None = None
+) -> list[FileResult]:
     results = []
     for path in files:
         try:
@@ -399,21 +420,42 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         default=DEFAULT_MAX_PAYLOAD_MB,
         help="refuse larger files before sending (default 6 MiB)",
     )
-    parser.add_argument("--component", default=None,
-                        help="inference component name (mode scale-to-zero; the stack output InferenceComponentName)")
-    parser.add_argument("--wait-for-capacity", type=float, default=DEFAULT_CAPACITY_WAIT_S, metavar="SECONDS",
-                        help="how long to retry while a scaled-to-zero endpoint gets an instance back "
-                             f"(default {DEFAULT_CAPACITY_WAIT_S:.0f}; 0: fail at once)")
-    parser.add_argument("--async-input", default=None, metavar="S3_URI",
-                        help="mode async: upload inputs under this s3://BUCKET/PREFIX/ (the stack output "
-                             "AsyncInputLocation) and call invoke_endpoint_async")
-    parser.add_argument("--async-timeout", type=float, default=DEFAULT_ASYNC_TIMEOUT_S, metavar="SECONDS",
-                        help=f"how long to wait for each async answer (default {DEFAULT_ASYNC_TIMEOUT_S:.0f})")
+    parser.add_argument(
+        "--component",
+        default=None,
+        help="inference component name (mode scale-to-zero; the stack output InferenceComponentName)",
+    )
+    parser.add_argument(
+        "--wait-for-capacity",
+        type=float,
+        default=DEFAULT_CAPACITY_WAIT_S,
+        metavar="SECONDS",
+        help="how long to retry while a scaled-to-zero endpoint gets an instance back "
+        f"(default {DEFAULT_CAPACITY_WAIT_S:.0f}; 0: fail at once)",
+    )
+    parser.add_argument(
+        "--async-input",
+        default=None,
+        metavar="S3_URI",
+        help="mode async: upload inputs under this s3://BUCKET/PREFIX/ (the stack output "
+        "AsyncInputLocation) and call invoke_endpoint_async",
+    )
+    parser.add_argument(
+        "--async-timeout",
+        type=float,
+        default=DEFAULT_ASYNC_TIMEOUT_S,
+        metavar="SECONDS",
+        help=f"how long to wait for each async answer (default {DEFAULT_ASYNC_TIMEOUT_S:.0f})",
+    )
     parser.add_argument("--no-wait", action="store_true", help="async: print where the answers will be, do not wait")
-    parser.add_argument("--explain", default=None, metavar="METHOD",
-                        choices=("integrated_gradients", "ig", "gradient_x_input", "gxi"),
-                        help="explain each prediction (integrated_gradients or gradient_x_input) and write "
-                             "<input>.explain.png beside each input")
+    parser.add_argument(
+        "--explain",
+        default=None,
+        metavar="METHOD",
+        choices=("integrated_gradients", "ig", "gradient_x_input", "gxi"),
+        help="explain each prediction (integrated_gradients or gradient_x_input) and write "
+        "<input>.explain.png beside each input",
+    )
     args = parser.parse_args(argv)
     if not args.endpoint and not args.url:
         parser.error("give --endpoint NAME (a deployed endpoint) or --url URL (a local server)")
@@ -467,8 +509,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     results = run(client, files, args.top_k, args.explain)
     if args.json:
         document = [
-            {"file": str(r.path), **({"error": r.error} if r.error else
-                                     {"queued": r.queued.as_dict()} if r.queued else {"predictions": r.predictions})}
+            {
+                "file": str(r.path),
+                **(
+                    {"error": r.error}
+                    if r.error
+                    else {"queued": r.queued.as_dict()}
+                    if r.queued
+                    else {"predictions": r.predictions}
+                ),
+            }
             for r in results
         ]
         print(json.dumps(document, indent=2))

@@ -46,8 +46,12 @@ log = logging.getLogger(__name__)
 
 INTEGRATED_GRADIENTS = "integrated_gradients"
 GRADIENT_X_INPUT = "gradient_x_input"
-METHODS = {INTEGRATED_GRADIENTS: INTEGRATED_GRADIENTS, "ig": INTEGRATED_GRADIENTS,
-           GRADIENT_X_INPUT: GRADIENT_X_INPUT, "gxi": GRADIENT_X_INPUT}
+METHODS = {
+    INTEGRATED_GRADIENTS: INTEGRATED_GRADIENTS,
+    "ig": INTEGRATED_GRADIENTS,
+    GRADIENT_X_INPUT: GRADIENT_X_INPUT,
+    "gxi": GRADIENT_X_INPUT,
+}
 DEFAULT_STEPS = 32
 MAX_STEPS = 256
 
@@ -126,8 +130,9 @@ class Explainer:
         self.manifest = manifest
         self._attribute = attribute
 
-    def __call__(self, entry: str, batch: np.ndarray, request: ExplainRequest,
-                 cancel: threading.Event | None = None) -> Explained:
+    def __call__(
+        self, entry: str, batch: np.ndarray, request: ExplainRequest, cancel: threading.Event | None = None
+    ) -> Explained:
         return self._attribute(entry, batch, request, cancel or threading.Event())
 
     def describe(self, request: ExplainRequest) -> dict[str, Any]:
@@ -139,8 +144,11 @@ class Explainer:
             "layout": ["height", "width"] if image else ["frame", "coefficient"],
         }
         if request.method == INTEGRATED_GRADIENTS:
-            about.update(steps=request.steps, rule="gauss_legendre",
-                         baseline="zeros (black image)" if image else "zeros (all-zero MFCCs)")
+            about.update(
+                steps=request.steps,
+                rule="gauss_legendre",
+                baseline="zeros (black image)" if image else "zeros (all-zero MFCCs)",
+            )
         return about
 
 
@@ -182,8 +190,13 @@ def _torch_explainer(manifest: Manifest) -> Explainer:
             one = x[row : row + 1].clone().requires_grad_(True)
             if request.method == INTEGRATED_GRADIENTS:
                 attribution, delta = integrated.attribute(
-                    one, baselines=torch.zeros_like(one), target=target, n_steps=request.steps,
-                    internal_batch_size=min(request.steps, 32), return_convergence_delta=True)
+                    one,
+                    baselines=torch.zeros_like(one),
+                    target=target,
+                    n_steps=request.steps,
+                    internal_batch_size=min(request.steps, 32),
+                    return_convergence_delta=True,
+                )
                 deltas.append(float(delta.item()))
             else:
                 attribution = input_x_gradient.attribute(one, target=target)
@@ -197,8 +210,9 @@ def _torch_explainer(manifest: Manifest) -> Explainer:
 # --- TensorFlow (MLP) ---------------------------------------------------------------------------
 
 
-def tf_gradients(endpoint: Callable[..., Any], features: np.ndarray, target: int,
-                 classes: int) -> tuple[np.ndarray, np.ndarray]:
+def tf_gradients(
+    endpoint: Callable[..., Any], features: np.ndarray, target: int, classes: int
+) -> tuple[np.ndarray, np.ndarray]:
     """(logits, gradient of the target logit) for each row of `features` through an `explain_features`
     endpoint."""
     import tensorflow as tf
@@ -209,8 +223,9 @@ def tf_gradients(endpoint: Callable[..., Any], features: np.ndarray, target: int
     return out["logits"].numpy(), out["gradients"].numpy()
 
 
-def integrated_gradients_tf(endpoint: Callable[..., Any], features: np.ndarray, target: int, classes: int,
-                            steps: int) -> tuple[np.ndarray, float]:
+def integrated_gradients_tf(
+    endpoint: Callable[..., Any], features: np.ndarray, target: int, classes: int, steps: int
+) -> tuple[np.ndarray, float]:
     """Integrated gradients of one row `features` (shape `feature_shape`) from the zero baseline, and
     the completeness gap."""
     alphas, weights = gauss_legendre(steps)
@@ -236,8 +251,9 @@ def _tensorflow_explainer(manifest: Manifest) -> Explainer:
     def endpoint(name: str | None) -> Any:
         function = getattr(loaded, str(name), None) if name else None
         if function is None:
-            raise ArtifactError(f"{manifest.model_path}: the SavedModel has no endpoint {name!r} "
-                                "(manifest.json explanation.signatures)")
+            raise ArtifactError(
+                f"{manifest.model_path}: the SavedModel has no endpoint {name!r} (manifest.json explanation.signatures)"
+            )
         return function
 
     gradients = endpoint(signatures.get("gradients"))
@@ -297,8 +313,14 @@ def time_spans(manifest: Manifest, frame_scores: np.ndarray) -> list[dict[str, f
     rate, step, length = spec.sample_rate, mfcc.get("frame_step"), mfcc.get("frame_length")
     if not (rate and step and length):
         return []
-    return [{"start_s": round(i * step / rate, 4), "end_s": round((i * step + length) / rate, 4),
-             "attribution": float(score)} for i, score in enumerate(frame_scores)]
+    return [
+        {
+            "start_s": round(i * step / rate, 4),
+            "end_s": round((i * step + length) / rate, 4),
+            "attribution": float(score),
+        }
+        for i, score in enumerate(frame_scores)
+    ]
 
 
 def encode_explanations(explained: Explained, manifest: Manifest, entry: str) -> list[dict[str, Any]]:

@@ -21,8 +21,11 @@ def heatmap_png(matrix: np.ndarray, scale: int = 6) -> bytes:
     limit = float(np.percentile(np.abs(picture), 99)) or 1.0
     value = np.clip(picture / limit, -1.0, 1.0)[..., None]
     white = np.ones(3)
-    rgb = np.where(value >= 0, white + value * (np.array([0.85, 0.1, 0.1]) - white),
-                   white - value * (np.array([0.1, 0.3, 0.9]) - white))
+    rgb = np.where(
+        value >= 0,
+        white + value * (np.array([0.85, 0.1, 0.1]) - white),
+        white - value * (np.array([0.1, 0.3, 0.9]) - white),
+    )
     image = Image.fromarray((np.clip(rgb, 0, 1) * 255).astype(np.uint8))
     image = image.resize((image.width * scale, image.height * scale), Image.Resampling.NEAREST)
     buffer = io.BytesIO()

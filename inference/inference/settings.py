@@ -74,12 +74,18 @@ DESCRIPTIONS: dict[str, tuple[str, str, str]] = {
     "max_payload_mb": ("payload limit (MiB)", "body limit in MiB", ""),
     "max_batch_size": ("max batch (rows)", "rows per forward pass", ""),
     "max_batch_delay_ms": ("max batch wait (ms)", "always wait up to this long for a full batch", "0: off"),
-    "adaptive_batch_wait_ms": ("adaptive wait (ms)", "wait up to this long for a fuller batch when under load",
-                               "0: off"),
+    "adaptive_batch_wait_ms": (
+        "adaptive wait (ms)",
+        "wait up to this long for a fuller batch when under load",
+        "0: off",
+    ),
     "num_threads": ("framework threads", "framework threads", ""),
     "max_rows_per_request": ("rows per request", "inputs one request may hold", "413 beyond"),
-    "request_deadline_s": ("request deadline (s)", "seconds from a request's headers to its answer",
-                           "408 or 503 beyond; below the drain after SIGTERM"),
+    "request_deadline_s": (
+        "request deadline (s)",
+        "seconds from a request's headers to its answer",
+        "408 or 503 beyond; below the drain after SIGTERM",
+    ),
     "header_timeout_s": ("header timeout (s)", "seconds to receive the request line and headers", "408 beyond"),
     "max_header_bytes": ("header size (bytes)", "request line and headers", "431 beyond"),
     "max_connections": ("connections", "open connections", "503 beyond"),
@@ -220,8 +226,10 @@ def flag_help(name: str) -> str:
 
 def settings_table() -> str:
     rows = [("setting", "variable", "flag", "default")]
-    rows += [(label, f"`{ENVIRONMENT[name]}`", f"`{flag(name)}`", default_text(name))
-             for name, (label, _, _) in DESCRIPTIONS.items()]
+    rows += [
+        (label, f"`{ENVIRONMENT[name]}`", f"`{flag(name)}`", default_text(name))
+        for name, (label, _, _) in DESCRIPTIONS.items()
+    ]
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     lines = ["| " + " | ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) + " |" for row in rows]
     lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")

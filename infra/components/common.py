@@ -1,5 +1,6 @@
 """Small helpers shared by the constructs: log retention, removal policy, KMS-encrypted log groups,
 least-privilege grants and the SageMaker model execution role."""
+
 from __future__ import annotations
 
 import re
@@ -28,31 +29,57 @@ def removal_policy(retain: bool) -> RemovalPolicy:
     return RemovalPolicy.RETAIN if retain else RemovalPolicy.DESTROY
 
 
-def encrypted_log_group(scope: Construct, construct_id: str, *, key: kms.IKey, retention_days: int,
-                        retain: bool, name: str | None = None) -> logs.LogGroup:
+def encrypted_log_group(
+    scope: Construct, construct_id: str, *, key: kms.IKey, retention_days: int, retain: bool, name: str | None = None
+) -> logs.LogGroup:
     """A log group encrypted with the project key, with a finite retention."""
-    return logs.LogGroup(scope, construct_id, log_group_name=name, encryption_key=key,
-                         retention=retention(retention_days), removal_policy=removal_policy(retain))
+    return logs.LogGroup(
+        scope,
+        construct_id,
+        log_group_name=name,
+        encryption_key=key,
+        retention=retention(retention_days),
+        removal_policy=removal_policy(retain),
+    )
 
 
 # IAM5 finding text of the account's ENIs, subnets and security groups (see sagemaker_vpc_access).
-VPC_ACCESS_WILDCARD = (r"Resource::arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:"
-                       r"(network-interface|subnet|security-group)/\*")
+VPC_ACCESS_WILDCARD = (
+    r"Resource::arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:"
+    r"(network-interface|subnet|security-group)/\*"
+)
 
 
 def sagemaker_vpc_access(role: iam.IRole) -> None:
     """What SageMaker needs to attach a job's or a model's ENIs to the VPC: the mutating actions on this
     account's ENIs, subnets and security groups; the Describe actions allow no resource scoping."""
     stack = Stack.of(role)
-    role.add_to_principal_policy(iam.PolicyStatement(
-        actions=["ec2:CreateNetworkInterface", "ec2:CreateNetworkInterfacePermission",
-                 "ec2:DeleteNetworkInterface", "ec2:DeleteNetworkInterfacePermission"],
-        resources=[stack.format_arn(service="ec2", resource=kind, resource_name="*")
-                   for kind in ("network-interface", "subnet", "security-group")]))
-    role.add_to_principal_policy(iam.PolicyStatement(
-        actions=["ec2:DescribeNetworkInterfaces", "ec2:DescribeVpcs", "ec2:DescribeDhcpOptions",
-                 "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups"],
-        resources=["*"]))
+    role.add_to_principal_policy(
+        iam.PolicyStatement(
+            actions=[
+                "ec2:CreateNetworkInterface",
+                "ec2:CreateNetworkInterfacePermission",
+                "ec2:DeleteNetworkInterface",
+                "ec2:DeleteNetworkInterfacePermission",
+            ],
+            resources=[
+                stack.format_arn(service="ec2", resource=kind, resource_name="*")
+                for kind in ("network-interface", "subnet", "security-group")
+            ],
+        )
+    )
+    role.add_to_principal_policy(
+        iam.PolicyStatement(
+            actions=[
+                "ec2:DescribeNetworkInterfaces",
+                "ec2:DescribeVpcs",
+                "ec2:DescribeDhcpOptions",
+                "ec2:DescribeSubnets",
+                "ec2:DescribeSecurityGroups",
+            ],
+            resources=["*"],
+        )
+    )
 
 
 def acknowledge(scope: Construct, rule_id: str, reason: str) -> None:
@@ -64,11 +91,16 @@ def acknowledge(scope: Construct, rule_id: str, reason: str) -> None:
 def grant_prefix(role: iam.IRole, bucket: s3.IBucket, prefix: str, *, write: bool = False) -> None:
     """Explicit least-privilege S3 access to the objects under `prefix/` of `bucket` (and its key)."""
     actions = ["s3:GetObject"] + (["s3:PutObject", "s3:AbortMultipartUpload"] if write else [])
-    role.add_to_principal_policy(iam.PolicyStatement(actions=actions,
-                                                     resources=[bucket.arn_for_objects(f"{prefix}/*")]))
-    role.add_to_principal_policy(iam.PolicyStatement(
-        actions=["s3:ListBucket"], resources=[bucket.bucket_arn],
-        conditions={"StringLike": {"s3:prefix": [f"{prefix}/*"]}}))
+    role.add_to_principal_policy(
+        iam.PolicyStatement(actions=actions, resources=[bucket.arn_for_objects(f"{prefix}/*")])
+    )
+    role.add_to_principal_policy(
+        iam.PolicyStatement(
+            actions=["s3:ListBucket"],
+            resources=[bucket.bucket_arn],
+            conditions={"StringLike": {"s3:prefix": [f"{prefix}/*"]}},
+        )
+    )
     if bucket.encryption_key is not None:
         grant_key(role, bucket.encryption_key, encrypt=write)
 
@@ -84,10 +116,13 @@ def grant_key(role: iam.IRole, key: kms.IKey, *, encrypt: bool = True, create_gr
 
 
 def acknowledge_inline_policies(role: iam.Role) -> None:
-    acknowledge(role, "NIST.800.53.R5-IAMNoInlinePolicy",
-                f"{role.node.path}: the inline policy belongs to this one role and is generated from its "
-                "grants, scoped to the project's buckets, key and log groups; a managed policy would only "
-                "make it attachable elsewhere.")
+    acknowledge(
+        role,
+        "NIST.800.53.R5-IAMNoInlinePolicy",
+        f"{role.node.path}: the inline policy belongs to this one role and is generated from its "
+        "grants, scoped to the project's buckets, key and log groups; a managed policy would only "
+        "make it attachable elsewhere.",
+    )
 
 
 def depend_on_policy_only(resource: CfnResource, role: iam.Role) -> None:
@@ -101,19 +136,35 @@ def sagemaker_logs_and_metrics(role: iam.IRole, *, log_group: str, metric_namesp
     """Let a SageMaker job or model write its own log streams and metrics; returns the IAM5 finding
     pattern of the log-group wildcard, for `allow_wildcards`."""
     stack = Stack.of(role)
-    role.add_to_principal_policy(iam.PolicyStatement(
-        actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
-        resources=[stack.format_arn(service="logs", resource="log-group", resource_name=f"{log_group}:*",
-                                    arn_format=ArnFormat.COLON_RESOURCE_NAME)]))
-    role.add_to_principal_policy(iam.PolicyStatement(
-        actions=["cloudwatch:PutMetricData"], resources=["*"],
-        conditions={"StringLike": {"cloudwatch:namespace": metric_namespace}}))
-    return (r"Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:"
-            rf"{re.escape(log_group)}:\*")
+    role.add_to_principal_policy(
+        iam.PolicyStatement(
+            actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+            resources=[
+                stack.format_arn(
+                    service="logs",
+                    resource="log-group",
+                    resource_name=f"{log_group}:*",
+                    arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                )
+            ],
+        )
+    )
+    role.add_to_principal_policy(
+        iam.PolicyStatement(
+            actions=["cloudwatch:PutMetricData"],
+            resources=["*"],
+            conditions={"StringLike": {"cloudwatch:namespace": metric_namespace}},
+        )
+    )
+    return (
+        r"Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:"
+        rf"{re.escape(log_group)}:\*"
+    )
 
 
-def workload_security_group(scope: Construct, construct_id: str, *, vpc: ec2.IVpc, s3_prefix_list_id: str,
-                            description: str) -> ec2.SecurityGroup:
+def workload_security_group(
+    scope: Construct, construct_id: str, *, vpc: ec2.IVpc, s3_prefix_list_id: str, description: str
+) -> ec2.SecurityGroup:
     """A security group for a VPC-attached SageMaker job or model, or a Lambda: no ingress, and only
     HTTPS out to S3's addresses (the managed prefix list), which is what the gateway endpoint routes.
     https://docs.aws.amazon.com/vpc/latest/privatelink/vpc-endpoints-s3.html ("Security groups")"""
@@ -122,9 +173,15 @@ def workload_security_group(scope: Construct, construct_id: str, *, vpc: ec2.IVp
     # AWS::EC2::SecurityGroupEgress and leaves the group without inline egress, and CloudFormation then
     # keeps the default allow-all egress rule.
     # https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-ec2-securitygroup.html
-    group.node.default_child.security_group_egress = [ec2.CfnSecurityGroup.EgressProperty(
-        ip_protocol="tcp", from_port=443, to_port=443, destination_prefix_list_id=s3_prefix_list_id,
-        description="HTTPS to S3 through the gateway endpoint")]
+    group.node.default_child.security_group_egress = [
+        ec2.CfnSecurityGroup.EgressProperty(
+            ip_protocol="tcp",
+            from_port=443,
+            to_port=443,
+            destination_prefix_list_id=s3_prefix_list_id,
+            description="HTTPS to S3 through the gateway endpoint",
+        )
+    ]
     return group
 
 
@@ -136,27 +193,40 @@ def checkov_skip(resource: IConstruct, reasons: dict[str, str]) -> None:
     cfn.add_metadata("checkov", {"skip": [{"id": check, "comment": why} for check, why in sorted(reasons.items())]})
 
 
-def sagemaker_model_role(scope: Construct, construct_id: str, *, description: str,
-                         image: ecr_assets.DockerImageAsset, model_data_bucket: s3.IBucket,
-                         model_data_prefix: str, key: kms.IKey, log_group: str) -> iam.Role:
+def sagemaker_model_role(
+    scope: Construct,
+    construct_id: str,
+    *,
+    description: str,
+    image: ecr_assets.DockerImageAsset,
+    model_data_bucket: s3.IBucket,
+    model_data_prefix: str,
+    key: kms.IKey,
+    log_group: str,
+) -> iam.Role:
     """The execution role of a SageMaker model (real-time endpoint): trusted by SageMaker; reads the
     objects under `model_data_prefix/` of `model_data_bucket`; uses the project key (CreateGrant:
     SageMaker encrypts the instance storage with it); pulls `image`; writes the log streams of
     `log_group` (a name, or a name pattern ending in `*`) and the endpoint metrics; attaches its ENIs to
     the VPC. The IAM5 wildcards this implies are accepted on the role, and nothing else."""
-    role = iam.Role(scope, construct_id, assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
-                    description=description)
+    role = iam.Role(
+        scope, construct_id, assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"), description=description
+    )
     grant_prefix(role, model_data_bucket, model_data_prefix)
     grant_key(role, key, create_grant=True)  # CreateGrant: SageMaker encrypts instance storage with it
     image.repository.grant_pull(role)
-    log_pattern = sagemaker_logs_and_metrics(role, log_group=log_group,
-                                             metric_namespace="/aws/sagemaker/Endpoints*")
+    log_pattern = sagemaker_logs_and_metrics(role, log_group=log_group, metric_namespace="/aws/sagemaker/Endpoints*")
     sagemaker_vpc_access(role)
     acknowledge_inline_policies(role)
     allow_wildcards(
-        role, f"Model execution role: objects under the model's artifact prefix {model_data_prefix}/; the log "
-              f"streams of {log_group}; Resource * only for ecr:GetAuthorizationToken, cloudwatch:PutMetricData "
-              "(namespace condition) and the EC2 network-interface actions of VpcConfig, which allow no "
-              "resource-level scoping.",
-        rf"Resource::.*/{re.escape(model_data_prefix)}/\*", log_pattern, VPC_ACCESS_WILDCARD, r"Resource::\*")
+        role,
+        f"Model execution role: objects under the model's artifact prefix {model_data_prefix}/; the log "
+        f"streams of {log_group}; Resource * only for ecr:GetAuthorizationToken, cloudwatch:PutMetricData "
+        "(namespace condition) and the EC2 network-interface actions of VpcConfig, which allow no "
+        "resource-level scoping.",
+        rf"Resource::.*/{re.escape(model_data_prefix)}/\*",
+        log_pattern,
+        VPC_ACCESS_WILDCARD,
+        r"Resource::\*",
+    )
     return role

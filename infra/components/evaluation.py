@@ -1,4 +1,5 @@
 """A small Lambda that extracts evaluation.json from a training job's output.tar.gz."""
+
 from __future__ import annotations
 
 import re
@@ -39,41 +40,81 @@ def lambda_source() -> str:
 class EvaluationReader(Construct):
     """Inline Python (boto3 + tarfile) in the VPC, allowed to read only the training output prefix."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, artifact_bucket: s3.IBucket, output_prefix: str,
-                 key: kms.IKey, vpc: ec2.IVpc, subnets: ec2.SubnetSelection, s3_prefix_list_id: str,
-                 log_retention_days: int, retain: bool) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        artifact_bucket: s3.IBucket,
+        output_prefix: str,
+        key: kms.IKey,
+        vpc: ec2.IVpc,
+        subnets: ec2.SubnetSelection,
+        s3_prefix_list_id: str,
+        log_retention_days: int,
+        retain: bool,
+    ) -> None:
         super().__init__(scope, construct_id)
         log_group = encrypted_log_group(self, "Logs", key=key, retention_days=log_retention_days, retain=retain)
         # A role passed to a VPC function gets no ENI permissions from the CDK (it adds them only to roles
         # it creates), and Lambda refuses to create the function without them:
         # https://docs.aws.amazon.com/lambda/latest/dg/configuration-vpc.html (Project-LambdaVpcEniPermissions)
-        role = iam.Role(self, "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-                        description="Reads evaluation.json from training output",
-                        managed_policies=[iam.ManagedPolicy.from_aws_managed_policy_name(
-                            "service-role/AWSLambdaVPCAccessExecutionRole")])
-        security_group = workload_security_group(self, "SecurityGroup", vpc=vpc, s3_prefix_list_id=s3_prefix_list_id,
-                                                 description="Evaluation reader: HTTPS to S3")
+        role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description="Reads evaluation.json from training output",
+            managed_policies=[
+                iam.ManagedPolicy.from_aws_managed_policy_name("service-role/AWSLambdaVPCAccessExecutionRole")
+            ],
+        )
+        security_group = workload_security_group(
+            self,
+            "SecurityGroup",
+            vpc=vpc,
+            s3_prefix_list_id=s3_prefix_list_id,
+            description="Evaluation reader: HTTPS to S3",
+        )
         self.function = lambda_.Function(
-            self, "Function", runtime=lambda_.Runtime.PYTHON_3_14, handler="index.handler",
-            code=lambda_.Code.from_inline(lambda_source()), timeout=Duration.minutes(2), memory_size=1024,
-            role=role, log_group=log_group, vpc=vpc, vpc_subnets=subnets, security_groups=[security_group],
-            reserved_concurrent_executions=5, tracing=lambda_.Tracing.ACTIVE,
+            self,
+            "Function",
+            runtime=lambda_.Runtime.PYTHON_3_14,
+            handler="index.handler",
+            code=lambda_.Code.from_inline(lambda_source()),
+            timeout=Duration.minutes(2),
+            memory_size=1024,
+            role=role,
+            log_group=log_group,
+            vpc=vpc,
+            vpc_subnets=subnets,
+            security_groups=[security_group],
+            reserved_concurrent_executions=5,
+            tracing=lambda_.Tracing.ACTIVE,
             environment={"ARTIFACT_BUCKET": artifact_bucket.bucket_name},
             environment_encryption=key,
-            description="Extracts evaluation.json from a SageMaker training output.tar.gz")
+            description="Extracts evaluation.json from a SageMaker training output.tar.gz",
+        )
         grant_prefix(role, artifact_bucket, output_prefix)
         grant_key(role, key, encrypt=False)
         log_group.grant_write(role)
-        no_dlq = ("Invoked synchronously by Step Functions, which retries and routes failures to a Fail "
-                  "state; a dead-letter queue applies only to asynchronous invocations.")
+        no_dlq = (
+            "Invoked synchronously by Step Functions, which retries and routes failures to a Fail "
+            "state; a dead-letter queue applies only to asynchronous invocations."
+        )
         acknowledge(self.function, "NIST.800.53.R5-LambdaDLQ", no_dlq)
         checkov_skip(self.function, {"CKV_AWS_116": no_dlq})
-        acknowledge(role, "AwsSolutions-IAM4",
+        acknowledge(
+            role,
+            "AwsSolutions-IAM4",
             "AWSLambdaVPCAccessExecutionRole is the AWS-maintained minimum for a Lambda in a VPC "
-                   "(ENI create/describe/delete), which Lambda requires of the role.")
+            "(ENI create/describe/delete), which Lambda requires of the role.",
+        )
         acknowledge_inline_policies(role)
         depend_on_policy_only(self.function.node.default_child, role)
         allow_wildcards(
-            role, "Evaluation reader: objects under the training output prefix only; X-Ray trace segments "
-                  "(Resource * is the only form X-Ray accepts).",
-            rf"Resource::.*/{re.escape(output_prefix)}/\*", r"Resource::\*")
+            role,
+            "Evaluation reader: objects under the training output prefix only; X-Ray trace segments "
+            "(Resource * is the only form X-Ray accepts).",
+            rf"Resource::.*/{re.escape(output_prefix)}/\*",
+            r"Resource::\*",
+        )

@@ -1,4 +1,5 @@
 """The SageMaker model every serving mode deploys: network-isolated in the VPC, its own execution role."""
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -21,11 +22,23 @@ from infra.components.common import (
 from infra.settings import ModelVersion
 
 
-def isolated_model(scope: Construct, *, endpoint_name: str, version: ModelVersion,
-                   image: ecr_assets.DockerImageAsset, model_data_bucket: s3.IBucket, model_data_prefix: str,
-                   key: kms.IKey, vpc: ec2.IVpc, subnets: ec2.SubnetSelection, s3_prefix_list_id: str,
-                   log_group: str, log_retention_days: int, retain: bool,
-                   environment: Mapping[str, str] | None = None) -> tuple[sagemaker.CfnModel, iam.Role, logs.LogGroup]:
+def isolated_model(
+    scope: Construct,
+    *,
+    endpoint_name: str,
+    version: ModelVersion,
+    image: ecr_assets.DockerImageAsset,
+    model_data_bucket: s3.IBucket,
+    model_data_prefix: str,
+    key: kms.IKey,
+    vpc: ec2.IVpc,
+    subnets: ec2.SubnetSelection,
+    s3_prefix_list_id: str,
+    log_group: str,
+    log_retention_days: int,
+    retain: bool,
+    environment: Mapping[str, str] | None = None,
+) -> tuple[sagemaker.CfnModel, iam.Role, logs.LogGroup]:
     """`Model` (and `ModelRole`, `SecurityGroup`, `Logs`) under `scope`: the model package or the inference
     image with a model.tar.gz, `EnableNetworkIsolation` and a `VpcConfig` in `subnets` whose security group
     allows only HTTPS to S3; the role writes `log_group`, which is created here with the project key and
@@ -33,25 +46,44 @@ def isolated_model(scope: Construct, *, endpoint_name: str, version: ModelVersio
     writes to the log group should depend on it."""
     if not version.given:
         raise ValueError(f"{endpoint_name}: a model package ARN or a model data URL is required")
-    security_group = workload_security_group(scope, "SecurityGroup", vpc=vpc, s3_prefix_list_id=s3_prefix_list_id,
-                                             description=f"{endpoint_name} model containers")
-    logs_group = encrypted_log_group(scope, "Logs", key=key, retention_days=log_retention_days, retain=retain,
-                                     name=log_group)
+    security_group = workload_security_group(
+        scope,
+        "SecurityGroup",
+        vpc=vpc,
+        s3_prefix_list_id=s3_prefix_list_id,
+        description=f"{endpoint_name} model containers",
+    )
+    logs_group = encrypted_log_group(
+        scope, "Logs", key=key, retention_days=log_retention_days, retain=retain, name=log_group
+    )
     role = sagemaker_model_role(
-        scope, "ModelRole", description=f"{endpoint_name}: read the model artifact and pull the image",
-        image=image, model_data_bucket=model_data_bucket, model_data_prefix=model_data_prefix, key=key,
-        log_group=log_group)
+        scope,
+        "ModelRole",
+        description=f"{endpoint_name}: read the model artifact and pull the image",
+        image=image,
+        model_data_bucket=model_data_bucket,
+        model_data_prefix=model_data_prefix,
+        key=key,
+        log_group=log_group,
+    )
     env = dict(environment) if environment else None
-    container = (sagemaker.CfnModel.ContainerDefinitionProperty(model_package_name=version.model_package_arn,
-                                                                environment=env)
-                 if version.model_package_arn else
-                 sagemaker.CfnModel.ContainerDefinitionProperty(image=image.image_uri, environment=env,
-                                                                model_data_url=version.model_data_url))
+    container = (
+        sagemaker.CfnModel.ContainerDefinitionProperty(model_package_name=version.model_package_arn, environment=env)
+        if version.model_package_arn
+        else sagemaker.CfnModel.ContainerDefinitionProperty(
+            image=image.image_uri, environment=env, model_data_url=version.model_data_url
+        )
+    )
     model = sagemaker.CfnModel(
-        scope, "Model", execution_role_arn=role.role_arn, primary_container=container,
+        scope,
+        "Model",
+        execution_role_arn=role.role_arn,
+        primary_container=container,
         enable_network_isolation=True,
         vpc_config=sagemaker.CfnModel.VpcConfigProperty(
             security_group_ids=[security_group.security_group_id],
-            subnets=vpc.select_subnets(subnet_type=subnets.subnet_type).subnet_ids))
+            subnets=vpc.select_subnets(subnet_type=subnets.subnet_type).subnet_ids,
+        ),
+    )
     depend_on_policy_only(model, role)
     return model, role, logs_group

@@ -4,6 +4,7 @@ The CDK's `SageMakerCreateTrainingJob` leaves out managed spot, checkpoints and 
 encryption, so this construct writes the state itself and returns the IAM statements the state
 machine's role needs to run it.
 """
+
 from __future__ import annotations
 
 import json
@@ -38,8 +39,11 @@ from infra.settings import TrainingSettings
 REPO_ROOT = Path(__file__).resolve().parents[2]
 METRIC_DEFINITIONS_FILE = REPO_ROOT / "training" / "metric_definitions.json"
 CHECKPOINT_LOCAL_PATH = "/opt/ml/checkpoints"
-RETRIED_ERRORS = ("SageMaker.AmazonSageMakerException", "SageMaker.ResourceLimitExceededException",
-                  "ThrottlingException")
+RETRIED_ERRORS = (
+    "SageMaker.AmazonSageMakerException",
+    "SageMaker.ResourceLimitExceededException",
+    "ThrottlingException",
+)
 
 
 def allow_between_hosts(group: ec2.SecurityGroup) -> None:
@@ -47,17 +51,31 @@ def allow_between_hosts(group: ec2.SecurityGroup) -> None:
     TCP for the framework (DDP, MultiWorkerMirroredStrategy), and UDP 500 (IKE) and IP protocol 50
     (ESP) for the IPsec that inter-container traffic encryption sets up.
     https://docs.aws.amazon.com/sagemaker/latest/dg/train-encrypt.html (Project-InterHostEncryptedTraffic)"""
-    for name, protocol, from_port, to_port, what in (("Tcp", "tcp", 0, 65535, "framework traffic"),
-                                                     ("Ike", "udp", 500, 500, "IPsec key exchange"),
-                                                     ("Esp", "50", None, None, "IPsec ESP")):
-        ec2.CfnSecurityGroupIngress(group, f"From{name}", group_id=group.security_group_id, ip_protocol=protocol,
-                                    from_port=from_port, to_port=to_port,
-                                    source_security_group_id=group.security_group_id,
-                                    description=f"Between training hosts: {what}")
-        ec2.CfnSecurityGroupEgress(group, f"To{name}", group_id=group.security_group_id, ip_protocol=protocol,
-                                   from_port=from_port, to_port=to_port,
-                                   destination_security_group_id=group.security_group_id,
-                                   description=f"Between training hosts: {what}")
+    for name, protocol, from_port, to_port, what in (
+        ("Tcp", "tcp", 0, 65535, "framework traffic"),
+        ("Ike", "udp", 500, 500, "IPsec key exchange"),
+        ("Esp", "50", None, None, "IPsec ESP"),
+    ):
+        ec2.CfnSecurityGroupIngress(
+            group,
+            f"From{name}",
+            group_id=group.security_group_id,
+            ip_protocol=protocol,
+            from_port=from_port,
+            to_port=to_port,
+            source_security_group_id=group.security_group_id,
+            description=f"Between training hosts: {what}",
+        )
+        ec2.CfnSecurityGroupEgress(
+            group,
+            f"To{name}",
+            group_id=group.security_group_id,
+            ip_protocol=protocol,
+            from_port=from_port,
+            to_port=to_port,
+            destination_security_group_id=group.security_group_id,
+            description=f"Between training hosts: {what}",
+        )
 
 
 def load_metric_definitions(path: Path = METRIC_DEFINITIONS_FILE) -> list[dict[str, str]]:
@@ -97,8 +115,15 @@ class TrainingJobTask(Construct):
     `settings` are validated already (infra/settings.py: a train channel, max_wait_s >= max_runtime_s
     with spot); the S3 prefixes follow the layout of shared_names."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, settings: TrainingSettings, props: TrainingJobProps,
-                 result_path: str = "$.training") -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        settings: TrainingSettings,
+        props: TrainingJobProps,
+        result_path: str = "$.training",
+    ) -> None:
         super().__init__(scope, construct_id)
         t = settings
         job_name_prefix, image, key, vpc = props.job_name_prefix, props.image, props.key, props.vpc
@@ -108,11 +133,16 @@ class TrainingJobTask(Construct):
         checkpoint_prefix = names.checkpoint_prefix(t.model)
         stack = Stack.of(self)
         self.security_group = workload_security_group(
-            self, "SecurityGroup", vpc=vpc, s3_prefix_list_id=props.s3_prefix_list_id,
-            description=f"{job_name_prefix} training hosts: traffic between hosts and HTTPS to S3")
+            self,
+            "SecurityGroup",
+            vpc=vpc,
+            s3_prefix_list_id=props.s3_prefix_list_id,
+            description=f"{job_name_prefix} training hosts: traffic between hosts and HTTPS to S3",
+        )
         allow_between_hosts(self.security_group)
-        self.role = self._execution_role(stack, image, data_bucket, data_prefix, artifact_bucket,
-                                         output_prefix, checkpoint_prefix, key)
+        self.role = self._execution_role(
+            stack, image, data_bucket, data_prefix, artifact_bucket, output_prefix, checkpoint_prefix, key
+        )
         stopping = {"MaxRuntimeInSeconds": t.max_runtime_s}
         spot = {}
         if t.use_spot:
@@ -121,78 +151,137 @@ class TrainingJobTask(Construct):
         parameters = {
             "TrainingJobName.$": f"States.Format('{job_name_prefix}-{{}}', $$.Execution.Name)",
             "RoleArn": self.role.role_arn,
-            "AlgorithmSpecification": {"TrainingImage": image.image_uri, "TrainingInputMode": "File",
-                                       "MetricDefinitions": [dict(d) for d in props.metric_definitions]},
+            "AlgorithmSpecification": {
+                "TrainingImage": image.image_uri,
+                "TrainingInputMode": "File",
+                "MetricDefinitions": [dict(d) for d in props.metric_definitions],
+            },
             "HyperParameters": t.hyperparameter_map,
-            "InputDataConfig": [{
-                "ChannelName": channel,
-                "DataSource": {"S3DataSource": {
-                    "S3DataType": "S3Prefix", "S3DataDistributionType": "FullyReplicated",
-                    "S3Uri": f"s3://{data_bucket.bucket_name}/{data_prefix}/{channel}/"}},
-            } for channel in t.channels],
-            "OutputDataConfig": {"S3OutputPath": f"s3://{artifact_bucket.bucket_name}/{output_prefix}/",
-                                 "KmsKeyId": key.key_arn},
-            "ResourceConfig": {"InstanceType": t.instance_type, "InstanceCount": t.instance_count,
-                               "VolumeSizeInGB": t.volume_size_gb,
-                               # SageMaker refuses a volume key on types with (hardware-encrypted) local storage
-                               **({} if has_instance_storage(t.instance_type) else {"VolumeKmsKeyId": key.key_arn})},
+            "InputDataConfig": [
+                {
+                    "ChannelName": channel,
+                    "DataSource": {
+                        "S3DataSource": {
+                            "S3DataType": "S3Prefix",
+                            "S3DataDistributionType": "FullyReplicated",
+                            "S3Uri": f"s3://{data_bucket.bucket_name}/{data_prefix}/{channel}/",
+                        }
+                    },
+                }
+                for channel in t.channels
+            ],
+            "OutputDataConfig": {
+                "S3OutputPath": f"s3://{artifact_bucket.bucket_name}/{output_prefix}/",
+                "KmsKeyId": key.key_arn,
+            },
+            "ResourceConfig": {
+                "InstanceType": t.instance_type,
+                "InstanceCount": t.instance_count,
+                "VolumeSizeInGB": t.volume_size_gb,
+                # SageMaker refuses a volume key on types with (hardware-encrypted) local storage
+                **({} if has_instance_storage(t.instance_type) else {"VolumeKmsKeyId": key.key_arn}),
+            },
             "StoppingCondition": stopping,
             **spot,
             "CheckpointConfig": {
                 "S3Uri.$": f"States.Format('s3://{artifact_bucket.bucket_name}/{checkpoint_prefix}/{{}}/', "
-                           "$$.Execution.Name)",
-                "LocalPath": CHECKPOINT_LOCAL_PATH},
-            "VpcConfig": {"SecurityGroupIds": [self.security_group.security_group_id],
-                          "Subnets": vpc.select_subnets(subnet_type=props.subnets.subnet_type).subnet_ids},
+                "$$.Execution.Name)",
+                "LocalPath": CHECKPOINT_LOCAL_PATH,
+            },
+            "VpcConfig": {
+                "SecurityGroupIds": [self.security_group.security_group_id],
+                "Subnets": vpc.select_subnets(subnet_type=props.subnets.subnet_type).subnet_ids,
+            },
             "EnableNetworkIsolation": True,
             "EnableInterContainerTrafficEncryption": True,
         }
-        self.task = sfn.CustomState(self, "Train", state_json={
-            "Type": "Task",
-            "Resource": f"arn:{stack.partition}:states:::sagemaker:createTrainingJob.sync",
-            "Parameters": parameters,
-            "ResultPath": result_path,
-        })
+        self.task = sfn.CustomState(
+            self,
+            "Train",
+            state_json={
+                "Type": "Task",
+                "Resource": f"arn:{stack.partition}:states:::sagemaker:createTrainingJob.sync",
+                "Parameters": parameters,
+                "ResultPath": result_path,
+            },
+        )
         # Throttling and account limits (e.g. instances in use by other jobs) are worth waiting out.
         # Step Functions names a SageMaker API error after the SDK's exception class: ThrottlingException
         # has no class of its own and arrives as SageMaker.AmazonSageMakerException; a failed job is
         # States.TaskFailed and is not retried here.
         # https://docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html
-        self.task.add_retry(errors=list(RETRIED_ERRORS), interval=Duration.seconds(30), max_attempts=6,
-                            backoff_rate=2.0, max_delay=Duration.minutes(15), jitter_strategy=sfn.JitterType.FULL)
+        self.task.add_retry(
+            errors=list(RETRIED_ERRORS),
+            interval=Duration.seconds(30),
+            max_attempts=6,
+            backoff_rate=2.0,
+            max_delay=Duration.minutes(15),
+            jitter_strategy=sfn.JitterType.FULL,
+        )
         job_arn = stack.format_arn(service="sagemaker", resource="training-job", resource_name=f"{job_name_prefix}-*")
         self.policy_statements = [
-            iam.PolicyStatement(actions=["sagemaker:CreateTrainingJob", "sagemaker:DescribeTrainingJob",
-                                         "sagemaker:StopTrainingJob", "sagemaker:AddTags"],
-                                resources=[job_arn]),
-            iam.PolicyStatement(actions=["events:PutTargets", "events:PutRule", "events:DescribeRule"],
-                                resources=[stack.format_arn(
-                                    service="events", resource="rule",
-                                    resource_name="StepFunctionsGetEventsForSageMakerTrainingJobsRule")]),
-            iam.PolicyStatement(actions=["iam:PassRole"], resources=[self.role.role_arn],
-                                conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}),
+            iam.PolicyStatement(
+                actions=[
+                    "sagemaker:CreateTrainingJob",
+                    "sagemaker:DescribeTrainingJob",
+                    "sagemaker:StopTrainingJob",
+                    "sagemaker:AddTags",
+                ],
+                resources=[job_arn],
+            ),
+            iam.PolicyStatement(
+                actions=["events:PutTargets", "events:PutRule", "events:DescribeRule"],
+                resources=[
+                    stack.format_arn(
+                        service="events",
+                        resource="rule",
+                        resource_name="StepFunctionsGetEventsForSageMakerTrainingJobsRule",
+                    )
+                ],
+            ),
+            iam.PolicyStatement(
+                actions=["iam:PassRole"],
+                resources=[self.role.role_arn],
+                conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
+            ),
         ]
 
-    def _execution_role(self, stack: Stack, image: ecr_assets.DockerImageAsset, data_bucket: s3.IBucket,
-                        data_prefix: str, artifact_bucket: s3.IBucket, output_prefix: str,
-                        checkpoint_prefix: str, key: kms.IKey) -> iam.Role:
-        role = iam.Role(self, "ExecutionRole", assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
-                        description="SageMaker training jobs: read data, write artifacts and checkpoints")
+    def _execution_role(
+        self,
+        stack: Stack,
+        image: ecr_assets.DockerImageAsset,
+        data_bucket: s3.IBucket,
+        data_prefix: str,
+        artifact_bucket: s3.IBucket,
+        output_prefix: str,
+        checkpoint_prefix: str,
+        key: kms.IKey,
+    ) -> iam.Role:
+        role = iam.Role(
+            self,
+            "ExecutionRole",
+            assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
+            description="SageMaker training jobs: read data, write artifacts and checkpoints",
+        )
         grant_prefix(role, data_bucket, data_prefix)
         grant_prefix(role, artifact_bucket, output_prefix, write=True)
         grant_prefix(role, artifact_bucket, checkpoint_prefix, write=True)
         grant_key(role, key, create_grant=True)  # CreateGrant: SageMaker encrypts the volumes with it
         image.repository.grant_pull(role)
-        log_pattern = sagemaker_logs_and_metrics(role, log_group="/aws/sagemaker/TrainingJobs",
-                                                 metric_namespace="/aws/sagemaker/TrainingJobs")
+        log_pattern = sagemaker_logs_and_metrics(
+            role, log_group="/aws/sagemaker/TrainingJobs", metric_namespace="/aws/sagemaker/TrainingJobs"
+        )
         sagemaker_vpc_access(role)
         acknowledge_inline_policies(role)
         allow_wildcards(
-            role, "Training execution role: objects under this model's data, output and checkpoint prefixes; "
-                  "the SageMaker training log streams; Resource * only for ecr:GetAuthorizationToken, "
-                  "cloudwatch:PutMetricData (namespace condition) and the EC2 network-interface actions "
-                  "of VpcConfig, which allow no resource-level scoping.",
+            role,
+            "Training execution role: objects under this model's data, output and checkpoint prefixes; "
+            "the SageMaker training log streams; Resource * only for ecr:GetAuthorizationToken, "
+            "cloudwatch:PutMetricData (namespace condition) and the EC2 network-interface actions "
+            "of VpcConfig, which allow no resource-level scoping.",
             rf"Resource::.*/({re.escape(data_prefix)}|{re.escape(output_prefix)}|{re.escape(checkpoint_prefix)})/\*",
-            log_pattern, VPC_ACCESS_WILDCARD, r"Resource::\*")
+            log_pattern,
+            VPC_ACCESS_WILDCARD,
+            r"Resource::\*",
+        )
         return role
-

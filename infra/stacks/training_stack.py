@@ -1,5 +1,6 @@
 """Training images and one train -> evaluate -> gate -> register state machine per model, and what
 ad-hoc experiments (`experiments/`) need from the platform, as outputs: images, roles, security groups."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -18,14 +19,28 @@ from infra.stacks.network_stack import NetworkStack
 from infra.stacks.storage_stack import StorageStack
 
 # Build-context clutter that must not change the asset hash or reach the image.
-IMAGE_EXCLUDES = ["**/__pycache__", "**/*.pyc", "**/.pytest_cache", "**/.ruff_cache", "**/.mypy_cache",
-                  "**/*.egg-info", "**/.venv", "**/.ipynb_checkpoints", "**/.DS_Store"]
+IMAGE_EXCLUDES = [
+    "**/__pycache__",
+    "**/*.pyc",
+    "**/.pytest_cache",
+    "**/.ruff_cache",
+    "**/.mypy_cache",
+    "**/*.egg-info",
+    "**/.venv",
+    "**/.ipynb_checkpoints",
+    "**/.DS_Store",
+]
 
 
-def image_asset(scope: Construct, construct_id: str, directory: Path, **build_args: str
-                ) -> ecr_assets.DockerImageAsset:
-    return ecr_assets.DockerImageAsset(scope, construct_id, directory=str(directory), build_args=build_args or None,
-                                       exclude=IMAGE_EXCLUDES, platform=ecr_assets.Platform.LINUX_AMD64)
+def image_asset(scope: Construct, construct_id: str, directory: Path, **build_args: str) -> ecr_assets.DockerImageAsset:
+    return ecr_assets.DockerImageAsset(
+        scope,
+        construct_id,
+        directory=str(directory),
+        build_args=build_args or None,
+        exclude=IMAGE_EXCLUDES,
+        platform=ecr_assets.Platform.LINUX_AMD64,
+    )
 
 
 def key(model: str, field: str) -> str:
@@ -34,18 +49,35 @@ def key(model: str, field: str) -> str:
 
 
 class TrainingStack(Stack):
-    def __init__(self, scope: Construct, construct_id: str, *, settings: EnvironmentSettings,
-                 network: NetworkStack, storage: StorageStack, training_dir: Path, inference_dir: Path,
-                 metric_definitions_file: Path, description: str) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        settings: EnvironmentSettings,
+        network: NetworkStack,
+        storage: StorageStack,
+        training_dir: Path,
+        inference_dir: Path,
+        metric_definitions_file: Path,
+        description: str,
+    ) -> None:
         super().__init__(scope, construct_id, description=description)
         metrics = load_metric_definitions(metric_definitions_file)
         data_bucket, artifact_bucket = storage.buckets_for(self)
         inference_image = image_asset(self, "InferenceImage", inference_dir)
-        reader = EvaluationReader(self, "EvaluationReader", artifact_bucket=artifact_bucket,
-                                  output_prefix=names.TRAINING_OUTPUT_ROOT, key=storage.key, vpc=network.vpc,
-                                  subnets=network.subnets, s3_prefix_list_id=network.s3_prefix_list_id,
-                                  log_retention_days=settings.log_retention_days,
-                                  retain=settings.retain)
+        reader = EvaluationReader(
+            self,
+            "EvaluationReader",
+            artifact_bucket=artifact_bucket,
+            output_prefix=names.TRAINING_OUTPUT_ROOT,
+            key=storage.key,
+            vpc=network.vpc,
+            subnets=network.subnets,
+            s3_prefix_list_id=network.s3_prefix_list_id,
+            log_retention_days=settings.log_retention_days,
+            retain=settings.retain,
+        )
         serving_types = {s.model: s.instance_type for s in settings.serving}
         self.pipelines = {}
         CfnOutput(self, names.INFERENCE_IMAGE_OUTPUT, value=inference_image.image_uri)
@@ -53,17 +85,37 @@ class TrainingStack(Stack):
             name = f"{settings.prefix}-{t.model}"
             m = t.model.capitalize()
             training_image = image_asset(self, f"{m}TrainingImage", training_dir, FRAMEWORK=t.framework)
-            job = TrainingJobTask(self, f"{m}TrainingJob", settings=t, props=TrainingJobProps(
-                job_name_prefix=name, image=training_image, metric_definitions=metrics, data_bucket=data_bucket,
-                artifact_bucket=artifact_bucket, key=storage.key, vpc=network.vpc, subnets=network.subnets,
-                s3_prefix_list_id=network.s3_prefix_list_id))
+            job = TrainingJobTask(
+                self,
+                f"{m}TrainingJob",
+                settings=t,
+                props=TrainingJobProps(
+                    job_name_prefix=name,
+                    image=training_image,
+                    metric_definitions=metrics,
+                    data_bucket=data_bucket,
+                    artifact_bucket=artifact_bucket,
+                    key=storage.key,
+                    vpc=network.vpc,
+                    subnets=network.subnets,
+                    s3_prefix_list_id=network.s3_prefix_list_id,
+                ),
+            )
             pipeline = TrainingPipeline(
-                self, f"{t.model.capitalize()}Pipeline", model=t.model, group_name=name, training_job=job,
-                evaluation_function=reader.function, inference_image=inference_image,
+                self,
+                f"{t.model.capitalize()}Pipeline",
+                model=t.model,
+                group_name=name,
+                training_job=job,
+                evaluation_function=reader.function,
+                inference_image=inference_image,
                 quality_threshold=t.quality_threshold,
                 inference_instance_types=[serving_types.get(t.model, "ml.c5.xlarge")],
-                timeout=Duration.seconds(max(t.max_runtime_s, t.max_wait_s) + 3600), key=storage.key,
-                log_retention_days=settings.log_retention_days, retain=settings.retain)
+                timeout=Duration.seconds(max(t.max_runtime_s, t.max_wait_s) + 3600),
+                key=storage.key,
+                log_retention_days=settings.log_retention_days,
+                retain=settings.retain,
+            )
             self.pipelines[t.model] = pipeline
             CfnOutput(self, key(t.model, "state_machine_arn"), value=pipeline.state_machine.state_machine_arn)
             CfnOutput(self, key(t.model, "model_package_group"), value=name)
@@ -73,13 +125,21 @@ class TrainingStack(Stack):
             # Temporary experiment endpoints (`python -m experiments deploy`): the serving stack's model
             # role and security group, for the endpoints named `<name>-exp-*`.
             experiment_role = sagemaker_model_role(
-                self, f"{m}ExperimentModelRole",
+                self,
+                f"{m}ExperimentModelRole",
                 description=f"{name}-exp-* experiment endpoints: read the model artifact and pull the image",
-                image=inference_image, model_data_bucket=artifact_bucket,
+                image=inference_image,
+                model_data_bucket=artifact_bucket,
                 model_data_prefix=names.training_output_prefix(t.model),
-                key=storage.key, log_group=f"/aws/sagemaker/Endpoints/{name}-exp-*")
+                key=storage.key,
+                log_group=f"/aws/sagemaker/Endpoints/{name}-exp-*",
+            )
             experiment_group = workload_security_group(
-                self, f"{m}ExperimentSecurityGroup", vpc=network.vpc, s3_prefix_list_id=network.s3_prefix_list_id,
-                description=f"{name}-exp-* experiment endpoint model containers")
+                self,
+                f"{m}ExperimentSecurityGroup",
+                vpc=network.vpc,
+                s3_prefix_list_id=network.s3_prefix_list_id,
+                description=f"{name}-exp-* experiment endpoint model containers",
+            )
             CfnOutput(self, key(t.model, "model_role_arn"), value=experiment_role.role_arn)
             CfnOutput(self, key(t.model, "model_security_group_id"), value=experiment_group.security_group_id)

@@ -24,7 +24,6 @@ if os.environ.get("CONTAINER_TESTS") != "1":
     collect_ignore_glob = ["test_*.py"]  # `make container-test` runs them: they need Docker and the images
 
 
-
 @pytest.fixture(scope="session", autouse=True)
 def images() -> Iterator[dict[str, str]]:
     names = {name: docker_cli.image(name) for name in ("inference", "training-pytorch", "training-tensorflow")}
@@ -36,15 +35,15 @@ def images() -> Iterator[dict[str, str]]:
 
 @pytest.fixture(scope="session")
 def cnn_run(images: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> TrainingRun:
-    tree = make_opt_ml(tmp_path_factory.mktemp("cnn") / "ml", {
-        "model": "cnn", "epochs": "2", "batch_size": "64", "width": "8"})
+    tree = make_opt_ml(
+        tmp_path_factory.mktemp("cnn") / "ml", {"model": "cnn", "epochs": "2", "batch_size": "64", "width": "8"}
+    )
     copy_images(tree.channel("train"), per_class=40)
     return train_in_container(images["training-pytorch"], tree.root)
 
 
 @pytest.fixture(scope="session")
 def mlp_run(images: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> TrainingRun:
-    tree = make_opt_ml(tmp_path_factory.mktemp("mlp") / "ml", {
-        "model": "mlp", "epochs": "3", "hidden_units": "64"})
+    tree = make_opt_ml(tmp_path_factory.mktemp("mlp") / "ml", {"model": "mlp", "epochs": "3", "hidden_units": "64"})
     copy_recordings(tree.channel("train"), FSDD_SPEAKERS[:3], range(5, 10))
     return train_in_container(images["training-tensorflow"], tree.root)

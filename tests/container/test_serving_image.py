@@ -37,9 +37,20 @@ def serve(image: str, model_dir: Path, options: list[str] = ()) -> tuple[docker_
     the container, its URL and the seconds from `docker run` to the first 200 from /ping."""
     started = time.monotonic()
     container = docker_cli.Container.start(
-        image, ["serve"], label="serve",
-        options=["--read-only", "--tmpfs", "/tmp", "-p", "127.0.0.1::8080", "-v", f"{model_dir}:/opt/ml/model:ro",
-                 *options])
+        image,
+        ["serve"],
+        label="serve",
+        options=[
+            "--read-only",
+            "--tmpfs",
+            "/tmp",
+            "-p",
+            "127.0.0.1::8080",
+            "-v",
+            f"{model_dir}:/opt/ml/model:ro",
+            *options,
+        ],
+    )
     try:
         url = f"http://127.0.0.1:{container.host_port()}"
         ready = docker_cli.wait_for_ping(url, container, timeout_s=STARTUP_LIMIT_S)
@@ -53,9 +64,18 @@ def client_predictions(url: str, inputs: Path) -> list[dict]:
     """The client in `--url` mode (boto3 sagemaker-runtime, endpoint_url set), as a user runs it."""
     result = subprocess.run(
         [sys.executable, "-m", "inference.client", "--url", url, "--json", "--top-k", "3", str(inputs)],
-        capture_output=True, text=True, timeout=300, cwd=REPO / "inference",
-        env={"PATH": "/usr/bin:/bin", "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local",
-             "AWS_DEFAULT_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true"})
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=REPO / "inference",
+        env={
+            "PATH": "/usr/bin:/bin",
+            "AWS_ACCESS_KEY_ID": "local",
+            "AWS_SECRET_ACCESS_KEY": "local",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_EC2_METADATA_DISABLED": "true",
+        },
+    )
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     return json.loads(result.stdout)
 
@@ -95,7 +115,8 @@ def host_predictions(model_dirs, inputs, tmp_path_factory) -> Iterator[dict[str,
 @pytest.mark.parametrize("user", list(USERS))
 @pytest.mark.parametrize("kind", ["cnn", "mlp"])
 def test_served_read_only_it_answers_ping_and_predicts_as_the_host_run_server(
-        images, model_dirs, inputs, host_predictions, kind, user):
+    images, model_dirs, inputs, host_predictions, kind, user
+):
     container, url, ready_s = serve(images["inference"], model_dirs[kind], USERS[user])
     try:
         print(f"{kind} as {user}: /ping 200 after {ready_s:.2f} s")
@@ -110,8 +131,9 @@ def test_served_read_only_it_answers_ping_and_predicts_as_the_host_run_server(
     for got, want in zip(predictions, expected, strict=True):
         assert "error" not in got, got
         assert [p["label"] for p in got["predictions"]] == [p["label"] for p in want["predictions"]]
-        np.testing.assert_allclose([p["probability"] for p in got["predictions"]],
-                                   [p["probability"] for p in want["predictions"]], atol=1e-4)
+        np.testing.assert_allclose(
+            [p["probability"] for p in got["predictions"]], [p["probability"] for p in want["predictions"]], atol=1e-4
+        )
 
 
 def test_docker_stop_under_load_drains_in_flight_requests_and_exits_0(images, model_dirs):
@@ -167,8 +189,11 @@ def test_docker_stop_while_the_model_loads_exits_0_at_once(images, model_dirs):
     """A SIGTERM before the server has its handlers (Python start, imports, model load) still ends the
     container: as PID 1 the program would ignore it, and be SIGKILLed (137) after the 30 s."""
     container = docker_cli.Container.start(
-        images["inference"], ["serve"], label="early-stop",
-        options=["--read-only", "--tmpfs", "/tmp", "-v", f"{model_dirs['cnn']}:/opt/ml/model:ro"])
+        images["inference"],
+        ["serve"],
+        label="early-stop",
+        options=["--read-only", "--tmpfs", "/tmp", "-v", f"{model_dirs['cnn']}:/opt/ml/model:ro"],
+    )
     try:
         time.sleep(0.3)
         code, seconds = container.stop(grace_s=30)

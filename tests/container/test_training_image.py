@@ -68,8 +68,11 @@ def test_docker_stop_mid_epoch_checkpoints_exits_0_and_a_second_run_resumes(imag
     copy_images(tree.channel("train"), per_class=100)
     train_samples = 0.9 * 1000  # validation_fraction 0.1
     container = docker_cli.Container.start(
-        images["training-pytorch"], ["train"], options=["--network", "none", "-v", f"{tree.root}:/opt/ml"],
-        label="preempted")
+        images["training-pytorch"],
+        ["train"],
+        options=["--network", "none", "-v", f"{tree.root}:/opt/ml"],
+        label="preempted",
+    )
     try:
         container.wait_for_log("epoch=1 ", timeout_s=300)  # the first epoch's metric line: epoch 2 runs
         speed = float(re.search(r"epoch=1 .*?samples_per_s=([0-9.]+)", container.logs())[1])
@@ -98,8 +101,11 @@ def test_docker_stop_while_the_job_starts_exits_0(images, tmp_path):
     tree = make_opt_ml(tmp_path / "ml", {"model": "cnn", "epochs": "1", "width": "8"})
     copy_images(tree.channel("train"), per_class=10)
     container = docker_cli.Container.start(
-        images["training-pytorch"], ["train"], options=["--network", "none", "-v", f"{tree.root}:/opt/ml"],
-        label="early-stop")
+        images["training-pytorch"],
+        ["train"],
+        options=["--network", "none", "-v", f"{tree.root}:/opt/ml"],
+        label="early-stop",
+    )
     try:
         time.sleep(0.3)
         code, seconds = container.stop(grace_s=120)

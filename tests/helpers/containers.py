@@ -38,7 +38,7 @@ def copy_images(target: Path, per_class: int, offset: int = 0) -> None:
     """The first `per_class` JPEGs (after `offset`) of every cifar10-dev class, in ImageFolder layout."""
     for folder in sorted((datasets() / "cifar10-dev").iterdir()):
         (target / folder.name).mkdir(parents=True, exist_ok=True)
-        for path in sorted(folder.glob("*.jpg"))[offset:offset + per_class]:
+        for path in sorted(folder.glob("*.jpg"))[offset : offset + per_class]:
             shutil.copy(path, target / folder.name / path.name)
 
 
@@ -54,6 +54,7 @@ def copy_recordings(target: Path, speakers: tuple[str, ...], indices: range) -> 
 
 def train_in_container(image: str, root: Path, timeout_s: float = 600) -> TrainingRun:
     """`docker run --rm --network none -v ROOT:/opt/ml IMAGE train`, as SageMaker starts a training job."""
-    result = docker_cli.run(image, ["train"], options=["--network", "none", "-v", f"{root}:/opt/ml"],
-                            timeout_s=timeout_s)
+    result = docker_cli.run(
+        image, ["train"], options=["--network", "none", "-v", f"{root}:/opt/ml"], timeout_s=timeout_s
+    )
     return TrainingRun(root, result.returncode, result.stdout + result.stderr)

@@ -46,11 +46,13 @@ def unique_name(label: str) -> str:
     return f"{PREFIX}-{label}-{uuid.uuid4().hex[:6]}"
 
 
-def run(reference: str, command: Sequence[str], *, options: Sequence[str] = (),
-        timeout_s: float = 600) -> subprocess.CompletedProcess[str]:
+def run(
+    reference: str, command: Sequence[str], *, options: Sequence[str] = (), timeout_s: float = 600
+) -> subprocess.CompletedProcess[str]:
     """`docker run --rm OPTIONS IMAGE COMMAND` to its end: exit code, stdout and stderr."""
-    return docker("run", "--rm", "--name", unique_name("run"), *options, reference, *command,
-                  timeout_s=timeout_s, check=False)
+    return docker(
+        "run", "--rm", "--name", unique_name("run"), *options, reference, *command, timeout_s=timeout_s, check=False
+    )
 
 
 @dataclass
@@ -60,8 +62,9 @@ class Container:
     name: str
 
     @classmethod
-    def start(cls, reference: str, command: Sequence[str], *, options: Sequence[str] = (),
-              label: str = "c") -> Container:
+    def start(
+        cls, reference: str, command: Sequence[str], *, options: Sequence[str] = (), label: str = "c"
+    ) -> Container:
         name = unique_name(label)
         docker("run", "-d", "--name", name, *options, reference, *command, timeout_s=120)
         return cls(name)

@@ -25,12 +25,28 @@ def _cnn_manifest(model_dir: Path, name: str, classes: list[str]) -> None:
     import torch
 
     _write_manifest(
-        model_dir, name=name, framework="pytorch", framework_version=torch.__version__.split("+")[0],
-        task="image_classification", model_file="model.pt2", class_names=classes,
-        input={"kind": "image", "height": IMAGE_SIZE, "width": IMAGE_SIZE, "channels": 3, "color_mode": "RGB",
-               "resize": "bilinear", "scale": 1 / 255, "normalization_in_model": True, "layout": "NCHW",
-               "dtype": "float32"},
-        hyperparameters={"model": "cnn"}, explanation={"model_file": "explain.pt2", "output": "logits"})
+        model_dir,
+        name=name,
+        framework="pytorch",
+        framework_version=torch.__version__.split("+")[0],
+        task="image_classification",
+        model_file="model.pt2",
+        class_names=classes,
+        input={
+            "kind": "image",
+            "height": IMAGE_SIZE,
+            "width": IMAGE_SIZE,
+            "channels": 3,
+            "color_mode": "RGB",
+            "resize": "bilinear",
+            "scale": 1 / 255,
+            "normalization_in_model": True,
+            "layout": "NCHW",
+            "dtype": "float32",
+        },
+        hyperparameters={"model": "cnn"},
+        explanation={"model_file": "explain.pt2", "output": "logits"},
+    )
 
 
 def build_explained_cnn(model_dir: Path, seed: int = 0, width: int = 8, head_gain: float = 200.0) -> Path:
@@ -126,22 +142,43 @@ def build_explained_mlp(model_dir: Path, seed: int = 0) -> Path:
     )
 
     keras.utils.set_random_seed(seed)
-    mfcc = MFCCConfig(sample_rate=SAMPLE_RATE, num_samples=NUM_SAMPLES, **{k: MFCC[k] for k in (
-        "frame_length", "frame_step", "fft_length", "num_mel_bins", "lower_hz", "upper_hz", "num_mfcc")})
+    mfcc = MFCCConfig(
+        sample_rate=SAMPLE_RATE,
+        num_samples=NUM_SAMPLES,
+        **{
+            k: MFCC[k]
+            for k in ("frame_length", "frame_step", "fft_length", "num_mel_bins", "lower_hz", "upper_hz", "num_mfcc")
+        },
+    )
     hp = parse_hyperparameters({"model": "mlp", "hidden_units": "32", "hidden_layers": "1"})
     config = MLPConfig.from_hyperparameters(hp, len(AUDIO_CLASSES), (mfcc.num_frames, mfcc.num_mfcc))
     classifier = build_classifier(config)
     waveform_model = build_waveform_model(classifier, mfcc)
     model_dir.mkdir(parents=True, exist_ok=True)
-    signatures = export_mlp(classifier, waveform_model, model_dir / "saved_model", config.feature_shape,
-                            mfcc.num_samples)
+    signatures = export_mlp(
+        classifier, waveform_model, model_dir / "saved_model", config.feature_shape, mfcc.num_samples
+    )
     _write_manifest(
-        model_dir, name="mlp-explained", framework="tensorflow", framework_version=tf.__version__,
-        task="audio_classification", model_file="saved_model", class_names=AUDIO_CLASSES,
-        input={"kind": "audio", "features_in_model": True, "feature_shape": list(config.feature_shape),
-               "signatures": signatures, "sample_rate": SAMPLE_RATE, "num_samples": NUM_SAMPLES,
-               "clip_seconds": NUM_SAMPLES / SAMPLE_RATE, "mfcc": mfcc.as_dict()},
-        hyperparameters={"model": "mlp"}, explanation=explanation_contract(True))
+        model_dir,
+        name="mlp-explained",
+        framework="tensorflow",
+        framework_version=tf.__version__,
+        task="audio_classification",
+        model_file="saved_model",
+        class_names=AUDIO_CLASSES,
+        input={
+            "kind": "audio",
+            "features_in_model": True,
+            "feature_shape": list(config.feature_shape),
+            "signatures": signatures,
+            "sample_rate": SAMPLE_RATE,
+            "num_samples": NUM_SAMPLES,
+            "clip_seconds": NUM_SAMPLES / SAMPLE_RATE,
+            "mfcc": mfcc.as_dict(),
+        },
+        hyperparameters={"model": "mlp"},
+        explanation=explanation_contract(True),
+    )
     return model_dir
 
 

@@ -157,8 +157,11 @@ def build_mlp_artifact(model_dir: Path, seed: int = 0, features_in_model: bool =
             "feature_shape": FEATURE_SHAPE,
             "signatures": signatures,
             # A features-only model (trained on .npz MFCCs) has no waveform contract (docs/contracts.md).
-            **({"sample_rate": SAMPLE_RATE, "num_samples": NUM_SAMPLES, "clip_seconds": 1.0, "mfcc": MFCC}
-               if features_in_model else {}),
+            **(
+                {"sample_rate": SAMPLE_RATE, "num_samples": NUM_SAMPLES, "clip_seconds": 1.0, "mfcc": MFCC}
+                if features_in_model
+                else {}
+            ),
         },
         hyperparameters={"model": "mlp", "epochs": 1},
     )

@@ -20,8 +20,14 @@ def local_mode_command(output: Path, port: int, *args: str) -> list[str]:
 
 
 def run_local_mode(output: Path, port: int, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(local_mode_command(output, port, *args), cwd=REPO, capture_output=True, text=True,
-                          timeout=timeout, env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
+    return subprocess.run(
+        local_mode_command(output, port, *args),
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
+    )
 
 
 def processes_mentioning(text: str, exclude: tuple[int, ...] = ()) -> list[int]:

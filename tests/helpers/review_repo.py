@@ -1,5 +1,6 @@
 """A throwaway git repository made from the project's CDK app, for the review tests: the tracked files
 synth needs, committed on `main` as the base, with the installed CDK CLI and .venv symlinked in."""
+
 from __future__ import annotations
 
 import json
@@ -8,9 +9,19 @@ import subprocess
 from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parents[2]
-SYNTH_FILES = ("app.py", "cdk.json", "package.json", "package-lock.json", "training/metric_definitions.json",
-               "training/Dockerfile", "inference/Dockerfile", "planner/__init__.py", "planner/instances.py",
-               "shared_names.py", "evaluation_tarball.py")
+SYNTH_FILES = (
+    "app.py",
+    "cdk.json",
+    "package.json",
+    "package-lock.json",
+    "training/metric_definitions.json",
+    "training/Dockerfile",
+    "inference/Dockerfile",
+    "planner/__init__.py",
+    "planner/instances.py",
+    "shared_names.py",
+    "evaluation_tarball.py",
+)
 SYNTH_DIRS = ("infra",)
 
 
@@ -29,8 +40,17 @@ def make_repo(root: Path) -> Path:
         (root / name).symlink_to(PROJECT / name)
     git(root, "init", "--quiet", "--initial-branch=main")
     git(root, "add", "--all")
-    git(root, "-c", "user.name=review-test", "-c", "user.email=review@test.invalid", "commit", "--quiet",
-        "--message", "base")
+    git(
+        root,
+        "-c",
+        "user.name=review-test",
+        "-c",
+        "user.email=review@test.invalid",
+        "commit",
+        "--quiet",
+        "--message",
+        "base",
+    )
     return root
 
 
@@ -59,5 +79,3 @@ def setting(repo: Path, dotted: str) -> object:
     for key in dotted.split("."):
         node = node[key]
     return node
-
-

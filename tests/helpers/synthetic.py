@@ -24,15 +24,21 @@ def image(label: int, rng: np.random.Generator, size: int = 32) -> np.ndarray:
         mask = (yy - size / 2) ** 2 + (xx - size / 2) ** 2 < (size / 3) ** 2
     elif label % 3 == 1:
         mask = np.zeros((size, size), bool)
-        mask[size // 4: 3 * size // 4, size // 4: 3 * size // 4] = True
+        mask[size // 4 : 3 * size // 4, size // 4 : 3 * size // 4] = True
     else:
         mask = (np.arange(size) // 3 % 2 == 0)[:, None].repeat(size, 1)
     pixels[mask, channel] = rng.integers(180, 255)
     return pixels
 
 
-def write_image_folder(root: Path, per_class: int = 30, seed: int = 0, size: int = 32,
-                       classes: tuple[str, ...] = IMAGE_CLASSES, suffix: str = ".png") -> Path:
+def write_image_folder(
+    root: Path,
+    per_class: int = 30,
+    seed: int = 0,
+    size: int = 32,
+    classes: tuple[str, ...] = IMAGE_CLASSES,
+    suffix: str = ".png",
+) -> Path:
     rng = np.random.default_rng(seed)
     for label, name in enumerate(classes):
         folder = root / name
@@ -61,8 +67,9 @@ def write_wav(path: Path, samples: np.ndarray, rate: int, dtype: str = "int16", 
     return path
 
 
-def write_fsdd_folder(root: Path, per_speaker: int = 8, speakers: tuple[str, ...] = ("ann", "bob", "cat"),
-                      seed: int = 0, rate: int = 8000) -> Path:
+def write_fsdd_folder(
+    root: Path, per_speaker: int = 8, speakers: tuple[str, ...] = ("ann", "bob", "cat"), seed: int = 0, rate: int = 8000
+) -> Path:
     """Free-Spoken-Digit naming: <label>_<speaker>_<index>.wav."""
     rng = np.random.default_rng(seed)
     for label, hz in TONE_HZ.items():

@@ -25,8 +25,9 @@ def _within(module: str, names: Iterable[str]) -> bool:
     return any(module == n or module.startswith(n + ".") for n in names)
 
 
-def wall_offenders(root: Path, forbidden: Iterable[str], allowed: Iterable[str] = (), *,
-                   top_level_only: bool = False) -> dict[str, list[str]]:
+def wall_offenders(
+    root: Path, forbidden: Iterable[str], allowed: Iterable[str] = (), *, top_level_only: bool = False
+) -> dict[str, list[str]]:
     """Files under `root` importing a forbidden module (or a submodule of one), unless the import is of an
     allowed module (or its submodules): {relative path: sorted modules}."""
     if not root.is_dir():
@@ -34,8 +35,11 @@ def wall_offenders(root: Path, forbidden: Iterable[str], allowed: Iterable[str] 
     forbidden, allowed = tuple(forbidden), tuple(allowed)
     found = {}
     for path in sorted(root.rglob("*.py")):
-        bad = sorted(m for m in imported_modules(path, top_level_only=top_level_only)
-                     if _within(m, forbidden) and not _within(m, allowed))
+        bad = sorted(
+            m
+            for m in imported_modules(path, top_level_only=top_level_only)
+            if _within(m, forbidden) and not _within(m, allowed)
+        )
         if bad:
             found[path.relative_to(root).as_posix()] = bad
     return found

@@ -29,7 +29,8 @@ def test_serving_tables_accept_exactly_the_advertised_types():
     assert set(decoding.IMAGE_DECODERS) == set(names.CONTENT_TYPES["cnn"])
     assert set(decoding.AUDIO_DECODERS) == set(names.CONTENT_TYPES["mlp"]) | set(names.WAV_ALIASES)
     assert set(decoding.WAV_TYPES) == {t for t in names.CONTENT_TYPES["mlp"] if t.startswith("audio/")} | set(
-        names.WAV_ALIASES)
+        names.WAV_ALIASES
+    )
 
 
 def test_payload_limit_copies():

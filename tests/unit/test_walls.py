@@ -48,8 +48,10 @@ def test_infra_settings_loads_no_cdk():
 def test_the_wall_check_sees_imports(tmp_path):
     package = tmp_path / "pkg"
     package.mkdir()
-    (package / "m.py").write_text("import torch.nn\nfrom training.job import run_job\nfrom . import sibling\n"
-                                  "from infra.settings import load_settings\nfrom infra.stacks import x\n")
+    (package / "m.py").write_text(
+        "import torch.nn\nfrom training.job import run_job\nfrom . import sibling\n"
+        "from infra.settings import load_settings\nfrom infra.stacks import x\n"
+    )
     assert imported_modules(package / "m.py") == {"torch.nn", "training.job", "infra.settings", "infra.stacks"}
     assert wall_offenders(package, ("torch", "infra"), ("infra.settings",)) == {"m.py": ["infra.stacks", "torch.nn"]}
     with pytest.raises(FileNotFoundError, match="renamed"):

@@ -102,16 +102,27 @@ class CheckpointStore:
             self.directory.mkdir(parents=True, exist_ok=True)
             write_payload(tmp)
             _replace_atomically(tmp, payload)
-            meta = {"loop": asdict(state), "fingerprint": self.fingerprint, "payload": payload.name,
-                    "sha256": _sha256(payload)}
+            meta = {
+                "loop": asdict(state),
+                "fingerprint": self.fingerprint,
+                "payload": payload.name,
+                "sha256": _sha256(payload),
+            }
             tmp_meta.write_text(json.dumps(meta))
             _replace_atomically(tmp_meta, self.directory / f"{stem}.json")
         except (OSError, RuntimeError) as error:
             for path in (tmp, tmp_meta, payload):  # the payload is useless without its .json
                 _remove_quietly(path)
-            log.warning("checkpoint %s could not be written (%s: %s; %s free in %s): training goes on, a restart "
-                        "would resume from %s", payload, type(error).__name__, error, _free_space(self.directory),
-                        self.directory, self._metas()[0].name if self._exists() else "the beginning")
+            log.warning(
+                "checkpoint %s could not be written (%s: %s; %s free in %s): training goes on, a restart "
+                "would resume from %s",
+                payload,
+                type(error).__name__,
+                error,
+                _free_space(self.directory),
+                self.directory,
+                self._metas()[0].name if self._exists() else "the beginning",
+            )
             return None
         for old in self._metas()[KEEP:]:
             (self.directory / old.with_suffix(".state").name).unlink(missing_ok=True)
@@ -125,12 +136,16 @@ class CheckpointStore:
             return False
 
     def _check_fingerprint(self, meta_path: Path, found: Mapping[str, Any]) -> None:
-        differences = [f"{key}: checkpoint {found.get(key)!r}, this job {value!r}"
-                       for key, value in self.fingerprint.items() if found.get(key) != value]
+        differences = [
+            f"{key}: checkpoint {found.get(key)!r}, this job {value!r}"
+            for key, value in self.fingerprint.items()
+            if found.get(key) != value
+        ]
         if differences:
             raise ConfigError(
                 f"{meta_path} was written by a different job ({'; '.join(differences)}). Resuming it would "
-                f"train the wrong thing: empty the checkpoint dir {self.directory} or run with the same settings")
+                f"train the wrong thing: empty the checkpoint dir {self.directory} or run with the same settings"
+            )
 
     def load_latest(self, read_payload: Callable[[Path], None]) -> LoopState | None:
         """Restore the newest usable checkpoint through `read_payload`; None when there is none."""
@@ -146,8 +161,13 @@ class CheckpointStore:
             self._check_fingerprint(meta_path, meta.get("fingerprint", {}))
             read_payload(payload)
             state = LoopState(**meta["loop"])
-            log.info("resumed from checkpoint %s: epoch %d, batch %d, %.0f s of budget spent",
-                     meta_path.name, state.epoch + 1, state.batch, state.spent_s)
+            log.info(
+                "resumed from checkpoint %s: epoch %d, batch %d, %.0f s of budget spent",
+                meta_path.name,
+                state.epoch + 1,
+                state.batch,
+                state.spent_s,
+            )
             return state
         if any(self.directory.glob("checkpoint-*")):
             log.warning("no usable checkpoint in %s: starting from the beginning", self.directory)

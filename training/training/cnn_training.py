@@ -86,18 +86,30 @@ def init_process_group(topo: Topology) -> torch.device:
     if cuda:
         torch.cuda.set_device(device)
     if topo.world_size > 1:
-        log.info("joining DDP: rank %d of %d, master %s:%d, backend %s", topo.rank, topo.world_size,
-                 topo.master_address, topo.port, "nccl" if cuda else "gloo")
-        dist.init_process_group("nccl" if cuda else "gloo", init_method=f"tcp://{topo.master_address}:{topo.port}",
-                                rank=topo.rank, world_size=topo.world_size, timeout=timedelta(minutes=10))
+        log.info(
+            "joining DDP: rank %d of %d, master %s:%d, backend %s",
+            topo.rank,
+            topo.world_size,
+            topo.master_address,
+            topo.port,
+            "nccl" if cuda else "gloo",
+        )
+        dist.init_process_group(
+            "nccl" if cuda else "gloo",
+            init_method=f"tcp://{topo.master_address}:{topo.port}",
+            rank=topo.rank,
+            world_size=topo.world_size,
+            timeout=timedelta(minutes=10),
+        )
     return device
 
 
 class CNNTrainer:
     """One rank's model, optimizer and data; implements `loop.EpochTrainer`."""
 
-    def __init__(self, hp: Hyperparameters, train: Dataset, validation: Dataset, topo: Topology,
-                 device: torch.device) -> None:
+    def __init__(
+        self, hp: Hyperparameters, train: Dataset, validation: Dataset, topo: Topology, device: torch.device
+    ) -> None:
         self.hp = hp
         self.topo = topo
         self.device = device
@@ -117,7 +129,10 @@ class CNNTrainer:
         no_decay = [p for p in self.classifier.parameters() if p.ndim <= 1]
         self.optimizer = torch.optim.SGD(
             [{"params": decay, "weight_decay": hp.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-            lr=hp.learning_rate, momentum=hp.momentum, nesterov=True)
+            lr=hp.learning_rate,
+            momentum=hp.momentum,
+            nesterov=True,
+        )
         self.steps_per_epoch = max(1, len(self.train_y) // hp.batch_size)
         # Mixed precision: bf16 convolutions (about 2x on CPUs with AVX-512 BF16), float32 weights,
         # optimizer and loss; the exported model is float32.
@@ -128,8 +143,10 @@ class CNNTrainer:
         return autocast(self.autocast, self.device)
 
     def batches(self, epoch: int) -> Sequence[np.ndarray]:
-        return [rank_share(b, self.topo.rank, self.topo.world_size)
-                for b in global_batches(len(self.train_y), self.hp.batch_size, self.hp.seed, epoch)]
+        return [
+            rank_share(b, self.topo.rank, self.topo.world_size)
+            for b in global_batches(len(self.train_y), self.hp.batch_size, self.hp.seed, epoch)
+        ]
 
     def step_generator(self, step: int) -> torch.Generator:
         """This rank's augmentation randomness for `step`: a resumed run draws the same."""
@@ -161,8 +178,10 @@ class CNNTrainer:
         self.classifier.eval()
         loss_sum, correct = 0.0, 0.0
         for i in range(0, len(self.val_y), 512):
-            images = to_unit_float(self.val_x[i:i + 512]).to(self.device).contiguous(memory_format=torch.channels_last)
-            labels = self.val_y[i:i + 512].to(self.device)
+            images = (
+                to_unit_float(self.val_x[i : i + 512]).to(self.device).contiguous(memory_format=torch.channels_last)
+            )
+            labels = self.val_y[i : i + 512].to(self.device)
             with self._autocast():
                 logits = self.classifier(images).float()
             loss_sum += float(F.cross_entropy(logits, labels, reduction="sum"))
@@ -178,8 +197,14 @@ class CNNTrainer:
         return tensor.tolist()
 
     def write_state(self, path: Path) -> None:
-        torch.save({"model": self.classifier.state_dict(), "optimizer": self.optimizer.state_dict(),
-                    "torch_rng": torch.get_rng_state()}, path)
+        torch.save(
+            {
+                "model": self.classifier.state_dict(),
+                "optimizer": self.optimizer.state_dict(),
+                "torch_rng": torch.get_rng_state(),
+            },
+            path,
+        )
 
     def read_state(self, path: Path) -> None:
         state = torch.load(path, map_location=self.device, weights_only=True)
@@ -208,9 +233,20 @@ class CNNTrainer:
 
     def input_contract(self) -> dict[str, object]:
         size = self.config.image_size
-        return {"kind": "image", "height": size, "width": size, "channels": 3, "color_mode": "RGB",
-                "resize": "bilinear", "scale": 1 / 255, "mean": list(self.config.mean), "std": list(self.config.std),
-                "normalization_in_model": True, "layout": "NCHW", "dtype": "float32"}
+        return {
+            "kind": "image",
+            "height": size,
+            "width": size,
+            "channels": 3,
+            "color_mode": "RGB",
+            "resize": "bilinear",
+            "scale": 1 / 255,
+            "mean": list(self.config.mean),
+            "std": list(self.config.std),
+            "normalization_in_model": True,
+            "layout": "NCHW",
+            "dtype": "float32",
+        }
 
 
 def predict_with_artifact(path: Path, pixels: np.ndarray, batch_size: int = 256) -> np.ndarray:
@@ -219,5 +255,5 @@ def predict_with_artifact(path: Path, pixels: np.ndarray, batch_size: int = 256)
     outputs = []
     with torch.inference_mode():
         for i in range(0, len(pixels), batch_size):
-            outputs.append(model(to_unit_float(torch.from_numpy(pixels[i:i + batch_size]))).numpy())
+            outputs.append(model(to_unit_float(torch.from_numpy(pixels[i : i + batch_size]))).numpy())
     return np.concatenate(outputs)

@@ -118,7 +118,7 @@ def _channels(environ: Mapping[str, str], input_dir: Path, input_config_dir: Pat
     data_root = input_dir / "data"
     if data_root.is_dir():
         names.update(p.name for p in data_root.iterdir() if p.is_dir())
-    names.update(key[len("SM_CHANNEL_"):].lower() for key in environ if key.startswith("SM_CHANNEL_"))
+    names.update(key[len("SM_CHANNEL_") :].lower() for key in environ if key.startswith("SM_CHANNEL_"))
     channels = {}
     for name in sorted(names):
         override = environ.get(f"SM_CHANNEL_{name.upper()}")

@@ -51,8 +51,13 @@ def processes_per_host(env: TrainingEnvironment, requested: int) -> int:
 
 
 def topology(env: TrainingEnvironment, processes: int, port: int, local_rank: int = 0) -> Topology:
-    return Topology(hosts=env.hosts, host_rank=env.hosts.index(env.current_host), processes_per_host=processes,
-                    local_rank=local_rank, port=port)
+    return Topology(
+        hosts=env.hosts,
+        host_rank=env.hosts.index(env.current_host),
+        processes_per_host=processes,
+        local_rank=local_rank,
+        port=port,
+    )
 
 
 def pin_network_interface(interface: str | None) -> None:

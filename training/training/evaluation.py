@@ -24,8 +24,7 @@ def evaluate(labels: np.ndarray, probabilities: np.ndarray, class_names: Sequenc
     """The contents of evaluation.json (docs/contracts.md)."""
     predicted = probabilities.argmax(axis=1)
     indices = list(range(len(class_names)))
-    precision, recall, f1, support = precision_recall_fscore_support(
-        labels, predicted, labels=indices, zero_division=0)
+    precision, recall, f1, support = precision_recall_fscore_support(labels, predicted, labels=indices, zero_division=0)
     macro = precision_recall_fscore_support(labels, predicted, labels=indices, average="macro", zero_division=0)
     return {
         "split": split,
@@ -35,8 +34,15 @@ def evaluate(labels: np.ndarray, probabilities: np.ndarray, class_names: Sequenc
         "macro_recall": float(macro[1]),
         "macro_f1": float(macro[2]),
         "class_names": list(class_names),
-        "per_class": {name: {"precision": float(precision[i]), "recall": float(recall[i]), "f1": float(f1[i]),
-                             "support": int(support[i])} for i, name in enumerate(class_names)},
+        "per_class": {
+            name: {
+                "precision": float(precision[i]),
+                "recall": float(recall[i]),
+                "f1": float(f1[i]),
+                "support": int(support[i]),
+            }
+            for i, name in enumerate(class_names)
+        },
         "confusion_matrix": confusion_matrix(labels, predicted, labels=indices).tolist(),
     }
 
@@ -70,7 +76,8 @@ def plot_confusion_matrix(evaluation: dict[str, Any], path: Path) -> None:
     size = max(5.0, 0.5 * len(names) + 2)
     figure, axis = plt.subplots(figsize=(size, size))
     ConfusionMatrixDisplay(np.asarray(evaluation["confusion_matrix"]), display_labels=names).plot(
-        ax=axis, colorbar=False, xticks_rotation=45)
+        ax=axis, colorbar=False, xticks_rotation=45
+    )
     axis.set_title(f"{evaluation['split']}: accuracy {evaluation['accuracy']:.3f}")
     figure.tight_layout()
     figure.savefig(path, dpi=100)

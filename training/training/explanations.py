@@ -36,8 +36,9 @@ FOLDER = "explanations"
 Attribute = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
-def select(labels: np.ndarray, probabilities: np.ndarray, per_class: int,
-           misclassified: int = MISCLASSIFIED_PER_CLASS) -> dict[int, dict[str, list[int]]]:
+def select(
+    labels: np.ndarray, probabilities: np.ndarray, per_class: int, misclassified: int = MISCLASSIFIED_PER_CLASS
+) -> dict[int, dict[str, list[int]]]:
     """Per true class: the first `per_class` correct items, and the `misclassified` wrong ones with the
     highest confidence in their wrong answer."""
     predicted = probabilities.argmax(axis=1)
@@ -106,16 +107,24 @@ def _overlay(axis: Any, image: np.ndarray | None, attribution: np.ndarray, title
         axis.imshow(np.transpose(image, (1, 2, 0)).mean(axis=2), cmap="gray", vmin=0, vmax=1)
         axis.imshow(attribution, cmap="bwr", vmin=-limit, vmax=limit, alpha=0.6)
     elif spectral:  # frames left to right, coefficient 0 at the bottom
-        axis.imshow(attribution, cmap="Reds", vmin=0, vmax=limit, aspect="auto", origin="lower",
-                    interpolation="nearest")
+        axis.imshow(
+            attribution, cmap="Reds", vmin=0, vmax=limit, aspect="auto", origin="lower", interpolation="nearest"
+        )
     else:
         axis.imshow(attribution, cmap="bwr", vmin=-limit, vmax=limit)
     axis.set_title(title, fontsize=8)
     axis.axis("off")
 
 
-def explain_cnn(images: np.ndarray, labels: np.ndarray, probabilities: np.ndarray, class_names: Sequence[str],
-                attribute: Attribute, per_class: int, folder: Path) -> dict[str, Any]:
+def explain_cnn(
+    images: np.ndarray,
+    labels: np.ndarray,
+    probabilities: np.ndarray,
+    class_names: Sequence[str],
+    attribute: Attribute,
+    per_class: int,
+    folder: Path,
+) -> dict[str, Any]:
     """`images` float (N, 3, H, W) in [0, 1]. Writes cnn_class_means.png and cnn_misclassified.png."""
     folder.mkdir(parents=True, exist_ok=True)
     chosen = select(labels, probabilities, per_class)
@@ -130,9 +139,11 @@ def explain_cnn(images: np.ndarray, labels: np.ndarray, probabilities: np.ndarra
             _overlay(axes[0, label], None, mean, f"{name} (n={len(correct)})")
         else:
             axes[0, label].axis("off")
-        summary[name] = {"correct_explained": len(correct),
-                         "mean_abs_attribution": float(np.abs(mean).mean()) if mean is not None else None,
-                         "misclassified": []}
+        summary[name] = {
+            "correct_explained": len(correct),
+            "mean_abs_attribution": float(np.abs(mean).mean()) if mean is not None else None,
+            "misclassified": [],
+        }
     figure.suptitle(f"mean integrated gradients of correct items ({IG_STEPS} steps, zero baseline)", fontsize=9)
     figure.tight_layout()
     figure.savefig(folder / "cnn_class_means.png", dpi=80)
@@ -147,16 +158,30 @@ def explain_cnn(images: np.ndarray, labels: np.ndarray, probabilities: np.ndarra
             confidence = float(probabilities[index].max())
             _overlay(axes[0, k], images[index], maps[k], f"{class_names[label]} -> {wrong} {confidence:.2f}")
             summary[class_names[label]]["misclassified"].append(
-                {"index": int(index), "predicted": wrong, "confidence": confidence})
+                {"index": int(index), "predicted": wrong, "confidence": confidence}
+            )
         figure.tight_layout()
         figure.savefig(folder / "cnn_misclassified.png", dpi=80)
         plt.close(figure)
-    return {"method": "integrated_gradients", "steps": IG_STEPS, "baseline": "zeros", "output": "logit",
-            "figures": sorted(p.name for p in folder.glob("cnn_*.png")), "per_class": summary}
+    return {
+        "method": "integrated_gradients",
+        "steps": IG_STEPS,
+        "baseline": "zeros",
+        "output": "logit",
+        "figures": sorted(p.name for p in folder.glob("cnn_*.png")),
+        "per_class": summary,
+    }
 
 
-def explain_mlp(inputs: np.ndarray, labels: np.ndarray, probabilities: np.ndarray, class_names: Sequence[str],
-                attribute: Attribute, per_class: int, folder: Path) -> dict[str, Any]:
+def explain_mlp(
+    inputs: np.ndarray,
+    labels: np.ndarray,
+    probabilities: np.ndarray,
+    class_names: Sequence[str],
+    attribute: Attribute,
+    per_class: int,
+    folder: Path,
+) -> dict[str, Any]:
     """Writes mlp_attributions.png: per class the mean |attribution| over frames x coefficients."""
     folder.mkdir(parents=True, exist_ok=True)
     chosen = select(labels, probabilities, per_class)
@@ -165,7 +190,7 @@ def explain_mlp(inputs: np.ndarray, labels: np.ndarray, probabilities: np.ndarra
     columns = min(5, len(class_names))
     rows = -(-len(class_names) // columns)
     figure, axes = plt.subplots(rows, columns, figsize=(2.6 * columns, 2.2 * rows), squeeze=False)
-    for spare in axes.flat[len(class_names):]:
+    for spare in axes.flat[len(class_names) :]:
         spare.axis("off")
     for label, name in enumerate(class_names):
         correct = chosen[label]["correct"]
@@ -186,17 +211,28 @@ def explain_mlp(inputs: np.ndarray, labels: np.ndarray, probabilities: np.ndarra
             predicted = probabilities[wrong].argmax(axis=1)
             maps = np.abs(attribute(inputs[wrong], predicted))
             entry["misclassified"] = [
-                {"index": int(i), "predicted": class_names[p], "confidence": float(probabilities[i].max()),
-                 "top_frames": np.argsort(-m.sum(axis=1))[:5].tolist()}
-                for i, p, m in zip(wrong, predicted, maps, strict=True)]
+                {
+                    "index": int(i),
+                    "predicted": class_names[p],
+                    "confidence": float(probabilities[i].max()),
+                    "top_frames": np.argsort(-m.sum(axis=1))[:5].tolist(),
+                }
+                for i, p, m in zip(wrong, predicted, maps, strict=True)
+            ]
         summary[name] = entry
     figure.suptitle(f"mean |integrated gradients| of correct items ({IG_STEPS} steps, zero baseline)", fontsize=9)
     figure.tight_layout()
     figure.savefig(folder / "mlp_attributions.png", dpi=80)
     plt.close(figure)
     overall = np.mean(means, axis=0) if means else None
-    result: dict[str, Any] = {"method": "integrated_gradients", "steps": IG_STEPS, "baseline": "zeros",
-                              "output": "logit", "figures": ["mlp_attributions.png"], "per_class": summary}
+    result: dict[str, Any] = {
+        "method": "integrated_gradients",
+        "steps": IG_STEPS,
+        "baseline": "zeros",
+        "output": "logit",
+        "figures": ["mlp_attributions.png"],
+        "per_class": summary,
+    }
     if overall is not None:
         frames, coefficients = overall.sum(axis=1), overall.sum(axis=0)
         result["frames"] = np.round(frames / frames.sum(), 5).tolist()  # share of the mean |attribution|
@@ -204,9 +240,17 @@ def explain_mlp(inputs: np.ndarray, labels: np.ndarray, probabilities: np.ndarra
     return result
 
 
-def explain_held_out(model: str, model_dir: Path, explanation: dict[str, Any], inputs: np.ndarray,
-                     labels: np.ndarray, probabilities: np.ndarray, class_names: Sequence[str], per_class: int,
-                     output_data_dir: Path) -> dict[str, Any]:
+def explain_held_out(
+    model: str,
+    model_dir: Path,
+    explanation: dict[str, Any],
+    inputs: np.ndarray,
+    labels: np.ndarray,
+    probabilities: np.ndarray,
+    class_names: Sequence[str],
+    per_class: int,
+    output_data_dir: Path,
+) -> dict[str, Any]:
     """The `explanations` block of evaluation.json, figures under `<output_data_dir>/explanations/`."""
     folder = output_data_dir / FOLDER
     if model == "cnn":
@@ -216,8 +260,9 @@ def explain_held_out(model: str, model_dir: Path, explanation: dict[str, Any], i
     else:
         manifest = __import__("json").loads((model_dir / "manifest.json").read_text())
         attribute = mlp_attribute(model_dir / manifest["model_file"], explanation["signatures"], len(class_names))
-        result = explain_mlp(inputs.astype(np.float32), labels, probabilities, class_names, attribute, per_class,
-                             folder)
+        result = explain_mlp(
+            inputs.astype(np.float32), labels, probabilities, class_names, attribute, per_class, folder
+        )
     result["folder"] = FOLDER
     log.info("wrote explanation figures to %s", folder)
     return result

@@ -101,8 +101,12 @@ class Hyperparameters:
     processes_per_host: int = field(default=0, metadata=_for(help="0: one per GPU, one on a CPU host"))
     dist_port: int = field(default=29500, metadata=_for(help="port of the data-parallel rendezvous"))
     on_bad_file: str = field(default="error", metadata=_for(help="'error' stops the job, 'skip' skips and counts"))
-    explain_per_class: int = field(default=16, metadata=_for(
-        help="held-out items per class explained (integrated gradients) into evaluation.json and PNGs; 0: off"))
+    explain_per_class: int = field(
+        default=16,
+        metadata=_for(
+            help="held-out items per class explained (integrated gradients) into evaluation.json and PNGs; 0: off"
+        ),
+    )
     # CNN
     image_size: int = field(default=32, metadata=_for("cnn"))
     width: int = field(default=24, metadata=_for("cnn", help="channels of the stem; the stages have 2x, 4x, 8x"))
@@ -113,8 +117,10 @@ class Hyperparameters:
     random_flip: bool = field(default=True, metadata=_for("cnn", help="false for mirror-sensitive images (digits)"))
     test_time_flip: bool = field(default=True, metadata=_for("cnn"))
     crop_padding: int = field(default=2, metadata=_for("cnn"))
-    precision: str = field(default="auto", metadata=_for(
-        "cnn", help="'bf16' (autocast), 'fp32', or 'auto': bf16 where the hardware computes it natively"))
+    precision: str = field(
+        default="auto",
+        metadata=_for("cnn", help="'bf16' (autocast), 'fp32', or 'auto': bf16 where the hardware computes it natively"),
+    )
     # MLP
     sample_rate: int = field(default=8000, metadata=_for("mlp"))
     clip_seconds: float = field(default=1.0, metadata=_for("mlp"))
@@ -126,43 +132,71 @@ class Hyperparameters:
     hidden_layers: int = field(default=2, metadata=_for("mlp"))
     dropout: float = field(default=0.5, metadata=_for("mlp"))
     aligned_frames: int = field(default=32, metadata=_for("mlp", help="0: no time alignment"))
-    voiced_margin_db: float = field(default=40.0, metadata=_for(
-        "mlp", help="frames within this many dB of the loudest count as voiced (the aligned stretch)"))
+    voiced_margin_db: float = field(
+        default=40.0,
+        metadata=_for("mlp", help="frames within this many dB of the loudest count as voiced (the aligned stretch)"),
+    )
     augment: bool = field(default=True, metadata=_for("mlp", help="speed, shift and noise perturbation"))
-    speed_perturbation: float = field(default=0.1, metadata=_for(
-        "mlp", help="training: resample each clip by a factor in [1 - s, 1 + s] (sox `speed`); 0: off"))
-    noise_snr_db: float = field(default=40.0, metadata=_for(
-        "mlp", help="training: added noise's SNR is drawn from [this, this + 20] dB; keep it at "
-                    "least voiced_margin_db, or the alignment takes the noise for voice"))
-    conv_filters: int = field(default=0, metadata=_for(
-        "mlp", help="a 1-D convolution of this many filters over the MFCC frames in front of the MLP; 0: none"))
-    synthetic_ratio: float = field(default=0.5, metadata=_for(
-        "mlp", help="synthetic clips (the 'synthetic' channel, `python -m training.synthesize`) added per real clip "
-                    "in each batch; 0: ignore the channel"))
-    refit: bool = field(default=True, metadata=_for(
-        "mlp", help="with a 'test' channel and no 'validation' channel: train the artifact on every speaker of the "
-                    "train channel for `epochs` (the count the four-rotation protocol chose) instead of holding "
-                    "speakers out for validation"))
+    speed_perturbation: float = field(
+        default=0.1,
+        metadata=_for("mlp", help="training: resample each clip by a factor in [1 - s, 1 + s] (sox `speed`); 0: off"),
+    )
+    noise_snr_db: float = field(
+        default=40.0,
+        metadata=_for(
+            "mlp",
+            help="training: added noise's SNR is drawn from [this, this + 20] dB; keep it at "
+            "least voiced_margin_db, or the alignment takes the noise for voice",
+        ),
+    )
+    conv_filters: int = field(
+        default=0,
+        metadata=_for(
+            "mlp", help="a 1-D convolution of this many filters over the MFCC frames in front of the MLP; 0: none"
+        ),
+    )
+    synthetic_ratio: float = field(
+        default=0.5,
+        metadata=_for(
+            "mlp",
+            help="synthetic clips (the 'synthetic' channel, `python -m training.synthesize`) added per real clip "
+            "in each batch; 0: ignore the channel",
+        ),
+    )
+    refit: bool = field(
+        default=True,
+        metadata=_for(
+            "mlp",
+            help="with a 'test' channel and no 'validation' channel: train the artifact on every speaker of the "
+            "train channel for `epochs` (the count the four-rotation protocol chose) instead of holding "
+            "speakers out for validation",
+        ),
+    )
 
     def __post_init__(self) -> None:
         if self.model not in MODELS:
             raise ConfigError(f"hyperparameter 'model' must be one of {', '.join(MODELS)}, got {self.model!r}")
         if self.precision not in PRECISIONS:
-            raise ConfigError(f"hyperparameter 'precision' must be one of {', '.join(PRECISIONS)}, "
-                              f"got {self.precision!r}")
+            raise ConfigError(
+                f"hyperparameter 'precision' must be one of {', '.join(PRECISIONS)}, got {self.precision!r}"
+            )
         if self.on_bad_file not in ("error", "skip"):
             raise ConfigError(f"hyperparameter 'on_bad_file' must be 'error' or 'skip', got {self.on_bad_file!r}")
         for key, bounds in RANGES.items():
             bounds.check(key, getattr(self, key))
         if self.num_mfcc > self.num_mel_bins:
-            raise ConfigError(f"hyperparameter 'num_mfcc' must be at most num_mel_bins ({self.num_mel_bins}), "
-                              f"got {self.num_mfcc}")
+            raise ConfigError(
+                f"hyperparameter 'num_mfcc' must be at most num_mel_bins ({self.num_mel_bins}), got {self.num_mfcc}"
+            )
         if self.frame_step > self.frame_length:
-            raise ConfigError(f"hyperparameter 'frame_step' must be at most frame_length ({self.frame_length}), "
-                              f"got {self.frame_step}")
+            raise ConfigError(
+                f"hyperparameter 'frame_step' must be at most frame_length ({self.frame_length}), got {self.frame_step}"
+            )
         if 2 * self.crop_padding >= self.image_size:
-            raise ConfigError(f"hyperparameter 'crop_padding' must be less than half of image_size "
-                              f"({self.image_size}), got {self.crop_padding}")
+            raise ConfigError(
+                f"hyperparameter 'crop_padding' must be less than half of image_size "
+                f"({self.image_size}), got {self.crop_padding}"
+            )
 
     def for_model(self) -> dict[str, Any]:
         """The values that apply to the chosen model (what the manifest records)."""
@@ -185,8 +219,9 @@ def _convert(key: str, text: str, kind: type) -> Any:
     try:
         value = kind(text.strip()) if kind is not str else text
     except ValueError:
-        raise ConfigError(f"hyperparameter {key!r} must be {'an integer' if kind is int else 'a number'}, "
-                          f"got {text!r}") from None
+        raise ConfigError(
+            f"hyperparameter {key!r} must be {'an integer' if kind is int else 'a number'}, got {text!r}"
+        ) from None
     if kind is float and value != value:
         raise ConfigError(f"hyperparameter {key!r} must be a number, got {text!r}")
     return value

@@ -53,8 +53,9 @@ class Splits:
         return ("test", self.test) if self.test is not None else ("validation", self.validation)
 
 
-def load_splits(env: TrainingEnvironment, hp: Hyperparameters,
-                load: Callable[[Path, list[str] | None], Dataset]) -> Splits:
+def load_splits(
+    env: TrainingEnvironment, hp: Hyperparameters, load: Callable[[Path, list[str] | None], Dataset]
+) -> Splits:
     """`load(path, class_names)` reads one channel; validation and test use the train channel's classes."""
     if "train" not in env.channels:
         raise DataError(f"no 'train' channel: expected {env.input_dir / 'data' / 'train'} or SM_CHANNEL_TRAIN")
@@ -66,17 +67,27 @@ def load_splits(env: TrainingEnvironment, hp: Hyperparameters,
         fit = {"refit": False, "trained_on": "train channel", "validated_on": "validation channel"}
     elif test is not None and hp.model == "mlp" and hp.refit:
         validation = test
-        fit = {"refit": True, "trained_on": "the whole train channel", "validated_on": "test channel (monitoring only)",
-               "epochs": hp.epochs, "epochs_chosen_by": "the four-rotation protocol (README, audio section)"}
+        fit = {
+            "refit": True,
+            "trained_on": "the whole train channel",
+            "validated_on": "test channel (monitoring only)",
+            "epochs": hp.epochs,
+            "epochs_chosen_by": "the four-rotation protocol (README, audio section)",
+        }
         if train.groups is not None:
             fit["speakers"] = sorted(str(g) for g in np.unique(train.groups))
-        emit(f"refit: training on every sample of the train channel{_speakers(train)} for {hp.epochs} epochs, the "
-             "count the four-rotation protocol chose; the per-epoch validation figures are on the test channel "
-             "and choose nothing (refit=false holds speakers out instead)")
+        emit(
+            f"refit: training on every sample of the train channel{_speakers(train)} for {hp.epochs} epochs, the "
+            "count the four-rotation protocol chose; the per-epoch validation figures are on the test channel "
+            "and choose nothing (refit=false holds speakers out instead)"
+        )
     else:
         train, validation = split_train_validation(train, hp.validation_fraction, hp.seed)
-        fit = {"refit": False, "trained_on": "train channel less the held-out split",
-               "validated_on": f"{hp.validation_fraction:.0%} of the train channel"}
+        fit = {
+            "refit": False,
+            "trained_on": "train channel less the held-out split",
+            "validated_on": f"{hp.validation_fraction:.0%} of the train channel",
+        }
         if validation.groups is not None:
             fit["held_out_speakers"] = sorted(str(g) for g in np.unique(validation.groups))
     return Splits(train=train, validation=validation, test=test, fit=fit)
@@ -117,8 +128,11 @@ def _prepare_cnn(env: TrainingEnvironment, hp: Hyperparameters, local_rank: int,
     settings = ImageSettings(size=hp.image_size, on_bad_file=hp.on_bad_file)
     splits = load_splits(env, hp, lambda path, names: load_image_folder(path, settings, names))
     trainer = cnn_training.CNNTrainer(hp, splits.train, splits.validation, topo, device)
-    framework = {"framework": "pytorch", "framework_version": torch.__version__.split("+")[0],
-                 "task": "image_classification"}
+    framework = {
+        "framework": "pytorch",
+        "framework_version": torch.__version__.split("+")[0],
+        "task": "image_classification",
+    }
     return Prepared(trainer, splits, cnn_training.predict_with_artifact, framework, topo)
 
 
@@ -132,14 +146,18 @@ def _prepare_mlp(env: TrainingEnvironment, hp: Hyperparameters, local_rank: int,
     from training.data.audio import AudioSettings, load_audio_channel
 
     strategy = mlp_training.make_strategy(topo)
-    settings = AudioSettings(sample_rate=hp.sample_rate, num_samples=int(round(hp.sample_rate * hp.clip_seconds)),
-                             on_bad_file=hp.on_bad_file)
+    settings = AudioSettings(
+        sample_rate=hp.sample_rate, num_samples=int(round(hp.sample_rate * hp.clip_seconds)), on_bad_file=hp.on_bad_file
+    )
     splits = load_splits(env, hp, lambda path, names: load_audio_channel(path, settings, names))
     synthetic = None
     if SYNTHETIC_CHANNEL in env.channels and hp.synthetic_ratio > 0:
         synthetic = load_audio_channel(env.channels[SYNTHETIC_CHANNEL], settings, splits.train.class_names)
-        splits.fit["synthetic"] = {"clips": len(synthetic), "ratio": hp.synthetic_ratio,
-                                   "speakers": 0 if synthetic.groups is None else len(np.unique(synthetic.groups))}
+        splits.fit["synthetic"] = {
+            "clips": len(synthetic),
+            "ratio": hp.synthetic_ratio,
+            "speakers": 0 if synthetic.groups is None else len(np.unique(synthetic.groups)),
+        }
     elif SYNTHETIC_CHANNEL in env.channels:
         log.info("synthetic channel given but synthetic_ratio=0: not used")
     trainer = mlp_training.MLPTrainer(hp, splits.train, splits.validation, topo, strategy, synthetic)
@@ -147,8 +165,9 @@ def _prepare_mlp(env: TrainingEnvironment, hp: Hyperparameters, local_rank: int,
     return Prepared(trainer, splits, mlp_training.predict_with_artifact, framework, topo)
 
 
-def _finish(env: TrainingEnvironment, hp: Hyperparameters, prepared: Prepared,
-            history: list[dict[str, float]]) -> dict[str, Any]:
+def _finish(
+    env: TrainingEnvironment, hp: Hyperparameters, prepared: Prepared, history: list[dict[str, float]]
+) -> dict[str, Any]:
     try:
         env.model_dir.mkdir(parents=True, exist_ok=True)
         artifact_path = prepared.trainer.export(env.model_dir)
@@ -160,29 +179,54 @@ def _finish(env: TrainingEnvironment, hp: Hyperparameters, prepared: Prepared,
         raise write_error(Path(error.filename or env.model_dir), error) from error
 
 
-def _evaluate_and_write(env: TrainingEnvironment, hp: Hyperparameters, prepared: Prepared,
-                        history: list[dict[str, float]], artifact_path: Path) -> dict[str, Any]:
+def _evaluate_and_write(
+    env: TrainingEnvironment,
+    hp: Hyperparameters,
+    prepared: Prepared,
+    history: list[dict[str, float]],
+    artifact_path: Path,
+) -> dict[str, Any]:
     splits = prepared.splits
     split, held_out = splits.held_out
     probabilities = prepared.predict(artifact_path, held_out.inputs)
     evaluation = evaluate(held_out.labels, probabilities, splits.train.class_names, split)
     evaluation["training"] = splits.fit
     emit(final_line(split, evaluation["num_samples"], evaluation["accuracy"], evaluation["macro_f1"]))
-    write_manifest(env.model_dir, Manifest(
-        name=hp.name or hp.model, model_file=artifact_path.name, class_names=splits.train.class_names,
-        input=prepared.trainer.input_contract(),
-        metrics={"split": split, "accuracy": evaluation["accuracy"], "macro_f1": evaluation["macro_f1"],
-                 "epochs_completed": len(history), "final_val_accuracy": history[-1]["val_accuracy"]},
-        hyperparameters=hp.for_model(), explanation=getattr(prepared.trainer, "explanation", None),
-        **prepared.framework))
+    write_manifest(
+        env.model_dir,
+        Manifest(
+            name=hp.name or hp.model,
+            model_file=artifact_path.name,
+            class_names=splits.train.class_names,
+            input=prepared.trainer.input_contract(),
+            metrics={
+                "split": split,
+                "accuracy": evaluation["accuracy"],
+                "macro_f1": evaluation["macro_f1"],
+                "epochs_completed": len(history),
+                "final_val_accuracy": history[-1]["val_accuracy"],
+            },
+            hyperparameters=hp.for_model(),
+            explanation=getattr(prepared.trainer, "explanation", None),
+            **prepared.framework,
+        ),
+    )
     explanation = getattr(prepared.trainer, "explanation", None)
     if hp.explain_per_class > 0 and explanation:
         from training.explanations import explain_held_out
 
         try:
             evaluation["explanations"] = explain_held_out(
-                hp.model, env.model_dir, explanation, held_out.inputs, held_out.labels, probabilities,
-                splits.train.class_names, hp.explain_per_class, env.output_data_dir)
+                hp.model,
+                env.model_dir,
+                explanation,
+                held_out.inputs,
+                held_out.labels,
+                probabilities,
+                splits.train.class_names,
+                hp.explain_per_class,
+                env.output_data_dir,
+            )
         except (OSError, MemoryError):
             raise
         except Exception as error:  # a report, not the product: the trained artifact stands without it
@@ -195,8 +239,9 @@ def _evaluate_and_write(env: TrainingEnvironment, hp: Hyperparameters, prepared:
     return evaluation
 
 
-def run_rank(env: TrainingEnvironment, hp: Hyperparameters, local_rank: int = 0,
-             processes: int = 1) -> dict[str, Any] | None:
+def run_rank(
+    env: TrainingEnvironment, hp: Hyperparameters, local_rank: int = 0, processes: int = 1
+) -> dict[str, Any] | None:
     """Train as one rank; raises `loop.Preempted` after checkpointing on SIGTERM."""
     stop = StopSignal()
     stop.install()
@@ -214,10 +259,22 @@ def run_rank(env: TrainingEnvironment, hp: Hyperparameters, local_rank: int = 0,
     fingerprint = {k: v for k, v in hp.for_model().items() if k not in NOT_FINGERPRINTED}
     fingerprint["class_names"] = prepared.splits.train.class_names
     store = CheckpointStore(directory, fingerprint) if directory else None
-    log.info("rank %d of %d; checkpoints %s", prepared.topo.rank, prepared.topo.world_size,
-             directory or "off (no checkpoint_dir and no /opt/ml/checkpoints)")
-    loop = EpochLoop(prepared.trainer, epochs=hp.epochs, peak_lr=hp.learning_rate, warmup_fraction=hp.warmup_fraction,
-                     budget=budget, stop=stop, checkpoints=store, is_master=prepared.topo.is_master)
+    log.info(
+        "rank %d of %d; checkpoints %s",
+        prepared.topo.rank,
+        prepared.topo.world_size,
+        directory or "off (no checkpoint_dir and no /opt/ml/checkpoints)",
+    )
+    loop = EpochLoop(
+        prepared.trainer,
+        epochs=hp.epochs,
+        peak_lr=hp.learning_rate,
+        warmup_fraction=hp.warmup_fraction,
+        budget=budget,
+        stop=stop,
+        checkpoints=store,
+        is_master=prepared.topo.is_master,
+    )
     completed = False
     try:
         history = loop.run()
@@ -240,16 +297,24 @@ def _spawned_rank(local_rank: int, env: TrainingEnvironment, hp: Hyperparameters
 
 
 def run_job(env: TrainingEnvironment, hp: Hyperparameters) -> None:
-    log.info("model=%s host=%s of %s cpus=%d gpus=%d python=%s", hp.model, env.current_host, list(env.hosts),
-             env.num_cpus, env.num_gpus, platform.python_version())
+    log.info(
+        "model=%s host=%s of %s cpus=%d gpus=%d python=%s",
+        hp.model,
+        env.current_host,
+        list(env.hosts),
+        env.num_cpus,
+        env.num_gpus,
+        platform.python_version(),
+    )
     processes = processes_per_host(env, hp.processes_per_host) if hp.model == "cnn" else 1
     if processes == 1:
         run_rank(env, hp)
         return
     import torch.multiprocessing as mp
 
-    context = mp.start_processes(_spawned_rank, args=(env, hp, processes), nprocs=processes, join=False,
-                                 start_method="spawn")
+    context = mp.start_processes(
+        _spawned_rank, args=(env, hp, processes), nprocs=processes, join=False, start_method="spawn"
+    )
 
     def forward_sigterm(*_: object) -> None:  # SageMaker signals PID 1 only; every rank must checkpoint-agree
         for process in context.processes:

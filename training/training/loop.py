@@ -66,8 +66,18 @@ class EpochTrainer(Protocol):
 
 
 class EpochLoop:
-    def __init__(self, trainer: EpochTrainer, *, epochs: int, peak_lr: float, warmup_fraction: float,
-                 budget: Budget, stop: StopSignal, checkpoints: CheckpointStore | None, is_master: bool) -> None:
+    def __init__(
+        self,
+        trainer: EpochTrainer,
+        *,
+        epochs: int,
+        peak_lr: float,
+        warmup_fraction: float,
+        budget: Budget,
+        stop: StopSignal,
+        checkpoints: CheckpointStore | None,
+        is_master: bool,
+    ) -> None:
         self.trainer = trainer
         self.epochs = epochs
         self.peak_lr = peak_lr
@@ -103,7 +113,8 @@ class EpochLoop:
         """(SIGTERM on any rank, budget spent on any rank); raises on every rank together when any
         rank's last step had a non-finite loss."""
         preempt, budget, bad = self.trainer.all_sum(
-            [float(self.stop.requested), float(self.budget.exhausted()), float(diverged)])
+            [float(self.stop.requested), float(self.budget.exhausted()), float(diverged)]
+        )
         if bad > 0:
             self._diverged()
         return preempt > 0, budget > 0
@@ -113,7 +124,8 @@ class EpochLoop:
         raise NonFiniteLoss(
             f"the {which} loss became NaN or infinite in epoch {state.epoch + 1} at step {state.step} "
             f"(peak learning_rate {self.peak_lr:g}); lower learning_rate or check the data for extreme values. "
-            "No model was written and no checkpoint was taken of the diverged weights")
+            "No model was written and no checkpoint was taken of the diverged weights"
+        )
 
     def run(self) -> list[dict[str, float]]:
         self._resume()
@@ -124,8 +136,9 @@ class EpochLoop:
             batches = self.trainer.batches(state.epoch)
             partial = state.partial or {"loss": 0.0, "correct": 0.0, "seen": 0.0, "seconds": 0.0}
             started, lr, diverged = time.monotonic(), 0.0, False
-            for batch in progress(batches[state.batch:], len(batches) - state.batch,
-                                  f"epoch {state.epoch + 1}/{self.epochs}"):
+            for batch in progress(
+                batches[state.batch :], len(batches) - state.batch, f"epoch {state.epoch + 1}/{self.epochs}"
+            ):
                 preempted, budget_spent = self._agree_to_stop(diverged)
                 if preempted:
                     partial["seconds"] += time.monotonic() - started
@@ -135,8 +148,9 @@ class EpochLoop:
                 if budget_spent:
                     log.info("time budget of %.0f s spent: ending in epoch %d", self.budget.seconds, state.epoch + 1)
                     break
-                lr = one_cycle(schedule_progress(state.step, total_steps, self.budget), self.peak_lr,
-                               self.warmup_fraction)
+                lr = one_cycle(
+                    schedule_progress(state.step, total_steps, self.budget), self.peak_lr, self.warmup_fraction
+                )
                 loss, correct, seen = self.trainer.train_batch(batch, lr, state.step)
                 diverged = not math.isfinite(loss)
                 partial["loss"] += loss
@@ -154,10 +168,17 @@ class EpochLoop:
             if not math.isfinite(val_loss):  # every rank computes the same figure: all raise together
                 self._diverged("validation")
             state.epoch += 1
-            metrics = EpochMetrics(epoch=state.epoch, epochs=self.epochs, train_loss=loss / max(seen, 1),
-                                   train_accuracy=correct / max(seen, 1), val_loss=val_loss, val_accuracy=val_accuracy,
-                                   lr=lr, epoch_time_s=time.monotonic() - started,
-                                   samples_per_s=seen / max(partial["seconds"], 1e-9))
+            metrics = EpochMetrics(
+                epoch=state.epoch,
+                epochs=self.epochs,
+                train_loss=loss / max(seen, 1),
+                train_accuracy=correct / max(seen, 1),
+                val_loss=val_loss,
+                val_accuracy=val_accuracy,
+                lr=lr,
+                epoch_time_s=time.monotonic() - started,
+                samples_per_s=seen / max(partial["seconds"], 1e-9),
+            )
             state.history.append(metrics.as_dict())
             state.batch, state.partial = 0, {}
             if self.is_master:  # one metric line per epoch for the whole job, as SageMaker scrapes every host

@@ -35,8 +35,9 @@ log = logging.getLogger(__name__)
 MODEL_DIR_NAME = "saved_model"
 
 
-def augment_waveforms(waves: np.ndarray, rng: np.random.Generator, noise_snr_db: float = 40.0,
-                      speed: float = 0.1) -> np.ndarray:
+def augment_waveforms(
+    waves: np.ndarray, rng: np.random.Generator, noise_snr_db: float = 40.0, speed: float = 0.1
+) -> np.ndarray:
     """Speed perturbation (a factor in [1 - speed, 1 + speed], as sox `speed`), time shift (up to 10%), gain
     and noise, its SNR over the whole clip drawn from [noise_snr_db, noise_snr_db + 20] dB.
 
@@ -60,7 +61,7 @@ def augment_waveforms(waves: np.ndarray, rng: np.random.Generator, noise_snr_db:
         elif shift < 0:
             out[i, shift:] = 0
     out *= rng.uniform(0.5, 1.5, size=(n, 1)).astype(np.float32)
-    power = np.mean(out ** 2, axis=1, keepdims=True) + 1e-10
+    power = np.mean(out**2, axis=1, keepdims=True) + 1e-10
     snr_db = rng.uniform(noise_snr_db, noise_snr_db + 20, size=(n, 1))
     out += rng.standard_normal(out.shape).astype(np.float32) * np.sqrt(power / 10 ** (snr_db / 10)).astype(np.float32)
     return np.clip(out, -1.0, 1.0)
@@ -85,16 +86,29 @@ class SyntheticMixture:
         if synthetic is None or ratio <= 0 or len(synthetic) == 0:
             return cls(real.inputs, real.labels, len(real), 0)
         if synthetic.class_names != real.class_names:
-            raise DataError(f"{synthetic.source}: classes {synthetic.class_names} differ from the train "
-                             f"channel's {real.class_names}")
+            raise DataError(
+                f"{synthetic.source}: classes {synthetic.class_names} differ from the train "
+                f"channel's {real.class_names}"
+            )
         if synthetic.inputs.shape[1:] != real.inputs.shape[1:]:
-            raise DataError(f"{synthetic.source}: inputs of shape {synthetic.inputs.shape[1:]} differ from the "
-                             f"train channel's {real.inputs.shape[1:]}")
+            raise DataError(
+                f"{synthetic.source}: inputs of shape {synthetic.inputs.shape[1:]} differ from the "
+                f"train channel's {real.inputs.shape[1:]}"
+            )
         per_batch = max(1, int(round(ratio * batch_size)))
-        log.info("synthetic channel %s: %d clips, %d per batch of %d real clips", synthetic.source,
-                 len(synthetic), per_batch, batch_size)
-        return cls(np.concatenate([real.inputs, synthetic.inputs]), np.concatenate([real.labels, synthetic.labels]),
-                   len(real), per_batch)
+        log.info(
+            "synthetic channel %s: %d clips, %d per batch of %d real clips",
+            synthetic.source,
+            len(synthetic),
+            per_batch,
+            batch_size,
+        )
+        return cls(
+            np.concatenate([real.inputs, synthetic.inputs]),
+            np.concatenate([real.labels, synthetic.labels]),
+            len(real),
+            per_batch,
+        )
 
     def add_synthetic(self, batches: Sequence[np.ndarray], seed: int, epoch: int) -> list[np.ndarray]:
         """Each real batch followed by its synthetic draw (seeded by seed and epoch, so resumable)."""
@@ -102,8 +116,9 @@ class SyntheticMixture:
             return list(batches)
         rng = np.random.default_rng([seed, epoch, 1])
         num_synthetic = len(self.labels) - self.num_real
-        return [np.concatenate([b, self.num_real + rng.integers(0, num_synthetic, size=self.per_batch)])
-                for b in batches]
+        return [
+            np.concatenate([b, self.num_real + rng.integers(0, num_synthetic, size=self.per_batch)]) for b in batches
+        ]
 
 
 def make_strategy(topo: Topology) -> tf.distribute.Strategy:
@@ -117,8 +132,15 @@ def make_strategy(topo: Topology) -> tf.distribute.Strategy:
 class MLPTrainer:
     """One worker's model, optimizer and data; implements `loop.EpochTrainer`."""
 
-    def __init__(self, hp: Hyperparameters, train: Dataset, validation: Dataset, topo: Topology,
-                 strategy: tf.distribute.Strategy, synthetic: Dataset | None = None) -> None:
+    def __init__(
+        self,
+        hp: Hyperparameters,
+        train: Dataset,
+        validation: Dataset,
+        topo: Topology,
+        strategy: tf.distribute.Strategy,
+        synthetic: Dataset | None = None,
+    ) -> None:
         self.hp = hp
         self.topo = topo
         self.world_size = len(topo.hosts)
@@ -135,8 +157,9 @@ class MLPTrainer:
             self.model = build_waveform_model(self.classifier, self.mfcc) if self.waveform_input else self.classifier
             self.optimizer = keras.optimizers.AdamW(learning_rate=hp.learning_rate, weight_decay=hp.weight_decay)
             self.optimizer.build(self.model.trainable_variables)
-        self.loss = keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=hp.label_smoothing,
-                                                         reduction="none")
+        self.loss = keras.losses.CategoricalCrossentropy(
+            from_logits=True, label_smoothing=hp.label_smoothing, reduction="none"
+        )
         self.global_batch_size = hp.batch_size + self.mixture.per_batch
         self.steps_per_epoch = max(1, len(train) // hp.batch_size)
         self._train_step = tf.function(self._distributed_step, reduce_retracing=True)
@@ -162,15 +185,21 @@ class MLPTrainer:
 
     def batches(self, epoch: int) -> Sequence[np.ndarray]:
         real = global_batches(len(self.train), self.hp.batch_size, self.hp.seed, epoch)
-        return [rank_share(b, self.topo.host_rank, self.world_size)
-                for b in self.mixture.add_synthetic(real, self.hp.seed, epoch)]
+        return [
+            rank_share(b, self.topo.host_rank, self.world_size)
+            for b in self.mixture.add_synthetic(real, self.hp.seed, epoch)
+        ]
 
     def train_batch(self, batch: np.ndarray, learning_rate: float, step: int) -> tuple[float, float, float]:
         self.optimizer.learning_rate.assign(learning_rate)
         inputs = self.mixture.inputs[batch]
         if self.waveform_input and self.hp.augment:
-            inputs = augment_waveforms(inputs, np.random.default_rng(step_seed(self.hp.seed, step, self.topo.rank)),
-                                       self.hp.noise_snr_db, self.hp.speed_perturbation)
+            inputs = augment_waveforms(
+                inputs,
+                np.random.default_rng(step_seed(self.hp.seed, step, self.topo.rank)),
+                self.hp.noise_snr_db,
+                self.hp.speed_perturbation,
+            )
         loss_sum, correct = self._train_step(tf.constant(inputs), tf.constant(self.mixture.labels[batch]))
         local = self.strategy.experimental_local_results  # this worker's replicas; ranks are summed by the loop
         return sum(float(v) for v in local(loss_sum)), sum(float(v) for v in local(correct)), float(len(batch))
@@ -181,8 +210,9 @@ class MLPTrainer:
         return self._all_sum(tf.constant(list(values), tf.float64)).numpy().tolist()
 
     def predict_logits(self, inputs: np.ndarray, batch_size: int = 512) -> np.ndarray:
-        return np.concatenate([self._predict(tf.constant(inputs[i:i + batch_size])).numpy()
-                               for i in range(0, len(inputs), batch_size)])
+        return np.concatenate(
+            [self._predict(tf.constant(inputs[i : i + batch_size])).numpy() for i in range(0, len(inputs), batch_size)]
+        )
 
     def validate(self) -> tuple[float, float]:
         """Every worker scores the whole (small) validation set, so the figures agree without a reduce."""
@@ -226,11 +256,18 @@ class MLPTrainer:
 
     def input_contract(self) -> dict[str, object]:
         contract: dict[str, object] = {
-            "kind": "audio", "features_in_model": self.waveform_input,
-            "feature_shape": list(self.config.feature_shape), "signatures": self.signatures}
+            "kind": "audio",
+            "features_in_model": self.waveform_input,
+            "feature_shape": list(self.config.feature_shape),
+            "signatures": self.signatures,
+        }
         if self.waveform_input:
-            contract.update(sample_rate=self.mfcc.sample_rate, num_samples=self.mfcc.num_samples,
-                            clip_seconds=self.mfcc.num_samples / self.mfcc.sample_rate, mfcc=self.mfcc.as_dict())
+            contract.update(
+                sample_rate=self.mfcc.sample_rate,
+                num_samples=self.mfcc.num_samples,
+                clip_seconds=self.mfcc.num_samples / self.mfcc.sample_rate,
+                mfcc=self.mfcc.as_dict(),
+            )
         return contract
 
 
@@ -238,5 +275,6 @@ def predict_with_artifact(path: Path, inputs: np.ndarray, batch_size: int = 512)
     """Probabilities from the exported SavedModel itself (waveforms or features)."""
     loaded = tf.saved_model.load(str(path))
     endpoint = loaded.serve if inputs.ndim == 2 else loaded.serve_features
-    return np.concatenate([endpoint(tf.constant(inputs[i:i + batch_size])).numpy()
-                           for i in range(0, len(inputs), batch_size)])
+    return np.concatenate(
+        [endpoint(tf.constant(inputs[i : i + batch_size])).numpy() for i in range(0, len(inputs), batch_size)]
+    )

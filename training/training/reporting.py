@@ -25,10 +25,12 @@ class EpochMetrics:
     samples_per_s: float
 
     def line(self) -> str:
-        return (f"epoch={self.epoch} epochs={self.epochs} train_loss={self.train_loss:.4f} "
-                f"train_accuracy={self.train_accuracy:.4f} val_loss={self.val_loss:.4f} "
-                f"val_accuracy={self.val_accuracy:.4f} lr={self.lr:.6f} epoch_time_s={self.epoch_time_s:.1f} "
-                f"samples_per_s={self.samples_per_s:.1f}")
+        return (
+            f"epoch={self.epoch} epochs={self.epochs} train_loss={self.train_loss:.4f} "
+            f"train_accuracy={self.train_accuracy:.4f} val_loss={self.val_loss:.4f} "
+            f"val_accuracy={self.val_accuracy:.4f} lr={self.lr:.6f} epoch_time_s={self.epoch_time_s:.1f} "
+            f"samples_per_s={self.samples_per_s:.1f}"
+        )
 
     def as_dict(self) -> dict[str, float]:
         return asdict(self)

@@ -14,7 +14,7 @@ import numpy as np
 def global_batches(num_samples: int, batch_size: int, seed: int, epoch: int) -> list[np.ndarray]:
     order = np.random.default_rng([seed, epoch]).permutation(num_samples)
     steps = max(1, num_samples // batch_size)
-    return [order[i * batch_size:(i + 1) * batch_size] for i in range(steps)]
+    return [order[i * batch_size : (i + 1) * batch_size] for i in range(steps)]
 
 
 def rank_share(batch: np.ndarray, rank: int, world_size: int) -> np.ndarray:

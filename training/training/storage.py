@@ -38,8 +38,10 @@ def check_writable(directory: Path, what: str) -> None:
         with tempfile.NamedTemporaryFile(dir=directory, prefix=".write-check-"):
             pass
     except OSError as error:
-        raise ConfigError(f"the {what} {directory} is not writable ({error.strerror or error}); the job "
-                          "would train and then lose its result") from None
+        raise ConfigError(
+            f"the {what} {directory} is not writable ({error.strerror or error}); the job "
+            "would train and then lose its result"
+        ) from None
 
 
 def check_output_folders(folders: dict[str, Path]) -> None:

@@ -45,15 +45,62 @@ log = logging.getLogger(__name__)
 MANIFEST = "synthesis.json"
 ENGINES = ("espeak-ng", "flite", "festival")
 # Debian package that provides each engine and its voices (what a training image needs).
-APT_PACKAGES = {"espeak-ng": ["espeak-ng"], "flite": ["flite"],
-                "festival": ["festival", "festvox-kallpc16k", "festvox-kdlpc16k", "festvox-us-slt-hts"]}
-ESPEAK_ACCENTS = ("en-us", "en-gb", "en-gb-scotland", "en-029", "en-us-nyc", "en-gb-x-rp", "en-gb-x-gbclan",
-                  "en-gb-x-gbcwmd")
+APT_PACKAGES = {
+    "espeak-ng": ["espeak-ng"],
+    "flite": ["flite"],
+    "festival": ["festival", "festvox-kallpc16k", "festvox-kdlpc16k", "festvox-us-slt-hts"],
+}
+ESPEAK_ACCENTS = (
+    "en-us",
+    "en-gb",
+    "en-gb-scotland",
+    "en-029",
+    "en-us-nyc",
+    "en-gb-x-rp",
+    "en-gb-x-gbclan",
+    "en-gb-x-gbcwmd",
+)
 # espeak-ng voice variants with a voiced source (whisper and croak variants left out).
-ESPEAK_VARIANTS = ("m1", "m2", "m3", "m4", "m5", "m6", "m7", "f1", "f2", "f3", "f4", "f5", "klatt", "klatt2",
-                   "klatt3", "klatt4", "adam", "andy", "annie", "anika", "aunty", "boris", "david", "edward", "gene",
-                   "iven", "john", "linda", "max", "michel", "norbert", "paul", "rob", "robert", "steph", "travis",
-                   "victor", "zac")
+ESPEAK_VARIANTS = (
+    "m1",
+    "m2",
+    "m3",
+    "m4",
+    "m5",
+    "m6",
+    "m7",
+    "f1",
+    "f2",
+    "f3",
+    "f4",
+    "f5",
+    "klatt",
+    "klatt2",
+    "klatt3",
+    "klatt4",
+    "adam",
+    "andy",
+    "annie",
+    "anika",
+    "aunty",
+    "boris",
+    "david",
+    "edward",
+    "gene",
+    "iven",
+    "john",
+    "linda",
+    "max",
+    "michel",
+    "norbert",
+    "paul",
+    "rob",
+    "robert",
+    "steph",
+    "travis",
+    "victor",
+    "zac",
+)
 FLITE_VOICES = ("kal", "kal16", "awb", "rms", "slt")
 FESTIVAL_VOICES = ("kal_diphone", "ked_diphone", "cmu_us_slt_arctic_hts")
 SAFE_NAME = re.compile(r"[^A-Za-z0-9.-]+")
@@ -120,8 +167,10 @@ def _speaker_id(index: int, engine: str, voice: str) -> str:
 def draw_speakers(count: int, engines: Sequence[str], seed: int) -> list[Speaker]:
     """`count` speakers spread over the engines in turn (espeak-ng gets the most voices: it has the most)."""
     if not engines:
-        raise DataError("no text-to-speech engine found; install one of them: apt-get install -y "
-                        + " ".join(p for e in ENGINES for p in APT_PACKAGES[e]))
+        raise DataError(
+            "no text-to-speech engine found; install one of them: apt-get install -y "
+            + " ".join(p for e in ENGINES for p in APT_PACKAGES[e])
+        )
     rng = np.random.default_rng(seed)
     weights = np.array([{"espeak-ng": 6.0, "flite": 2.0, "festival": 2.0}[e] for e in engines])
     chosen = rng.choice(len(engines), size=count, p=weights / weights.sum())
@@ -135,19 +184,29 @@ def draw_speakers(count: int, engines: Sequence[str], seed: int) -> list[Speaker
             voice, pitch, rate = str(rng.choice(FLITE_VOICES)), float(rng.integers(80, 230)), rng.uniform(0.8, 1.35)
         else:
             voice, pitch, rate = str(rng.choice(FESTIVAL_VOICES)), 0.0, rng.uniform(0.8, 1.35)
-        speakers.append(Speaker(
-            id=_speaker_id(i, engine, voice), engine=engine, voice=voice, pitch=pitch, rate=round(float(rate), 3),
-            vocal_tract=round(float(rng.uniform(0.85, 1.18)), 3), rt60_s=round(float(rng.uniform(0.05, 0.45)), 3),
-            wet=round(float(rng.uniform(0.05, 0.35)), 3), noise_snr_db=round(float(rng.uniform(35.0, 55.0)), 1),
-            noise_tilt=round(float(rng.uniform(0.0, 0.95)), 3)))
+        speakers.append(
+            Speaker(
+                id=_speaker_id(i, engine, voice),
+                engine=engine,
+                voice=voice,
+                pitch=pitch,
+                rate=round(float(rate), 3),
+                vocal_tract=round(float(rng.uniform(0.85, 1.18)), 3),
+                rt60_s=round(float(rng.uniform(0.05, 0.45)), 3),
+                wet=round(float(rng.uniform(0.05, 0.35)), 3),
+                noise_snr_db=round(float(rng.uniform(35.0, 55.0)), 1),
+                noise_tilt=round(float(rng.uniform(0.0, 0.95)), 3),
+            )
+        )
     return speakers
 
 
 def _run(command: list[str], what: str) -> None:
     result = subprocess.run(command, capture_output=True, text=True, timeout=120)
     if result.returncode != 0:
-        raise DataError(f"{what}: {' '.join(command[:3])} ... failed ({result.returncode}): "
-                        f"{result.stderr.strip()[:300]}")
+        raise DataError(
+            f"{what}: {' '.join(command[:3])} ... failed ({result.returncode}): {result.stderr.strip()[:300]}"
+        )
 
 
 def _scheme_string(text: str) -> str:
@@ -159,18 +218,46 @@ def speak(speaker: Speaker, words: Sequence[str], rate_scale: Sequence[float], f
     paths = [folder / f"{i}.wav" for i in range(len(words))]
     if speaker.engine == "espeak-ng":
         for word, scale, path in zip(words, rate_scale, paths, strict=True):
-            _run(["espeak-ng", "-v", speaker.voice, "-p", str(int(speaker.pitch)), "-s",
-                  str(int(round(speaker.rate * scale))), "-w", str(path), word], speaker.id)
+            _run(
+                [
+                    "espeak-ng",
+                    "-v",
+                    speaker.voice,
+                    "-p",
+                    str(int(speaker.pitch)),
+                    "-s",
+                    str(int(round(speaker.rate * scale))),
+                    "-w",
+                    str(path),
+                    word,
+                ],
+                speaker.id,
+            )
     elif speaker.engine == "flite":
         for word, scale, path in zip(words, rate_scale, paths, strict=True):
-            _run(["flite", "-voice", speaker.voice, "--setf", f"duration_stretch={speaker.rate / scale:.3f}",
-                  "--setf", f"int_f0_target_mean={speaker.pitch:.0f}", "-t", word, "-o", str(path)], speaker.id)
+            _run(
+                [
+                    "flite",
+                    "-voice",
+                    speaker.voice,
+                    "--setf",
+                    f"duration_stretch={speaker.rate / scale:.3f}",
+                    "--setf",
+                    f"int_f0_target_mean={speaker.pitch:.0f}",
+                    "-t",
+                    word,
+                    "-o",
+                    str(path),
+                ],
+                speaker.id,
+            )
     else:  # one festival process says every word
         script = [f"(voice_{speaker.voice})"]
         for word, scale, path in zip(words, rate_scale, paths, strict=True):
             script.append(f"(Parameter.set 'Duration_Stretch {speaker.rate / scale:.3f})")
-            script.append(f"(utt.save.wave (utt.synth (Utterance Text {_scheme_string(word)})) "
-                          f"{_scheme_string(str(path))} 'riff)")
+            script.append(
+                f"(utt.save.wave (utt.synth (Utterance Text {_scheme_string(word)})) {_scheme_string(str(path))} 'riff)"
+            )
         script_path = folder / "say.scm"
         script_path.write_text("\n".join(script) + "\n")
         _run(["festival", "-b", str(script_path)], speaker.id)
@@ -186,10 +273,10 @@ def trim(samples: np.ndarray, rate: int, margin_db: float = 40.0, pad_s: float =
     frames = len(samples) // hop
     if frames < 2:
         return samples
-    energy = 10 * np.log10(np.mean(samples[:frames * hop].reshape(frames, hop) ** 2, axis=1) + 1e-12)
+    energy = 10 * np.log10(np.mean(samples[: frames * hop].reshape(frames, hop) ** 2, axis=1) + 1e-12)
     voiced = np.flatnonzero(energy >= energy.max() - margin_db)
     pad = int(pad_s * rate)
-    return samples[max(0, voiced[0] * hop - pad):min(len(samples), (voiced[-1] + 1) * hop + pad)]
+    return samples[max(0, voiced[0] * hop - pad) : min(len(samples), (voiced[-1] + 1) * hop + pad)]
 
 
 def room(samples: np.ndarray, rate: int, speaker: Speaker, rng: np.random.Generator) -> np.ndarray:
@@ -197,12 +284,12 @@ def room(samples: np.ndarray, rate: int, speaker: Speaker, rng: np.random.Genera
     length = max(1, int(speaker.rt60_s * rate))
     t = np.arange(length) / rate
     tail = rng.standard_normal(length) * np.exp(-6.9 * t / speaker.rt60_s)  # -60 dB at rt60
-    tail /= np.sqrt(np.sum(tail ** 2)) + 1e-12
-    wet = fftconvolve(samples, tail)[:len(samples)]
+    tail /= np.sqrt(np.sum(tail**2)) + 1e-12
+    wet = fftconvolve(samples, tail)[: len(samples)]
     mixed = (1 - speaker.wet) * samples + speaker.wet * wet
     noise = lfilter([1.0], [1.0, -speaker.noise_tilt], rng.standard_normal(len(mixed)))
-    power = np.mean(mixed ** 2) + 1e-12
-    noise *= np.sqrt(power / 10 ** (speaker.noise_snr_db / 10) / (np.mean(noise ** 2) + 1e-12))
+    power = np.mean(mixed**2) + 1e-12
+    noise *= np.sqrt(power / 10 ** (speaker.noise_snr_db / 10) / (np.mean(noise**2) + 1e-12))
     return mixed + noise
 
 
@@ -223,8 +310,11 @@ def synthesize(settings: SynthesisSettings) -> dict[str, object]:
     engines = available_engines(settings.engines)
     missing = [e for e in settings.engines if e not in engines]
     if missing:
-        log.warning("text-to-speech engine(s) not installed, left out: %s (apt-get install -y %s)",
-                    ", ".join(missing), " ".join(p for e in missing for p in APT_PACKAGES[e]))
+        log.warning(
+            "text-to-speech engine(s) not installed, left out: %s (apt-get install -y %s)",
+            ", ".join(missing),
+            " ".join(p for e in missing for p in APT_PACKAGES[e]),
+        )
     speakers = draw_speakers(settings.speakers, engines, settings.seed)
     settings.out.mkdir(parents=True, exist_ok=True)
     for label in settings.labels:
@@ -246,19 +336,30 @@ def synthesize(settings: SynthesisSettings) -> dict[str, object]:
                 for word_path, label in zip(raw, settings.labels, strict=True):
                     clip = render(word_path, speaker, settings.sample_rate, rng)
                     name = f"{SAFE_NAME.sub('-', label).replace('_', '-')}_{speaker.id}_{take}.wav"
-                    wavfile.write(settings.out / label / name, settings.sample_rate,
-                                  (np.clip(clip, -1, 1) * 32767).astype(np.int16))
+                    wavfile.write(
+                        settings.out / label / name,
+                        settings.sample_rate,
+                        (np.clip(clip, -1, 1) * 32767).astype(np.int16),
+                    )
                     clips += 1
                 shutil.rmtree(folder)
             log.info("speaker %d/%d %s done", number + 1, len(speakers), speaker.id)
     if clips == 0:
         raise DataError(f"{settings.out}: no clip synthesized; every engine call failed")
     manifest: dict[str, object] = {
-        "schema_version": 1, "words": list(settings.words), "labels": list(settings.labels),
-        "sample_rate": settings.sample_rate, "takes": settings.takes, "seed": settings.seed,
-        "rate_jitter": settings.rate_jitter, "engines": {e: _engine_version(e) for e in engines},
-        "engines_missing": missing, "clips": clips, "failed_speakers": sorted(set(failed)),
-        "speakers": [asdict(s) for s in speakers if s.id not in failed]}
+        "schema_version": 1,
+        "words": list(settings.words),
+        "labels": list(settings.labels),
+        "sample_rate": settings.sample_rate,
+        "takes": settings.takes,
+        "seed": settings.seed,
+        "rate_jitter": settings.rate_jitter,
+        "engines": {e: _engine_version(e) for e in engines},
+        "engines_missing": missing,
+        "clips": clips,
+        "failed_speakers": sorted(set(failed)),
+        "speakers": [asdict(s) for s in speakers if s.id not in failed],
+    }
     (settings.out / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
     return manifest
 
@@ -290,15 +391,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     words = _split(args.words)
     try:
-        settings = SynthesisSettings(words=words, labels=_split(args.labels) if args.labels else words, out=args.out,
-                                     speakers=args.speakers, takes=args.takes, sample_rate=args.sample_rate,
-                                     seed=args.seed, engines=_split(args.engines))
+        settings = SynthesisSettings(
+            words=words,
+            labels=_split(args.labels) if args.labels else words,
+            out=args.out,
+            speakers=args.speakers,
+            takes=args.takes,
+            sample_rate=args.sample_rate,
+            seed=args.seed,
+            engines=_split(args.engines),
+        )
         manifest = synthesize(settings)
     except DataError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    print(f"{manifest['clips']} clips from {len(manifest['speakers'])} synthetic speakers "  # type: ignore[arg-type]
-          f"({', '.join(manifest['engines'])}) in {args.out}")  # type: ignore[arg-type]
+    print(
+        f"{manifest['clips']} clips from {len(manifest['speakers'])} synthetic speakers "  # type: ignore[arg-type]
+        f"({', '.join(manifest['engines'])}) in {args.out}"
+    )  # type: ignore[arg-type]
     return 0
 
 

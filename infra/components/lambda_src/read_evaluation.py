@@ -3,6 +3,7 @@
 The Lambda's inline code is evaluation_tarball.py (`read_evaluation`, `EvaluationMissing`) followed by
 this file: see infra/components/evaluation.py.
 """
+
 import os
 
 import boto3
@@ -15,7 +16,7 @@ def handler(event, _context):
     model_uri = event["model_artifacts"]
     if not model_uri.startswith("s3://") or not model_uri.endswith("/output/model.tar.gz"):
         raise ValueError(f"not a training job model artifact: {model_uri}")
-    bucket, _, key = model_uri[len("s3://"):].partition("/")
+    bucket, _, key = model_uri[len("s3://") :].partition("/")
     if bucket != os.environ["ARTIFACT_BUCKET"]:
         raise ValueError(f"{bucket} is not the artifact bucket")
     key = key[: -len("model.tar.gz")] + "output.tar.gz"

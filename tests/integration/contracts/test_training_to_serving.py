@@ -21,13 +21,20 @@ from tests.helpers.opt_ml import make_opt_ml
 from tests.helpers.synthetic import image, tone, write_fsdd_folder, write_image_folder, write_wav
 
 
-@pytest.mark.parametrize("rate, dtype, channels, seconds", [
-    (8000, "int16", 1, 0.6), (44100, "int16", 2, 1.3), (22050, "uint8", 1, 0.9), (16000, "float32", 2, 2.0),
-    (11025, "int16", 1, 0.2),
-])
+@pytest.mark.parametrize(
+    "rate, dtype, channels, seconds",
+    [
+        (8000, "int16", 1, 0.6),
+        (44100, "int16", 2, 1.3),
+        (22050, "uint8", 1, 0.9),
+        (16000, "float32", 2, 2.0),
+        (11025, "int16", 1, 0.2),
+    ],
+)
 def test_wav_files_decode_identically_on_both_sides(tmp_path, rate, dtype, channels, seconds):
-    path = write_wav(tmp_path / "clip.wav", tone(700.0, np.random.default_rng(rate), rate, seconds), rate, dtype,
-                     channels)
+    path = write_wav(
+        tmp_path / "clip.wav", tone(700.0, np.random.default_rng(rate), rate, seconds), rate, dtype, channels
+    )
     training_side = load_waveform(path, 8000, 8000)
     serving_side = decode_wav(path.read_bytes(), 8000, 8000)
     assert serving_side.dtype == training_side.dtype == np.float32

@@ -21,10 +21,12 @@ from tests.helpers.inference_server import ServerProcess
 ATTRIBUTES = "X-Amzn-SageMaker-Custom-Attributes"
 
 
-def post(url: str, body: bytes, content_type: str, headers: dict[str, str] | None = None,
-         timeout: float = 60) -> tuple[int, dict[str, str], bytes]:
-    request = urllib.request.Request(url + "/invocations", data=body, method="POST",
-                                     headers={"Content-Type": content_type, **(headers or {})})
+def post(
+    url: str, body: bytes, content_type: str, headers: dict[str, str] | None = None, timeout: float = 60
+) -> tuple[int, dict[str, str], bytes]:
+    request = urllib.request.Request(
+        url + "/invocations", data=body, method="POST", headers={"Content-Type": content_type, **(headers or {})}
+    )
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             return response.status, dict(response.headers), response.read()
@@ -41,8 +43,11 @@ def _server(model_dir: Path, log: Path, env: dict[str, str] | None = None) -> It
 @pytest.fixture(scope="module")
 def explained_cnn_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     root = tmp_path_factory.mktemp("explain_cnn")
-    yield from _server(build_explained_cnn(root / "model"), root / "server.log",
-                       {"INFERENCE_MAX_CONCURRENT_EXPLANATIONS": "1", "INFERENCE_EXPLAIN_DEADLINE_S": "5"})
+    yield from _server(
+        build_explained_cnn(root / "model"),
+        root / "server.log",
+        {"INFERENCE_MAX_CONCURRENT_EXPLANATIONS": "1", "INFERENCE_EXPLAIN_DEADLINE_S": "5"},
+    )
 
 
 @pytest.fixture(scope="module")
@@ -53,13 +58,22 @@ def explained_mlp_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S
 
 @pytest.mark.slow
 def test_cnn_integrated_gradients_json_beside_top_k(explained_cnn_server: ServerProcess) -> None:
-    status, headers, body = post(explained_cnn_server.url, png_bytes(random_pixels(3)), "image/png",
-                                 {ATTRIBUTES: "top_k=2;explain=integrated_gradients"})
+    status, headers, body = post(
+        explained_cnn_server.url,
+        png_bytes(random_pixels(3)),
+        "image/png",
+        {ATTRIBUTES: "top_k=2;explain=integrated_gradients"},
+    )
     assert status == 200, body
     document = json.loads(body)
-    assert document["explanation"] == {"method": "integrated_gradients", "output": "logit",
-                                       "layout": ["height", "width"], "steps": 32, "rule": "gauss_legendre",
-                                       "baseline": "zeros (black image)"}
+    assert document["explanation"] == {
+        "method": "integrated_gradients",
+        "output": "logit",
+        "layout": ["height", "width"],
+        "steps": 32,
+        "rule": "gauss_legendre",
+        "baseline": "zeros (black image)",
+    }
     (prediction,) = document["predictions"]
     assert len(prediction["top_k"]) == 2
     explanation = prediction["explanation"]
@@ -73,13 +87,18 @@ def test_cnn_integrated_gradients_json_beside_top_k(explained_cnn_server: Server
 def test_cnn_png_overlay_and_requested_target(explained_cnn_server: ServerProcess) -> None:
     from PIL import Image
 
-    status, headers, body = post(explained_cnn_server.url, png_bytes(random_pixels(4)), "image/png",
-                                 {ATTRIBUTES: "explain=gxi;target=cat", "Accept": "image/png"})
+    status, headers, body = post(
+        explained_cnn_server.url,
+        png_bytes(random_pixels(4)),
+        "image/png",
+        {ATTRIBUTES: "explain=gxi;target=cat", "Accept": "image/png"},
+    )
     assert status == 200, body
     assert headers["content-type"] == "image/png"
     assert Image.open(io.BytesIO(body)).size == (224, 224)  # 32 px, 7x nearest neighbour
-    status, _, body = post(explained_cnn_server.url, png_bytes(random_pixels(4)), "image/png",
-                           {ATTRIBUTES: "explain=gxi;target=cat"})
+    status, _, body = post(
+        explained_cnn_server.url, png_bytes(random_pixels(4)), "image/png", {ATTRIBUTES: "explain=gxi;target=cat"}
+    )
     assert json.loads(body)["predictions"][0]["explanation"]["target"] == {"index": 2, "label": "cat"}
 
 
@@ -89,14 +108,16 @@ def test_explanations_beyond_the_limit_get_429_and_predictions_go_on(explained_c
     slow: dict[str, int] = {}
 
     def long_explanation() -> None:
-        slow["status"] = post(explained_cnn_server.url, npy_bytes(images), "application/x-npy",
-                              {ATTRIBUTES: "explain=ig;steps=256"})[0]
+        slow["status"] = post(
+            explained_cnn_server.url, npy_bytes(images), "application/x-npy", {ATTRIBUTES: "explain=ig;steps=256"}
+        )[0]
 
     thread = threading.Thread(target=long_explanation)
     thread.start()
     time.sleep(0.5)  # the long one holds the only slot (8 rows x 256 steps: seconds)
-    status, headers, body = post(explained_cnn_server.url, png_bytes(random_pixels(5)), "image/png",
-                                 {ATTRIBUTES: "explain=gxi"})
+    status, headers, body = post(
+        explained_cnn_server.url, png_bytes(random_pixels(5)), "image/png", {ATTRIBUTES: "explain=gxi"}
+    )
     prediction = post(explained_cnn_server.url, png_bytes(random_pixels(5)), "image/png")
     thread.join()
     assert status == 429, body
@@ -106,8 +127,11 @@ def test_explanations_beyond_the_limit_get_429_and_predictions_go_on(explained_c
     assert prediction[0] == 200 and "explanation" not in json.loads(prediction[2])["predictions"][0]
     assert slow["status"] in (200, 503)  # done, or stopped at its deadline on a busy machine
     deadline = time.monotonic() + 10  # the slot comes back once the thread has stopped
-    while (status := post(explained_cnn_server.url, png_bytes(random_pixels(5)), "image/png",
-                          {ATTRIBUTES: "explain=gxi"})[0]) == 429 and time.monotonic() < deadline:
+    while (
+        status := post(explained_cnn_server.url, png_bytes(random_pixels(5)), "image/png", {ATTRIBUTES: "explain=gxi"})[
+            0
+        ]
+    ) == 429 and time.monotonic() < deadline:
         time.sleep(0.2)
     assert status == 200
 
@@ -115,8 +139,9 @@ def test_explanations_beyond_the_limit_get_429_and_predictions_go_on(explained_c
 @pytest.mark.slow
 def test_bad_explain_attributes_are_400(explained_cnn_server: ServerProcess) -> None:
     for attributes in ("explain=shap", "explain=ig;steps=0", "explain=ig;target=zebra"):
-        status, _, body = post(explained_cnn_server.url, png_bytes(random_pixels(1)), "image/png",
-                               {ATTRIBUTES: attributes})
+        status, _, body = post(
+            explained_cnn_server.url, png_bytes(random_pixels(1)), "image/png", {ATTRIBUTES: attributes}
+        )
         assert status == 400 and json.loads(body)["error"] == "bad_request", (attributes, body)
     rows = np.zeros((9, 3, 32, 32), np.float32)  # over INFERENCE_MAX_EXPLAIN_ROWS (8)
     status, _, body = post(explained_cnn_server.url, npy_bytes(rows), "application/x-npy", {ATTRIBUTES: "explain=gxi"})
@@ -135,8 +160,7 @@ def test_mlp_waveform_explanation_per_frame_coefficient_and_time_span(explained_
     assert len(explanation["frames"]) == 61 and len(explanation["coefficients"]) == 20
     spans = explanation["time_spans"]
     assert spans[1] == {"start_s": 0.016, "end_s": 0.048, "attribution": pytest.approx(explanation["frames"][1])}
-    status, _, _ = post(explained_mlp_server.url, wav, "audio/wav",
-                        {ATTRIBUTES: "explain=ig", "Accept": "image/png"})
+    status, _, _ = post(explained_mlp_server.url, wav, "audio/wav", {ATTRIBUTES: "explain=ig", "Accept": "image/png"})
     assert status == 406
 
 
@@ -150,9 +174,12 @@ def test_an_artifact_without_an_explanation_path_gets_a_clear_400(cnn_server: Se
 
 
 @pytest.mark.slow
-def test_client_explain_writes_pngs_beside_the_inputs(explained_cnn_server: ServerProcess,
-                                                      explained_mlp_server: ServerProcess, tmp_path: Path,
-                                                      capsys: pytest.CaptureFixture[str]) -> None:
+def test_client_explain_writes_pngs_beside_the_inputs(
+    explained_cnn_server: ServerProcess,
+    explained_mlp_server: ServerProcess,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     from inference.client import main
     from PIL import Image
 

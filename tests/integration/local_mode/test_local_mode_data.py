@@ -25,8 +25,9 @@ def test_sample_images_are_rgb_png_digit_folders_with_a_disjoint_held_out_split(
 
 
 def test_sample_audio_is_8khz_fsdd_named_with_a_held_out_speaker(tmp_path):
-    train, held_out, samples = write_spoken_digits(tmp_path, speakers=("ada", "ben"), held_out_speaker="ben",
-                                                   per_digit=2)
+    train, held_out, samples = write_spoken_digits(
+        tmp_path, speakers=("ada", "ben"), held_out_speaker="ben", per_digit=2
+    )
     assert len(list(train.iterdir())) == 20 and len(samples) == 20
     assert all(FSDD.match(p.name) for p in train.iterdir())
     assert {p.name.split("_")[1] for p in train.iterdir()} == {"ada"}
@@ -88,18 +89,24 @@ def test_user_fsdd_audio_holds_out_a_whole_speaker(tmp_path):
 def test_user_npz_features_are_split_and_held_out_rows_written_as_npy(tmp_path):
     (tmp_path / "mine").mkdir()
     rng = np.random.default_rng(0)
-    np.savez(tmp_path / "mine" / "part.npz", features=rng.normal(size=(40, 61, 20)).astype(np.float32),
-             labels=np.repeat(np.arange(4), 10))
+    np.savez(
+        tmp_path / "mine" / "part.npz",
+        features=rng.normal(size=(40, 61, 20)).astype(np.float32),
+        labels=np.repeat(np.arange(4), 10),
+    )
     data = audio_data(tmp_path / "mine", tmp_path / "work", fraction=0.2, limit=100)
     with np.load(data.train / "features.npz") as train, np.load(data.held_out / "features.npz") as held:
         assert len(train["labels"]) == 32 and len(held["labels"]) == 8
     assert len(data.samples) == 8 and np.load(data.samples[0].path).shape == (61, 20)
 
 
-@pytest.mark.parametrize("layout, message", [
-    ({}, "empty"),
-    ({"only/a.png": b"x"}, "only one class"),
-])
+@pytest.mark.parametrize(
+    "layout, message",
+    [
+        ({}, "empty"),
+        ({"only/a.png": b"x"}, "only one class"),
+    ],
+)
 def test_unusable_image_folders_are_refused_with_a_cause(tmp_path, layout, message):
     (tmp_path / "mine").mkdir()
     for name, content in layout.items():

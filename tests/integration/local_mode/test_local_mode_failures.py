@@ -78,9 +78,14 @@ def test_a_failed_training_shows_the_jobs_failure_reason(tmp_path):
 def test_an_interrupt_during_training_stops_the_job_too(tmp_path, signum, code):
     output = tmp_path / "local"
     # As a terminal delivers Ctrl-C (a shell's background job would inherit SIGINT ignored).
-    process = subprocess.Popen(local_mode_command(output, free_port()), cwd=REPO, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True,
-                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    process = subprocess.Popen(
+        local_mode_command(output, free_port()),
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     assert process.stdout is not None
     for line in process.stdout:  # wait until the training job runs
         if line.startswith("[train cnn]"):

@@ -63,8 +63,9 @@ def test_the_report_holds_accuracy_latency_and_where_things_are(smoke_run):
         predictions = json.loads((smoke_run.output / "predictions" / f"{entry['model']}.json").read_text())
         server = entry["server"]
         assert server["num_samples"] == len(predictions) == entry["held_out_samples"]
-        assert server["accuracy"] == pytest.approx(sum(p["predicted"] == p["label"] for p in predictions)
-                                                   / len(predictions), abs=1e-4)
+        assert server["accuracy"] == pytest.approx(
+            sum(p["predicted"] == p["label"] for p in predictions) / len(predictions), abs=1e-4
+        )
         # The job's evaluation.json covers the same held-out set (its test channel) with the same model.
         assert entry["training_evaluation"]["split"] == "test"
         assert entry["training_evaluation"]["num_samples"] == len(predictions)

@@ -1,6 +1,7 @@
 """Fixtures of the review tests. Throwaway repositories made from the project, committed as the base;
 the base is synthesized once, then each kind of change is made in its own repository's working tree and
 reviewed against that base, two reviews at a time (synth is what costs time)."""
+
 from __future__ import annotations
 
 import json
@@ -21,18 +22,27 @@ CONTEXT = {"env": "dev"}
 
 
 def add_tag(repo: Path) -> None:
-    edit(repo / "infra" / "application.py", 'Tags.of(stack).add("environment", settings.env)',
-         'Tags.of(stack).add("environment", settings.env)\n            Tags.of(stack).add("owner", "ml-platform")')
+    edit(
+        repo / "infra" / "application.py",
+        'Tags.of(stack).add("environment", settings.env)',
+        'Tags.of(stack).add("environment", settings.env)\n            Tags.of(stack).add("owner", "ml-platform")',
+    )
 
 
 def rename_data_bucket(repo: Path) -> None:
-    edit(repo / "infra" / "stacks" / "storage_stack.py", 'bucket_name(settings, "data")',
-         'bucket_name(settings, "dataset")')
+    edit(
+        repo / "infra" / "stacks" / "storage_stack.py",
+        'bucket_name(settings, "data")',
+        'bucket_name(settings, "dataset")',
+    )
 
 
 def widen_s3_access(repo: Path) -> None:
-    edit(repo / "infra" / "components" / "common.py",
-         'resources=[bucket.arn_for_objects(f"{prefix}/*")]', 'resources=[bucket.arn_for_objects("*")]')
+    edit(
+        repo / "infra" / "components" / "common.py",
+        'resources=[bucket.arn_for_objects(f"{prefix}/*")]',
+        'resources=[bucket.arn_for_objects("*")]',
+    )
 
 
 def change_instance_types(repo: Path) -> None:
@@ -55,17 +65,36 @@ class Result:
         """The body of one `## title` section of review.md."""
         start = self.text.index(f"## {title}")
         end = self.text.find("\n## ", start + 1)
-        return self.text[start:end if end > 0 else None]
+        return self.text[start : end if end > 0 else None]
 
 
-def run_review(repo: Path, base: Path, work: Path, *args: str, head: Path | None = None,
-               env: dict[str, str] | None = None) -> Result:
+def run_review(
+    repo: Path, base: Path, work: Path, *args: str, head: Path | None = None, env: dict[str, str] | None = None
+) -> Result:
     output = work / "review.md"
-    cmd = [sys.executable, "-m", "review", "--repo", str(repo), "--base-assembly", str(base), "--output", str(output),
-           "--quiet", *[a for k, v in CONTEXT.items() for a in ("-c", f"{k}={v}")], *args]
+    cmd = [
+        sys.executable,
+        "-m",
+        "review",
+        "--repo",
+        str(repo),
+        "--base-assembly",
+        str(base),
+        "--output",
+        str(output),
+        "--quiet",
+        *[a for k, v in CONTEXT.items() for a in ("-c", f"{k}={v}")],
+        *args,
+    ]
     cmd += ["--head-assembly", str(head)] if head else ["--keep", str(work / "kept")]
-    done = subprocess.run(cmd, cwd=PROJECT, capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "ALLOW_DESTRUCTIVE": "", **(env or {})})
+    done = subprocess.run(
+        cmd,
+        cwd=PROJECT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "ALLOW_DESTRUCTIVE": "", **(env or {})},
+    )
     assert output.is_file(), done.stderr[-3000:]
     return Result(repo, done.returncode, output.read_text(), done.stderr, head or work / "kept" / "head.out")
 
@@ -84,6 +113,7 @@ def base_assembly(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def reviewed(base_assembly, tmp_path_factory) -> dict[str, Result]:
     """Each change of CHANGES in its own repository, reviewed against the base; two at a time."""
+
     def one(name: str) -> Result:
         repo = make_repo(tmp_path_factory.mktemp(f"repo-{name}"))
         CHANGES[name](repo)

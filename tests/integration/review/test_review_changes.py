@@ -1,4 +1,5 @@
 """`python -m review` over four kinds of change (see conftest.CHANGES), each against the same base."""
+
 from __future__ import annotations
 
 import re
@@ -25,9 +26,11 @@ def test_replacing_the_data_bucket_fails_the_review(reviewed, rerun):
     assert "BLOCKED" in result.text
     destructive = result.section("Destructive changes to stateful resources")
     # the bucket has a fixed name: the replacement is not only data loss, the deploy itself fails
-    assert re.search(r"\*\*S3 bucket\*\* `elasticml-dev-storage/Data/Bucket` \(AWS::S3::Bucket \w+\) would be "
-                     r"\*\*replaced, which fails at deploy\*\*: forced by BucketName; it has the fixed name",
-                     destructive), destructive
+    assert re.search(
+        r"\*\*S3 bucket\*\* `elasticml-dev-storage/Data/Bucket` \(AWS::S3::Bucket \w+\) would be "
+        r"\*\*replaced, which fails at deploy\*\*: forced by BucketName; it has the fixed name",
+        destructive,
+    ), destructive
     assert "Artifacts/Bucket" not in destructive and "AccessLogs" not in destructive
     assert "destructive change" in result.stderr
 
@@ -41,12 +44,18 @@ def test_an_iam_widening_is_reported(reviewed):
     result = reviewed["widen_s3_access"]
     assert result.returncode == 0, result.stderr[-3000:]  # widening is for the reviewer; it does not block
     widening = result.section("Access widening")
-    assert re.search(r"`elasticml-dev-training` IAM Statement Changes: Resource: arn:\$\{AWS::Partition\}"
-                     r":s3:::elasticml-dev-data-\S+/\* \| Effect: Allow \| Action: s3:GetObject", widening), widening
+    assert re.search(
+        r"`elasticml-dev-training` IAM Statement Changes: Resource: arn:\$\{AWS::Partition\}"
+        r":s3:::elasticml-dev-data-\S+/\* \| Effect: Allow \| Action: s3:GetObject",
+        widening,
+    ), widening
     assert "narrow access" in widening  # the per-prefix statements it replaces
     appeared = result.section("cdk-nag findings").split("Disappeared:")[0]
-    assert re.search(r"- open `AwsSolutions-IAM5\[Resource::arn:<AWS::Partition>:s3:::elasticml-dev-data-"
-                     r"<AWS::AccountId>-<AWS::Region>/\*\]` on `elasticml-dev-training/", appeared), appeared
+    assert re.search(
+        r"- open `AwsSolutions-IAM5\[Resource::arn:<AWS::Partition>:s3:::elasticml-dev-data-"
+        r"<AWS::AccountId>-<AWS::Region>/\*\]` on `elasticml-dev-training/",
+        appeared,
+    ), appeared
     assert "No stateful resource is replaced or deleted." in result.text
 
 
@@ -55,12 +64,16 @@ def test_instance_type_changes_move_cost_by_the_price_table(reviewed, prices):
     hours, runs = prices["hours_per_month"], prices["training_runs_per_month"]
     minimum = setting(result.repo, "dev.serving.cnn.min_capacity")
     pattern = prices["traffic_pattern"]  # a mode that scales to zero is priced for it (review/cost.py)
-    instance_hours = minimum * hours if minimum else pattern["active_days_per_month"] * (
-        pattern["active_hours_per_day"] + pattern["scale_in_tail_hours"])
+    instance_hours = (
+        minimum * hours
+        if minimum
+        else pattern["active_days_per_month"] * (pattern["active_hours_per_day"] + pattern["scale_in_tail_hours"])
+    )
     training_hours = setting(result.repo, "dev.training.mlp.max_runtime_s") / 3600
     serving_delta = round((prices["hosting"]["ml.c5.2xlarge"] - prices["hosting"]["ml.c5.xlarge"]) * instance_hours, 2)
-    training_delta = round((prices["training"]["ml.c5.xlarge"] - prices["training"]["ml.c5.2xlarge"])
-                           * training_hours * runs, 2)
+    training_delta = round(
+        (prices["training"]["ml.c5.xlarge"] - prices["training"]["ml.c5.2xlarge"]) * training_hours * runs, 2
+    )
     assert serving_delta > 0 > training_delta
 
     assert result.returncode == 0, result.stderr[-3000:]

@@ -1,5 +1,6 @@
 """`make review` prices a serving-mode change: realtime pays its minimum around the clock; a mode that
 scales to zero pays one instance for the hours the traffic pattern of prices.json keeps it up."""
+
 from __future__ import annotations
 
 import pytest
@@ -13,12 +14,17 @@ def template(*, managed=None, async_config=None, target_min=1, instance_type="ml
         variant["ManagedInstanceScaling"] = managed
     config = {"ProductionVariants": [variant], **({"AsyncInferenceConfig": async_config} if async_config else {})}
     resources = {
-        "E": {"Type": "AWS::SageMaker::Endpoint", "Properties": {"EndpointName": "e",
-                                                                 "EndpointConfigName": {"Fn::GetAtt": ["C", "X"]}}},
-        "C": {"Type": "AWS::SageMaker::EndpointConfig", "Properties": config}}
+        "E": {
+            "Type": "AWS::SageMaker::Endpoint",
+            "Properties": {"EndpointName": "e", "EndpointConfigName": {"Fn::GetAtt": ["C", "X"]}},
+        },
+        "C": {"Type": "AWS::SageMaker::EndpointConfig", "Properties": config},
+    }
     resource_id = "inference-component/e-component" if managed else "endpoint/e/variant/AllTraffic"
-    resources["T"] = {"Type": "AWS::ApplicationAutoScaling::ScalableTarget",
-                      "Properties": {"ResourceId": resource_id, "MinCapacity": target_min, "MaxCapacity": 2}}
+    resources["T"] = {
+        "Type": "AWS::ApplicationAutoScaling::ScalableTarget",
+        "Properties": {"ResourceId": resource_id, "MinCapacity": target_min, "MaxCapacity": 2},
+    }
     return {"Resources": resources}
 
 
@@ -39,7 +45,8 @@ def test_realtime_to_a_zero_mode_is_priced_for_the_traffic_pattern(after):
     prices = cost.load_prices()
     pattern = prices.traffic_pattern
     assert pattern.instance_hours_per_month == pattern.active_days_per_month * (
-        pattern.active_hours_per_day + pattern.scale_in_tail_hours)
+        pattern.active_hours_per_day + pattern.scale_in_tail_hours
+    )
     [change] = cost.cost_changes("s", REALTIME, after, prices)
     rate = prices.hosting["ml.c5.xlarge"]
     assert change.monthly_before == pytest.approx(rate * prices.hours_per_month, abs=0.01)

@@ -1,4 +1,5 @@
 """The review's parts on their own: the CLI diff parser, the classification, the default base."""
+
 from __future__ import annotations
 
 import json
@@ -10,37 +11,69 @@ import pytest
 from review import classify, cost, gitref
 from review.cdkdiff import diff_templates
 
-ROLE = {"Type": "AWS::IAM::Role", "Properties": {"AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [
-    {"Action": "sts:AssumeRole", "Effect": "Allow", "Principal": {"Service": "sagemaker.amazonaws.com"}}]}}}
+ROLE = {
+    "Type": "AWS::IAM::Role",
+    "Properties": {
+        "AssumeRolePolicyDocument": {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Action": "sts:AssumeRole", "Effect": "Allow", "Principal": {"Service": "sagemaker.amazonaws.com"}}
+            ],
+        }
+    },
+}
 
 
 def _policy(*statements):
-    return {"Type": "AWS::IAM::Policy", "Properties": {"PolicyName": "p", "Roles": [{"Ref": "JobRole"}],
-                                                        "PolicyDocument": {"Version": "2012-10-17",
-                                                                           "Statement": list(statements)}}}
+    return {
+        "Type": "AWS::IAM::Policy",
+        "Properties": {
+            "PolicyName": "p",
+            "Roles": [{"Ref": "JobRole"}],
+            "PolicyDocument": {"Version": "2012-10-17", "Statement": list(statements)},
+        },
+    }
 
 
-BASE = {"Resources": {
-    "TrainingLogs1234": {"Type": "AWS::Logs::LogGroup", "Properties": {"RetentionInDays": 7}},
-    "ProjectKey99EBDA78": {"Type": "AWS::KMS::Key", "Properties": {"KeyPolicy": {}}, "DeletionPolicy": "Retain"},
-    "DataBucketE6B0FAA8": {"Type": "AWS::S3::Bucket", "Properties": {"BucketName": "a"}},
-    "Endpoint8024A810": {"Type": "AWS::SageMaker::Endpoint",
-                         "Properties": {"EndpointName": "e1", "EndpointConfigName": "c"}},
-    "JobRole": ROLE,
-    "OldPolicy": _policy({"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"}),
-}}
-HEAD = {"Resources": {
-    "AlarmsTopic5678": {"Type": "AWS::SNS::Topic"},
-    "DataBucketE6B0FAA8": {"Type": "AWS::S3::Bucket", "Properties": {"BucketName": "b", "Tags": [
-        {"Key": "x", "Value": "y"}]}},
-    "Endpoint8024A810": {"Type": "AWS::SageMaker::Endpoint",
-                         "Properties": {"EndpointName": "e2", "EndpointConfigName": "c"}},
-    "JobRole": ROLE,
-    "JobPolicy": _policy({"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"], "Resource": "*"},
-                         {"Effect": "Deny", "Action": "sns:Publish", "Resource": {"Ref": "AlarmsTopic5678"}}),
-    "Sg": {"Type": "AWS::EC2::SecurityGroup", "Properties": {"GroupDescription": "d", "SecurityGroupIngress": [
-        {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "CidrIp": "0.0.0.0/0"}]}},
-}, "Outputs": {"TopicArn": {"Value": {"Ref": "AlarmsTopic5678"}}}}
+BASE = {
+    "Resources": {
+        "TrainingLogs1234": {"Type": "AWS::Logs::LogGroup", "Properties": {"RetentionInDays": 7}},
+        "ProjectKey99EBDA78": {"Type": "AWS::KMS::Key", "Properties": {"KeyPolicy": {}}, "DeletionPolicy": "Retain"},
+        "DataBucketE6B0FAA8": {"Type": "AWS::S3::Bucket", "Properties": {"BucketName": "a"}},
+        "Endpoint8024A810": {
+            "Type": "AWS::SageMaker::Endpoint",
+            "Properties": {"EndpointName": "e1", "EndpointConfigName": "c"},
+        },
+        "JobRole": ROLE,
+        "OldPolicy": _policy({"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"}),
+    }
+}
+HEAD = {
+    "Resources": {
+        "AlarmsTopic5678": {"Type": "AWS::SNS::Topic"},
+        "DataBucketE6B0FAA8": {
+            "Type": "AWS::S3::Bucket",
+            "Properties": {"BucketName": "b", "Tags": [{"Key": "x", "Value": "y"}]},
+        },
+        "Endpoint8024A810": {
+            "Type": "AWS::SageMaker::Endpoint",
+            "Properties": {"EndpointName": "e2", "EndpointConfigName": "c"},
+        },
+        "JobRole": ROLE,
+        "JobPolicy": _policy(
+            {"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"], "Resource": "*"},
+            {"Effect": "Deny", "Action": "sns:Publish", "Resource": {"Ref": "AlarmsTopic5678"}},
+        ),
+        "Sg": {
+            "Type": "AWS::EC2::SecurityGroup",
+            "Properties": {
+                "GroupDescription": "d",
+                "SecurityGroupIngress": [{"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "CidrIp": "0.0.0.0/0"}],
+            },
+        },
+    },
+    "Outputs": {"TopicArn": {"Value": {"Ref": "AlarmsTopic5678"}}},
+}
 
 
 @pytest.fixture(scope="module")
@@ -57,9 +90,15 @@ def test_the_cdk_diff_gives_resources_security_rows_and_other_changes(stack_diff
     diff = stack_diff
     by_id = {r.logical_id: r for r in diff.resources}
     assert sorted((r.kind, r.logical_id) for r in diff.resources) == [
-        ("added", "AlarmsTopic5678"), ("added", "JobPolicy"), ("added", "Sg"),
-        ("changed", "DataBucketE6B0FAA8"), ("changed", "Endpoint8024A810"),
-        ("removed", "OldPolicy"), ("removed", "ProjectKey99EBDA78"), ("removed", "TrainingLogs1234")]
+        ("added", "AlarmsTopic5678"),
+        ("added", "JobPolicy"),
+        ("added", "Sg"),
+        ("changed", "DataBucketE6B0FAA8"),
+        ("changed", "Endpoint8024A810"),
+        ("removed", "OldPolicy"),
+        ("removed", "ProjectKey99EBDA78"),
+        ("removed", "TrainingLogs1234"),
+    ]
     assert by_id["DataBucketE6B0FAA8"].impact == "replaced"
     assert by_id["DataBucketE6B0FAA8"].path == "Data/Bucket"  # as the CLI shows it: no stack, no /Resource
     assert by_id["DataBucketE6B0FAA8"].properties == ["BucketName", "Tags"]
@@ -68,8 +107,11 @@ def test_the_cdk_diff_gives_resources_security_rows_and_other_changes(stack_diff
     assert by_id["TrainingLogs1234"].impact == "deleted"
     assert by_id["ProjectKey99EBDA78"].impact.startswith("removed from the stack, retained")
     assert sorted((row.table, row.sign, row.cells.get("Effect", "")) for row in diff.security) == [
-        ("IAM Statement Changes", "+", "Allow"), ("IAM Statement Changes", "+", "Deny"),
-        ("IAM Statement Changes", "-", "Allow"), ("Security Group Changes", "+", "")]
+        ("IAM Statement Changes", "+", "Allow"),
+        ("IAM Statement Changes", "+", "Deny"),
+        ("IAM Statement Changes", "-", "Allow"),
+        ("Security Group Changes", "+", ""),
+    ]
     allow = next(r for r in diff.security if r.sign == "+" and r.cells.get("Effect") == "Allow")
     assert allow.cells["Action"] == "s3:GetObject s3:PutObject"  # a cell of two lines, joined
     assert diff.other == ["Outputs: [+] TopicArn"]
@@ -79,8 +121,10 @@ def test_the_cdk_diff_gives_resources_security_rows_and_other_changes(stack_diff
 def test_stateful_replacements_and_deletions_are_destructive_and_retained_removals_are_not(stack_diff):
     found = classify.destructive_changes([stack_diff])
     assert sorted((d.logical_id, d.label, d.action) for d in found) == [
-        ("DataBucketE6B0FAA8", "S3 bucket", "replaced"), ("Endpoint8024A810", "SageMaker endpoint", "replaced"),
-        ("TrainingLogs1234", "log group", "deleted")]
+        ("DataBucketE6B0FAA8", "S3 bucket", "replaced"),
+        ("Endpoint8024A810", "SageMaker endpoint", "replaced"),
+        ("TrainingLogs1234", "log group", "deleted"),
+    ]
     assert next(d for d in found if d.logical_id == "DataBucketE6B0FAA8").why == "forced by BucketName"
 
 
@@ -93,10 +137,13 @@ def test_an_added_allow_or_rule_widens_and_an_added_deny_or_removed_allow_narrow
 
 
 def test_a_deleted_stack_takes_its_unretained_stateful_resources():
-    template = {"Resources": {
-        "Kept": {"Type": "AWS::S3::Bucket", "DeletionPolicy": "Retain"},
-        "Gone": {"Type": "AWS::Logs::LogGroup", "DeletionPolicy": "Delete", "Metadata": {"aws:cdk:path": "s/Logs"}},
-        "Role": {"Type": "AWS::IAM::Role"}}}
+    template = {
+        "Resources": {
+            "Kept": {"Type": "AWS::S3::Bucket", "DeletionPolicy": "Retain"},
+            "Gone": {"Type": "AWS::Logs::LogGroup", "DeletionPolicy": "Delete", "Metadata": {"aws:cdk:path": "s/Logs"}},
+            "Role": {"Type": "AWS::IAM::Role"},
+        }
+    }
     assert [(d.logical_id, d.path) for d in classify.deleted_stack("s", template)] == [("Gone", "s/Logs")]
 
 
@@ -104,11 +151,22 @@ def test_an_unknown_instance_type_is_named_not_priced():
     prices = cost.load_prices()
 
     def endpoint(kind):
-        return {"Resources": {
-            "E": {"Type": "AWS::SageMaker::Endpoint", "Properties": {"EndpointName": "e",
-                                                                     "EndpointConfigName": {"Fn::GetAtt": ["C", "X"]}}},
-            "C": {"Type": "AWS::SageMaker::EndpointConfig", "Properties": {"ProductionVariants": [
-                {"InstanceType": kind, "InitialInstanceCount": 2, "VariantName": "AllTraffic"}]}}}}
+        return {
+            "Resources": {
+                "E": {
+                    "Type": "AWS::SageMaker::Endpoint",
+                    "Properties": {"EndpointName": "e", "EndpointConfigName": {"Fn::GetAtt": ["C", "X"]}},
+                },
+                "C": {
+                    "Type": "AWS::SageMaker::EndpointConfig",
+                    "Properties": {
+                        "ProductionVariants": [
+                            {"InstanceType": kind, "InitialInstanceCount": 2, "VariantName": "AllTraffic"}
+                        ]
+                    },
+                },
+            }
+        }
 
     [change] = cost.cost_changes("s", endpoint("ml.c5.large"), endpoint("ml.x9.huge"), prices)
     assert change.delta is None and "no price for ml.x9.huge" in change.note
@@ -121,18 +179,45 @@ def test_a_capacity_plan_change_is_priced_from_its_weekly_floor():
     prices = cost.load_prices()
 
     def endpoint(target, schedule):
-        return {"Resources": {
-            "E": {"Type": "AWS::SageMaker::Endpoint", "Properties": {"EndpointName": "e",
-                                                                     "EndpointConfigName": {"Fn::GetAtt": ["C", "X"]}}},
-            "C": {"Type": "AWS::SageMaker::EndpointConfig", "Properties": {"ProductionVariants": [
-                {"InstanceType": "ml.c5.xlarge", "InitialInstanceCount": 1, "VariantName": "AllTraffic"}]}},
-            "T": {"Type": "AWS::ApplicationAutoScaling::ScalableTarget", "Properties": {
-                "ResourceId": "endpoint/e/variant/AllTraffic", "MinCapacity": 1, "MaxCapacity": 8,
-                "ScheduledActions": [{"ScheduledActionName": f"a{i}", "Schedule": cron,
-                                      "ScalableTargetAction": {"MinCapacity": m}}
-                                     for i, (cron, m) in enumerate(schedule)]}},
-            "P": {"Type": "AWS::ApplicationAutoScaling::ScalingPolicy", "Properties": {
-                "ScalingTargetId": {"Ref": "T"}, "TargetTrackingScalingPolicyConfiguration": {"TargetValue": target}}}}}
+        return {
+            "Resources": {
+                "E": {
+                    "Type": "AWS::SageMaker::Endpoint",
+                    "Properties": {"EndpointName": "e", "EndpointConfigName": {"Fn::GetAtt": ["C", "X"]}},
+                },
+                "C": {
+                    "Type": "AWS::SageMaker::EndpointConfig",
+                    "Properties": {
+                        "ProductionVariants": [
+                            {"InstanceType": "ml.c5.xlarge", "InitialInstanceCount": 1, "VariantName": "AllTraffic"}
+                        ]
+                    },
+                },
+                "T": {
+                    "Type": "AWS::ApplicationAutoScaling::ScalableTarget",
+                    "Properties": {
+                        "ResourceId": "endpoint/e/variant/AllTraffic",
+                        "MinCapacity": 1,
+                        "MaxCapacity": 8,
+                        "ScheduledActions": [
+                            {
+                                "ScheduledActionName": f"a{i}",
+                                "Schedule": cron,
+                                "ScalableTargetAction": {"MinCapacity": m},
+                            }
+                            for i, (cron, m) in enumerate(schedule)
+                        ],
+                    },
+                },
+                "P": {
+                    "Type": "AWS::ApplicationAutoScaling::ScalingPolicy",
+                    "Properties": {
+                        "ScalingTargetId": {"Ref": "T"},
+                        "TargetTrackingScalingPolicyConfiguration": {"TargetValue": target},
+                    },
+                },
+            }
+        }
 
     # 5 instances from Monday 08:00 to Monday 20:00 (12 of the week's 168 hours), 1 otherwise.
     planned = [("cron(0 8 ? * MON *)", 5), ("cron(0 20 ? * MON *)", 1)]
@@ -145,8 +230,12 @@ def test_a_capacity_plan_change_is_priced_from_its_weekly_floor():
 
 
 def _git(repo: Path, *args: str) -> str:
-    return subprocess.run(["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t.invalid", *args],
-                          check=True, capture_output=True, text=True).stdout.strip()
+    return subprocess.run(
+        ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t.invalid", *args],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
 
 
 def test_the_default_base_is_the_merge_base_with_main_else_head_or_its_parent(tmp_path):
@@ -193,15 +282,33 @@ def _bucket(name, path="Data/Bucket"):
 
 def test_a_fixed_name_replaced_or_under_a_new_logical_id_fails_at_deploy(stack_diff):
     named = {"Fn::Join": ["-", ["elasticml-dev-data", {"Ref": "AWS::AccountId"}]]}
-    base = {"s": {"Resources": {
-        "DataBucketE6B0FAA8": _bucket(named), "Unnamed": {"Type": "AWS::SNS::Topic"},
-        "OldLogs": {"Type": "AWS::Logs::LogGroup", "Properties": {"LogGroupName": "/aws/x"}}}}}
-    head = {"s": {"Resources": {"DataBucketE6B0FAA8": _bucket("elasticml-dev-data-2"), "NewLogs": {
-        "Type": "AWS::Logs::LogGroup", "Properties": {"LogGroupName": "/aws/x"},
-        "Metadata": {"aws:cdk:path": "s/Renamed/Logs"}}, "Renamed": {"Type": "AWS::SNS::Topic"}}}}
+    base = {
+        "s": {
+            "Resources": {
+                "DataBucketE6B0FAA8": _bucket(named),
+                "Unnamed": {"Type": "AWS::SNS::Topic"},
+                "OldLogs": {"Type": "AWS::Logs::LogGroup", "Properties": {"LogGroupName": "/aws/x"}},
+            }
+        }
+    }
+    head = {
+        "s": {
+            "Resources": {
+                "DataBucketE6B0FAA8": _bucket("elasticml-dev-data-2"),
+                "NewLogs": {
+                    "Type": "AWS::Logs::LogGroup",
+                    "Properties": {"LogGroupName": "/aws/x"},
+                    "Metadata": {"aws:cdk:path": "s/Renamed/Logs"},
+                },
+                "Renamed": {"Type": "AWS::SNS::Topic"},
+            }
+        }
+    }
     found = classify.fixed_name_conflicts([stack_diff], base, head)
     assert [(d.logical_id, d.action) for d in found] == [
-        ("DataBucketE6B0FAA8", classify.REPLACEMENT_FAILS), ("NewLogs", classify.MOVE_FAILS)]
+        ("DataBucketE6B0FAA8", classify.REPLACEMENT_FAILS),
+        ("NewLogs", classify.MOVE_FAILS),
+    ]
     assert "fixed name elasticml-dev-data-2" in found[0].why and "s/OldLogs becomes s/NewLogs" in found[1].why
     merged = classify.merge(found, classify.destructive_changes([stack_diff]))
     assert [d.logical_id for d in merged][:2] == ["DataBucketE6B0FAA8", "NewLogs"]

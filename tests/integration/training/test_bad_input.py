@@ -19,8 +19,9 @@ def train(tree, monkeypatch, **environ: str) -> int:
 
 
 def image_job(tmp_path, **hyperparameters):
-    tree = make_opt_ml(tmp_path / "ml", {"model": "cnn", "epochs": "1", "batch_size": "8", "width": "8",
-                                         **hyperparameters})
+    tree = make_opt_ml(
+        tmp_path / "ml", {"model": "cnn", "epochs": "1", "batch_size": "8", "width": "8", **hyperparameters}
+    )
     write_image_folder(tree.channel("train"), per_class=6)
     return tree
 
@@ -100,6 +101,7 @@ def test_a_model_dir_that_cannot_be_written_stops_the_job_before_training(tmp_pa
     blocker.write_text("a file where the model dir's parent should be")
     trained = []
     from training import cnn_training
+
     monkeypatch.setattr(cnn_training.CNNTrainer, "train_batch", lambda *a: trained.append(1))
     assert train(tree, monkeypatch, SM_MODEL_DIR=str(blocker / "model")) == 1
     reason = tree.failure_file.read_text()

@@ -21,10 +21,19 @@ pytestmark = pytest.mark.slow
 
 
 def start_train(tree, extra_env=None) -> subprocess.Popen:
-    environ = {**os.environ, **tree.environ(), **(extra_env or {}),
-               "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
-    return subprocess.Popen([str(ROOT / "training" / "train"), "train"], env=environ, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+    environ = {
+        **os.environ,
+        **tree.environ(),
+        **(extra_env or {}),
+        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+    }
+    return subprocess.Popen(
+        [str(ROOT / "training" / "train"), "train"],
+        env=environ,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
 
 
 def finish(process, timeout=300) -> str:
@@ -42,8 +51,9 @@ def weights_checksum(output: str) -> str:
 
 
 def image_tree(root, hyperparameters, **kwargs):
-    tree = make_opt_ml(root, {"model": "cnn", "width": "8", "batch_size": "16", "seed": "3", **hyperparameters},
-                       **kwargs)
+    tree = make_opt_ml(
+        root, {"model": "cnn", "width": "8", "batch_size": "16", "seed": "3", **hyperparameters}, **kwargs
+    )
     write_image_folder(tree.channel("train"), per_class=50, seed=0)
     return tree
 
@@ -88,8 +98,9 @@ def test_two_host_ddp_on_loopback_writes_one_artifact_as_good_as_one_process(tmp
     hyperparameters = {"epochs": "4", "dist_port": str(port)}
     single = image_tree(tmp_path / "single", hyperparameters)
     finish(start_train(single))
-    trees = [image_tree(tmp_path / host, hyperparameters, hosts=LOOPBACK_HOSTS, current_host=host)
-             for host in LOOPBACK_HOSTS]
+    trees = [
+        image_tree(tmp_path / host, hyperparameters, hosts=LOOPBACK_HOSTS, current_host=host) for host in LOOPBACK_HOSTS
+    ]
     processes = [start_train(tree, {"SM_NUM_CPUS": "1"}) for tree in trees]
     outputs = [finish(p) for p in processes]
     assert "joining DDP: rank 0 of 2" in outputs[0] and "joining DDP: rank 1 of 2" in outputs[1]
@@ -129,8 +140,11 @@ def test_several_processes_on_one_host_train_in_step(tmp_path):
     """One process per GPU on a GPU host; forced to two on this CPU host with processes_per_host."""
     tree = image_tree(tmp_path / "host", {"epochs": "2", "processes_per_host": "2", "dist_port": str(free_port())})
     output = finish(start_train(tree, {"SM_NUM_CPUS": "2"}))
-    checksums = {line.split()[0]: line.split("weights_checksum=")[1]
-                 for line in output.splitlines() if "weights_checksum=" in line}
+    checksums = {
+        line.split()[0]: line.split("weights_checksum=")[1]
+        for line in output.splitlines()
+        if "weights_checksum=" in line
+    }
     assert set(checksums) == {"rank=0", "rank=1"} and len(set(checksums.values())) == 1
     assert len(epoch_lines(output)) == 2
     assert (tree.model_dir / "manifest.json").exists()

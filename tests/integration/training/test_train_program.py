@@ -19,10 +19,8 @@ METRIC_DEFINITIONS = json.loads((ROOT / "training" / "metric_definitions.json").
 
 
 def run_train(tree, timeout=300):
-    environ = {**os.environ, **tree.environ(),
-               "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
-    return subprocess.run([str(TRAIN_PROGRAM), "train"], env=environ, capture_output=True, text=True,
-                          timeout=timeout)
+    environ = {**os.environ, **tree.environ(), "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    return subprocess.run([str(TRAIN_PROGRAM), "train"], env=environ, capture_output=True, text=True, timeout=timeout)
 
 
 def scraped_metrics(log: str) -> dict[str, list[float]]:
@@ -64,8 +62,9 @@ def check_explanations(tree, evaluation, manifest, figures):
 def test_cnn_trains_on_images_and_writes_a_loadable_artifact(tmp_path):
     import torch
 
-    tree = make_opt_ml(tmp_path / "ml", {"model": "cnn", "epochs": "4", "batch_size": "16", "width": "8"},
-                       channels=("train", "test"))
+    tree = make_opt_ml(
+        tmp_path / "ml", {"model": "cnn", "epochs": "4", "batch_size": "16", "width": "8"}, channels=("train", "test")
+    )
     write_image_folder(tree.channel("train"), per_class=30, seed=0)
     write_image_folder(tree.channel("test"), per_class=10, seed=1)
     manifest, evaluation = check_outputs(tree, run_train(tree), epochs=4, num_classes=3)

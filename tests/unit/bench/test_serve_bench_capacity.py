@@ -12,8 +12,7 @@ from infra.settings import read_capacity_file
 
 
 def point(rps: float, p99: float, errors: int = 0, target: float | None = None) -> dict:
-    out = {"concurrency": 64, "rps": rps, "p50_ms": p99 / 2, "p95_ms": p99, "p99_ms": p99, "ok": 100,
-           "errors": errors}
+    out = {"concurrency": 64, "rps": rps, "p50_ms": p99 / 2, "p95_ms": p99, "p99_ms": p99, "ok": 100, "errors": errors}
     if target is not None:
         out["target_rps"] = target
     return out

@@ -7,8 +7,12 @@ import pytest
 from benchmarks.serve_raw import best_per_batch
 from benchmarks.serve_report import check_targets, markdown, ratio_to_raw
 
-RAW = {"batches": {"1": {"items_per_s": 100.0, "forward_ms_p50": 10.0, "forward_ms_p99": 11.0},
-                   "32": {"items_per_s": 1000.0, "forward_ms_p50": 32.0, "forward_ms_p99": 35.0}}}
+RAW = {
+    "batches": {
+        "1": {"items_per_s": 100.0, "forward_ms_p50": 10.0, "forward_ms_p99": 11.0},
+        "32": {"items_per_s": 1000.0, "forward_ms_p50": 32.0, "forward_ms_p99": 35.0},
+    }
+}
 
 
 def load(c: int, rps: float, p99: float) -> dict:
@@ -16,8 +20,15 @@ def load(c: int, rps: float, p99: float) -> dict:
 
 
 def model(ours: list[dict], theirs: list[dict]) -> dict:
-    return {"description": "test", "server": ours, "baseline": theirs, "raw": RAW, "probes": [],
-            "ratio_to_raw": ratio_to_raw(ours, RAW), "capacity": {"rps": 500.0, "slo_ms": 100.0, "source": "x"}}
+    return {
+        "description": "test",
+        "server": ours,
+        "baseline": theirs,
+        "raw": RAW,
+        "probes": [],
+        "ratio_to_raw": ratio_to_raw(ours, RAW),
+        "capacity": {"rps": 500.0, "slo_ms": 100.0, "source": "x"},
+    }
 
 
 def test_ratio_divides_by_the_raw_batch_of_the_same_size_and_skips_unmeasured_ones() -> None:
@@ -28,14 +39,16 @@ def test_ratio_divides_by_the_raw_batch_of_the_same_size_and_skips_unmeasured_on
 
 
 def test_targets_pass_when_every_figure_is_good() -> None:
-    checks = check_targets(model([load(1, 90.0, 11.5), load(32, 850.0, 60.0)],
-                                 [load(1, 80.0, 15.0), load(32, 600.0, 90.0)]))
+    checks = check_targets(
+        model([load(1, 90.0, 11.5), load(32, 850.0, 60.0)], [load(1, 80.0, 15.0), load(32, 600.0, 90.0)])
+    )
     assert all(c["met"] for c in checks), checks
 
 
 def test_each_target_fails_on_its_own_figure() -> None:
-    checks = check_targets(model([load(1, 90.0, 12.5), load(32, 700.0, 95.0)],
-                                 [load(1, 95.0, 15.0), load(32, 600.0, 90.0)]))
+    checks = check_targets(
+        model([load(1, 90.0, 12.5), load(32, 700.0, 95.0)], [load(1, 95.0, 15.0), load(32, 600.0, 90.0)])
+    )
     by_name = {c["target"]: c["met"] for c in checks}
     assert by_name["server/raw >= 0.8 at concurrency 32"] is False  # 700 / 1000
     assert by_name["throughput above the established server at every concurrency"] is False  # 90 < 95 at c=1
@@ -44,8 +57,12 @@ def test_each_target_fails_on_its_own_figure() -> None:
 
 
 def test_the_raw_reference_takes_the_best_thread_setting_per_batch() -> None:
-    best = best_per_batch({"2": {"1": {"items_per_s": 7.0}, "32": {"items_per_s": 280.0}},
-                           "1": {"1": {"items_per_s": 93.0}, "32": {"items_per_s": 210.0}}})
+    best = best_per_batch(
+        {
+            "2": {"1": {"items_per_s": 7.0}, "32": {"items_per_s": 280.0}},
+            "1": {"1": {"items_per_s": 93.0}, "32": {"items_per_s": 210.0}},
+        }
+    )
     assert best["1"] == {"items_per_s": 93.0, "threads": 1}
     assert best["32"] == {"items_per_s": 280.0, "threads": 2}
 
@@ -53,9 +70,20 @@ def test_the_raw_reference_takes_the_best_thread_setting_per_batch() -> None:
 def test_markdown_has_one_row_per_concurrency_with_both_servers() -> None:
     m = model([load(1, 90.0, 11.5), load(32, 850.0, 60.0)], [load(1, 80.0, 15.0), load(32, 600.0, 90.0)])
     m["targets"] = check_targets(m)
-    meta = {"date": "2026-11-28", "machine": "2 vCPU", "load_note": "n", "uptime_before": "a", "uptime_after": "b",
-            "server_config": "s", "baseline_name": "LitServe 0.2.19", "baseline_short": "LitServe 0.2.19",
-            "baseline_config": "c", "load_generator": "hey", "seconds_per_point": 12.0, "warmup_seconds": 4.0}
+    meta = {
+        "date": "2026-11-28",
+        "machine": "2 vCPU",
+        "load_note": "n",
+        "uptime_before": "a",
+        "uptime_after": "b",
+        "server_config": "s",
+        "baseline_name": "LitServe 0.2.19",
+        "baseline_short": "LitServe 0.2.19",
+        "baseline_config": "c",
+        "load_generator": "hey",
+        "seconds_per_point": 12.0,
+        "warmup_seconds": 4.0,
+    }
     text = markdown({"meta": meta, "models": {"cnn": m}})
     assert "| 32 | 850.0 | 30.0 | 60.0 | 60.0 | 0 | 1000.0 | 0.85 | 600.0 | 45.0 | 90.0 | 0 |" in text
     assert "**500.0 req/s per instance**" in text

@@ -1,4 +1,5 @@
 """Fixtures of the experiments tests: stubbed AWS, and an environment that can reach no real account."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -13,8 +14,16 @@ if importlib.util.find_spec("sagemaker") is None:
 
 @pytest.fixture(autouse=True)
 def no_real_aws(monkeypatch, tmp_path):
-    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
-                 "AWS_SESSION_TOKEN", "AWS_REGION", "AWS_DEFAULT_REGION", "SAGEMAKER_VALIDATE_ROLE"):
+    for name in (
+        "AWS_PROFILE",
+        "AWS_DEFAULT_PROFILE",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_REGION",
+        "AWS_DEFAULT_REGION",
+        "SAGEMAKER_VALIDATE_ROLE",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))

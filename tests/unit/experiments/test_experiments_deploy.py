@@ -1,5 +1,6 @@
 """`deploy`, `deploy --register` and `teardown`: the requests the SDK resources send, the tags that let
 teardown find exactly what deploy made, and the refusal to touch anything else."""
+
 from __future__ import annotations
 
 import pytest
@@ -40,13 +41,27 @@ def test_deploy_creates_an_isolated_encrypted_tagged_endpoint(aws):
     sm.add_response("create_model", {"ModelArn": f"{ARN}:model/{JOB}"})
     sm.add_response("describe_model", {"ModelName": JOB, "ModelArn": f"{ARN}:model/{JOB}", "CreationTime": NOW})
     sm.add_response("create_endpoint_config", {"EndpointConfigArn": f"{ARN}:endpoint-config/{JOB}"})
-    sm.add_response("describe_endpoint_config", {
-        "EndpointConfigName": JOB, "EndpointConfigArn": f"{ARN}:endpoint-config/{JOB}", "CreationTime": NOW,
-        "ProductionVariants": [{"VariantName": "AllTraffic", "ModelName": JOB}]})
+    sm.add_response(
+        "describe_endpoint_config",
+        {
+            "EndpointConfigName": JOB,
+            "EndpointConfigArn": f"{ARN}:endpoint-config/{JOB}",
+            "CreationTime": NOW,
+            "ProductionVariants": [{"VariantName": "AllTraffic", "ModelName": JOB}],
+        },
+    )
     sm.add_response("create_endpoint", {"EndpointArn": f"{ARN}:endpoint/{JOB}"})
-    sm.add_response("describe_endpoint", {"EndpointName": JOB, "EndpointArn": f"{ARN}:endpoint/{JOB}",
-                                          "EndpointConfigName": JOB, "EndpointStatus": "Creating",
-                                          "CreationTime": NOW, "LastModifiedTime": NOW})
+    sm.add_response(
+        "describe_endpoint",
+        {
+            "EndpointName": JOB,
+            "EndpointArn": f"{ARN}:endpoint/{JOB}",
+            "EndpointConfigName": JOB,
+            "EndpointStatus": "Creating",
+            "CreationTime": NOW,
+            "LastModifiedTime": NOW,
+        },
+    )
     assert deploy(aws).names == [JOB]
     aws.assert_all_used()
     training = outputs_for("cnn")["training"]
@@ -56,7 +71,8 @@ def test_deploy_creates_an_isolated_encrypted_tagged_endpoint(aws):
     assert model["ExecutionRoleArn"] == training["CnnExperimentModelRoleArn"]
     assert model["PrimaryContainer"] == {
         "Image": training["InferenceImageUri"],
-        "ModelDataUrl": f"s3://{ARTIFACT_BUCKET}/training/cnn/{JOB}/output/model.tar.gz"}
+        "ModelDataUrl": f"s3://{ARTIFACT_BUCKET}/training/cnn/{JOB}/output/model.tar.gz",
+    }
     [config] = aws.requests("sagemaker", "CreateEndpointConfig")
     assert config["KmsKeyId"] == KEY_ARN
     assert config["ProductionVariants"][0]["ModelName"] == JOB
@@ -95,9 +111,12 @@ def test_register_adds_a_package_pending_manual_approval(aws):
     assert request["ModelPackageGroupName"] == "elasticml-dev-cnn"
     assert request["ModelApprovalStatus"] == "PendingManualApproval"
     specification = request["InferenceSpecification"]
-    assert specification["Containers"] == [{
-        "Image": outputs_for("cnn")["training"]["InferenceImageUri"],
-        "ModelDataUrl": f"s3://{ARTIFACT_BUCKET}/training/cnn/{JOB}/output/model.tar.gz"}]
+    assert specification["Containers"] == [
+        {
+            "Image": outputs_for("cnn")["training"]["InferenceImageUri"],
+            "ModelDataUrl": f"s3://{ARTIFACT_BUCKET}/training/cnn/{JOB}/output/model.tar.gz",
+        }
+    ]
     assert "image/png" in specification["SupportedContentTypes"]
     assert request["CustomerMetadataProperties"]["accuracy"] == "0.9123"
     assert aws.requests("sagemaker", "CreateEndpoint") == []
@@ -105,19 +124,42 @@ def test_register_adds_a_package_pending_manual_approval(aws):
 
 def queue_owned(aws, name, *, tagged=True):
     sm = aws["sagemaker"]
-    kinds = [("describe_endpoint", {"EndpointName": name, "EndpointArn": f"{ARN}:endpoint/{name}",
-                                    "EndpointConfigName": name, "EndpointStatus": "InService",
-                                    "CreationTime": NOW, "LastModifiedTime": NOW}, f"{ARN}:endpoint/{name}"),
-             ("describe_endpoint_config", {"EndpointConfigName": name, "CreationTime": NOW,
-                                           "EndpointConfigArn": f"{ARN}:endpoint-config/{name}",
-                                           "ProductionVariants": [{"VariantName": "AllTraffic", "ModelName": name}]},
-              f"{ARN}:endpoint-config/{name}"),
-             ("describe_model", {"ModelName": name, "ModelArn": f"{ARN}:model/{name}", "CreationTime": NOW},
-              f"{ARN}:model/{name}")]
+    kinds = [
+        (
+            "describe_endpoint",
+            {
+                "EndpointName": name,
+                "EndpointArn": f"{ARN}:endpoint/{name}",
+                "EndpointConfigName": name,
+                "EndpointStatus": "InService",
+                "CreationTime": NOW,
+                "LastModifiedTime": NOW,
+            },
+            f"{ARN}:endpoint/{name}",
+        ),
+        (
+            "describe_endpoint_config",
+            {
+                "EndpointConfigName": name,
+                "CreationTime": NOW,
+                "EndpointConfigArn": f"{ARN}:endpoint-config/{name}",
+                "ProductionVariants": [{"VariantName": "AllTraffic", "ModelName": name}],
+            },
+            f"{ARN}:endpoint-config/{name}",
+        ),
+        (
+            "describe_model",
+            {"ModelName": name, "ModelArn": f"{ARN}:model/{name}", "CreationTime": NOW},
+            f"{ARN}:model/{name}",
+        ),
+    ]
     for operation, response, arn in kinds:
         sm.add_response(operation, response)
-        sm.add_response("list_tags", {"Tags": [{"Key": TAG, "Value": name}] if tagged else
-                                      [{"Key": "project", "Value": "elasticml"}]}, {"ResourceArn": arn})
+        sm.add_response(
+            "list_tags",
+            {"Tags": [{"Key": TAG, "Value": name}] if tagged else [{"Key": "project", "Value": "elasticml"}]},
+            {"ResourceArn": arn},
+        )
         if not tagged:
             return
 
@@ -143,10 +185,16 @@ def test_teardown_leaves_a_resource_without_the_tag_alone(aws, capsys):
 def test_teardown_all_finds_tagged_deployments_and_dry_run_deletes_nothing(aws, capsys):
     sm = aws["sagemaker"]
     other = "elasticml-dev-cnn-model"
-    sm.add_response("list_models", {"Models": [
-        {"ModelName": JOB, "ModelArn": f"{ARN}:model/{JOB}", "CreationTime": NOW},
-        {"ModelName": other, "ModelArn": f"{ARN}:model/{other}", "CreationTime": NOW}]},
-        {"NameContains": "elasticml-dev-"})
+    sm.add_response(
+        "list_models",
+        {
+            "Models": [
+                {"ModelName": JOB, "ModelArn": f"{ARN}:model/{JOB}", "CreationTime": NOW},
+                {"ModelName": other, "ModelArn": f"{ARN}:model/{other}", "CreationTime": NOW},
+            ]
+        },
+        {"NameContains": "elasticml-dev-"},
+    )
     sm.add_response("list_tags", {"Tags": [{"Key": TAG, "Value": JOB}]}, {"ResourceArn": f"{ARN}:model/{JOB}"})
     sm.add_response("list_tags", {"Tags": []}, {"ResourceArn": f"{ARN}:model/{other}"})
     queue_owned(aws, JOB)
@@ -156,4 +204,3 @@ def test_teardown_all_finds_tagged_deployments_and_dry_run_deletes_nothing(aws, 
     assert printed.count(JOB) >= 3 and other not in printed
     for operation in ("DeleteEndpoint", "DeleteEndpointConfig", "DeleteModel"):
         assert f"sagemaker.{operation}\n" in printed
-

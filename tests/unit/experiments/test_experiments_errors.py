@@ -1,4 +1,5 @@
 """Each error a user meets says what is wrong and what to do, through the CLI (exit 2, no traceback)."""
+
 from __future__ import annotations
 
 import boto3
@@ -54,17 +55,21 @@ def test_no_region(capsys):
 
 
 def test_expired_credentials_read_as_credentials(aws, capsys):
-    aws["cloudformation"].add_client_error("describe_stacks", "ExpiredToken", "The security token included in "
-                                           "the request is expired", 403)
+    aws["cloudformation"].add_client_error(
+        "describe_stacks", "ExpiredToken", "The security token included in the request is expired", 403
+    )
     status, err = run(aws.session, capsys)
     assert status == 2
     assert "No AWS credentials found" in err and "expired" in err
 
 
-@pytest.mark.parametrize("uri, calls", [
-    (f"s3://{DATA_BUCKET}/cnn/train/", ["list"]),
-    (f"s3://{DATA_BUCKET}/cnn/train.npz", ["head", "list"]),
-])
+@pytest.mark.parametrize(
+    "uri, calls",
+    [
+        (f"s3://{DATA_BUCKET}/cnn/train/", ["list"]),
+        (f"s3://{DATA_BUCKET}/cnn/train.npz", ["head", "list"]),
+    ],
+)
 def test_an_s3_uri_that_does_not_exist(aws, capsys, uri, calls):
     aws.stacks()
     key = uri.split(DATA_BUCKET + "/", 1)[1]
@@ -81,19 +86,24 @@ def test_an_s3_uri_that_does_not_exist(aws, capsys, uri, calls):
 
 def test_data_outside_the_roles_prefix_is_refused_before_anything_is_sent(aws, capsys):
     aws.stacks()
-    status = cli.main(["launch", "--env", ENV, "--model", "cnn", "--train", f"s3://{DATA_BUCKET}/mlp/train/"],
-                      boto_session=aws.session)
+    status = cli.main(
+        ["launch", "--env", ENV, "--model", "cnn", "--train", f"s3://{DATA_BUCKET}/mlp/train/"],
+        boto_session=aws.session,
+    )
     err = capsys.readouterr().err
     assert status == 2
     assert f"use s3://{DATA_BUCKET}/cnn/<prefix>/" in err
     assert aws.sent.get("s3") is None and aws.sent.get("sagemaker") is None
 
 
-@pytest.mark.parametrize("assignment, message", [
-    ("model=mlp", "contradicts --model cnn"),
-    ("checkpoint_dir=/tmp/ckpt", "must stay /opt/ml/checkpoints"),
-    ("epochs", "--set expects key=value"),
-])
+@pytest.mark.parametrize(
+    "assignment, message",
+    [
+        ("model=mlp", "contradicts --model cnn"),
+        ("checkpoint_dir=/tmp/ckpt", "must stay /opt/ml/checkpoints"),
+        ("epochs", "--set expects key=value"),
+    ],
+)
 def test_hyperparameters_that_would_break_a_guardrail(aws, capsys, assignment, message):
     status, err = run(aws.session, capsys, "--set", assignment)
     assert status == 2 and message in err
@@ -101,8 +111,12 @@ def test_hyperparameters_that_would_break_a_guardrail(aws, capsys, assignment, m
 
 
 def test_access_denied_is_reported_not_a_traceback(aws, capsys):
-    aws["cloudformation"].add_client_error("describe_stacks", "AccessDenied", "User: arn:aws:iam::1:user/ds is not "
-                                           "authorized to perform: cloudformation:DescribeStacks", 403)
+    aws["cloudformation"].add_client_error(
+        "describe_stacks",
+        "AccessDenied",
+        "User: arn:aws:iam::1:user/ds is not authorized to perform: cloudformation:DescribeStacks",
+        403,
+    )
     status, err = run(aws.session, capsys)
     assert status == 2
     assert "Access denied by AWS" in err and "cloudformation:DescribeStacks" in err

@@ -1,5 +1,6 @@
 """`launch`: the CreateTrainingJob request the SDK really sends carries every guardrail; --dry-run
 prints that request and sends nothing; --wait ends with the evaluation figures."""
+
 from __future__ import annotations
 
 import json
@@ -36,8 +37,9 @@ def queue_reads(aws, model="cnn"):
 
 def launch(aws, *, out=lambda _: None, cdk_json=None, **kwargs):
     request = api.LaunchRequest(**{**dict(env=ENV, model="cnn", train=TRAIN, validation=VALIDATION), **kwargs})
-    return api.launch(request, api.AwsAccess(boto_session=aws.session), out=out,
-                      **({"cdk_json": cdk_json} if cdk_json else {}))
+    return api.launch(
+        request, api.AwsAccess(boto_session=aws.session), out=out, **({"cdk_json": cdk_json} if cdk_json else {})
+    )
 
 
 def sent_create_training_job(aws, tmp_path, **kwargs):
@@ -60,14 +62,19 @@ def test_create_training_job_carries_every_guardrail(aws, tmp_path):
     assert request["EnableNetworkIsolation"] is True
     assert request["EnableInterContainerTrafficEncryption"] is True
     assert request["ResourceConfig"]["VolumeKmsKeyId"] == KEY_ARN
-    assert request["OutputDataConfig"] == {"S3OutputPath": f"s3://{ARTIFACT_BUCKET}/training/cnn/",
-                                           "KmsKeyId": KEY_ARN, "CompressionType": "GZIP"}
+    assert request["OutputDataConfig"] == {
+        "S3OutputPath": f"s3://{ARTIFACT_BUCKET}/training/cnn/",
+        "KmsKeyId": KEY_ARN,
+        "CompressionType": "GZIP",
+    }
     assert request["EnableManagedSpotTraining"] is True
     stopping = request["StoppingCondition"]
     assert stopping["MaxWaitTimeInSeconds"] > stopping["MaxRuntimeInSeconds"] > 0
     base = request["TrainingJobName"].rsplit("-", 1)[0]
-    assert request["CheckpointConfig"] == {"S3Uri": f"s3://{ARTIFACT_BUCKET}/checkpoints/cnn/{base}/",
-                                           "LocalPath": "/opt/ml/checkpoints"}
+    assert request["CheckpointConfig"] == {
+        "S3Uri": f"s3://{ARTIFACT_BUCKET}/checkpoints/cnn/{base}/",
+        "LocalPath": "/opt/ml/checkpoints",
+    }
     metric_file = json.loads((ROOT / "training" / "metric_definitions.json").read_text())
     assert request["AlgorithmSpecification"]["MetricDefinitions"] == metric_file
     assert request["AlgorithmSpecification"]["TrainingImage"] == training["CnnTrainingImageUri"]
@@ -80,9 +87,17 @@ def settings_file(tmp_path, **training):
     change under it); experiments read it through infra's validation, so it must be a valid whole."""
     context = json.loads((REPO_ROOT / "cdk.json").read_text())["context"]
     context["environments"]["dev"]["training"]["cnn"] = {
-        "instance_type": "ml.g5.xlarge", "instance_count": 1, "volume_size_gb": 30, "use_spot": True,
-        "max_runtime_s": 3600, "max_wait_s": 7200, "quality_threshold": 0.7, "channels": ["train", "validation"],
-        "hyperparameters": {"epochs": 10, "batch_size": 256, "learning_rate": 0.002, "seed": 0}, **training}
+        "instance_type": "ml.g5.xlarge",
+        "instance_count": 1,
+        "volume_size_gb": 30,
+        "use_spot": True,
+        "max_runtime_s": 3600,
+        "max_wait_s": 7200,
+        "quality_threshold": 0.7,
+        "channels": ["train", "validation"],
+        "hyperparameters": {"epochs": 10, "batch_size": 256, "learning_rate": 0.002, "seed": 0},
+        **training,
+    }
     path = tmp_path / "cdk.json"
     path.write_text(json.dumps({"context": context}))
     return path
@@ -93,8 +108,14 @@ def test_data_hyperparameters_and_tags_reach_the_request(aws, tmp_path):
     channels = {c["ChannelName"]: c["DataSource"]["S3DataSource"]["S3Uri"] for c in request["InputDataConfig"]}
     assert channels == {"train": TRAIN, "validation": VALIDATION}
     # settings (cdk.json dev) < file < --set; `model` is the launched one
-    assert request["HyperParameters"] == {"model": "cnn", "epochs": "5", "batch_size": "256",
-                                          "learning_rate": "0.01", "seed": "0", "width": "48"}
+    assert request["HyperParameters"] == {
+        "model": "cnn",
+        "epochs": "5",
+        "batch_size": "256",
+        "learning_rate": "0.01",
+        "seed": "0",
+        "width": "48",
+    }
     assert request["ResourceConfig"]["InstanceType"] == "ml.c5.xlarge"
     assert request["TrainingJobName"].startswith("elasticml-dev-cnn-exp-")
     assert request["StoppingCondition"] == {"MaxRuntimeInSeconds": 3600, "MaxWaitTimeInSeconds": 7200}
@@ -104,22 +125,38 @@ def test_data_hyperparameters_and_tags_reach_the_request(aws, tmp_path):
 
 
 def test_spot_wait_gets_head_room_even_where_the_settings_have_none(aws, tmp_path):
-    request, _ = sent_create_training_job(aws, tmp_path, cdk_json=settings_file(
-        tmp_path, use_spot=False, max_runtime_s=1800, max_wait_s=0))
+    request, _ = sent_create_training_job(
+        aws, tmp_path, cdk_json=settings_file(tmp_path, use_spot=False, max_runtime_s=1800, max_wait_s=0)
+    )
     assert request["EnableManagedSpotTraining"] is True
     assert request["StoppingCondition"] == {"MaxRuntimeInSeconds": 1800, "MaxWaitTimeInSeconds": 3600}
 
 
 def test_dry_run_prints_the_request_and_sends_nothing(aws, capsys):
     queue_reads(aws)  # reads only: the stacks' outputs and the data; no SageMaker response is queued
-    status = cli.main(["launch", "--env", ENV, "--model", "cnn", "--train", TRAIN, "--validation", VALIDATION,
-                       "--set", "epochs=2", "--dry-run"], boto_session=aws.session)
+    status = cli.main(
+        [
+            "launch",
+            "--env",
+            ENV,
+            "--model",
+            "cnn",
+            "--train",
+            TRAIN,
+            "--validation",
+            VALIDATION,
+            "--set",
+            "epochs=2",
+            "--dry-run",
+        ],
+        boto_session=aws.session,
+    )
     assert status == 0
     aws.assert_all_used()
     assert aws.sent.get("sagemaker") is None and aws.sent.get("iam") is None and aws.sent.get("sts") is None
     printed = capsys.readouterr().out
     assert "nothing sent" in printed and "sagemaker.CreateTrainingJob" in printed
-    body = json.loads(printed[printed.index("{"):])
+    body = json.loads(printed[printed.index("{") :])
     assert body["EnableNetworkIsolation"] is True and body["VpcConfig"]["Subnets"] == SUBNETS
     assert body["HyperParameters"]["epochs"] == "2"
 
@@ -145,8 +182,11 @@ def test_wait_follows_the_job_and_prints_the_evaluation(aws):
     sm.add_response("create_training_job", {"TrainingJobArn": "arn:aws:sagemaker:::training-job/x"})
     sm.add_response("describe_training_job", aws.training_job(name))
     sm.add_response("describe_training_job", aws.training_job(name, "Completed"))
-    aws["s3"].add_response("get_object", {"Body": streaming_body(output_tarball(EVALUATION))},
-                           {"Bucket": ARTIFACT_BUCKET, "Key": f"training/cnn/{name}/output/output.tar.gz"})
+    aws["s3"].add_response(
+        "get_object",
+        {"Body": streaming_body(output_tarball(EVALUATION))},
+        {"Bucket": ARTIFACT_BUCKET, "Key": f"training/cnn/{name}/output/output.tar.gz"},
+    )
     printed = []
     result = launch(aws, wait=True, logs=False, out=printed.append)
     aws.assert_all_used()
@@ -161,11 +201,14 @@ def test_wait_reports_why_a_job_failed(aws):
     name = "elasticml-dev-cnn-exp-x-1"
     aws["sagemaker"].add_response("create_training_job", {"TrainingJobArn": "arn:aws:sagemaker:::training-job/x"})
     aws["sagemaker"].add_response("describe_training_job", aws.training_job(name))
-    aws["sagemaker"].add_response("describe_training_job", aws.training_job(
-        name, "Failed", failure="AlgorithmError: class 'cat' has no images under /opt/ml/input/data/train"))
+    aws["sagemaker"].add_response(
+        "describe_training_job",
+        aws.training_job(
+            name, "Failed", failure="AlgorithmError: class 'cat' has no images under /opt/ml/input/data/train"
+        ),
+    )
     with pytest.raises(JobFailed, match="Failed: AlgorithmError: class 'cat' has no images"):
         launch(aws, wait=True, logs=False)
-
 
 
 def test_log_follower_reads_through_the_experiment_session(aws):

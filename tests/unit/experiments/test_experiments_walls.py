@@ -1,5 +1,6 @@
 """The experiments client stays client-side (its import walls are in tests/unit/test_walls.py), and no
 image build context holds it."""
+
 from __future__ import annotations
 
 from pathlib import Path

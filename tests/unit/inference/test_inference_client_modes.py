@@ -1,6 +1,7 @@
 """The client in each serving mode, against botocore's Stubber (no network, no AWS account):
 realtime, scale-to-zero (inference component name, cold-start failures with backoff and progress),
 async (upload, invoke_endpoint_async, polling the output and the failure objects)."""
+
 from __future__ import annotations
 
 import io
@@ -13,12 +14,23 @@ from inference.async_invocation import input_key, parse_s3_uri, poll_delays
 
 from inference import client as cli
 
-ANSWER = {"model": "cnn", "predictions": [{"label": "cat", "index": 0, "probability": 0.9,
-                                           "probabilities": [0.9, 0.1],
-                                           "top_k": [{"label": "cat", "index": 0, "probability": 0.9}]}]}
-NO_CAPACITY = ("Inference Component elasticml-dev-cnn-component has no capacity to process this request. "
-               "ApplicationAutoScaling may be in-progress (if configured) or try to increase the capacity by "
-               "invoking UpdateInferenceComponentRuntimeConfig API.")
+ANSWER = {
+    "model": "cnn",
+    "predictions": [
+        {
+            "label": "cat",
+            "index": 0,
+            "probability": 0.9,
+            "probabilities": [0.9, 0.1],
+            "top_k": [{"label": "cat", "index": 0, "probability": 0.9}],
+        }
+    ],
+}
+NO_CAPACITY = (
+    "Inference Component elasticml-dev-cnn-component has no capacity to process this request. "
+    "ApplicationAutoScaling may be in-progress (if configured) or try to increase the capacity by "
+    "invoking UpdateInferenceComponentRuntimeConfig API."
+)
 
 
 @pytest.fixture(autouse=True)
@@ -49,21 +61,31 @@ class Recorder:
 
 
 def make_client(recorder: Recorder, **options) -> cli.EndpointClient:
-    return cli.EndpointClient("elasticml-dev-cnn", region="eu-west-1", sleep=recorder.sleep,
-                              progress=recorder.progress, **options)
+    return cli.EndpointClient(
+        "elasticml-dev-cnn", region="eu-west-1", sleep=recorder.sleep, progress=recorder.progress, **options
+    )
 
 
 def runtime_answer(stubber: Stubber, expected: dict) -> None:
-    stubber.add_response("invoke_endpoint", {"Body": body(json.dumps(ANSWER).encode()),
-                                             "ContentType": "application/json"}, expected)
+    stubber.add_response(
+        "invoke_endpoint", {"Body": body(json.dumps(ANSWER).encode()), "ContentType": "application/json"}, expected
+    )
 
 
 def test_realtime_sends_no_component_name():
     recorder = Recorder()
     client = make_client(recorder)
     with Stubber(client._client) as stubber:
-        runtime_answer(stubber, {"EndpointName": "elasticml-dev-cnn", "Body": b"png", "ContentType": "image/png",
-                                 "Accept": "application/json", "CustomAttributes": "top_k=1"})
+        runtime_answer(
+            stubber,
+            {
+                "EndpointName": "elasticml-dev-cnn",
+                "Body": b"png",
+                "ContentType": "image/png",
+                "Accept": "application/json",
+                "CustomAttributes": "top_k=1",
+            },
+        )
         assert client.invoke(b"png", "image/png", top_k=1) == ANSWER
         stubber.assert_no_pending_responses()
 
@@ -71,8 +93,13 @@ def test_realtime_sends_no_component_name():
 def test_scale_to_zero_names_the_component_and_waits_through_the_cold_start():
     recorder = Recorder()
     client = make_client(recorder, component="elasticml-dev-cnn-component")
-    expected = {"EndpointName": "elasticml-dev-cnn", "InferenceComponentName": "elasticml-dev-cnn-component",
-                "Body": b"png", "ContentType": "image/png", "Accept": "application/json"}
+    expected = {
+        "EndpointName": "elasticml-dev-cnn",
+        "InferenceComponentName": "elasticml-dev-cnn-component",
+        "Body": b"png",
+        "ContentType": "image/png",
+        "Accept": "application/json",
+    }
     with Stubber(client._client) as stubber:
         for _ in range(3):
             stubber.add_client_error("invoke_endpoint", "ValidationError", NO_CAPACITY, 400, expected_params=expected)
@@ -81,8 +108,9 @@ def test_scale_to_zero_names_the_component_and_waits_through_the_cold_start():
         stubber.assert_no_pending_responses()
     assert recorder.slept == [10.0, 20.0, 40.0]  # exponential backoff
     assert len(recorder.messages) == 3
-    assert recorder.messages[0] == ("elasticml-dev-cnn: no instance yet (scaling out from zero); retrying in 10 s "
-                                    "(0 s of up to 900 s waited)")
+    assert recorder.messages[0] == (
+        "elasticml-dev-cnn: no instance yet (scaling out from zero); retrying in 10 s (0 s of up to 900 s waited)"
+    )
     assert "(30 s of up to 900 s waited)" in recorder.messages[2]
 
 
@@ -127,18 +155,38 @@ INPUT_PREFIX = "s3://elasticml-dev-artifacts-123456789012-eu-west-1/async/cnn/in
 
 
 def stub_submit(s3: Stubber, runtime: Stubber) -> None:
-    s3.add_response("put_object", {}, {"Bucket": "elasticml-dev-artifacts-123456789012-eu-west-1", "Key": ANY,
-                                       "Body": b"png", "ContentType": "image/png"})
-    runtime.add_response("invoke_endpoint_async",
-                         {"InferenceId": "abc", "OutputLocation": OUTPUT, "FailureLocation": FAILURE},
-                         {"EndpointName": "elasticml-dev-cnn", "InputLocation": ANY, "ContentType": "image/png",
-                          "Accept": "application/json", "CustomAttributes": "top_k=2"})
+    s3.add_response(
+        "put_object",
+        {},
+        {
+            "Bucket": "elasticml-dev-artifacts-123456789012-eu-west-1",
+            "Key": ANY,
+            "Body": b"png",
+            "ContentType": "image/png",
+        },
+    )
+    runtime.add_response(
+        "invoke_endpoint_async",
+        {"InferenceId": "abc", "OutputLocation": OUTPUT, "FailureLocation": FAILURE},
+        {
+            "EndpointName": "elasticml-dev-cnn",
+            "InputLocation": ANY,
+            "ContentType": "image/png",
+            "Accept": "application/json",
+            "CustomAttributes": "top_k=2",
+        },
+    )
 
 
 def not_yet(s3: Stubber, uri: str) -> None:
     bucket, key = parse_s3_uri(uri)
-    s3.add_client_error("get_object", "NoSuchKey", "The specified key does not exist.", 404,
-                        expected_params={"Bucket": bucket, "Key": key})
+    s3.add_client_error(
+        "get_object",
+        "NoSuchKey",
+        "The specified key does not exist.",
+        404,
+        expected_params={"Bucket": bucket, "Key": key},
+    )
 
 
 def test_async_uploads_invokes_and_polls_until_the_answer():
@@ -165,8 +213,11 @@ def test_async_failure_object_becomes_the_error():
         stub_submit(s3, runtime)
         not_yet(s3, OUTPUT)
         bucket, key = parse_s3_uri(FAILURE)
-        s3.add_response("get_object", {"Body": body(b'{"error": "bad_image", "message": "not a PNG"}')},
-                        {"Bucket": bucket, "Key": key})
+        s3.add_response(
+            "get_object",
+            {"Body": body(b'{"error": "bad_image", "message": "not a PNG"}')},
+            {"Bucket": bucket, "Key": key},
+        )
         with pytest.raises(cli.InvocationError) as raised:
             client.invoke_async(b"png", "image/png", "cat.png", top_k=2)
     assert raised.value.code == "async_failure"
@@ -210,20 +261,36 @@ def test_cli_async_no_wait_prints_where_the_answers_go(tmp_path, monkeypatch, ca
         return client
 
     monkeypatch.setattr(cli, "EndpointClient", patched)
-    code = cli.main(["--endpoint", "elasticml-dev-cnn", "--region", "eu-west-1", "--async-input", INPUT_PREFIX,
-                     "--no-wait", "--top-k", "2", "--json", str(image)])
+    code = cli.main(
+        [
+            "--endpoint",
+            "elasticml-dev-cnn",
+            "--region",
+            "eu-west-1",
+            "--async-input",
+            INPUT_PREFIX,
+            "--no-wait",
+            "--top-k",
+            "2",
+            "--json",
+            str(image),
+        ]
+    )
     assert code == cli.EXIT_OK
     queued = json.loads(capsys.readouterr().out)[0]["queued"]
     assert queued["output"] == OUTPUT and queued["failure"] == FAILURE
     assert queued["input"].startswith(INPUT_PREFIX) and queued["input"].endswith("-cat.png")
 
 
-@pytest.mark.parametrize("argv,message", [
-    (["--url", "http://127.0.0.1:8080", "--async-input", INPUT_PREFIX], "needs a deployed endpoint"),
-    (["--endpoint", "e", "--async-input", "bucket/prefix"], "must be an s3://"),
-    (["--endpoint", "e", "--no-wait"], "--no-wait applies to --async-input only"),
-    (["--endpoint", "e", "--component", "c", "--async-input", INPUT_PREFIX], "different serving modes"),
-])
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["--url", "http://127.0.0.1:8080", "--async-input", INPUT_PREFIX], "needs a deployed endpoint"),
+        (["--endpoint", "e", "--async-input", "bucket/prefix"], "must be an s3://"),
+        (["--endpoint", "e", "--no-wait"], "--no-wait applies to --async-input only"),
+        (["--endpoint", "e", "--component", "c", "--async-input", INPUT_PREFIX], "different serving modes"),
+    ],
+)
 def test_cli_refuses_mixed_modes(argv, message, capsys, tmp_path):
     assert cli.main([*argv, str(tmp_path)]) == cli.EXIT_USAGE
     assert message in capsys.readouterr().err

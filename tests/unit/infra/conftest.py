@@ -4,6 +4,7 @@ Image build contexts and the metric definitions are small fixed stand-ins, so th
 only when the infrastructure does, not whenever the training or serving code does. That the real
 `training/metric_definitions.json` reaches the training job is pinned in test_training_job.py.
 """
+
 from __future__ import annotations
 
 import json
@@ -23,19 +24,34 @@ from infra.application import REPO_ROOT, Sources, build
 
 CDK_JSON = REPO_ROOT / "cdk.json"
 CNN_PACKAGE = "arn:aws:sagemaker:eu-west-1:111111111111:model-package/elasticml-dev-cnn/3"
-STACKS = [f"elasticml-{env}-{name}" for env in ("dev", "prod")
-          for name in ("storage", "network", "training", "serving-cnn", "serving-mlp")]
-MEASURED_CAPACITY = {"cnn": {"max_rps_per_instance": 120.0, "p99_slo_ms": 100, "instance_type": "ml.c5.xlarge",
-                             "measured_at": "2026-11-28"}}
+STACKS = [
+    f"elasticml-{env}-{name}"
+    for env in ("dev", "prod")
+    for name in ("storage", "network", "training", "serving-cnn", "serving-mlp")
+]
+MEASURED_CAPACITY = {
+    "cnn": {
+        "max_rps_per_instance": 120.0,
+        "p99_slo_ms": 100,
+        "instance_type": "ml.c5.xlarge",
+        "measured_at": "2026-11-28",
+    }
+}
 MLP_MODEL_DATA = "s3://elasticml-dev-artifacts-111111111111-eu-west-1/training/mlp/job-1/output/model.tar.gz"
+
+
 # The versions each environment's serving stacks get: `-c <env>:<model>_<key>=...`, scoped to that
 # environment (its account in cdk.json), as every environment is synthesized at once.
 def _in_prod(version: str) -> str:
     return version.replace("111111111111", "222222222222").replace("-dev-", "-prod-")
 
 
-VERSIONS = {"dev:cnn_model_package_arn": CNN_PACKAGE, "dev:mlp_model_data_url": MLP_MODEL_DATA,
-            "prod:cnn_model_package_arn": _in_prod(CNN_PACKAGE), "prod:mlp_model_data_url": _in_prod(MLP_MODEL_DATA)}
+VERSIONS = {
+    "dev:cnn_model_package_arn": CNN_PACKAGE,
+    "dev:mlp_model_data_url": MLP_MODEL_DATA,
+    "prod:cnn_model_package_arn": _in_prod(CNN_PACKAGE),
+    "prod:mlp_model_data_url": _in_prod(MLP_MODEL_DATA),
+}
 
 
 def base_context() -> dict[str, Any]:
@@ -43,18 +59,22 @@ def base_context() -> dict[str, Any]:
     return {**json.loads(CDK_JSON.read_text())["context"], "aws:cdk:version-reporting": False}
 
 
-STUB_METRICS = [{"Name": "train:loss", "Regex": "epoch=\\d+ .*?train_loss=([-+0-9.eE]+)"},
-                {"Name": "final:accuracy", "Regex": "final split=\\w+ .*?accuracy=([-+0-9.eE]+)"}]
+STUB_METRICS = [
+    {"Name": "train:loss", "Regex": "epoch=\\d+ .*?train_loss=([-+0-9.eE]+)"},
+    {"Name": "final:accuracy", "Regex": "final split=\\w+ .*?accuracy=([-+0-9.eE]+)"},
+]
 
 
 def write_stub_sources(root: Path) -> Sources:
     for name in ("training", "inference"):
         (root / name).mkdir(parents=True, exist_ok=True)
-        (root / name / "Dockerfile").write_text("FROM public.ecr.aws/docker/library/python:3.11-slim\n"
-                                                "ARG FRAMEWORK\n")
+        (root / name / "Dockerfile").write_text("FROM public.ecr.aws/docker/library/python:3.11-slim\nARG FRAMEWORK\n")
     (root / "metric_definitions.json").write_text(json.dumps(STUB_METRICS))
-    return Sources(training_dir=root / "training", inference_dir=root / "inference",
-                   metric_definitions_file=root / "metric_definitions.json")
+    return Sources(
+        training_dir=root / "training",
+        inference_dir=root / "inference",
+        metric_definitions_file=root / "metric_definitions.json",
+    )
 
 
 @dataclass
@@ -83,8 +103,15 @@ def synthesized(tmp_path_factory, stub_sources) -> Synthesized:
     outdir = tmp_path_factory.mktemp("cdk.out")
     capacity = tmp_path_factory.mktemp("benchmarks") / "serving_capacity.json"
     capacity.write_text(json.dumps(MEASURED_CAPACITY))
-    app = App(outdir=str(outdir), context={**base_context(), **VERSIONS, "serving_capacity_file": str(capacity),
-                                           "capacity_plans_dir": str(capacity.parent / "no-plans")})
+    app = App(
+        outdir=str(outdir),
+        context={
+            **base_context(),
+            **VERSIONS,
+            "serving_capacity_file": str(capacity),
+            "capacity_plans_dir": str(capacity.parent / "no-plans"),
+        },
+    )
     stacks = build(app, stub_sources)
     app.synth()
     return Synthesized(outdir=outdir, stacks=stacks)

@@ -1,5 +1,6 @@
 """The project's rules for what would fail at deploy or at the first job: each builds the faulty
 construct in a bare stack and sees synth fail naming the rule, and the fixed construct pass."""
+
 from __future__ import annotations
 
 import json
@@ -37,8 +38,13 @@ def findings(stack) -> set[str]:
 
 
 def network(stack):
-    vpc = ec2.Vpc(stack, "Vpc", nat_gateways=0, max_azs=2, subnet_configuration=[
-        ec2.SubnetConfiguration(name="isolated", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)])
+    vpc = ec2.Vpc(
+        stack,
+        "Vpc",
+        nat_gateways=0,
+        max_azs=2,
+        subnet_configuration=[ec2.SubnetConfiguration(name="isolated", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)],
+    )
     return vpc, vpc.select_subnets(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED).subnet_ids
 
 
@@ -50,20 +56,41 @@ def vpc_only_group(stack, vpc, name="VpcOnly"):
 
 
 def vpc_function(stack, vpc, role):
-    return lambda_.Function(stack, "Function", runtime=lambda_.Runtime.PYTHON_3_12, handler="index.handler",
-                            code=lambda_.Code.from_inline("def handler(e, c): pass"), role=role, vpc=vpc,
-                            vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED))
+    return lambda_.Function(
+        stack,
+        "Function",
+        runtime=lambda_.Runtime.PYTHON_3_12,
+        handler="index.handler",
+        code=lambda_.Code.from_inline("def handler(e, c): pass"),
+        role=role,
+        vpc=vpc,
+        vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED),
+    )
 
 
 def training_state(stack, group, *, instance_type="ml.c5.xlarge", count=1, volume_key=True, name="Train"):
-    resources = {"InstanceType": instance_type, "InstanceCount": count, "VolumeSizeInGB": 30,
-                 **({"VolumeKmsKeyId": "arn:aws:kms:eu-west-1:111111111111:key/k"} if volume_key else {})}
-    state = sfn.CustomState(stack, name, state_json={
-        "Type": "Task", "Resource": "arn:aws:states:::sagemaker:createTrainingJob.sync",
-        "Parameters": {"TrainingJobName": "j", "EnableNetworkIsolation": True,
-                       "EnableInterContainerTrafficEncryption": True,
-                       "OutputDataConfig": {"S3OutputPath": "s3://b/o", "KmsKeyId": "k"}, "ResourceConfig": resources,
-                       "VpcConfig": {"Subnets": ["subnet-1"], "SecurityGroupIds": [group.security_group_id]}}})
+    resources = {
+        "InstanceType": instance_type,
+        "InstanceCount": count,
+        "VolumeSizeInGB": 30,
+        **({"VolumeKmsKeyId": "arn:aws:kms:eu-west-1:111111111111:key/k"} if volume_key else {}),
+    }
+    state = sfn.CustomState(
+        stack,
+        name,
+        state_json={
+            "Type": "Task",
+            "Resource": "arn:aws:states:::sagemaker:createTrainingJob.sync",
+            "Parameters": {
+                "TrainingJobName": "j",
+                "EnableNetworkIsolation": True,
+                "EnableInterContainerTrafficEncryption": True,
+                "OutputDataConfig": {"S3OutputPath": "s3://b/o", "KmsKeyId": "k"},
+                "ResourceConfig": resources,
+                "VpcConfig": {"Subnets": ["subnet-1"], "SecurityGroupIds": [group.security_group_id]},
+            },
+        },
+    )
     return sfn.StateMachine(stack, f"{name}Machine", definition_body=sfn.DefinitionBody.from_chainable(state))
 
 
@@ -80,11 +107,16 @@ def test_vpc_lambda_with_eni_permissions_passes(grant):
     vpc, _ = network(stack)
     role = iam.Role(stack, "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
     if grant == "managed":
-        role.add_managed_policy(iam.ManagedPolicy.from_aws_managed_policy_name(
-            "service-role/AWSLambdaVPCAccessExecutionRole"))
+        role.add_managed_policy(
+            iam.ManagedPolicy.from_aws_managed_policy_name("service-role/AWSLambdaVPCAccessExecutionRole")
+        )
     else:
-        role.add_to_policy(iam.PolicyStatement(actions=["ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces",
-                                                        "ec2:DeleteNetworkInterface"], resources=["*"]))
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces", "ec2:DeleteNetworkInterface"],
+                resources=["*"],
+            )
+        )
     vpc_function(stack, vpc, role)
     assert findings(stack) == set()
 
@@ -93,9 +125,13 @@ def test_model_and_training_job_without_https_to_s3_fail_synth():
     stack = bare_stack()
     vpc, subnets = network(stack)
     group = vpc_only_group(stack, vpc)
-    sagemaker.CfnModel(stack, "Model", execution_role_arn="arn:aws:iam::111111111111:role/r",
-                       enable_network_isolation=True, vpc_config=sagemaker.CfnModel.VpcConfigProperty(
-                           security_group_ids=[group.security_group_id], subnets=subnets))
+    sagemaker.CfnModel(
+        stack,
+        "Model",
+        execution_role_arn="arn:aws:iam::111111111111:role/r",
+        enable_network_isolation=True,
+        vpc_config=sagemaker.CfnModel.VpcConfigProperty(security_group_ids=[group.security_group_id], subnets=subnets),
+    )
     training_state(stack, vpc_only_group(stack, vpc, "TrainingVpcOnly"))
     assert findings(stack) == {"Project-S3EgressFromVpc"}
     assert len(ProjectChecks().validate_scope(stack).violations[0].violating_resources) == 2
@@ -106,9 +142,13 @@ def test_https_to_the_s3_prefix_list_passes():
     stack = bare_stack()
     vpc, subnets = network(stack)
     group = workload_security_group(stack, "Workload", vpc=vpc, s3_prefix_list_id="pl-1234", description="d")
-    sagemaker.CfnModel(stack, "Model", execution_role_arn="arn:aws:iam::111111111111:role/r",
-                       enable_network_isolation=True, vpc_config=sagemaker.CfnModel.VpcConfigProperty(
-                           security_group_ids=[group.security_group_id], subnets=subnets))
+    sagemaker.CfnModel(
+        stack,
+        "Model",
+        execution_role_arn="arn:aws:iam::111111111111:role/r",
+        enable_network_isolation=True,
+        vpc_config=sagemaker.CfnModel.VpcConfigProperty(security_group_ids=[group.security_group_id], subnets=subnets),
+    )
     training_state(stack, group)
     assert findings(stack) == set()
 
@@ -118,10 +158,16 @@ def test_volume_key_on_instance_storage_fails_synth():
     vpc, _ = network(stack)
     group = workload_security_group(stack, "Workload", vpc=vpc, s3_prefix_list_id="pl-1234", description="d")
     training_state(stack, group, instance_type="ml.g5.xlarge")
-    sagemaker.CfnEndpointConfig(stack, "Config", kms_key_id="arn:aws:kms:eu-west-1:111111111111:key/k",
-                                production_variants=[sagemaker.CfnEndpointConfig.ProductionVariantProperty(
-                                    variant_name="AllTraffic", model_name="m", instance_type="ml.g4dn.xlarge",
-                                    initial_instance_count=1)])
+    sagemaker.CfnEndpointConfig(
+        stack,
+        "Config",
+        kms_key_id="arn:aws:kms:eu-west-1:111111111111:key/k",
+        production_variants=[
+            sagemaker.CfnEndpointConfig.ProductionVariantProperty(
+                variant_name="AllTraffic", model_name="m", instance_type="ml.g4dn.xlarge", initial_instance_count=1
+            )
+        ],
+    )
     assert findings(stack) == {"Project-VolumeKmsOnInstanceStorage"}
     assert "Project-VolumeKmsOnInstanceStorage" in synth_fails_naming(stack)
 

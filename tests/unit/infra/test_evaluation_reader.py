@@ -1,4 +1,5 @@
 """The evaluation reader's handler, run here against an in-memory stand-in for S3 (no AWS, no boto3)."""
+
 from __future__ import annotations
 
 import io
@@ -50,11 +51,20 @@ def handler(monkeypatch):
 
 def test_reads_accuracy_from_output_tar(handler):
     evaluation = {"split": "test", "num_samples": 500, "accuracy": 0.91, "macro_f1": 0.9}
-    handler.S3 = FakeS3({(BUCKET, OUTPUT_KEY): tarball({"./evaluation.json": json.dumps(evaluation).encode(),
-                                                        "confusion_matrix.png": b"png"})})
+    handler.S3 = FakeS3(
+        {
+            (BUCKET, OUTPUT_KEY): tarball(
+                {"./evaluation.json": json.dumps(evaluation).encode(), "confusion_matrix.png": b"png"}
+            )
+        }
+    )
     assert handler.handler({"model_artifacts": MODEL}, None) == {
-        "accuracy": 0.91, "macro_f1": 0.9, "split": "test", "num_samples": 500,
-        "evaluation_uri": f"s3://{BUCKET}/{OUTPUT_KEY}"}
+        "accuracy": 0.91,
+        "macro_f1": 0.9,
+        "split": "test",
+        "num_samples": 500,
+        "evaluation_uri": f"s3://{BUCKET}/{OUTPUT_KEY}",
+    }
 
 
 def test_missing_evaluation_is_an_error(handler):
@@ -63,8 +73,10 @@ def test_missing_evaluation_is_an_error(handler):
         handler.handler({"model_artifacts": MODEL}, None)
 
 
-@pytest.mark.parametrize("uri", ["s3://other-bucket/training/cnn/job-1/output/model.tar.gz",
-                                 f"s3://{BUCKET}/training/cnn/job-1/model.tar.gz"])
+@pytest.mark.parametrize(
+    "uri",
+    ["s3://other-bucket/training/cnn/job-1/output/model.tar.gz", f"s3://{BUCKET}/training/cnn/job-1/model.tar.gz"],
+)
 def test_refuses_anything_but_a_job_artifact_in_the_artifact_bucket(handler, uri):
     handler.S3 = FakeS3({})
     with pytest.raises(ValueError):

@@ -1,6 +1,7 @@
 """The isolated VPC: no internet path, flow logs, the default security group closed, an S3 gateway
 endpoint limited to the project's buckets, no interface endpoint without a caller, and the S3 prefix list
 read at deploy time."""
+
 from __future__ import annotations
 
 import json
@@ -19,8 +20,15 @@ BUCKETS = ["proj-dev-data-1", "proj-dev-artifacts-1"]
 @pytest.fixture(scope="module")
 def template() -> Template:
     stack = bare_stack()
-    IsolatedNetwork(stack, "Network", cidr="10.9.0.0/16", flow_log_key=kms.Key(stack, "Key"),
-                    flow_log_retention_days=30, retain=False, bucket_names=BUCKETS)
+    IsolatedNetwork(
+        stack,
+        "Network",
+        cidr="10.9.0.0/16",
+        flow_log_key=kms.Key(stack, "Key"),
+        flow_log_retention_days=30,
+        retain=False,
+        bucket_names=BUCKETS,
+    )
     return Template.from_stack(stack)
 
 
@@ -33,8 +41,9 @@ def test_two_isolated_subnets_and_no_way_out(template):
 
 
 def test_flow_logs_of_all_traffic_to_an_encrypted_log_group(template):
-    template.has_resource_properties("AWS::EC2::FlowLog", {"TrafficType": "ALL", "ResourceType": "VPC",
-                                                            "LogDestinationType": "cloud-watch-logs"})
+    template.has_resource_properties(
+        "AWS::EC2::FlowLog", {"TrafficType": "ALL", "ResourceType": "VPC", "LogDestinationType": "cloud-watch-logs"}
+    )
     template.has_resource_properties("AWS::Logs::LogGroup", {"KmsKeyId": Match.any_value(), "RetentionInDays": 30})
 
 

@@ -1,4 +1,5 @@
 """The checks: the project's own rules catch violations, and the adopted packs find nothing unacknowledged."""
+
 from __future__ import annotations
 
 import pytest
@@ -22,31 +23,56 @@ def violations(scope, pack=None) -> dict[str, list[str]]:
     return {v.rule_name: [r.construct_path for r in v.violating_resources] for v in report.violations}
 
 
-def endpoint(stack, *, kms_key_id="arn:aws:kms:eu-west-1:123456789012:key/k", capture_key="k", scaled=True,
-             name="ep"):
+def endpoint(stack, *, kms_key_id="arn:aws:kms:eu-west-1:123456789012:key/k", capture_key="k", scaled=True, name="ep"):
     config = sagemaker.CfnEndpointConfig(
-        stack, "Config", kms_key_id=kms_key_id,
-        production_variants=[sagemaker.CfnEndpointConfig.ProductionVariantProperty(
-            variant_name="AllTraffic", model_name="m", instance_type="ml.c5.large", initial_instance_count=1)],
+        stack,
+        "Config",
+        kms_key_id=kms_key_id,
+        production_variants=[
+            sagemaker.CfnEndpointConfig.ProductionVariantProperty(
+                variant_name="AllTraffic", model_name="m", instance_type="ml.c5.large", initial_instance_count=1
+            )
+        ],
         data_capture_config=sagemaker.CfnEndpointConfig.DataCaptureConfigProperty(
-            initial_sampling_percentage=10, destination_s3_uri="s3://b/c", kms_key_id=capture_key,
-            capture_options=[sagemaker.CfnEndpointConfig.CaptureOptionProperty(capture_mode="Input")]))
+            initial_sampling_percentage=10,
+            destination_s3_uri="s3://b/c",
+            kms_key_id=capture_key,
+            capture_options=[sagemaker.CfnEndpointConfig.CaptureOptionProperty(capture_mode="Input")],
+        ),
+    )
     sagemaker.CfnEndpoint(stack, "Endpoint", endpoint_name=name, endpoint_config_name=config.attr_endpoint_config_name)
     if scaled:
         target = appscaling.CfnScalableTarget(
-            stack, "Target", resource_id=f"endpoint/{name}/variant/AllTraffic", service_namespace="sagemaker",
-            scalable_dimension="sagemaker:variant:DesiredInstanceCount", min_capacity=1, max_capacity=2)
+            stack,
+            "Target",
+            resource_id=f"endpoint/{name}/variant/AllTraffic",
+            service_namespace="sagemaker",
+            scalable_dimension="sagemaker:variant:DesiredInstanceCount",
+            min_capacity=1,
+            max_capacity=2,
+        )
         appscaling.CfnScalingPolicy(
-            stack, "Policy", policy_name="p", policy_type="TargetTrackingScaling", scaling_target_id=target.ref,
-            target_tracking_scaling_policy_configuration=appscaling.CfnScalingPolicy.
-            TargetTrackingScalingPolicyConfigurationProperty(target_value=100.0))
+            stack,
+            "Policy",
+            policy_name="p",
+            policy_type="TargetTrackingScaling",
+            scaling_target_id=target.ref,
+            target_tracking_scaling_policy_configuration=appscaling.CfnScalingPolicy.TargetTrackingScalingPolicyConfigurationProperty(
+                target_value=100.0
+            ),
+        )
 
 
 def test_compliant_endpoint_and_model_pass():
     stack = bare_stack()
     endpoint(stack)
-    sagemaker.CfnModel(stack, "Model", execution_role_arn="arn:aws:iam::123456789012:role/r",
-                       enable_network_isolation=True, vpc_config=VPC)
+    sagemaker.CfnModel(
+        stack,
+        "Model",
+        execution_role_arn="arn:aws:iam::123456789012:role/r",
+        enable_network_isolation=True,
+        vpc_config=VPC,
+    )
     assert violations(stack) == {}
 
 
@@ -57,8 +83,9 @@ def test_endpoint_config_without_kms_is_caught(kwargs):
     assert violations(stack) == {"Project-EndpointConfigKms": ["Bare/Config"]}
 
 
-@pytest.mark.parametrize("kwargs", [{"enable_network_isolation": False, "vpc_config": VPC},
-                                    {"enable_network_isolation": True}])
+@pytest.mark.parametrize(
+    "kwargs", [{"enable_network_isolation": False, "vpc_config": VPC}, {"enable_network_isolation": True}]
+)
 def test_model_without_isolation_or_vpc_is_caught(kwargs):
     stack = bare_stack()
     sagemaker.CfnModel(stack, "Model", execution_role_arn="arn:aws:iam::123456789012:role/r", **kwargs)
@@ -73,17 +100,38 @@ def test_endpoint_without_autoscaling_is_caught():
 
 def test_training_job_outside_the_vpc_is_caught():
     stack = bare_stack()
-    parameters = {"TrainingJobName": "j", "EnableNetworkIsolation": True, "EnableInterContainerTrafficEncryption": True,
-                  "OutputDataConfig": {"S3OutputPath": "s3://b/o", "KmsKeyId": "k"},
-                  "ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 1,
-                                     "VolumeKmsKeyId": "k"}}
-    good = sfn.CustomState(stack, "Good", state_json={
-        "Type": "Task", "Resource": "arn:aws:states:::sagemaker:createTrainingJob.sync",
-        "Parameters": {**parameters, "VpcConfig": {"Subnets": ["s"], "SecurityGroupIds": ["g"]}}})
+    parameters = {
+        "TrainingJobName": "j",
+        "EnableNetworkIsolation": True,
+        "EnableInterContainerTrafficEncryption": True,
+        "OutputDataConfig": {"S3OutputPath": "s3://b/o", "KmsKeyId": "k"},
+        "ResourceConfig": {
+            "InstanceType": "ml.m5.large",
+            "InstanceCount": 1,
+            "VolumeSizeInGB": 1,
+            "VolumeKmsKeyId": "k",
+        },
+    }
+    good = sfn.CustomState(
+        stack,
+        "Good",
+        state_json={
+            "Type": "Task",
+            "Resource": "arn:aws:states:::sagemaker:createTrainingJob.sync",
+            "Parameters": {**parameters, "VpcConfig": {"Subnets": ["s"], "SecurityGroupIds": ["g"]}},
+        },
+    )
     sfn.StateMachine(stack, "Isolated", definition_body=sfn.DefinitionBody.from_chainable(good))
     assert violations(stack) == {}
-    bad = sfn.CustomState(stack, "Bad", state_json={
-        "Type": "Task", "Resource": "arn:aws:states:::sagemaker:createTrainingJob.sync", "Parameters": parameters})
+    bad = sfn.CustomState(
+        stack,
+        "Bad",
+        state_json={
+            "Type": "Task",
+            "Resource": "arn:aws:states:::sagemaker:createTrainingJob.sync",
+            "Parameters": parameters,
+        },
+    )
     sfn.StateMachine(stack, "Open", definition_body=sfn.DefinitionBody.from_chainable(bad))
     assert violations(stack) == {"Project-TrainingJobIsolated": ["Bare/Open/Resource"]}
 
@@ -130,6 +178,13 @@ def test_every_acknowledgment_gives_a_specific_reason(synthesized):
         text = reason if isinstance(reason, str) else str(reason)
         assert len(text) >= 40, (path, rule, text)
     rules = {rule.removeprefix("Annotation::").split("[")[0] for _, rule in acknowledged}
-    assert rules <= {"AwsSolutions-IAM4", "AwsSolutions-IAM5", "NIST.800.53.R5-IAMNoInlinePolicy",
-                     "NIST.800.53.R5-LambdaDLQ", "NIST.800.53.R5-LambdaInsideVPC", "NIST.800.53.R5-LambdaConcurrency",
-                     "NIST.800.53.R5-S3DefaultEncryptionKMS", "NIST.800.53.R5-S3BucketReplicationEnabled"}, rules
+    assert rules <= {
+        "AwsSolutions-IAM4",
+        "AwsSolutions-IAM5",
+        "NIST.800.53.R5-IAMNoInlinePolicy",
+        "NIST.800.53.R5-LambdaDLQ",
+        "NIST.800.53.R5-LambdaInsideVPC",
+        "NIST.800.53.R5-LambdaConcurrency",
+        "NIST.800.53.R5-S3DefaultEncryptionKMS",
+        "NIST.800.53.R5-S3BucketReplicationEnabled",
+    }, rules

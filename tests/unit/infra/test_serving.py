@@ -1,4 +1,5 @@
 """The autoscaled endpoint: isolated model, KMS and data capture, blue/green with rollback, scaling."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -18,25 +19,54 @@ from infra.stacks.training_stack import image_asset
 from .conftest import CNN_PACKAGE, MLP_MODEL_DATA, as_list, bare_stack, base_context, policy_statements
 
 SETTINGS = ServingSettings(
-    model="cnn", instance_type="ml.c5.xlarge", min_capacity=2, max_capacity=7, safety_factor=0.5,
-    max_rps_per_instance=120.0, capacity_source="benchmark (2026-11-28)", scale_in_cooldown_s=600,
-    scale_out_cooldown_s=45, canary_percent=10, canary_wait_s=300, termination_wait_s=120, latency_alarm_ms=100,
-    error_alarm_count=3, data_capture_percent=20, version=ModelVersion(model_package_arn=CNN_PACKAGE))
+    model="cnn",
+    instance_type="ml.c5.xlarge",
+    min_capacity=2,
+    max_capacity=7,
+    safety_factor=0.5,
+    max_rps_per_instance=120.0,
+    capacity_source="benchmark (2026-11-28)",
+    scale_in_cooldown_s=600,
+    scale_out_cooldown_s=45,
+    canary_percent=10,
+    canary_wait_s=300,
+    termination_wait_s=120,
+    latency_alarm_ms=100,
+    error_alarm_count=3,
+    data_capture_percent=20,
+    version=ModelVersion(model_package_arn=CNN_PACKAGE),
+)
 
 
 def make_endpoint(stub_sources, settings=SETTINGS, version=None):
     stack = bare_stack()
-    vpc = ec2.Vpc(stack, "Vpc", nat_gateways=0, max_azs=2, subnet_configuration=[
-        ec2.SubnetConfiguration(name="isolated", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)])
+    vpc = ec2.Vpc(
+        stack,
+        "Vpc",
+        nat_gateways=0,
+        max_azs=2,
+        subnet_configuration=[ec2.SubnetConfiguration(name="isolated", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)],
+    )
     key = kms.Key(stack, "Key")
     bucket = s3.Bucket(stack, "Artifacts", encryption_key=key)
-    AutoscaledEndpoint(stack, "Endpoint", endpoint_name="proj-dev-cnn", settings=settings,
-                       version=version or settings.version,
-                       image=image_asset(stack, "Image", stub_sources.inference_dir),
-                       model_data_bucket=bucket, model_data_prefix="training/cnn", capture_bucket=bucket,
-                       capture_prefix="data-capture/cnn", key=key, vpc=vpc,
-                       subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED),
-                       s3_prefix_list_id="pl-s3", log_retention_days=30, retain=False)
+    AutoscaledEndpoint(
+        stack,
+        "Endpoint",
+        endpoint_name="proj-dev-cnn",
+        settings=settings,
+        version=version or settings.version,
+        image=image_asset(stack, "Image", stub_sources.inference_dir),
+        model_data_bucket=bucket,
+        model_data_prefix="training/cnn",
+        capture_bucket=bucket,
+        capture_prefix="data-capture/cnn",
+        key=key,
+        vpc=vpc,
+        subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED),
+        s3_prefix_list_id="pl-s3",
+        log_retention_days=30,
+        retain=False,
+    )
     return Template.from_stack(stack)
 
 
@@ -46,17 +76,27 @@ def template(stub_sources) -> Template:
 
 
 def test_model_is_network_isolated_in_the_vpc_and_serves_the_package(template):
-    template.has_resource_properties("AWS::SageMaker::Model", {
-        "EnableNetworkIsolation": True,
-        "PrimaryContainer": {"ModelPackageName": CNN_PACKAGE},
-        "VpcConfig": {"Subnets": Match.any_value(), "SecurityGroupIds": [Match.any_value()]}})
+    template.has_resource_properties(
+        "AWS::SageMaker::Model",
+        {
+            "EnableNetworkIsolation": True,
+            "PrimaryContainer": {"ModelPackageName": CNN_PACKAGE},
+            "VpcConfig": {"Subnets": Match.any_value(), "SecurityGroupIds": [Match.any_value()]},
+        },
+    )
 
 
 def test_model_data_url_serves_the_inference_image(stub_sources):
     version = ModelVersion(model_data_url=MLP_MODEL_DATA)
     make_endpoint(stub_sources, dataclasses.replace(SETTINGS, version=version)).has_resource_properties(
-        "AWS::SageMaker::Model", {"PrimaryContainer": {"ModelDataUrl": MLP_MODEL_DATA,
-                                                      "Image": {"Fn::Sub": Match.string_like_regexp(r"\.dkr\.ecr\.")}}})
+        "AWS::SageMaker::Model",
+        {
+            "PrimaryContainer": {
+                "ModelDataUrl": MLP_MODEL_DATA,
+                "Image": {"Fn::Sub": Match.string_like_regexp(r"\.dkr\.ecr\.")},
+            }
+        },
+    )
 
 
 def test_a_model_version_is_required(stub_sources):
@@ -66,49 +106,87 @@ def test_a_model_version_is_required(stub_sources):
 
 def test_endpoint_config_encrypts_and_captures_data_with_the_key(template):
     key = Capture()
-    template.has_resource_properties("AWS::SageMaker::EndpointConfig", {
-        "KmsKeyId": key,
-        "ProductionVariants": [Match.object_like({"VariantName": "AllTraffic", "InstanceType": "ml.c5.xlarge",
-                                                  "InitialInstanceCount": 2})],
-        "DataCaptureConfig": Match.object_like({
-            "EnableCapture": True, "InitialSamplingPercentage": 20, "KmsKeyId": Match.any_value(),
-            "DestinationS3Uri": {"Fn::Join": ["", ["s3://", {"Ref": Match.string_like_regexp("^Artifacts")},
-                                                   "/data-capture/cnn"]]},
-            "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}]})})
+    template.has_resource_properties(
+        "AWS::SageMaker::EndpointConfig",
+        {
+            "KmsKeyId": key,
+            "ProductionVariants": [
+                Match.object_like(
+                    {"VariantName": "AllTraffic", "InstanceType": "ml.c5.xlarge", "InitialInstanceCount": 2}
+                )
+            ],
+            "DataCaptureConfig": Match.object_like(
+                {
+                    "EnableCapture": True,
+                    "InitialSamplingPercentage": 20,
+                    "KmsKeyId": Match.any_value(),
+                    "DestinationS3Uri": {
+                        "Fn::Join": [
+                            "",
+                            ["s3://", {"Ref": Match.string_like_regexp("^Artifacts")}, "/data-capture/cnn"],
+                        ]
+                    },
+                    "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
+                }
+            ),
+        },
+    )
     assert key.as_object()["Fn::GetAtt"][0].startswith("Key")
 
 
 def test_no_volume_key_for_hosting_types_with_instance_storage(stub_sources):
-    config = next(iter(make_endpoint(stub_sources, dataclasses.replace(SETTINGS, instance_type="ml.g5.xlarge"))
-                       .find_resources("AWS::SageMaker::EndpointConfig").values()))["Properties"]
+    config = next(
+        iter(
+            make_endpoint(stub_sources, dataclasses.replace(SETTINGS, instance_type="ml.g5.xlarge"))
+            .find_resources("AWS::SageMaker::EndpointConfig")
+            .values()
+        )
+    )["Properties"]
     assert "KmsKeyId" not in config and config["DataCaptureConfig"]["KmsKeyId"]
 
 
 def test_endpoint_log_group_is_created_with_the_key_and_a_retention(template):
-    template.has_resource_properties("AWS::Logs::LogGroup", {
-        "LogGroupName": "/aws/sagemaker/Endpoints/proj-dev-cnn", "KmsKeyId": Match.any_value(),
-        "RetentionInDays": 30})
+    template.has_resource_properties(
+        "AWS::Logs::LogGroup",
+        {"LogGroupName": "/aws/sagemaker/Endpoints/proj-dev-cnn", "KmsKeyId": Match.any_value(), "RetentionInDays": 30},
+    )
     (endpoint,) = template.find_resources("AWS::SageMaker::Endpoint").values()
     assert any(d.startswith("EndpointLogs") for d in endpoint["DependsOn"])
 
 
 def test_model_containers_may_send_only_https_to_s3(template):
-    template.has_resource_properties("AWS::EC2::SecurityGroup", {
-        "GroupDescription": "proj-dev-cnn model containers",
-        "SecurityGroupEgress": [Match.object_like({"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443,
-                                                   "DestinationPrefixListId": "pl-s3"})]})
+    template.has_resource_properties(
+        "AWS::EC2::SecurityGroup",
+        {
+            "GroupDescription": "proj-dev-cnn model containers",
+            "SecurityGroupEgress": [
+                Match.object_like(
+                    {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "DestinationPrefixListId": "pl-s3"}
+                )
+            ],
+        },
+    )
 
 
 def test_blue_green_canary_rolls_back_on_both_alarms(template):
     alarms = Capture()
-    template.has_resource_properties("AWS::SageMaker::Endpoint", {
-        "EndpointName": "proj-dev-cnn",
-        "DeploymentConfig": {
-            "BlueGreenUpdatePolicy": {
-                "TrafficRoutingConfiguration": {"Type": "CANARY", "WaitIntervalInSeconds": 300,
-                                                "CanarySize": {"Type": "CAPACITY_PERCENT", "Value": 10}},
-                "TerminationWaitInSeconds": 120},
-            "AutoRollbackConfiguration": {"Alarms": alarms}}})
+    template.has_resource_properties(
+        "AWS::SageMaker::Endpoint",
+        {
+            "EndpointName": "proj-dev-cnn",
+            "DeploymentConfig": {
+                "BlueGreenUpdatePolicy": {
+                    "TrafficRoutingConfiguration": {
+                        "Type": "CANARY",
+                        "WaitIntervalInSeconds": 300,
+                        "CanarySize": {"Type": "CAPACITY_PERCENT", "Value": 10},
+                    },
+                    "TerminationWaitInSeconds": 120,
+                },
+                "AutoRollbackConfiguration": {"Alarms": alarms},
+            },
+        },
+    )
     refs = {a["AlarmName"]["Ref"] for a in alarms.as_array()}
     alarm_resources = template.find_resources("AWS::CloudWatch::Alarm")
     assert refs == set(alarm_resources)
@@ -117,22 +195,39 @@ def test_blue_green_canary_rolls_back_on_both_alarms(template):
     assert metrics["ModelLatency"]["Threshold"] == 100_000  # microseconds
     assert metrics["ModelLatency"]["ExtendedStatistic"] == "p99"
     for alarm in alarm_resources.values():
-        assert alarm["Properties"]["Dimensions"] == [{"Name": "EndpointName", "Value": "proj-dev-cnn"},
-                                                     {"Name": "VariantName", "Value": "AllTraffic"}]
+        assert alarm["Properties"]["Dimensions"] == [
+            {"Name": "EndpointName", "Value": "proj-dev-cnn"},
+            {"Name": "VariantName", "Value": "AllTraffic"},
+        ]
         assert alarm["Properties"]["AlarmActions"] and alarm["Properties"]["OKActions"]
 
 
 def test_target_tracking_on_invocations_per_instance_from_settings(template):
-    template.has_resource_properties("AWS::ApplicationAutoScaling::ScalableTarget", {
-        "ResourceId": "endpoint/proj-dev-cnn/variant/AllTraffic", "ServiceNamespace": "sagemaker",
-        "ScalableDimension": "sagemaker:variant:DesiredInstanceCount", "MinCapacity": 2, "MaxCapacity": 7})
-    template.has_resource_properties("AWS::ApplicationAutoScaling::ScalingPolicy", {
-        "PolicyType": "TargetTrackingScaling",
-        "TargetTrackingScalingPolicyConfiguration": {
-            "TargetValue": 120.0 * 0.5 * 60, "ScaleInCooldown": 600, "ScaleOutCooldown": 45,
-            "PredefinedMetricSpecification": {"PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"}}})
-    template.has_resource("AWS::ApplicationAutoScaling::ScalableTarget",
-                          {"DependsOn": [Match.string_like_regexp("^Endpoint")]})
+    template.has_resource_properties(
+        "AWS::ApplicationAutoScaling::ScalableTarget",
+        {
+            "ResourceId": "endpoint/proj-dev-cnn/variant/AllTraffic",
+            "ServiceNamespace": "sagemaker",
+            "ScalableDimension": "sagemaker:variant:DesiredInstanceCount",
+            "MinCapacity": 2,
+            "MaxCapacity": 7,
+        },
+    )
+    template.has_resource_properties(
+        "AWS::ApplicationAutoScaling::ScalingPolicy",
+        {
+            "PolicyType": "TargetTrackingScaling",
+            "TargetTrackingScalingPolicyConfiguration": {
+                "TargetValue": 120.0 * 0.5 * 60,
+                "ScaleInCooldown": 600,
+                "ScaleOutCooldown": 45,
+                "PredefinedMetricSpecification": {"PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"},
+            },
+        },
+    )
+    template.has_resource(
+        "AWS::ApplicationAutoScaling::ScalableTarget", {"DependsOn": [Match.string_like_regexp("^Endpoint")]}
+    )
 
 
 def test_dashboard_and_alarm_topic(template):
@@ -149,24 +244,40 @@ def test_model_role_is_scoped_to_the_models_prefixes(template):
 
 
 def test_serving_stacks_per_model_in_the_app(synthesized):
-    assert {"elasticml-dev-serving-cnn", "elasticml-dev-serving-mlp", "elasticml-prod-serving-cnn",
-            "elasticml-prod-serving-mlp"} <= set(synthesized.stacks)
+    assert {
+        "elasticml-dev-serving-cnn",
+        "elasticml-dev-serving-mlp",
+        "elasticml-prod-serving-cnn",
+        "elasticml-prod-serving-mlp",
+    } <= set(synthesized.stacks)
     prod = synthesized.template("elasticml-prod-serving-cnn")
     prod.has_resource_properties("AWS::ApplicationAutoScaling::ScalableTarget", {"MinCapacity": 2, "MaxCapacity": 8})
-    prod.has_resource_properties("AWS::ApplicationAutoScaling::ScalingPolicy", {
-        "TargetTrackingScalingPolicyConfiguration": Match.object_like({
-            "TargetValue": 120.0 * 0.5 * 60, "ScaleInCooldown": 600, "ScaleOutCooldown": 60})})
+    prod.has_resource_properties(
+        "AWS::ApplicationAutoScaling::ScalingPolicy",
+        {
+            "TargetTrackingScalingPolicyConfiguration": Match.object_like(
+                {"TargetValue": 120.0 * 0.5 * 60, "ScaleInCooldown": 600, "ScaleOutCooldown": 60}
+            )
+        },
+    )
     synthesized.template("elasticml-prod-serving-mlp").has_resource_properties(
-        "AWS::ApplicationAutoScaling::ScalingPolicy", {"TargetTrackingScalingPolicyConfiguration": Match.object_like({
-            "TargetValue": DEFAULT_MAX_RPS_PER_INSTANCE * 0.5 * 60})})
+        "AWS::ApplicationAutoScaling::ScalingPolicy",
+        {
+            "TargetTrackingScalingPolicyConfiguration": Match.object_like(
+                {"TargetValue": DEFAULT_MAX_RPS_PER_INSTANCE * 0.5 * 60}
+            )
+        },
+    )
 
 
 def test_without_a_model_version_serving_is_skipped_with_instructions(stub_sources):
     app = App(context={**base_context(), "env": "dev"})
     stacks = build(app, stub_sources)
     assert sorted(stacks) == ["elasticml-dev-network", "elasticml-dev-storage", "elasticml-dev-training"]
-    messages = [entry.data for entry in stacks["elasticml-dev-training"].node.metadata
-                if entry.type == "aws:cdk:info"]
-    assert any("elasticml-dev-serving-cnn not synthesized" in m and "-c cnn_model_package_arn=" in m
-               and "-c cnn_model_data_url=s3://elasticml-dev-artifacts-111111111111-eu-west-1/training/cnn/" in m
-               for m in messages)
+    messages = [entry.data for entry in stacks["elasticml-dev-training"].node.metadata if entry.type == "aws:cdk:info"]
+    assert any(
+        "elasticml-dev-serving-cnn not synthesized" in m
+        and "-c cnn_model_package_arn=" in m
+        and "-c cnn_model_data_url=s3://elasticml-dev-artifacts-111111111111-eu-west-1/training/cnn/" in m
+        for m in messages
+    )

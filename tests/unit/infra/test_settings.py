@@ -1,4 +1,5 @@
 """Settings: cdk.json context validated into frozen dataclasses; invalid values name key and allowed values."""
+
 from __future__ import annotations
 
 import copy
@@ -69,15 +70,21 @@ def test_malformed_instance_type(context):
 
 def test_min_capacity_above_max(context):
     context["environments"]["prod"]["serving"]["cnn"].update(min_capacity=3, max_capacity=2)
-    with pytest.raises(SettingsError, match=r"environments\.prod\.serving\.cnn\.min_capacity: 3 is greater than "
-                                            r"max_capacity 2; allowed: min_capacity <= max_capacity"):
+    with pytest.raises(
+        SettingsError,
+        match=r"environments\.prod\.serving\.cnn\.min_capacity: 3 is greater than "
+        r"max_capacity 2; allowed: min_capacity <= max_capacity",
+    ):
         load_settings(context, "prod")
 
 
 def test_spot_max_wait_below_max_runtime(context):
     context["environments"]["dev"]["training"]["mlp"].update(max_runtime_s=3600, max_wait_s=1800)
-    with pytest.raises(SettingsError, match=r"environments\.dev\.training\.mlp\.max_wait_s: 1800 is less than "
-                                            r"max_runtime_s 3600"):
+    with pytest.raises(
+        SettingsError,
+        match=r"environments\.dev\.training\.mlp\.max_wait_s: 1800 is less than "
+        r"max_runtime_s 3600",
+    ):
         load_settings(context, "dev")
 
 
@@ -92,11 +99,17 @@ def test_misspelt_key_is_rejected(context):
         load_settings(context, "dev")
 
 
-@pytest.mark.parametrize("key,value,message", [
-    ("removal_policy", "snapshot",
-     r"environments\.dev\.removal_policy: 'snapshot' is not allowed; allowed: destroy, retain"),
-    ("log_retention_days", 10, r"environments\.dev\.log_retention_days: 10 is not allowed; allowed: 1, 3, 5"),
-])
+@pytest.mark.parametrize(
+    "key,value,message",
+    [
+        (
+            "removal_policy",
+            "snapshot",
+            r"environments\.dev\.removal_policy: 'snapshot' is not allowed; allowed: destroy, retain",
+        ),
+        ("log_retention_days", 10, r"environments\.dev\.log_retention_days: 10 is not allowed; allowed: 1, 3, 5"),
+    ],
+)
 def test_enumerated_values(context, key, value, message):
     context["environments"]["dev"][key] = value
     with pytest.raises(SettingsError, match=message):
@@ -125,24 +138,35 @@ def test_a_model_version_stays_in_the_environment_it_names(context):
         load_settings(context, "dev")
 
 
-@pytest.mark.parametrize("extra,message", [
-    ({"cnn_model_package_arn": "arn:aws:sagemaker:eu-west-1:123456789012:model-package-group/x"},
-     "cnn_model_package_arn: .* is not a versioned model package ARN"),
-    ({"mlp_model_data_url": "https://example.com/model.tar.gz"}, "mlp_model_data_url: .* is not an s3://"),
-    ({"cnn_model_package_arn": CNN_PACKAGE, "cnn_model_data_url": "s3://bucket/a/model.tar.gz"},
-     "give one, not both"),
-    # where the environment's endpoint cannot read it: another account, region or group
-    ({"cnn_model_package_arn": CNN_PACKAGE.replace("111111111111", "222222222222")},
-     "cnn_model_package_arn: .* is not a package of environment dev: expected region eu-west-1, account "
-     "111111111111, group elasticml-dev-cnn"),
-    ({"cnn_model_package_arn": CNN_PACKAGE.replace("eu-west-1", "us-east-1")}, "expected region eu-west-1"),
-    ({"cnn_model_package_arn": CNN_PACKAGE.replace("-dev-cnn", "-prod-cnn")}, "group elasticml-dev-cnn"),
-    # another bucket, or the right bucket outside the model's training prefix
-    ({"mlp_model_data_url": "s3://somewhere-else/training/mlp/model.tar.gz"},
-     "mlp_model_data_url: .* is not in environment dev's artifact bucket elasticml-dev-artifacts-111111111111-"
-     "eu-west-1 under training/mlp/"),
-    ({"mlp_model_data_url": MLP_DATA.replace("/training/mlp/", "/training/cnn/")}, "under training/mlp/"),
-])
+@pytest.mark.parametrize(
+    "extra,message",
+    [
+        (
+            {"cnn_model_package_arn": "arn:aws:sagemaker:eu-west-1:123456789012:model-package-group/x"},
+            "cnn_model_package_arn: .* is not a versioned model package ARN",
+        ),
+        ({"mlp_model_data_url": "https://example.com/model.tar.gz"}, "mlp_model_data_url: .* is not an s3://"),
+        (
+            {"cnn_model_package_arn": CNN_PACKAGE, "cnn_model_data_url": "s3://bucket/a/model.tar.gz"},
+            "give one, not both",
+        ),
+        # where the environment's endpoint cannot read it: another account, region or group
+        (
+            {"cnn_model_package_arn": CNN_PACKAGE.replace("111111111111", "222222222222")},
+            "cnn_model_package_arn: .* is not a package of environment dev: expected region eu-west-1, account "
+            "111111111111, group elasticml-dev-cnn",
+        ),
+        ({"cnn_model_package_arn": CNN_PACKAGE.replace("eu-west-1", "us-east-1")}, "expected region eu-west-1"),
+        ({"cnn_model_package_arn": CNN_PACKAGE.replace("-dev-cnn", "-prod-cnn")}, "group elasticml-dev-cnn"),
+        # another bucket, or the right bucket outside the model's training prefix
+        (
+            {"mlp_model_data_url": "s3://somewhere-else/training/mlp/model.tar.gz"},
+            "mlp_model_data_url: .* is not in environment dev's artifact bucket elasticml-dev-artifacts-111111111111-"
+            "eu-west-1 under training/mlp/",
+        ),
+        ({"mlp_model_data_url": MLP_DATA.replace("/training/mlp/", "/training/cnn/")}, "under training/mlp/"),
+    ],
+)
 def test_invalid_model_versions(context, extra, message):
     context.update({"env": "dev", **extra})
     with pytest.raises(SettingsError, match=message):
@@ -165,8 +189,14 @@ def test_account_and_region_come_from_cdk_json_or_the_cli(context):
 
 
 def test_autoscaling_target_from_measured_capacity(context):
-    capacity = {"cnn": {"max_rps_per_instance": 120.0, "p99_slo_ms": 100, "instance_type": "ml.c5.xlarge",
-                        "measured_at": "2026-11-28"}}
+    capacity = {
+        "cnn": {
+            "max_rps_per_instance": 120.0,
+            "p99_slo_ms": 100,
+            "instance_type": "ml.c5.xlarge",
+            "measured_at": "2026-11-28",
+        }
+    }
     cnn, mlp = load_settings(context, "dev", capacity=capacity).serving
     assert cnn.invocations_per_instance_target == 120.0 * 0.5 * 60
     assert cnn.capacity_source == "benchmark (2026-11-28)"
@@ -184,10 +214,15 @@ def test_capacity_file_absent_or_invalid(tmp_path):
 
 def test_app_stops_before_building_anything_on_invalid_settings(tmp_path):
     """The CDK app itself (as `cdk synth -c env=staging` runs it) exits with the message."""
-    env = {**os.environ, "CDK_OUTDIR": str(tmp_path), "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1",
-           "CDK_CONTEXT_JSON": json.dumps({**base_context(), "env": "staging"})}
-    result = subprocess.run([sys.executable, "app.py"], cwd=REPO_ROOT, env=env, capture_output=True, text=True,
-                            timeout=120)
+    env = {
+        **os.environ,
+        "CDK_OUTDIR": str(tmp_path),
+        "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1",
+        "CDK_CONTEXT_JSON": json.dumps({**base_context(), "env": "staging"}),
+    }
+    result = subprocess.run(
+        [sys.executable, "app.py"], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
     assert result.returncode != 0
     expected = "Invalid settings (cdk.json context): env: unknown environment 'staging'; allowed: dev, prod"
     assert expected in result.stderr

@@ -2,6 +2,7 @@
 
 The fine-grained tests say what must hold; these only show that something changed.
 """
+
 from __future__ import annotations
 
 import pytest

@@ -1,4 +1,5 @@
 """The training-job task: what the CDK's own task leaves out (spot, checkpoints, isolation, encryption)."""
+
 from __future__ import annotations
 
 import json
@@ -26,19 +27,39 @@ HYPERPARAMETERS = {"model": "cnn", "epochs": "3"}
 
 def make_job(stub_sources, **overrides):
     stack = bare_stack()
-    vpc = ec2.Vpc(stack, "Vpc", nat_gateways=0, max_azs=2, subnet_configuration=[
-        ec2.SubnetConfiguration(name="isolated", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)])
+    vpc = ec2.Vpc(
+        stack,
+        "Vpc",
+        nat_gateways=0,
+        max_azs=2,
+        subnet_configuration=[ec2.SubnetConfiguration(name="isolated", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)],
+    )
     key = kms.Key(stack, "Key")
-    settings = dict(model="cnn", framework="pytorch", instance_type="ml.g5.xlarge", instance_count=2,
-                    volume_size_gb=30, use_spot=True, max_runtime_s=3600, max_wait_s=7200, quality_threshold=0.7,
-                    channels=("train", "validation"), hyperparameters=tuple(sorted(HYPERPARAMETERS.items())))
+    settings = dict(
+        model="cnn",
+        framework="pytorch",
+        instance_type="ml.g5.xlarge",
+        instance_count=2,
+        volume_size_gb=30,
+        use_spot=True,
+        max_runtime_s=3600,
+        max_wait_s=7200,
+        quality_threshold=0.7,
+        channels=("train", "validation"),
+        hyperparameters=tuple(sorted(HYPERPARAMETERS.items())),
+    )
     settings.update(overrides)
     props = TrainingJobProps(
         job_name_prefix="proj-dev-cnn",
         image=image_asset(stack, "Image", stub_sources.training_dir, FRAMEWORK="pytorch"),
-        metric_definitions=load_metric_definitions(), data_bucket=s3.Bucket(stack, "Data", encryption_key=key),
-        artifact_bucket=s3.Bucket(stack, "Artifacts", encryption_key=key), key=key, vpc=vpc,
-        subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED), s3_prefix_list_id="pl-s3")
+        metric_definitions=load_metric_definitions(),
+        data_bucket=s3.Bucket(stack, "Data", encryption_key=key),
+        artifact_bucket=s3.Bucket(stack, "Artifacts", encryption_key=key),
+        key=key,
+        vpc=vpc,
+        subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED),
+        s3_prefix_list_id="pl-s3",
+    )
     job = TrainingJobTask(stack, "Job", settings=TrainingSettings(**settings), props=props)
     machine = sfn.StateMachine(stack, "Machine", definition_body=sfn.DefinitionBody.from_chainable(job.task))
     for statement in job.policy_statements:
@@ -74,7 +95,8 @@ def test_managed_spot_with_max_wait_and_per_execution_checkpoints(state):
     assert p["StoppingCondition"] == {"MaxRuntimeInSeconds": 3600, "MaxWaitTimeInSeconds": 7200}
     assert p["CheckpointConfig"] == {
         "S3Uri.$": "States.Format('s3://${Token}/checkpoints/cnn/{}/', $$.Execution.Name)",
-        "LocalPath": "/opt/ml/checkpoints"}
+        "LocalPath": "/opt/ml/checkpoints",
+    }
 
 
 def test_without_spot_there_is_no_max_wait(stub_sources):
@@ -102,8 +124,10 @@ def test_volume_key_on_types_without_instance_storage(stub_sources):
 
 def test_throttling_and_resource_limits_are_retried_with_backoff(state):
     (retry,) = state["Retry"]
-    assert set(retry["ErrorEquals"]) >= {"SageMaker.AmazonSageMakerException",
-                                          "SageMaker.ResourceLimitExceededException"}
+    assert set(retry["ErrorEquals"]) >= {
+        "SageMaker.AmazonSageMakerException",
+        "SageMaker.ResourceLimitExceededException",
+    }
     assert "States.TaskFailed" not in retry["ErrorEquals"] and "States.ALL" not in retry["ErrorEquals"]
     assert retry["BackoffRate"] > 1 and retry["MaxAttempts"] >= 3
 
@@ -111,7 +135,9 @@ def test_throttling_and_resource_limits_are_retried_with_backoff(state):
 def test_channels_hyperparameters_and_metric_definitions(state):
     p = state["Parameters"]
     assert [(c["ChannelName"], c["DataSource"]["S3DataSource"]["S3Uri"]) for c in p["InputDataConfig"]] == [
-        ("train", "s3://${Token}/cnn/train/"), ("validation", "s3://${Token}/cnn/validation/")]
+        ("train", "s3://${Token}/cnn/train/"),
+        ("validation", "s3://${Token}/cnn/validation/"),
+    ]
     assert p["HyperParameters"] == HYPERPARAMETERS
     assert p["AlgorithmSpecification"]["MetricDefinitions"] == json.loads(METRIC_DEFINITIONS_FILE.read_text())
     assert p["AlgorithmSpecification"]["TrainingInputMode"] == "File"
@@ -120,9 +146,20 @@ def test_channels_hyperparameters_and_metric_definitions(state):
 def test_state_machine_may_run_only_this_prefix_of_jobs(template):
     statements = [s for _, s in policy_statements(template.to_json())]
     sagemaker = next(s for s in statements if "sagemaker:CreateTrainingJob" in as_list(s["Action"]))
-    assert sagemaker["Resource"] == {"Fn::Join": ["", [
-        "arn:", {"Ref": "AWS::Partition"}, ":sagemaker:", {"Ref": "AWS::Region"}, ":", {"Ref": "AWS::AccountId"},
-        ":training-job/proj-dev-cnn-*"]]}
+    assert sagemaker["Resource"] == {
+        "Fn::Join": [
+            "",
+            [
+                "arn:",
+                {"Ref": "AWS::Partition"},
+                ":sagemaker:",
+                {"Ref": "AWS::Region"},
+                ":",
+                {"Ref": "AWS::AccountId"},
+                ":training-job/proj-dev-cnn-*",
+            ],
+        ]
+    }
     pass_role = next(s for s in statements if s["Action"] == "iam:PassRole")
     assert pass_role["Condition"] == {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}
 
@@ -134,17 +171,39 @@ def test_execution_role_reads_only_its_prefixes(template):
     for prefix in ("/cnn/*", "/training/cnn/*", "/checkpoints/cnn/*"):
         assert prefix in resources
     assert all(s["Resource"] != "*" for s in get_object)
-    template.has_resource_properties("AWS::IAM::Policy", {"PolicyDocument": {"Statement": Match.array_with([
-        Match.object_like({"Action": "s3:ListBucket",
-                           "Condition": {"StringLike": {"s3:prefix": ["cnn/*"]}}})])}})
+    template.has_resource_properties(
+        "AWS::IAM::Policy",
+        {
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [
+                        Match.object_like(
+                            {"Action": "s3:ListBucket", "Condition": {"StringLike": {"s3:prefix": ["cnn/*"]}}}
+                        )
+                    ]
+                )
+            }
+        },
+    )
 
 
 def test_training_hosts_talk_to_each_other_and_https_to_s3_only(template):
-    template.has_resource_properties("AWS::EC2::SecurityGroup", {"SecurityGroupEgress": [
-        Match.object_like({"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "DestinationPrefixListId": "pl-s3"})]})
+    template.has_resource_properties(
+        "AWS::EC2::SecurityGroup",
+        {
+            "SecurityGroupEgress": [
+                Match.object_like(
+                    {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "DestinationPrefixListId": "pl-s3"}
+                )
+            ]
+        },
+    )
     for kind in ("AWS::EC2::SecurityGroupIngress", "AWS::EC2::SecurityGroupEgress"):
-        for rule in ({"IpProtocol": "tcp", "FromPort": 0, "ToPort": 65535}, {"IpProtocol": "udp", "FromPort": 500,
-                                                                             "ToPort": 500}, {"IpProtocol": "50"}):
+        for rule in (
+            {"IpProtocol": "tcp", "FromPort": 0, "ToPort": 65535},
+            {"IpProtocol": "udp", "FromPort": 500, "ToPort": 500},
+            {"IpProtocol": "50"},
+        ):
             template.has_resource_properties(kind, rule)
 
 

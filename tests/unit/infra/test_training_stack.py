@@ -1,4 +1,5 @@
 """The training stacks: one train -> evaluate -> gate -> register state machine per model."""
+
 from __future__ import annotations
 
 import json
@@ -25,20 +26,33 @@ def test_a_state_machine_and_a_model_package_group_per_model(synthesized):
     template = synthesized.template(STACK.format("dev"))
     template.resource_count_is("AWS::StepFunctions::StateMachine", 2)
     for model in ("cnn", "mlp"):
-        template.has_resource_properties("AWS::SageMaker::ModelPackageGroup",
-                                         {"ModelPackageGroupName": f"elasticml-dev-{model}"})
+        template.has_resource_properties(
+            "AWS::SageMaker::ModelPackageGroup", {"ModelPackageGroupName": f"elasticml-dev-{model}"}
+        )
 
 
 def test_logging_all_with_execution_data_and_tracing(synthesized):
     log_group = Capture()
-    synthesized.template(STACK.format("prod")).all_resources_properties("AWS::StepFunctions::StateMachine", {
-        "LoggingConfiguration": {"Level": "ALL", "IncludeExecutionData": True,
-                                 "Destinations": [{"CloudWatchLogsLogGroup": {"LogGroupArn": log_group}}]},
-        "TracingConfiguration": {"Enabled": True},
-        "EncryptionConfiguration": Match.object_like({"Type": "CUSTOMER_MANAGED_KMS_KEY"})})
-    synthesized.template(STACK.format("prod")).has_resource_properties("AWS::Logs::LogGroup", {
-        "LogGroupName": "/aws/vendedlogs/states/elasticml-prod-cnn", "RetentionInDays": 365,
-        "KmsKeyId": Match.any_value()})
+    synthesized.template(STACK.format("prod")).all_resources_properties(
+        "AWS::StepFunctions::StateMachine",
+        {
+            "LoggingConfiguration": {
+                "Level": "ALL",
+                "IncludeExecutionData": True,
+                "Destinations": [{"CloudWatchLogsLogGroup": {"LogGroupArn": log_group}}],
+            },
+            "TracingConfiguration": {"Enabled": True},
+            "EncryptionConfiguration": Match.object_like({"Type": "CUSTOMER_MANAGED_KMS_KEY"}),
+        },
+    )
+    synthesized.template(STACK.format("prod")).has_resource_properties(
+        "AWS::Logs::LogGroup",
+        {
+            "LogGroupName": "/aws/vendedlogs/states/elasticml-prod-cnn",
+            "RetentionInDays": 365,
+            "KmsKeyId": Match.any_value(),
+        },
+    )
 
 
 def test_train_then_evaluate_then_gate(dev):
@@ -51,12 +65,14 @@ def test_train_then_evaluate_then_gate(dev):
     assert s["ReadEvaluation"]["ResultPath"] == "$.evaluation"
 
 
-@pytest.mark.parametrize("env,model,threshold", [("dev", "cnn", 0.7), ("dev", "mlp", 0.8), ("prod", "cnn", 0.85),
-                                                 ("prod", "mlp", 0.9)])
+@pytest.mark.parametrize(
+    "env,model,threshold", [("dev", "cnn", 0.7), ("dev", "mlp", 0.8), ("prod", "cnn", 0.85), ("prod", "mlp", 0.9)]
+)
 def test_quality_gate_threshold_from_settings(synthesized, env, model, threshold):
     gate = machine_of(synthesized.json(STACK.format(env)), model)["States"]["QualityGate"]
-    assert gate["Choices"] == [{"Variable": "$.evaluation.accuracy", "NumericGreaterThanEquals": threshold,
-                                "Next": "RegisterModelPackage"}]
+    assert gate["Choices"] == [
+        {"Variable": "$.evaluation.accuracy", "NumericGreaterThanEquals": threshold, "Next": "RegisterModelPackage"}
+    ]
     assert gate["Default"] == "BelowQualityThreshold"
 
 
@@ -88,8 +104,11 @@ def test_failures_end_in_fail_states_with_the_reason(dev):
     assert has_reason == {"Variable": "$.job.FailureReason", "IsPresent": True, "Next": "TrainingFailed"}
     assert s["HasFailureReason"]["Default"] == "TrainingFailedWithoutReason"
     assert s["TrainingFailed"] == {"Type": "Fail", "Error": "TrainingJobFailed", "CausePath": "$.job.FailureReason"}
-    assert s["TrainingFailedWithoutReason"] == {"Type": "Fail", "Error": "TrainingJobFailed",
-                                                "CausePath": "$.error.Cause"}
+    assert s["TrainingFailedWithoutReason"] == {
+        "Type": "Fail",
+        "Error": "TrainingJobFailed",
+        "CausePath": "$.error.Cause",
+    }
     assert s["BelowQualityThreshold"]["Type"] == "Fail"
     for state in ("ReadEvaluation", "RegisterModelPackage"):
         assert s[state]["Catch"][0]["ErrorEquals"] == ["States.ALL"]
@@ -110,12 +129,19 @@ def test_prod_trains_data_parallel_on_two_hosts(synthesized):
 
 def test_evaluation_reader_is_a_small_isolated_lambda(synthesized):
     template = synthesized.template(STACK.format("dev"))
-    template.has_resource_properties("AWS::Lambda::Function", {
-        "Runtime": "python3.14", "Handler": "index.handler", "ReservedConcurrentExecutions": 5,
-        "VpcConfig": Match.object_like({"SubnetIds": Match.any_value()}),
-        "KmsKeyArn": Match.any_value(), "TracingConfig": {"Mode": "Active"},
-        "Environment": {"Variables": {"ARTIFACT_BUCKET": Match.any_value()}},
-        "Code": {"ZipFile": Match.string_like_regexp("evaluation.json")}})
+    template.has_resource_properties(
+        "AWS::Lambda::Function",
+        {
+            "Runtime": "python3.14",
+            "Handler": "index.handler",
+            "ReservedConcurrentExecutions": 5,
+            "VpcConfig": Match.object_like({"SubnetIds": Match.any_value()}),
+            "KmsKeyArn": Match.any_value(),
+            "TracingConfig": {"Mode": "Active"},
+            "Environment": {"Variables": {"ARTIFACT_BUCKET": Match.any_value()}},
+            "Code": {"ZipFile": Match.string_like_regexp("evaluation.json")},
+        },
+    )
 
 
 def test_evaluation_reader_may_read_only_training_output(dev):
@@ -129,7 +155,10 @@ def test_evaluation_reader_may_read_only_training_output(dev):
 def test_state_machine_key_grant_names_the_state_machine(dev):
     """The KMS grant of an encrypted state machine is conditioned on its ARN, so it must be fully known."""
     statements = [s for logical_id, s in policy_statements(dev) if logical_id.startswith("CnnPipeline")]
-    grant = next(s for s in statements if "kms:EncryptionContext:aws:states:stateMachineArn"
-                 in s.get("Condition", {}).get("StringEquals", {}))
+    grant = next(
+        s
+        for s in statements
+        if "kms:EncryptionContext:aws:states:stateMachineArn" in s.get("Condition", {}).get("StringEquals", {})
+    )
     arn = grant["Condition"]["StringEquals"]["kms:EncryptionContext:aws:states:stateMachineArn"]
     assert arn["Fn::Join"][1][-1] == ":stateMachine:elasticml-dev-cnn"

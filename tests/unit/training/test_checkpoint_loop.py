@@ -44,8 +44,16 @@ class FakeTrainer:
 
 
 def make_loop(trainer, store, stop=None, epochs=3, budget=0.0):
-    return EpochLoop(trainer, epochs=epochs, peak_lr=0.1, warmup_fraction=0.25, budget=Budget(budget),
-                     stop=stop or StopSignal(), checkpoints=store, is_master=True)
+    return EpochLoop(
+        trainer,
+        epochs=epochs,
+        peak_lr=0.1,
+        warmup_fraction=0.25,
+        budget=Budget(budget),
+        stop=stop or StopSignal(),
+        checkpoints=store,
+        is_master=True,
+    )
 
 
 def comparable(history):
@@ -68,8 +76,11 @@ def test_a_preempted_run_resumes_mid_epoch_to_the_same_result(tmp_path, capsys):
 def test_only_the_two_newest_checkpoints_are_kept(tmp_path):
     make_loop(FakeTrainer(), CheckpointStore(tmp_path, {})).run()
     assert sorted(p.name for p in tmp_path.iterdir()) == [
-        "checkpoint-00002-0000000.json", "checkpoint-00002-0000000.state",
-        "checkpoint-00003-0000000.json", "checkpoint-00003-0000000.state"]
+        "checkpoint-00002-0000000.json",
+        "checkpoint-00002-0000000.state",
+        "checkpoint-00003-0000000.json",
+        "checkpoint-00003-0000000.state",
+    ]
 
 
 def test_a_truncated_checkpoint_is_skipped_for_the_one_before(tmp_path, caplog):
@@ -140,8 +151,7 @@ def test_a_non_finite_loss_stops_the_loop_before_another_checkpoint(tmp_path, na
     with pytest.raises(NonFiniteLoss, match=f"NaN or infinite in epoch {epoch} at step {stops_after}"):
         make_loop(trainer, CheckpointStore(tmp_path, {})).run()
     assert trainer.steps == stops_after
-    assert sorted(p.name for p in tmp_path.glob("*.json")) == (
-        ["checkpoint-00001-0000000.json"] if nan_at >= 4 else [])
+    assert sorted(p.name for p in tmp_path.glob("*.json")) == (["checkpoint-00001-0000000.json"] if nan_at >= 4 else [])
 
 
 class FullDiskTrainer(FakeTrainer):
@@ -178,7 +188,8 @@ def test_a_checkpoint_on_a_full_disk_is_a_warning_and_training_goes_on(tmp_path,
     history = make_loop(trainer, store).run()
     assert len(history) == 3 and trainer.steps == 12
     assert sorted(p.name for p in tmp_path.iterdir()) == (
-        ["checkpoint-00001-0000000.json", "checkpoint-00001-0000000.state"] if earlier else [])
+        ["checkpoint-00001-0000000.json", "checkpoint-00001-0000000.state"] if earlier else []
+    )
     warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     assert len(warnings) == 3 - earlier
     assert str(tmp_path / "checkpoint-00003-0000000.state") in warnings[-1]
@@ -192,10 +203,13 @@ def test_a_checkpoint_on_a_really_full_file_system(tmp_path, caplog):
 
     mount = tmp_path / "small"
     mount.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount)],
-                      capture_output=True).returncode != 0:
+    if (
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount)], capture_output=True).returncode
+        != 0
+    ):
         pytest.skip("cannot mount a tmpfs here (not root)")
     try:
+
         class Growing(FakeTrainer):
             def write_state(self, path):  # 40 KiB: one checkpoint fits, two do not
                 path.write_bytes(pickle.dumps(self.weight) + bytes(40 * 1024))
@@ -203,8 +217,10 @@ def test_a_checkpoint_on_a_really_full_file_system(tmp_path, caplog):
         trainer = Growing()
         history = make_loop(trainer, CheckpointStore(mount, {})).run()
         assert len(history) == 3
-        assert sorted(p.name for p in mount.iterdir()) == ["checkpoint-00001-0000000.json",
-                                                           "checkpoint-00001-0000000.state"]
+        assert sorted(p.name for p in mount.iterdir()) == [
+            "checkpoint-00001-0000000.json",
+            "checkpoint-00001-0000000.state",
+        ]
         assert any("No space left on device" in r.getMessage() for r in caplog.records)
     finally:
         subprocess.run(["umount", str(mount)], check=False)

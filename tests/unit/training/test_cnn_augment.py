@@ -13,7 +13,7 @@ def reference(pixels: torch.Tensor, padding: int, generator: torch.Generator) ->
     dx = torch.randint(0, 2 * padding + 1, (n,), generator=generator)
     images = torch.where(flipped.view(n, 1, 1, 1), pixels.flip(3), pixels).float()
     padded = F.pad(images, (padding,) * 4, mode="reflect")
-    return torch.stack([padded[i, :, dy[i]:dy[i] + h, dx[i]:dx[i] + w] for i in range(n)])
+    return torch.stack([padded[i, :, dy[i] : dy[i] + h, dx[i] : dx[i] + w] for i in range(n)])
 
 
 def test_augment_matches_flip_pad_and_crop():

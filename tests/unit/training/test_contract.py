@@ -9,8 +9,13 @@ from tests.helpers.opt_ml import make_opt_ml
 
 
 def test_paths_hosts_and_hyperparameters_come_from_the_opt_ml_tree(tmp_path):
-    tree = make_opt_ml(tmp_path, {"model": "cnn", "epochs": "3"}, channels=("train", "validation"),
-                       hosts=("algo-2", "algo-1"), current_host="algo-2")
+    tree = make_opt_ml(
+        tmp_path,
+        {"model": "cnn", "epochs": "3"},
+        channels=("train", "validation"),
+        hosts=("algo-2", "algo-1"),
+        current_host="algo-2",
+    )
     env = load_environment([], tree.environ())
     assert env.model_dir == tree.model_dir
     assert env.output_data_dir == tree.output_dir / "data"
@@ -23,8 +28,14 @@ def test_paths_hosts_and_hyperparameters_come_from_the_opt_ml_tree(tmp_path):
 def test_variables_override_files_and_flags_override_hyperparameters(tmp_path):
     tree = make_opt_ml(tmp_path, {"model": "cnn", "epochs": "3"})
     elsewhere = tmp_path / "mine"
-    environ = {**tree.environ(), "SM_CHANNEL_TRAIN": str(elsewhere), "SM_HOSTS": '["a", "b"]',
-               "SM_CURRENT_HOST": "b", "SM_NUM_CPUS": "7", "SM_OUTPUT_DATA_DIR": str(tmp_path / "od")}
+    environ = {
+        **tree.environ(),
+        "SM_CHANNEL_TRAIN": str(elsewhere),
+        "SM_HOSTS": '["a", "b"]',
+        "SM_CURRENT_HOST": "b",
+        "SM_NUM_CPUS": "7",
+        "SM_OUTPUT_DATA_DIR": str(tmp_path / "od"),
+    }
     env = load_environment(["train", "--epochs", "5", "--batch-size=8"], environ)
     assert env.channels["train"] == elsewhere
     assert env.hosts == ("a", "b") and env.current_host == "b"

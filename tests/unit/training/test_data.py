@@ -145,11 +145,14 @@ def test_an_image_claiming_too_many_pixels_is_a_bad_file_named_or_skipped(tmp_pa
     assert (len(data), data.skipped) == (9, 1)  # 3 classes x 3 good files, the bomb skipped
 
 
-@pytest.mark.parametrize("rate, message", [
-    (2_147_483_647, "2147483647 Hz is outside 1000..768000 Hz"),
-    (999, "999 Hz is outside"),
-    (767_999, "767999 Hz has no practical ratio to 8000 Hz"),
-])
+@pytest.mark.parametrize(
+    "rate, message",
+    [
+        (2_147_483_647, "2147483647 Hz is outside 1000..768000 Hz"),
+        (999, "999 Hz is outside"),
+        (767_999, "767999 Hz has no practical ratio to 8000 Hz"),
+    ],
+)
 def test_a_wav_claiming_an_absurd_rate_is_a_bad_file_named_or_skipped(tmp_path, rate, message):
     from tests.helpers.hostile import wav_claiming_rate
 

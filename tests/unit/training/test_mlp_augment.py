@@ -4,11 +4,14 @@ from training.errors import ConfigError
 from training.hyperparameters import parse_hyperparameters
 
 
-@pytest.mark.parametrize("raw, message", [
-    ({"speed_perturbation": "0.6"}, "'speed_perturbation' must be in \\[0, 0.5\\), got 0.6"),
-    ({"speed_perturbation": "-0.1"}, "'speed_perturbation' must be in"),
-    ({"noise_snr_db": "loud"}, "'noise_snr_db' must be a number, got 'loud'"),
-])
+@pytest.mark.parametrize(
+    "raw, message",
+    [
+        ({"speed_perturbation": "0.6"}, "'speed_perturbation' must be in \\[0, 0.5\\), got 0.6"),
+        ({"speed_perturbation": "-0.1"}, "'speed_perturbation' must be in"),
+        ({"noise_snr_db": "loud"}, "'noise_snr_db' must be a number, got 'loud'"),
+    ],
+)
 def test_bad_augmentation_settings_name_the_key(raw, message):
     with pytest.raises(ConfigError, match=message):
         parse_hyperparameters({"model": "mlp", **raw})
@@ -23,7 +26,7 @@ def test_noise_is_drawn_within_the_requested_snr_range():
     for snr in (20.0, 40.0):
         out = augment_waveforms(waves, np.random.default_rng(0), noise_snr_db=snr, speed=0.1)
         noise = np.mean(out[:, :900] ** 2, axis=1)  # speech starts at >= 977: 10% speed, then 800 samples shift
-        measured = 10 * np.log10(np.mean(out ** 2, axis=1) / noise)
+        measured = 10 * np.log10(np.mean(out**2, axis=1) / noise)
         assert np.all((measured > snr - 1.0) & (measured < snr + 21.0)), measured
 
 

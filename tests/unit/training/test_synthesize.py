@@ -23,23 +23,37 @@ from training.synthesize import (
     trim,
 )
 
-needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None,
-                                  reason="espeak-ng not installed: apt-get install -y espeak-ng")
+needs_espeak = pytest.mark.skipif(
+    shutil.which("espeak-ng") is None, reason="espeak-ng not installed: apt-get install -y espeak-ng"
+)
 
 
 def _speaker(**changes):
-    values = dict(id="esp000-x", engine="espeak-ng", voice="en-us+m3", pitch=50, rate=150, vocal_tract=1.0,
-                  rt60_s=0.2, wet=0.2, noise_snr_db=40.0, noise_tilt=0.5)
+    values = dict(
+        id="esp000-x",
+        engine="espeak-ng",
+        voice="en-us+m3",
+        pitch=50,
+        rate=150,
+        vocal_tract=1.0,
+        rt60_s=0.2,
+        wet=0.2,
+        noise_snr_db=40.0,
+        noise_tilt=0.5,
+    )
     return Speaker(**{**values, **changes})
 
 
-@pytest.mark.parametrize(("changes", "message"), [
-    ({"labels": ("0",)}, "1 labels for 2 words"),
-    ({"labels": ("a", "a")}, "two distinct labels"),
-    ({"labels": ("a", "b/c")}, "cannot be a folder name"),
-    ({"engines": ("espeak-ng", "say")}, "unknown say"),
-    ({"speakers": 0}, "at least 1"),
-])
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"labels": ("0",)}, "1 labels for 2 words"),
+        ({"labels": ("a", "a")}, "two distinct labels"),
+        ({"labels": ("a", "b/c")}, "cannot be a folder name"),
+        ({"engines": ("espeak-ng", "say")}, "unknown say"),
+        ({"speakers": 0}, "at least 1"),
+    ],
+)
 def test_bad_settings_are_named(tmp_path, changes, message):
     values = dict(words=("yes", "no"), labels=("yes", "no"), out=tmp_path)
     with pytest.raises(DataError, match=message):
@@ -75,8 +89,8 @@ def test_room_adds_noise_at_the_speakers_snr_and_a_reverberant_tail():
     assert out.shape == clean.shape
     tail = out[4000:4400]
     silence_after_tail = out[7000:]
-    assert np.mean(tail ** 2) > 10 * np.mean(silence_after_tail ** 2)  # the reverberation decays
-    snr = 10 * np.log10(np.mean(out[:4000] ** 2) / np.mean(silence_after_tail ** 2))
+    assert np.mean(tail**2) > 10 * np.mean(silence_after_tail**2)  # the reverberation decays
+    snr = 10 * np.log10(np.mean(out[:4000] ** 2) / np.mean(silence_after_tail**2))
     assert 25 < snr < 36
 
 
@@ -87,8 +101,14 @@ def test_the_apt_packages_cover_every_engine():
 @needs_espeak
 def test_any_words_become_class_folders_the_trainer_reads_with_a_manifest(tmp_path):
     out = tmp_path / "synthetic"
-    settings = SynthesisSettings(words=("yes", "no", "maybe"), labels=("yes", "no", "maybe"), out=out, speakers=3,
-                                 takes=2, engines=("espeak-ng",))
+    settings = SynthesisSettings(
+        words=("yes", "no", "maybe"),
+        labels=("yes", "no", "maybe"),
+        out=out,
+        speakers=3,
+        takes=2,
+        engines=("espeak-ng",),
+    )
     manifest = synthesize(settings)
     assert manifest["clips"] == 3 * 3 * 2
     written = json.loads((out / MANIFEST).read_text())
@@ -104,8 +124,25 @@ def test_any_words_become_class_folders_the_trainer_reads_with_a_manifest(tmp_pa
 @needs_espeak
 def test_the_command_writes_labels_for_words_and_reports_bad_input(tmp_path, capsys):
     out = tmp_path / "digits"
-    assert main(["--words", "zero,one", "--labels", "0,1", "--out", str(out), "--speakers", "2", "--takes", "1",
-                 "--engines", "espeak-ng"]) == 0
+    assert (
+        main(
+            [
+                "--words",
+                "zero,one",
+                "--labels",
+                "0,1",
+                "--out",
+                str(out),
+                "--speakers",
+                "2",
+                "--takes",
+                "1",
+                "--engines",
+                "espeak-ng",
+            ]
+        )
+        == 0
+    )
     assert sorted(p.name for p in out.iterdir() if p.is_dir()) == ["0", "1"]
     assert len(list((out / "0").glob("0_*_0.wav"))) == 2
     assert main(["--words", "zero,one", "--labels", "0", "--out", str(out)]) == 2

@@ -13,9 +13,13 @@ from training.mlp_training import SyntheticMixture
 
 
 def _data(n, speakers, classes=("a", "b"), width=8):
-    return Dataset(inputs=np.arange(n * width, dtype=np.float32).reshape(n, width),
-                   labels=np.arange(n) % len(classes), class_names=list(classes),
-                   groups=np.asarray([speakers[i % len(speakers)] for i in range(n)]), source=Path("/data"))
+    return Dataset(
+        inputs=np.arange(n * width, dtype=np.float32).reshape(n, width),
+        labels=np.arange(n) % len(classes),
+        class_names=list(classes),
+        groups=np.asarray([speakers[i % len(speakers)] for i in range(n)]),
+        source=Path("/data"),
+    )
 
 
 def test_each_real_batch_gets_its_seeded_synthetic_draw():
@@ -44,8 +48,11 @@ def test_a_synthetic_channel_of_other_classes_or_shapes_is_named():
 
 
 def _splits(tmp_path, channels, **hyperparameters):
-    data = {"train": _data(40, ["ann", "bob", "cat", "dan"]), "test": _data(10, ["eve"]),
-            "validation": _data(10, ["fay"])}
+    data = {
+        "train": _data(40, ["ann", "bob", "cat", "dan"]),
+        "test": _data(10, ["eve"]),
+        "validation": _data(10, ["fay"]),
+    }
     env = SimpleNamespace(channels={c: tmp_path / c for c in channels}, input_dir=tmp_path)
     hp = parse_hyperparameters({"model": "mlp", "validation_fraction": "0.25", **hyperparameters})
     return load_splits(env, hp, lambda path, names: data[path.name])
@@ -74,8 +81,17 @@ def test_the_conv_front_end_is_optional_and_keeps_the_output_shape():
     from training.models.mlp import MLPConfig, build_classifier
 
     for filters in (0, 8):
-        config = MLPConfig(num_classes=4, feature_shape=(61, 20), hidden_units=16, hidden_layers=2, dropout=0.5,
-                           aligned_frames=32, num_mel_bins=40, voiced_margin_db=40.0, conv_filters=filters)
+        config = MLPConfig(
+            num_classes=4,
+            feature_shape=(61, 20),
+            hidden_units=16,
+            hidden_layers=2,
+            dropout=0.5,
+            aligned_frames=32,
+            num_mel_bins=40,
+            voiced_margin_db=40.0,
+            conv_filters=filters,
+        )
         model = build_classifier(config)
         convs = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv1D)]
         assert len(convs) == (1 if filters else 0)

@@ -80,7 +80,7 @@ def fit_length(samples: np.ndarray, num_samples: int) -> np.ndarray:
     length = len(samples)
     if length >= num_samples:
         start = (length - num_samples) // 2
-        return samples[start:start + num_samples]
+        return samples[start : start + num_samples]
     before = (num_samples - length) // 2
     return np.pad(samples, (before, num_samples - length - before))
 
@@ -89,8 +89,10 @@ def load_waveform(path: Path, sample_rate: int, num_samples: int) -> np.ndarray:
     samples, rate = decode_wav(path)
     divisor = gcd(sample_rate, rate)
     if max(sample_rate, rate) // divisor > MAX_RESAMPLE_FACTOR:
-        raise DataError(f"{path}: WAV sample rate {rate} Hz has no practical ratio to {sample_rate} Hz "
-                        f"({sample_rate // divisor}/{rate // divisor}, over {MAX_RESAMPLE_FACTOR:,})")
+        raise DataError(
+            f"{path}: WAV sample rate {rate} Hz has no practical ratio to {sample_rate} Hz "
+            f"({sample_rate // divisor}/{rate // divisor}, over {MAX_RESAMPLE_FACTOR:,})"
+        )
     return fit_length(resample(samples, rate, sample_rate), num_samples).astype(np.float32)
 
 
@@ -112,14 +114,18 @@ def _scan(root: Path, class_names: list[str] | None) -> tuple[list[Path], list[s
         return paths, labels, speakers
     paths = _wav_files(root)
     if not paths:
-        raise DataError(f"{root}: no audio found; expected <class>/*.wav folders, <label>_<speaker>_<index>.wav "
-                        "files or .npz feature files")
+        raise DataError(
+            f"{root}: no audio found; expected <class>/*.wav folders, <label>_<speaker>_<index>.wav "
+            "files or .npz feature files"
+        )
     labels, speakers = [], []
     for path in paths:
         match = FSDD_NAME.match(path.name)
         if not match:
-            raise DataError(f"{path}: a flat audio folder needs Free-Spoken-Digit names <label>_<speaker>_<index>.wav "
-                            "(or put the files in class folders)")
+            raise DataError(
+                f"{path}: a flat audio folder needs Free-Spoken-Digit names <label>_<speaker>_<index>.wav "
+                "(or put the files in class folders)"
+            )
         labels.append(match["label"])
         speakers.append(match["speaker"])
     return paths, labels, speakers
@@ -129,8 +135,9 @@ def _class_order(found: list[str], class_names: list[str] | None, root: Path) ->
     if class_names is not None:
         unknown = sorted(set(found) - set(class_names))
         if unknown:
-            raise DataError(f"{root}: label(s) {', '.join(unknown)} not in the train channel's classes "
-                            f"({', '.join(class_names)})")
+            raise DataError(
+                f"{root}: label(s) {', '.join(unknown)} not in the train channel's classes ({', '.join(class_names)})"
+            )
         return class_names
     names = sorted(set(found), key=lambda n: (not n.isdigit(), int(n) if n.isdigit() else 0, n))
     if len(names) < 2:
@@ -156,9 +163,14 @@ def load_wav_folder(root: Path, settings: AudioSettings, class_names: list[str] 
     if not kept:
         raise DataError(f"{root}: no readable WAV files")
     known = all(speakers[i] is not None for i in kept)
-    return Dataset(inputs=np.stack(waves), labels=np.asarray([names.index(labels[i]) for i in kept], dtype=np.int64),
-                   class_names=names, groups=np.asarray([speakers[i] for i in kept]) if known else None,
-                   source=root, skipped=skipped)
+    return Dataset(
+        inputs=np.stack(waves),
+        labels=np.asarray([names.index(labels[i]) for i in kept], dtype=np.int64),
+        class_names=names,
+        groups=np.asarray([speakers[i] for i in kept]) if known else None,
+        source=root,
+        skipped=skipped,
+    )
 
 
 def load_npz_folder(root: Path, class_names: list[str] | None = None) -> Dataset:
@@ -171,15 +183,19 @@ def load_npz_folder(root: Path, class_names: list[str] | None = None) -> Dataset
             with np.load(path, allow_pickle=False) as archive:
                 missing = [k for k in ("features", "labels") if k not in archive]
                 if missing:
-                    raise DataError(f"{path}: missing array(s) {', '.join(missing)}; an MFCC archive needs "
-                                    "'features' (N, frames, coefficients) and 'labels' (N,)")
+                    raise DataError(
+                        f"{path}: missing array(s) {', '.join(missing)}; an MFCC archive needs "
+                        "'features' (N, frames, coefficients) and 'labels' (N,)"
+                    )
                 x, y = archive["features"], archive["labels"]
                 g = archive["speakers"] if "speakers" in archive else None
         except (ValueError, OSError) as error:
             raise DataError(f"{path}: not a readable .npz archive ({error})") from None
         if x.ndim != 3 or len(x) != len(y):
-            raise DataError(f"{path}: 'features' must be (N, frames, coefficients) with N = len(labels); "
-                            f"got features {x.shape} and labels {y.shape}")
+            raise DataError(
+                f"{path}: 'features' must be (N, frames, coefficients) with N = len(labels); "
+                f"got features {x.shape} and labels {y.shape}"
+            )
         if features and x.shape[1:] != features[0].shape[1:]:
             raise DataError(f"{path}: features of shape {x.shape[1:]} differ from {files[0]}'s {features[0].shape[1:]}")
         features.append(x.astype(np.float32))
@@ -190,8 +206,13 @@ def load_npz_folder(root: Path, class_names: list[str] | None = None) -> Dataset
     names = _class_order(labels, class_names, root)
     known = all(g is not None for g in groups)
     speakers = np.concatenate([np.asarray(g).astype(str) for g in groups]) if known else None
-    return Dataset(inputs=np.concatenate(features), labels=np.asarray([names.index(v) for v in labels], dtype=np.int64),
-                   class_names=names, groups=speakers, source=root)
+    return Dataset(
+        inputs=np.concatenate(features),
+        labels=np.asarray([names.index(v) for v in labels], dtype=np.int64),
+        class_names=names,
+        groups=speakers,
+        source=root,
+    )
 
 
 def load_audio_channel(root: Path, settings: AudioSettings, class_names: list[str] | None = None) -> Dataset:

@@ -28,8 +28,13 @@ class Dataset:
         return len(self.labels)
 
     def subset(self, indices: np.ndarray) -> Dataset:
-        return Dataset(inputs=self.inputs[indices], labels=self.labels[indices], class_names=self.class_names,
-                       groups=None if self.groups is None else self.groups[indices], source=self.source)
+        return Dataset(
+            inputs=self.inputs[indices],
+            labels=self.labels[indices],
+            class_names=self.class_names,
+            groups=None if self.groups is None else self.groups[indices],
+            source=self.source,
+        )
 
 
 def require_directory(root: Path) -> None:
@@ -39,8 +44,9 @@ def require_directory(root: Path) -> None:
         raise DataError(f"{root}: data channel must be a folder")
 
 
-def list_class_folders(root: Path, suffixes: tuple[str, ...], kind: str,
-                       class_names: list[str] | None = None) -> list[Path]:
+def list_class_folders(
+    root: Path, suffixes: tuple[str, ...], kind: str, class_names: list[str] | None = None
+) -> list[Path]:
     """The class folders under `root`, sorted; each must hold at least one `kind` file.
 
     With `class_names` (a validation or test channel), every folder must be one of those classes.
@@ -55,8 +61,10 @@ def list_class_folders(root: Path, suffixes: tuple[str, ...], kind: str,
     if class_names is not None:
         unknown = [f.name for f in folders if f.name not in class_names]
         if unknown:
-            raise DataError(f"{root}: class folder(s) {', '.join(unknown)} not in the train channel's classes "
-                            f"({', '.join(class_names)})")
+            raise DataError(
+                f"{root}: class folder(s) {', '.join(unknown)} not in the train channel's classes "
+                f"({', '.join(class_names)})"
+            )
     elif len(folders) < 2:
         raise DataError(f"{root}: found a single class ({folders[0].name}); a classifier needs at least 2 classes")
     return folders

@@ -38,14 +38,16 @@ def _load_image(path: Path, size: int) -> np.ndarray:
                 image = image.resize((size, size), Image.Resampling.BILINEAR)
             return np.asarray(image, dtype=np.uint8)
     except Image.DecompressionBombError:
-        raise DataError(f"{path}: image is over the limit of {MAX_IMAGE_PIXELS:,} pixels "
-                        "(a decompression bomb by Pillow's measure)") from None
+        raise DataError(
+            f"{path}: image is over the limit of {MAX_IMAGE_PIXELS:,} pixels (a decompression bomb by Pillow's measure)"
+        ) from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError) as error:
         raise DataError(f"{path}: not a readable image ({error})") from None
 
 
-def load_image_folder(root: Path, settings: ImageSettings, class_names: list[str] | None = None,
-                      workers: int = 4) -> Dataset:
+def load_image_folder(
+    root: Path, settings: ImageSettings, class_names: list[str] | None = None, workers: int = 4
+) -> Dataset:
     """Load every image under `root` as uint8 NCHW pixels with integer labels.
 
     `class_names` fixes the label order (validation and test channels use the train channel's).
@@ -76,5 +78,11 @@ def load_image_folder(root: Path, settings: ImageSettings, class_names: list[str
     if not keep:
         raise DataError(f"{root}: no readable images")
     pixels = np.stack([images[i] for i in keep]).transpose(0, 3, 1, 2).copy()
-    return Dataset(inputs=pixels, labels=np.asarray([labels[i] for i in keep], dtype=np.int64),
-                   class_names=list(names), groups=None, skipped=skipped, source=root)
+    return Dataset(
+        inputs=pixels,
+        labels=np.asarray([labels[i] for i in keep], dtype=np.int64),
+        class_names=list(names),
+        groups=None,
+        skipped=skipped,
+        source=root,
+    )

@@ -28,15 +28,21 @@ def _group_split(data: Dataset, fraction: float, seed: int) -> tuple[np.ndarray,
         if np.isin(data.groups, held_out).mean() >= fraction:
             break
     is_validation = np.isin(data.groups, held_out)
-    log.info("validation split by speaker: holding out %s (%d of %d samples)",
-             ", ".join(sorted(held_out)), int(is_validation.sum()), len(data))
+    log.info(
+        "validation split by speaker: holding out %s (%d of %d samples)",
+        ", ".join(sorted(held_out)),
+        int(is_validation.sum()),
+        len(data),
+    )
     return np.flatnonzero(~is_validation), np.flatnonzero(is_validation)
 
 
 def split_train_validation(data: Dataset, fraction: float, seed: int) -> tuple[Dataset, Dataset]:
     if fraction <= 0:
-        raise DataError("no validation channel and validation_fraction=0: give a 'validation' channel "
-                        "or a validation_fraction in (0, 1)")
+        raise DataError(
+            "no validation channel and validation_fraction=0: give a 'validation' channel "
+            "or a validation_fraction in (0, 1)"
+        )
     indices = None
     if data.groups is not None:
         indices = _group_split(data, fraction, seed)
@@ -44,10 +50,13 @@ def split_train_validation(data: Dataset, fraction: float, seed: int) -> tuple[D
         counts = np.bincount(data.labels, minlength=len(data.class_names))
         stratify = data.labels if counts.min() >= 2 and round(fraction * len(data)) >= len(data.class_names) else None
         try:
-            train, validation = train_test_split(np.arange(len(data)), test_size=fraction, random_state=seed,
-                                                 stratify=stratify)
+            train, validation = train_test_split(
+                np.arange(len(data)), test_size=fraction, random_state=seed, stratify=stratify
+            )
         except ValueError as error:
-            raise DataError(f"{data.source}: cannot split {len(data)} samples into train and validation "
-                            f"({error}); add data or a 'validation' channel") from None
+            raise DataError(
+                f"{data.source}: cannot split {len(data)} samples into train and validation "
+                f"({error}); add data or a 'validation' channel"
+            ) from None
         indices = (np.sort(train), np.sort(validation))
     return data.subset(indices[0]), data.subset(indices[1])

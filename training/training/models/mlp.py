@@ -32,18 +32,31 @@ class MFCCConfig:
 
     @classmethod
     def from_hyperparameters(cls, hp: Hyperparameters) -> MFCCConfig:
-        return cls(sample_rate=hp.sample_rate, num_samples=int(round(hp.sample_rate * hp.clip_seconds)),
-                   frame_length=hp.frame_length, frame_step=hp.frame_step, fft_length=hp.frame_length,
-                   num_mel_bins=hp.num_mel_bins, upper_hz=hp.sample_rate / 2, num_mfcc=hp.num_mfcc)
+        return cls(
+            sample_rate=hp.sample_rate,
+            num_samples=int(round(hp.sample_rate * hp.clip_seconds)),
+            frame_length=hp.frame_length,
+            frame_step=hp.frame_step,
+            fft_length=hp.frame_length,
+            num_mel_bins=hp.num_mel_bins,
+            upper_hz=hp.sample_rate / 2,
+            num_mfcc=hp.num_mfcc,
+        )
 
     @property
     def num_frames(self) -> int:
         return 1 + (self.num_samples - self.frame_length) // self.frame_step
 
     def as_dict(self) -> dict[str, float]:
-        return {"frame_length": self.frame_length, "frame_step": self.frame_step, "fft_length": self.fft_length,
-                "num_mel_bins": self.num_mel_bins, "lower_hz": self.lower_hz, "upper_hz": self.upper_hz,
-                "num_mfcc": self.num_mfcc}
+        return {
+            "frame_length": self.frame_length,
+            "frame_step": self.frame_step,
+            "fft_length": self.fft_length,
+            "num_mel_bins": self.num_mel_bins,
+            "lower_hz": self.lower_hz,
+            "upper_hz": self.upper_hz,
+            "num_mfcc": self.num_mfcc,
+        }
 
 
 @dataclass(frozen=True)
@@ -62,10 +75,17 @@ class MLPConfig:
 
     @classmethod
     def from_hyperparameters(cls, hp: Hyperparameters, num_classes: int, feature_shape: tuple[int, int]) -> MLPConfig:
-        return cls(num_classes=num_classes, feature_shape=tuple(feature_shape), hidden_units=hp.hidden_units,
-                   hidden_layers=hp.hidden_layers, dropout=hp.dropout, aligned_frames=hp.aligned_frames,
-                   num_mel_bins=hp.num_mel_bins, voiced_margin_db=hp.voiced_margin_db,
-                   conv_filters=hp.conv_filters)
+        return cls(
+            num_classes=num_classes,
+            feature_shape=tuple(feature_shape),
+            hidden_units=hp.hidden_units,
+            hidden_layers=hp.hidden_layers,
+            dropout=hp.dropout,
+            aligned_frames=hp.aligned_frames,
+            num_mel_bins=hp.num_mel_bins,
+            voiced_margin_db=hp.voiced_margin_db,
+            conv_filters=hp.conv_filters,
+        )
 
 
 class MFCC(keras.layers.Layer):
@@ -75,13 +95,22 @@ class MFCC(keras.layers.Layer):
         super().__init__(**kwargs)
         self.config = config
         self.mel_matrix = tf.signal.linear_to_mel_weight_matrix(
-            config.num_mel_bins, config.fft_length // 2 + 1, config.sample_rate, config.lower_hz,
-            min(config.upper_hz, config.sample_rate / 2))
+            config.num_mel_bins,
+            config.fft_length // 2 + 1,
+            config.sample_rate,
+            config.lower_hz,
+            min(config.upper_hz, config.sample_rate / 2),
+        )
 
     def call(self, waveform: tf.Tensor) -> tf.Tensor:
         c = self.config
-        stft = tf.signal.stft(waveform, frame_length=c.frame_length, frame_step=c.frame_step,
-                              fft_length=c.fft_length, window_fn=tf.signal.hann_window)
+        stft = tf.signal.stft(
+            waveform,
+            frame_length=c.frame_length,
+            frame_step=c.frame_step,
+            fft_length=c.fft_length,
+            window_fn=tf.signal.hann_window,
+        )
         mel = tf.tensordot(tf.abs(stft) ** 2, self.mel_matrix, 1)
         log_mel = tf.math.log(mel + 1e-6)
         return tf.signal.mfccs_from_log_mel_spectrograms(log_mel)[..., : c.num_mfcc]
@@ -108,15 +137,18 @@ class VoicedAlignment(keras.layers.Layer):
         length = tf.shape(features)[1]
         first = tf.cast(tf.argmax(tf.cast(voiced, tf.int32), axis=1), tf.float32)
         last = tf.cast(length - 1, tf.float32) - tf.cast(
-            tf.argmax(tf.cast(tf.reverse(voiced, axis=[1]), tf.int32), axis=1), tf.float32)
+            tf.argmax(tf.cast(tf.reverse(voiced, axis=[1]), tf.int32), axis=1), tf.float32
+        )
         steps = tf.linspace(0.0, 1.0, self.frames)
         positions = first[:, None] + (last - first)[:, None] * steps[None, :]
         lower = tf.floor(positions)
         weight = (positions - lower)[..., None]
         lower = tf.cast(lower, tf.int32)
         upper = tf.minimum(lower + 1, length - 1)
-        return (tf.gather(features, lower, batch_dims=1) * (1.0 - weight)
-                + tf.gather(features, upper, batch_dims=1) * weight)
+        return (
+            tf.gather(features, lower, batch_dims=1) * (1.0 - weight)
+            + tf.gather(features, upper, batch_dims=1) * weight
+        )
 
 
 class UtteranceNormalization(keras.layers.Layer):
@@ -154,29 +186,42 @@ def build_waveform_model(classifier: keras.Model, mfcc: MFCCConfig) -> keras.Mod
     return keras.Model(waveform, classifier(MFCC(mfcc)(waveform)), name="waveform_mlp")
 
 
-def export_mlp(classifier: keras.Model, waveform_model: keras.Model | None, path: Path,
-               feature_shape: tuple[int, int], num_samples: int) -> dict[str, str]:
+def export_mlp(
+    classifier: keras.Model,
+    waveform_model: keras.Model | None,
+    path: Path,
+    feature_shape: tuple[int, int],
+    num_samples: int,
+) -> dict[str, str]:
     """Write a SavedModel with probability endpoints; returns the manifest's `signatures`."""
     archive = keras.export.ExportArchive()
     archive.track(classifier)
     archive.add_endpoint(
-        name="serve_features", fn=lambda x: tf.nn.softmax(classifier(x, training=False)),
-        input_signature=[tf.TensorSpec((None, *feature_shape), tf.float32, name="features")])
+        name="serve_features",
+        fn=lambda x: tf.nn.softmax(classifier(x, training=False)),
+        input_signature=[tf.TensorSpec((None, *feature_shape), tf.float32, name="features")],
+    )
     signatures = {"features": "serve_features"}
     if waveform_model is not None:
         archive.track(waveform_model)
         archive.add_endpoint(
-            name="serve", fn=lambda x: tf.nn.softmax(waveform_model(x, training=False)),
-            input_signature=[tf.TensorSpec((None, num_samples), tf.float32, name="waveform")])
+            name="serve",
+            fn=lambda x: tf.nn.softmax(waveform_model(x, training=False)),
+            input_signature=[tf.TensorSpec((None, num_samples), tf.float32, name="waveform")],
+        )
         signatures["waveform"] = "serve"
     add_explanation_endpoints(archive, classifier, waveform_model, feature_shape, num_samples)
     archive.write_out(str(path), verbose=False)
     return signatures
 
 
-def add_explanation_endpoints(archive: keras.export.ExportArchive, classifier: keras.Model,
-                              waveform_model: keras.Model | None, feature_shape: tuple[int, int],
-                              num_samples: int) -> None:
+def add_explanation_endpoints(
+    archive: keras.export.ExportArchive,
+    classifier: keras.Model,
+    waveform_model: keras.Model | None,
+    feature_shape: tuple[int, int],
+    num_samples: int,
+) -> None:
     """The differentiable path the server's explanations use (manifest `explanation`, docs/contracts.md).
 
     - `explain_features(features, weights)` -> `{"logits", "gradients"}`: the gradient of
@@ -196,14 +241,20 @@ def add_explanation_endpoints(archive: keras.export.ExportArchive, classifier: k
         return {"logits": logits, "gradients": tape.gradient(score, features)}
 
     archive.add_endpoint(
-        name="explain_features", fn=gradients,
-        input_signature=[tf.TensorSpec((None, *feature_shape), tf.float32, name="features"),
-                         tf.TensorSpec((None, num_classes), tf.float32, name="weights")])
+        name="explain_features",
+        fn=gradients,
+        input_signature=[
+            tf.TensorSpec((None, *feature_shape), tf.float32, name="features"),
+            tf.TensorSpec((None, num_classes), tf.float32, name="weights"),
+        ],
+    )
     if waveform_model is not None:
         featurizer = next(layer for layer in waveform_model.layers if isinstance(layer, MFCC))
         archive.add_endpoint(
-            name="waveform_features", fn=lambda x: featurizer(x),
-            input_signature=[tf.TensorSpec((None, num_samples), tf.float32, name="waveform")])
+            name="waveform_features",
+            fn=lambda x: featurizer(x),
+            input_signature=[tf.TensorSpec((None, num_samples), tf.float32, name="waveform")],
+        )
 
 
 def explanation_contract(waveform: bool) -> dict[str, object]:

@@ -64,7 +64,9 @@ def test_docker_stop_mid_epoch_checkpoints_exits_0_and_a_second_run_resumes(imag
     """SageMaker stops a job (spot interruption, StopTrainingJob) with SIGTERM and SIGKILL 120 s later
     (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_StopTrainingJob.html); the restarted
     job gets the checkpoints back in /opt/ml/checkpoints."""
-    tree = make_opt_ml(tmp_path / "ml", {"model": "cnn", "epochs": "2", "batch_size": "32", "width": "8"})
+    # Small batches and a few epochs: an epoch of many steps, so that the stop lands inside one even on a
+    # quiet machine where an epoch takes a fraction of a second, and epochs to spare should it land late.
+    tree = make_opt_ml(tmp_path / "ml", {"model": "cnn", "epochs": "6", "batch_size": "8", "width": "8"})
     copy_images(tree.channel("train"), per_class=100)
     train_samples = 0.9 * 1000  # validation_fraction 0.1
     container = docker_cli.Container.start(

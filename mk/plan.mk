@@ -1,6 +1,6 @@
 # Capacity planning: the planner (planner/) simulates SageMaker autoscaling on a traffic trace and
 # writes a plan file per environment and model that the serving stack declares (infra/capacity_plan.py).
-ENV ?= dev
+ENV ?= prod
 MODEL ?= cnn
 TRACE ?=
 ENDPOINT ?=
@@ -9,7 +9,7 @@ PEAK_INSTANCES ?= 0
 TRACES ?= ../shared/traces
 PLAN_ARGS ?=
 
-## plan ENV=dev MODEL=cnn TRACE=file.csv | ENDPOINT=name [DAYS=14] [PEAK_INSTANCES=8]  write planner/plans/ENV-MODEL.json
+## plan ENV=prod MODEL=cnn TRACE=file.csv | ENDPOINT=name [DAYS=14] [PEAK_INSTANCES=8]  write planner/plans/ENV-MODEL.json
 .PHONY: plan bench-plan
 plan: $(VENV_STAMP)
 	@test -n "$(TRACE)$(ENDPOINT)" || { echo "make plan: give TRACE=file.csv (timestamp,count) or ENDPOINT=name (CloudWatch)"; exit 2; }

@@ -31,9 +31,18 @@ class PlanError(ValueError):
 def serving_settings(cdk_json: Path, env: str, model: str) -> dict:
     context = json.loads(cdk_json.read_text())["context"]
     try:
-        return context["environments"][env]["serving"][model]
+        serving = context["environments"][env]["serving"][model]
     except KeyError as exc:
         raise PlanError(f"{cdk_json}: no environments.{env}.serving.{model}") from exc
+    mode = serving.get("mode", "realtime")
+    if mode != "realtime":
+        # A plan sets a realtime variant's target tracking and scheduled minimums (infra/capacity_plan.py);
+        # the zero modes scale copies or a backlog from zero instances, which this simulator does not model.
+        raise PlanError(
+            f"{cdk_json}: environments.{env}.serving.{model}.mode is {mode!r}; a capacity plan scales a "
+            "'realtime' endpoint (plan another environment, e.g. --env prod, or set the mode to 'realtime')"
+        )
+    return serving
 
 
 def current_policy(serving: dict, cap: capacity_mod.Capacity) -> Current:
@@ -169,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     for name in ("plan", "bench"):
         p = sub.add_parser(name)
-        p.add_argument("--env", default="dev")
+        p.add_argument("--env", default="prod")  # the environment whose models are served in mode realtime
         p.add_argument("--model", default="cnn", choices=MODEL_KINDS)
         p.add_argument("--cdk-json", type=Path, default=ROOT / "cdk.json")
         p.add_argument("--capacity-file", type=Path, default=ROOT / "benchmarks" / "serving_capacity.json")

@@ -30,7 +30,7 @@ def test_plan_writes_a_file_that_infra_accepts(daily_trace, tmp_path, capsys):
             [
                 "plan",
                 "--env",
-                "dev",
+                "prod",
                 "--model",
                 "cnn",
                 "--trace",
@@ -43,7 +43,7 @@ def test_plan_writes_a_file_that_infra_accepts(daily_trace, tmp_path, capsys):
         )
         == 0
     )
-    document = json.loads((tmp_path / "dev-cnn.json").read_text())
+    document = json.loads((tmp_path / "prod-cnn.json").read_text())
     assert document["policy"] in ("tuned", "predictive")
     assert set(document["simulated"]["policies"]) == {
         "static",
@@ -54,7 +54,7 @@ def test_plan_writes_a_file_that_infra_accepts(daily_trace, tmp_path, capsys):
         "predictive_current",
     }
     assert document["simulated"]["behaviour"]["instance_start_min"] == Behaviour().instance_start_min
-    plan = read_plan(tmp_path / "dev-cnn.json", "dev", "cnn", "ml.c5.xlarge")
+    plan = read_plan(tmp_path / "prod-cnn.json", "prod", "cnn", "ml.c5.xlarge")
     assert plan.target_value == document["target_tracking"]["target_value"] > 0
     static = document["simulated"]["policies"]["static"]["instance_hours"]
     assert document["simulated"]["policies"][document["policy"]]["instance_hours"] < static
@@ -71,3 +71,10 @@ def test_a_trace_shorter_than_two_weeks_is_refused(tmp_path, capsys):
 def test_an_unknown_environment_is_refused(daily_trace, tmp_path, capsys):
     assert main(["plan", "--env", "qa", "--trace", str(daily_trace), "--plans-dir", str(tmp_path)]) == 2
     assert "environments.qa.serving.cnn" in capsys.readouterr().err
+
+
+def test_a_model_that_scales_to_zero_is_refused_naming_the_mode(daily_trace, tmp_path, capsys):
+    assert main(["plan", "--env", "dev", "--trace", str(daily_trace), "--plans-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "environments.dev.serving.cnn.mode is 'scale-to-zero'" in err and "realtime" in err
+    assert not list(tmp_path.glob("*.json"))

@@ -18,6 +18,7 @@ from aws_cdk import aws_sagemaker as sagemaker
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
+from infra.components.alarms import rollback_alarms
 from infra.components.common import grant_prefix
 from infra.components.serving_model import isolated_model
 from infra.instance_storage import has_instance_storage
@@ -104,7 +105,9 @@ class AutoscaledEndpoint(Construct):
         self.alarm_topic = sns.Topic(
             self, "AlarmTopic", master_key=key, enforce_ssl=True, display_name=f"{endpoint_name} alarms"
         )
-        self.errors_alarm, self.latency_alarm = self._alarms(settings)
+        self.errors_alarm, self.latency_alarm = rollback_alarms(
+            self, name=self.endpoint_name, settings=settings, metric=self._metric
+        )
         for alarm in (self.errors_alarm, self.latency_alarm):
             alarm.add_alarm_action(cloudwatch_actions.SnsAction(self.alarm_topic))
             alarm.add_ok_action(cloudwatch_actions.SnsAction(self.alarm_topic))
@@ -177,31 +180,6 @@ class AutoscaledEndpoint(Construct):
             period=Duration.minutes(1),
             dimensions_map={"EndpointName": self.endpoint_name, "VariantName": VARIANT},
         )
-
-    def _alarms(self, settings: ServingSettings) -> tuple[cloudwatch.Alarm, cloudwatch.Alarm]:
-        errors = cloudwatch.Alarm(
-            self,
-            "Errors5xx",
-            metric=self._metric("Invocation5XXErrors", "Sum"),
-            threshold=settings.error_alarm_count,
-            evaluation_periods=2,
-            datapoints_to_alarm=2,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-            alarm_description=f"{self.endpoint_name}: 5xx errors; rolls back a blue/green deployment",
-        )
-        latency = cloudwatch.Alarm(
-            self,
-            "ModelLatencyP99",
-            metric=self._metric("ModelLatency", "p99"),
-            threshold=settings.latency_alarm_ms * 1000,  # ModelLatency is in microseconds
-            evaluation_periods=3,
-            datapoints_to_alarm=3,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-            alarm_description=f"{self.endpoint_name}: p99 model latency above {settings.latency_alarm_ms} ms",
-        )
-        return errors, latency
 
     def _dashboard(self, settings: ServingSettings) -> cloudwatch.Dashboard:
         dashboard = cloudwatch.Dashboard(self, "Dashboard")

@@ -1,0 +1,45 @@
+"""The two alarms every serving mode rolls a deployment back on (5xx errors, p99 model latency)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from aws_cdk import aws_cloudwatch as cloudwatch
+from constructs import Construct
+
+from infra.settings import ServingSettings
+
+
+def rollback_alarms(
+    scope: Construct,
+    *,
+    name: str,
+    settings: ServingSettings,
+    metric: Callable[[str, str], cloudwatch.Metric],
+    rolls_back: str = "a blue/green deployment",
+) -> tuple[cloudwatch.Alarm, cloudwatch.Alarm]:
+    """`Errors5xx` and `ModelLatencyP99` under `scope` for the endpoint (or inference component) `name`;
+    `metric(name, statistic)` gives its metric, so each mode alarms on its own dimensions."""
+    errors = cloudwatch.Alarm(
+        scope,
+        "Errors5xx",
+        metric=metric("Invocation5XXErrors", "Sum"),
+        threshold=settings.error_alarm_count,
+        evaluation_periods=2,
+        datapoints_to_alarm=2,
+        comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        alarm_description=f"{name}: 5xx errors; rolls back {rolls_back}",
+    )
+    latency = cloudwatch.Alarm(
+        scope,
+        "ModelLatencyP99",
+        metric=metric("ModelLatency", "p99"),
+        threshold=settings.latency_alarm_ms * 1000,  # ModelLatency is in microseconds
+        evaluation_periods=3,
+        datapoints_to_alarm=3,
+        comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        alarm_description=f"{name}: p99 model latency above {settings.latency_alarm_ms} ms",
+    )
+    return errors, latency

@@ -1,10 +1,14 @@
-"""The two alarms every serving mode rolls a deployment back on (5xx errors, p99 model latency)."""
+"""The two alarms every serving mode rolls a deployment back on (5xx errors, p99 model latency), and
+the encrypted topic they notify."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
 from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from infra.settings import ServingSettings
@@ -43,3 +47,22 @@ def rollback_alarms(
         alarm_description=f"{name}: p99 model latency above {settings.latency_alarm_ms} ms",
     )
     return errors, latency
+
+
+def notified_rollback_alarms(
+    scope: Construct,
+    *,
+    name: str,
+    settings: ServingSettings,
+    metric: Callable[[str, str], cloudwatch.Metric],
+    key: kms.IKey,
+    topic_name: str,
+    rolls_back: str = "a blue/green deployment",
+) -> tuple[sns.Topic, cloudwatch.Alarm, cloudwatch.Alarm]:
+    """`AlarmTopic` (KMS, TLS only) and the rollback alarms, each notifying it on alarm and on OK."""
+    topic = sns.Topic(scope, "AlarmTopic", master_key=key, enforce_ssl=True, display_name=f"{topic_name} alarms")
+    errors, latency = rollback_alarms(scope, name=name, settings=settings, metric=metric, rolls_back=rolls_back)
+    for alarm in (errors, latency):
+        alarm.add_alarm_action(cloudwatch_actions.SnsAction(topic))
+        alarm.add_ok_action(cloudwatch_actions.SnsAction(topic))
+    return topic, errors, latency

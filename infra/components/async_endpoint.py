@@ -35,7 +35,7 @@ from aws_cdk import aws_sagemaker as sagemaker
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from infra.components.alarms import rollback_alarms
+from infra.components.alarms import notified_rollback_alarms
 from infra.components.common import grant_prefix
 from infra.components.inference_component import scaling_role
 from infra.components.serving_model import isolated_model
@@ -140,15 +140,9 @@ class AsyncEndpoint(Construct):
                 ),
             ),
         )
-        self.alarm_topic = sns.Topic(
-            self, "AlarmTopic", master_key=key, enforce_ssl=True, display_name=f"{endpoint_name} alarms"
+        self.alarm_topic, self.errors_alarm, self.latency_alarm = notified_rollback_alarms(
+            self, name=self.endpoint_name, settings=settings, metric=self._metric, key=key, topic_name=endpoint_name
         )
-        self.errors_alarm, self.latency_alarm = rollback_alarms(
-            self, name=self.endpoint_name, settings=settings, metric=self._metric
-        )
-        for alarm in (self.errors_alarm, self.latency_alarm):
-            alarm.add_alarm_action(cloudwatch_actions.SnsAction(self.alarm_topic))
-            alarm.add_ok_action(cloudwatch_actions.SnsAction(self.alarm_topic))
         self.endpoint = sagemaker.CfnEndpoint(
             self,
             "Endpoint",

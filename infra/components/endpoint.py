@@ -8,17 +8,15 @@ import re
 from aws_cdk import Duration, Stack
 from aws_cdk import aws_applicationautoscaling as appscaling
 from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sagemaker as sagemaker
-from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from infra.components.alarms import rollback_alarms
+from infra.components.alarms import notified_rollback_alarms
 from infra.components.common import grant_prefix
 from infra.components.serving_model import isolated_model
 from infra.instance_storage import has_instance_storage
@@ -102,15 +100,9 @@ class AutoscaledEndpoint(Construct):
             f"Model execution role: writes the endpoint's captured data under {capture_prefix}/.",
             rf"Resource::.*/{re.escape(capture_prefix)}/\*",
         )
-        self.alarm_topic = sns.Topic(
-            self, "AlarmTopic", master_key=key, enforce_ssl=True, display_name=f"{endpoint_name} alarms"
+        self.alarm_topic, self.errors_alarm, self.latency_alarm = notified_rollback_alarms(
+            self, name=self.endpoint_name, settings=settings, metric=self._metric, key=key, topic_name=endpoint_name
         )
-        self.errors_alarm, self.latency_alarm = rollback_alarms(
-            self, name=self.endpoint_name, settings=settings, metric=self._metric
-        )
-        for alarm in (self.errors_alarm, self.latency_alarm):
-            alarm.add_alarm_action(cloudwatch_actions.SnsAction(self.alarm_topic))
-            alarm.add_ok_action(cloudwatch_actions.SnsAction(self.alarm_topic))
         self.endpoint = sagemaker.CfnEndpoint(
             self,
             "Endpoint",

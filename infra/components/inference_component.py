@@ -30,10 +30,9 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sagemaker as sagemaker
-from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from infra.components.alarms import rollback_alarms
+from infra.components.alarms import notified_rollback_alarms
 from infra.components.common import depend_on_policy_only
 from infra.components.serving_model import isolated_model
 from infra.instance_storage import has_instance_storage
@@ -136,15 +135,15 @@ class ScaleToZeroEndpoint(Construct):
         self.endpoint = sagemaker.CfnEndpoint(
             self, "Endpoint", endpoint_name=endpoint_name, endpoint_config_name=self.config.attr_endpoint_config_name
         )
-        self.alarm_topic = sns.Topic(
-            self, "AlarmTopic", master_key=key, enforce_ssl=True, display_name=f"{endpoint_name} alarms"
+        self.alarm_topic, self.errors_alarm, self.latency_alarm = notified_rollback_alarms(
+            self,
+            name=self.component_name,
+            settings=settings,
+            metric=self._metric,
+            key=key,
+            topic_name=endpoint_name,
+            rolls_back="a component update",
         )
-        self.errors_alarm, self.latency_alarm = rollback_alarms(
-            self, name=self.component_name, settings=settings, metric=self._metric, rolls_back="a component update"
-        )
-        for alarm in (self.errors_alarm, self.latency_alarm):
-            alarm.add_alarm_action(cloudwatch_actions.SnsAction(self.alarm_topic))
-            alarm.add_ok_action(cloudwatch_actions.SnsAction(self.alarm_topic))
         self.component = sagemaker.CfnInferenceComponent(
             self,
             "Component",

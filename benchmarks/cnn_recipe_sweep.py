@@ -138,7 +138,7 @@ def _trainer_class(cfg: dict[str, Any]) -> Any:
     return SweepTrainer
 
 
-def run_config(cfg: dict[str, Any], cache: str, device_name: str) -> dict[str, Any]:
+def run_config(cfg: dict[str, Any], cache: str, device_name: str, threads: int = 2) -> dict[str, Any]:
     import torch
     from training.data.folders import Dataset
     from training.distributed import Topology
@@ -146,7 +146,7 @@ def run_config(cfg: dict[str, Any], cache: str, device_name: str) -> dict[str, A
     from training.loop import EpochLoop, StopSignal
     from training.schedule import Budget
 
-    torch.set_num_threads(2)
+    torch.set_num_threads(threads)
     arrays = np.load(cache)
     names = [str(n) for n in arrays["names"]]
     train = Dataset(arrays["tx"], arrays["ty"], names, None, Path(cache))
@@ -181,7 +181,13 @@ def run_config(cfg: dict[str, Any], cache: str, device_name: str) -> dict[str, A
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, required=True, help="cifar10-dev/ (ImageFolder layout)")
+    parser.add_argument("--data", type=Path, required=True, help="cifar10-dev/ (ImageFolder layout): training images")
+    parser.add_argument(
+        "--validation",
+        type=Path,
+        help="held-out images in class folders (benchmarks.cifar_holdout); default: a seeded 10%% of --data",
+    )
+    parser.add_argument("--threads", type=int, default=2, help="torch threads per run")
     parser.add_argument("--configs", type=Path, required=True, help="JSON list of configs")
     parser.add_argument("--device", default="cuda")
     parser.add_argument("--parallel", type=int, default=8, help="runs at once (they share the device)")
@@ -191,7 +197,12 @@ def main(argv: list[str] | None = None) -> int:
     from training.data.split import split_train_validation
 
     configs = json.loads(args.configs.read_text())
-    train, validation = split_train_validation(load_image_folder(args.data, ImageSettings(32), workers=8), 0.1, 0)
+    settings = ImageSettings(32)
+    if args.validation:
+        train = load_image_folder(args.data, settings, workers=8)
+        validation = load_image_folder(args.validation, settings, train.class_names, workers=8)
+    else:
+        train, validation = split_train_validation(load_image_folder(args.data, settings, workers=8), 0.1, 0)
     cache = str(args.out.with_suffix(".data.npz"))
     np.savez(
         cache,
@@ -203,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     results = []
     with ProcessPoolExecutor(args.parallel) as pool:
-        futures = [pool.submit(run_config, cfg, cache, args.device) for cfg in configs]
+        futures = [pool.submit(run_config, cfg, cache, args.device, args.threads) for cfg in configs]
         for future in as_completed(futures):
             results.append(future.result())
             print(json.dumps(results[-1]), flush=True)

@@ -29,7 +29,8 @@ def measure(
     hp: Hyperparameters, train: Dataset, validation: Dataset, device: torch.device, widths: list[int]
 ) -> dict[int, float]:
     """This rank's training samples/s per width: a throwaway `CNNTrainer` at that width running its own
-    `train_batch` (augmentation, autocast, forward, backward, SGD step) on real batches."""
+    `train_batch` (augmentation, autocast, forward, backward, SGD step) on real batches. Widths are
+    measured narrowest first until `PROBE_BUDGET_FRACTION` of the time budget is used."""
     single = Topology(hosts=("probe",), host_rank=0, processes_per_host=1, local_rank=device.index or 0, port=0)
 
     def make_step(width: int):  # type: ignore[no-untyped-def]
@@ -53,7 +54,8 @@ def measure(
         return step, release
 
     synchronize = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-    return recipe.probe_widths(widths, make_step, hp.probe_seconds, synchronize)
+    total_s = recipe.PROBE_BUDGET_FRACTION * hp.time_budget_s if hp.time_budget_s > 0 else float("inf")
+    return recipe.probe_widths(sorted(widths), make_step, hp.probe_seconds, synchronize, total_s)
 
 
 def decide(

@@ -33,6 +33,9 @@ TIE = 0.002  # predicted accuracies this close count as equal: the narrower widt
 SAFETY_FRACTION = 0.03  # of the seconds left, kept back for what the estimate misses
 VALIDATION_SPEEDUP = 3.0  # forward-only validation runs at about this many times the training samples/s
 WARMUP_STEPS = 2
+# Probing stops starting new widths once it has used this share of the budget (narrowest first), so a
+# short budget on a slow machine is not spent measuring; the widths left out are not candidates.
+PROBE_BUDGET_FRACTION = 0.1
 
 
 @dataclass(frozen=True)
@@ -281,11 +284,16 @@ def probe_widths(
     make_step: Callable[[int], tuple[Callable[[int], int], Callable[[], None]]],
     seconds: float,
     synchronize: Callable[[], None] = lambda: None,
+    total_s: float = math.inf,
 ) -> dict[int, float]:
     """Measure each width with a throwaway model; `make_step(width)` gives (step, release), and
-    `release` frees the model before the next width is built."""
-    rates = {}
+    `release` frees the model before the next width is built. No width is started once `total_s`
+    have gone (the first always is)."""
+    rates: dict[int, float] = {}
+    started = time.perf_counter()
     for width in widths:
+        if rates and time.perf_counter() - started >= total_s:
+            break
         step, release = make_step(width)
         try:
             rates[width] = probe_samples_per_s(step, seconds, synchronize)

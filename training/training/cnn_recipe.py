@@ -77,7 +77,7 @@ def decide(
     widths = list(recipe.widths_to_probe(frontier, hp.width))
     # Data parallelism: each rank trains its share of every batch at about rank 0's rate.
     rates = {w: s * world_size for w, s in measure(hp, train, validation, device, widths).items()}
-    return recipe.choose(
+    choice = recipe.choose(
         frontier,
         width=hp.width,
         epochs=hp.epochs,
@@ -87,6 +87,12 @@ def decide(
         n_train=len(train),
         n_val=len(validation),
     )
+    skipped = [w for w in widths if w not in rates]
+    if skipped:
+        choice.reason += (
+            f"; widths {skipped} not measured: probing stops at {recipe.PROBE_BUDGET_FRACTION:.0%} of the budget"
+        )
+    return choice
 
 
 def resolve(

@@ -198,7 +198,12 @@ def bench_budgets(data: Path, work: Path, budgets: list[int], seeds: list[int], 
     runs = []
     for budget in budgets:
         for seed in seeds:
-            hyperparameters = {"model": "cnn", "seed": str(seed), "time_budget_s": str(budget), "explain_per_class": "0"}
+            hyperparameters = {
+                "model": "cnn",
+                "seed": str(seed),
+                "time_budget_s": str(budget),
+                "explain_per_class": "0",
+            }
             run = train({"train": train_dir, "test": holdout_dir}, hyperparameters, work / f"budget-{budget}-{seed}")
             chosen = run.evaluation["training"]["recipe"]
             runs.append(
@@ -343,8 +348,9 @@ def main(argv: list[str] | None = None) -> int:
             budgets = [30] if args.quick else [int(b) for b in args.budgets.split(",")]
             seeds = [0] if args.quick else [int(seed) for seed in args.seeds.split(",")]
             results["budgets"] = bench_budgets(args.data, work, budgets, seeds, args.quick)
-            from benchmarks.cnn_frontier_plot import plot
             from training.recipe import Frontier
+
+            from benchmarks.cnn_frontier_plot import plot
 
             plot(Frontier.load(), args.out / "cnn_frontier.png")
         if "mlp" in only:

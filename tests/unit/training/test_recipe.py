@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from training import recipe
+import training.recipe as recipe
 from training.errors import ConfigError
 from training.recipe import Frontier, FrontierPoint, choose
 
@@ -103,14 +103,15 @@ def test_validation_and_spent_seconds_reduce_what_the_budget_affords():
 
 def test_the_probe_times_real_training_steps_of_a_throwaway_model(monkeypatch):
     import torch
-    from training import cnn_recipe
+    from training.cnn_recipe import measure
     from training.cnn_training import CNNTrainer
     from training.data.folders import Dataset
     from training.hyperparameters import Hyperparameters
 
     rng = np.random.default_rng(0)
-    data = Dataset(rng.integers(0, 255, (40, 3, 32, 32), dtype=np.uint8), rng.integers(0, 3, 40), ["a", "b", "c"],
-                   None, None)
+    data = Dataset(
+        rng.integers(0, 255, (40, 3, 32, 32), dtype=np.uint8), rng.integers(0, 3, 40), ["a", "b", "c"], None, None
+    )
     steps: list[int] = []
     real_step = CNNTrainer.train_batch
 
@@ -120,6 +121,6 @@ def test_the_probe_times_real_training_steps_of_a_throwaway_model(monkeypatch):
 
     monkeypatch.setattr(CNNTrainer, "train_batch", counted)
     hp = Hyperparameters(model="cnn", batch_size=8, probe_seconds=0.05, precision="fp32")
-    rates = cnn_recipe.measure(hp, data, data, torch.device("cpu"), [4, 8])
+    rates = measure(hp, data, data, torch.device("cpu"), [4, 8])
     assert set(rates) == {4, 8} and all(rate > 0 for rate in rates.values())
     assert steps.count(4) >= recipe.WARMUP_STEPS + 1 and steps.count(8) >= recipe.WARMUP_STEPS + 1

@@ -115,8 +115,9 @@ def raw_cnn_samples_per_second(image_size: int, width: int, batch_size: int, ste
 def default_cnn_recipe() -> Any:
     """The CNN's default hyperparameters: what the trainer runs and the reference loop must match."""
     from training.hyperparameters import parse_hyperparameters
+    from training.recipe import with_default_recipe
 
-    return parse_hyperparameters({"model": "cnn"})
+    return with_default_recipe(parse_hyperparameters({"model": "cnn"}))  # width/epochs on auto: no budget here
 
 
 def link_subset(files: list[Path], folder: Path, keep_class_folders: bool) -> Path:

@@ -15,12 +15,13 @@ import math
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from training.errors import ConfigError
+from training.hyperparameters import Hyperparameters
 
 FRONTIER_FILE = "cnn_frontier.json"
 # Epochs are clamped to this: far beyond any point of the frontier, so a tiny train set on a large
@@ -200,6 +201,12 @@ def _describe(prediction: Prediction) -> dict[str, Any]:
         "kind": prediction.kind,
         "between": [f"w{p.width}x{p.epochs}ep:{p.accuracy:.4f}" for p in prediction.between],
     }
+
+
+def with_default_recipe(hp: Hyperparameters) -> Hyperparameters:
+    """`hp` with an auto width/epochs (0) replaced by the default recipe: what a job without a time
+    budget trains (benchmarks that build the default network use it)."""
+    return replace(hp, width=hp.width or DEFAULT_WIDTH, epochs=hp.epochs or DEFAULT_EPOCHS)
 
 
 def default_choice(width: int, epochs: int) -> RecipeChoice:

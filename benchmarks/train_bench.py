@@ -220,9 +220,10 @@ def bench_budgets(data: Path, work: Path, budgets: list[int], seeds: list[int], 
                     "wall_s": round(run.seconds, 1),
                     "accuracy": run.evaluation["accuracy"],
                     "recipe": chosen,
+                    "log_line": next((line for line in run.output.splitlines() if line.startswith("recipe ")), ""),
                 }
             )
-            print(json.dumps({k: v for k, v in runs[-1].items() if k != "recipe"}), flush=True)
+            print(json.dumps({k: v for k, v in runs[-1].items() if k not in ("recipe", "log_line")}), flush=True)
     return {"machine": machine(), "quick": quick, "runs": runs}
 
 

@@ -52,9 +52,10 @@ def build_cnn(model_dir: Path) -> Path:
     from training.artifact import Manifest, write_manifest
     from training.hyperparameters import parse_hyperparameters
     from training.models.cnn import CNNConfig, ImageClassifier, export_cnn, export_explainer
+    from training.recipe import with_default_recipe
 
     torch.manual_seed(0)
-    recipe = parse_hyperparameters({"model": "cnn"})
+    recipe = with_default_recipe(parse_hyperparameters({"model": "cnn"}))  # the width trained without a budget
     config = CNNConfig(num_classes=10, image_size=recipe.image_size, width=recipe.width)
     model_dir.mkdir(parents=True, exist_ok=True)
     classifier = ImageClassifier(config).eval()

@@ -56,9 +56,11 @@ MODELS = {
 def describe(name: str) -> str:
     """What the artifact under test is: the training defaults `serve_artifacts` builds it with."""
     from training.hyperparameters import parse_hyperparameters  # plain Python: no framework loads
+    from training.recipe import with_default_recipe
 
     hp = parse_hyperparameters({"model": name})
     if name == "cnn":
+        hp = with_default_recipe(hp)  # the width trained without a budget
         return (
             f"ImageClassifier(width={hp.width}) on {hp.image_size}x{hp.image_size} RGB PNG, torch.export, "
             "test-time flip on"

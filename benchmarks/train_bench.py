@@ -6,9 +6,14 @@ Every figure is measured in this run, through the real `train` program:
 - the cost of the per-epoch checkpoint;
 - quality on data the models never saw: the CNN on a seeded 10% validation split of `cifar10-dev`
   under a time budget; the MLP on `fsdd-dev` speaker-independently (train on three speakers,
-  validate on the fourth, all four rotations).
+  validate on the fourth, all four rotations);
+- `--only budgets`: the budget-chosen CNN recipe (width and epochs on auto) on the 45,000/5,000 split
+  of the full CIFAR-10 training set (`benchmarks/cifar_holdout.py`), per budget and seed: the width
+  and epochs chosen, the samples/s measured, wall time and held-out accuracy. `--quick` checks the
+  script on 20 images per class with a 30 s budget.
 
     python -m benchmarks.train_bench --data ../shared/datasets [--quick]
+    python -m benchmarks.train_bench --data ../shared/datasets --only budgets --budgets 600,1800 --seeds 0,1,2
 
 Writes `benchmarks/results/train.json` and `train.md`.
 """
@@ -110,8 +115,9 @@ def raw_cnn_samples_per_second(image_size: int, width: int, batch_size: int, ste
 def default_cnn_recipe() -> Any:
     """The CNN's default hyperparameters: what the trainer runs and the reference loop must match."""
     from training.hyperparameters import parse_hyperparameters
+    from training.recipe import with_default_recipe
 
-    return parse_hyperparameters({"model": "cnn"})
+    return with_default_recipe(parse_hyperparameters({"model": "cnn"}))  # width/epochs on auto: no budget here
 
 
 def link_subset(files: list[Path], folder: Path, keep_class_folders: bool) -> Path:
@@ -169,6 +175,78 @@ def bench_cnn_quality(cifar: Path, work: Path, budget_s: int) -> dict[str, Any]:
     }
 
 
+def machine() -> str:
+    """Platform, CPU count and the GPU's name if there is one: what a budget buys depends on it."""
+    gpu = ""
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            gpu = f", {torch.cuda.get_device_name(0)}"
+    except ImportError:
+        pass
+    return f"{platform.platform(terse=True)} {platform.machine()}, {os.cpu_count()} CPUs{gpu}"
+
+
+def bench_budgets(data: Path, work: Path, budgets: list[int], seeds: list[int], quick: bool) -> dict[str, Any]:
+    """Auto-recipe CNN jobs on the 45k/5k split: train channel = train/, test channel = holdout/."""
+    from benchmarks.cifar_holdout import build_split
+
+    train_dir, holdout_dir = build_split(data, work / "cifar45k")
+    if quick:
+        train_dir = cifar_subset(train_dir, 20, work / "quick-train")
+        holdout_dir = cifar_subset(holdout_dir, 20, work / "quick-holdout")
+    runs = []
+    for budget in budgets:
+        for seed in seeds:
+            hyperparameters = {
+                "model": "cnn",
+                "seed": str(seed),
+                "time_budget_s": str(budget),
+                "explain_per_class": "0",
+            }
+            run = train({"train": train_dir, "test": holdout_dir}, hyperparameters, work / f"budget-{budget}-{seed}")
+            chosen = run.evaluation["training"]["recipe"]
+            runs.append(
+                {
+                    "time_budget_s": budget,
+                    "seed": seed,
+                    "width": chosen["width"],
+                    "epochs": chosen["epochs"],
+                    "epochs_run": len(run.epochs),
+                    "probe_samples_per_s": chosen["samples_per_s"],
+                    "training_samples_per_s": run.epochs[-1][2] if run.epochs else None,
+                    "predicted_accuracy": chosen["predicted"].get(str(chosen["width"]), {}).get("accuracy"),
+                    "wall_s": round(run.seconds, 1),
+                    "accuracy": run.evaluation["accuracy"],
+                    "recipe": chosen,
+                    "log_line": next((line for line in run.output.splitlines() if line.startswith("recipe ")), ""),
+                }
+            )
+            print(json.dumps({k: v for k, v in runs[-1].items() if k not in ("recipe", "log_line")}), flush=True)
+    return {"machine": machine(), "quick": quick, "runs": runs}
+
+
+def budget_markdown(budgets: dict[str, Any]) -> list[str]:
+    lines = [
+        f"| CNN, auto recipe, 45k/5k split ({budgets['machine']}) | seed | width | epochs (run) | "
+        "probe samples/s per width | wall s | held-out accuracy |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for budget in sorted({r["time_budget_s"] for r in budgets["runs"]}):
+        runs = [r for r in budgets["runs"] if r["time_budget_s"] == budget]
+        for r in runs:
+            rates = ", ".join(f"w{w}: {s:.0f}" for w, s in r["probe_samples_per_s"].items()) or "-"
+            lines.append(
+                f"| time_budget_s={budget} | {r['seed']} | {r['width']} | {r['epochs']} ({r['epochs_run']}) | "
+                f"{rates} | {r['wall_s']} | {r['accuracy']:.4f} |"
+            )
+        mean = sum(r["accuracy"] for r in runs) / len(runs)
+        wall = sum(r["wall_s"] for r in runs) / len(runs)
+        lines.append(f"| **time_budget_s={budget}, mean** | {len(runs)} seeds | | | | {wall:.1f} | **{mean:.4f}** |")
+    return [*lines, ""]
+
+
 def bench_mlp_rotations(
     fsdd: Path, work: Path, epochs: str | None, overrides: dict[str, str] | None = None
 ) -> dict[str, Any]:
@@ -222,6 +300,10 @@ def markdown(results: dict[str, Any]) -> str:
         lines += ["| MLP on fsdd-dev, held-out speaker | accuracy | wall s |", "|---|---|---|"]
         lines += [f"| {r['held_out_speaker']} | {r['accuracy']:.4f} | {r['wall_s']} |" for r in mlp["rotations"]]
         lines += [f"| **mean** (min) | **{mlp['mean_accuracy']:.4f}** ({mlp['min_accuracy']:.4f}) | |", ""]
+    budgets = results.get("budgets")
+    if budgets:
+        lines += budget_markdown(budgets)
+        lines += ["![CNN frontier](cnn_frontier.png)", ""]
     return "\n".join(lines)
 
 
@@ -229,8 +311,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, required=True, help="folder with cifar10-dev/ and fsdd-dev/")
     parser.add_argument("--quick", action="store_true", help="small runs to check the script, not figures")
-    parser.add_argument("--only", choices=("throughput", "cnn", "mlp"), action="append")
+    parser.add_argument("--only", choices=("throughput", "cnn", "mlp", "budgets"), action="append")
     parser.add_argument("--budgets", default="600,300", help="CNN time budgets in seconds")
+    parser.add_argument("--seeds", default="0,1,2", help="seeds of each budget run (--only budgets)")
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument(
         "--set",
@@ -245,6 +328,8 @@ def main(argv: list[str] | None = None) -> int:
         if not needed.is_dir():
             parser.error(f"{needed} not found: --data must hold cifar10-dev/ and fsdd-dev/ (see ../shared/datasets)")
     only = set(args.only or ("throughput", "cnn", "mlp"))
+    if "budgets" in only and not (args.data / "cifar10-train-extra").is_dir():
+        parser.error(f"{args.data / 'cifar10-train-extra'} not found: the budgets part needs the full training split")
     results: dict[str, Any] = {
         "measured_at": time.strftime("%Y-%m-%d"),
         "quick": args.quick,
@@ -261,6 +346,15 @@ def main(argv: list[str] | None = None) -> int:
             for budget in budgets:
                 results["cnn_quality"].append(bench_cnn_quality(cifar, work, budget))
                 print(json.dumps(results["cnn_quality"][-1]), flush=True)
+        if "budgets" in only:
+            budgets = [30] if args.quick else [int(b) for b in args.budgets.split(",")]
+            seeds = [0] if args.quick else [int(seed) for seed in args.seeds.split(",")]
+            results["budgets"] = bench_budgets(args.data, work, budgets, seeds, args.quick)
+            from training.recipe import Frontier
+
+            from benchmarks.cnn_frontier_plot import plot
+
+            plot(Frontier.load(), args.out / "cnn_frontier.png")
         if "mlp" in only:
             overrides = dict(item.split("=", 1) for item in args.set)
             results["mlp_quality"] = bench_mlp_rotations(fsdd, work, "3" if args.quick else None, overrides)

@@ -2,10 +2,14 @@
 DATA ?= ../shared/datasets
 BENCH_ARGS ?=
 
-## bench-train [DATA=../shared/datasets] [BENCH_ARGS=--quick]  training throughput, DDP scaling, checkpoint cost, quality
-.PHONY: bench bench-train
-bench-train: $(VENV_STAMP)
+## bench-train [DATA=../shared/datasets] [BENCH_ARGS=--quick]  training throughput, DDP scaling, checkpoint cost, quality, CNN frontier plot
+.PHONY: bench bench-train bench-frontier
+bench-train: $(VENV_STAMP) bench-frontier
 	$(PY) -m benchmarks.train_bench --data "$(DATA)" $(BENCH_ARGS)
+
+## bench-frontier  the CNN frontier table (training/training/models/cnn_frontier.json) as benchmarks/results/cnn_frontier.png
+bench-frontier: $(VENV_STAMP)
+	$(PY) -m benchmarks.cnn_frontier_plot
 
 ## bench  every benchmark (results in benchmarks/results/)
 bench: bench-train bench-serve

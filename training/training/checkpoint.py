@@ -4,7 +4,8 @@ Each checkpoint is two files in the checkpoint dir (SageMaker syncs it with S3 a
 when a spot job restarts):
 
     checkpoint-<epoch>-<batch>.state   the framework's payload (model, optimizer, RNG states)
-    checkpoint-<epoch>-<batch>.json    loop position, history, time spent, fingerprint, sha256
+    checkpoint-<epoch>-<batch>.json    loop position, history, time spent, fingerprint, sha256, and
+                                       the recipe record (what the job chose to train, if it chose)
 
 Both are written to a temporary name, flushed and renamed, the `.json` last, so a checkpoint
 exists only once both files are whole. On load, a checkpoint whose payload is missing or whose
@@ -83,6 +84,9 @@ class CheckpointStore:
     def __init__(self, directory: Path, fingerprint: Mapping[str, Any]) -> None:
         self.directory = directory
         self.fingerprint = json.loads(json.dumps(dict(fingerprint)))  # as it reads back from JSON
+        # What the job chose to train (the CNN's width and epochs and why): written into every
+        # checkpoint so a restarted job keeps the choice instead of measuring again.
+        self.recipe: dict[str, Any] | None = None
 
     def _metas(self) -> list[Path]:
         return sorted(self.directory.glob("checkpoint-*.json"), reverse=True)
@@ -108,6 +112,8 @@ class CheckpointStore:
                 "payload": payload.name,
                 "sha256": _sha256(payload),
             }
+            if self.recipe is not None:
+                meta["recipe"] = self.recipe
             tmp_meta.write_text(json.dumps(meta))
             _replace_atomically(tmp_meta, self.directory / f"{stem}.json")
         except (OSError, RuntimeError) as error:
@@ -147,8 +153,8 @@ class CheckpointStore:
                 f"train the wrong thing: empty the checkpoint dir {self.directory} or run with the same settings"
             )
 
-    def load_latest(self, read_payload: Callable[[Path], None]) -> LoopState | None:
-        """Restore the newest usable checkpoint through `read_payload`; None when there is none."""
+    def _usable(self) -> tuple[Path, dict[str, Any]] | None:
+        """The newest checkpoint whose payload is whole, its fingerprint checked; None when none is."""
         for meta_path in self._metas():
             try:
                 meta = json.loads(meta_path.read_text())
@@ -159,7 +165,22 @@ class CheckpointStore:
                 log.warning("checkpoint %s is damaged (%s): trying an older one", meta_path, error)
                 continue
             self._check_fingerprint(meta_path, meta.get("fingerprint", {}))
-            read_payload(payload)
+            return meta_path, meta
+        return None
+
+    def latest_recipe(self) -> dict[str, Any] | None:
+        """The recipe record of the checkpoint `load_latest` would resume, read before any model exists."""
+        if not self.directory.is_dir():
+            return None
+        usable = self._usable()
+        return usable[1].get("recipe") if usable else None
+
+    def load_latest(self, read_payload: Callable[[Path], None]) -> LoopState | None:
+        """Restore the newest usable checkpoint through `read_payload`; None when there is none."""
+        usable = self._usable()
+        if usable is not None:
+            meta_path, meta = usable
+            read_payload(self.directory / meta["payload"])
             state = LoopState(**meta["loop"])
             log.info(
                 "resumed from checkpoint %s: epoch %d, batch %d, %.0f s of budget spent",

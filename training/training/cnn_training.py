@@ -110,6 +110,11 @@ class CNNTrainer:
     def __init__(
         self, hp: Hyperparameters, train: Dataset, validation: Dataset, topo: Topology, device: torch.device
     ) -> None:
+        if hp.width < 1 or hp.epochs < 1:
+            raise ValueError(
+                f"CNNTrainer needs a resolved width and epochs (got {hp.width}, {hp.epochs}: 0 is auto); "
+                "resolve them with training.cnn_recipe.resolve or training.recipe.with_default_recipe"
+            )
         self.hp = hp
         self.topo = topo
         self.device = device

@@ -17,8 +17,10 @@ from training.errors import ConfigError
 MODELS = ("cnn", "mlp")
 PRECISIONS = ("auto", "bf16", "fp32")
 # Each model's recipe where the common settings differ (epochs, batch size, peak learning rate).
+# The CNN's epochs (and width) default to 0, "auto": chosen from time_budget_s and the measured
+# throughput (training/recipe.py), or the default recipe without a budget.
 MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
-    "cnn": {"epochs": 18, "batch_size": 256, "learning_rate": 0.2},
+    "cnn": {"epochs": 0, "batch_size": 256, "learning_rate": 0.2},
     "mlp": {"epochs": 80, "batch_size": 64, "learning_rate": 2e-3},
 }
 # Keys SageMaker or its SDK add on their own; they are not ours to validate.
@@ -49,7 +51,7 @@ class Range:
 # can run (probabilities, fractions, ports) or far beyond any sensible recipe (so a typo such as an
 # extra zero is caught, not trained on for hours).
 RANGES: dict[str, Range] = {
-    "epochs": Range(1, 100_000),
+    "epochs": Range(0, 100_000),  # 0 (auto) for the CNN only: checked in __post_init__
     "batch_size": Range(1, 1 << 20),
     "learning_rate": Range(0, 100, low_open=True),
     "seed": Range(0, 2**32 - 1),
@@ -58,7 +60,8 @@ RANGES: dict[str, Range] = {
     "processes_per_host": Range(0, 1024),
     "dist_port": Range(1, 65535),
     "image_size": Range(16, 4096),
-    "width": Range(1, 4096),
+    "width": Range(0, 4096),
+    "probe_seconds": Range(0, 60, low_open=True),
     "label_smoothing": Range(0, 1, high_open=True),
     "weight_decay": Range(0, 1),
     "momentum": Range(0, 1, high_open=True),
@@ -109,7 +112,20 @@ class Hyperparameters:
     )
     # CNN
     image_size: int = field(default=32, metadata=_for("cnn"))
-    width: int = field(default=24, metadata=_for("cnn", help="channels of the stem; the stages have 2x, 4x, 8x"))
+    width: int = field(
+        default=0,
+        metadata=_for(
+            "cnn",
+            help="channels of the stem; the stages have 2x, 4x, 8x. 0: auto, chosen from time_budget_s and "
+            "the measured throughput (24 without a budget)",
+        ),
+    )
+    probe_seconds: float = field(
+        default=2.0,
+        metadata=_for(
+            "cnn", help="with an auto width or epochs and a time budget: seconds of training steps timed per width"
+        ),
+    )
     label_smoothing: float = field(default=0.1, metadata=_for("cnn", "mlp"))
     weight_decay: float = field(default=5e-4, metadata=_for("cnn", "mlp"))
     momentum: float = field(default=0.9, metadata=_for("cnn"))
@@ -184,6 +200,10 @@ class Hyperparameters:
             raise ConfigError(f"hyperparameter 'on_bad_file' must be 'error' or 'skip', got {self.on_bad_file!r}")
         for key, bounds in RANGES.items():
             bounds.check(key, getattr(self, key))
+        if self.model != "cnn" and self.epochs == 0:
+            raise ConfigError(
+                f"hyperparameter 'epochs' must be at least 1 for model {self.model!r} (0, auto, is for the cnn only)"
+            )
         if self.num_mfcc > self.num_mel_bins:
             raise ConfigError(
                 f"hyperparameter 'num_mfcc' must be at most num_mel_bins ({self.num_mel_bins}), got {self.num_mfcc}"

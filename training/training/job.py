@@ -7,6 +7,7 @@ the MLP image never needs PyTorch. Every rank runs this; only the master writes 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import platform
@@ -37,7 +38,18 @@ log = logging.getLogger(__name__)
 # The MLP's optional channel of synthetic speakers (`python -m training.synthesize`). A SageMaker channel
 # name: 1-64 characters of [A-Za-z0-9.-_] (https://docs.aws.amazon.com/sagemaker/latest/dg/API_Channel.html).
 SYNTHETIC_CHANNEL = "synthetic"
-NOT_FINGERPRINTED = ("name", "checkpoint_dir", "on_bad_file", "processes_per_host", "dist_port", "explain_per_class")
+# The CNN's width and epochs are fingerprinted as given (0 for auto), so a resumed auto job matches
+# its checkpoints and never resumes one of an explicit width; the choice itself is the checkpoint's
+# recipe record. probe_seconds only shapes a measurement a resumed job does not repeat.
+NOT_FINGERPRINTED = (
+    "name",
+    "checkpoint_dir",
+    "on_bad_file",
+    "processes_per_host",
+    "dist_port",
+    "explain_per_class",
+    "probe_seconds",
+)
 
 
 @dataclass
@@ -114,12 +126,30 @@ class Prepared:
     predict: Callable[[Path, np.ndarray], np.ndarray]
     framework: dict[str, str]
     topo: Topology
+    hp: Hyperparameters  # what is trained: the CNN's auto width and epochs resolved
+    store: CheckpointStore | None
 
 
-def _prepare_cnn(env: TrainingEnvironment, hp: Hyperparameters, local_rank: int, processes: int) -> Prepared:
+def checkpoint_store(directory: Path | None, hp: Hyperparameters, class_names: list[str]) -> CheckpointStore | None:
+    """The job's checkpoints, fingerprinted with the hyperparameters as given."""
+    if directory is None:
+        return None
+    fingerprint = {k: v for k, v in hp.for_model().items() if k not in NOT_FINGERPRINTED}
+    fingerprint["class_names"] = class_names
+    return CheckpointStore(directory, fingerprint)
+
+
+def _prepare_cnn(
+    env: TrainingEnvironment,
+    hp: Hyperparameters,
+    local_rank: int,
+    processes: int,
+    directory: Path | None,
+    budget: Budget,
+) -> Prepared:
     import torch
 
-    from training import cnn_training
+    from training import cnn_recipe, cnn_training
     from training.data.images import ImageSettings, load_image_folder
 
     topo = topology(env, processes, hp.dist_port, local_rank)
@@ -127,16 +157,32 @@ def _prepare_cnn(env: TrainingEnvironment, hp: Hyperparameters, local_rank: int,
     device = cnn_training.init_process_group(topo)
     settings = ImageSettings(size=hp.image_size, on_bad_file=hp.on_bad_file)
     splits = load_splits(env, hp, lambda path, names: load_image_folder(path, settings, names))
-    trainer = cnn_training.CNNTrainer(hp, splits.train, splits.validation, topo, device)
+    store = checkpoint_store(directory, hp, splits.train.class_names)
+    # Before any model is built: a restarted job takes its checkpoint's choice, a new one measures.
+    choice = cnn_recipe.resolve(hp, splits.train, splits.validation, topo, device, budget, store)
+    resolved = dataclasses.replace(hp, width=choice.width, epochs=choice.epochs)
+    if store is not None:
+        store.recipe = {**choice.as_dict(), "resumed": False}
+    if topo.is_master:
+        emit(choice.line())
+        splits.fit["recipe"] = choice.as_dict()
+    trainer = cnn_training.CNNTrainer(resolved, splits.train, splits.validation, topo, device)
     framework = {
         "framework": "pytorch",
         "framework_version": torch.__version__.split("+")[0],
         "task": "image_classification",
     }
-    return Prepared(trainer, splits, cnn_training.predict_with_artifact, framework, topo)
+    return Prepared(trainer, splits, cnn_training.predict_with_artifact, framework, topo, resolved, store)
 
 
-def _prepare_mlp(env: TrainingEnvironment, hp: Hyperparameters, local_rank: int, processes: int) -> Prepared:
+def _prepare_mlp(
+    env: TrainingEnvironment,
+    hp: Hyperparameters,
+    local_rank: int,
+    processes: int,
+    directory: Path | None,
+    budget: Budget,
+) -> Prepared:
     topo = topology(env, 1, hp.dist_port)  # one worker per host; MirroredStrategy spans its GPUs
     if len(topo.hosts) > 1:
         export_tf_config(topo)  # read when the strategy is created, before any other TensorFlow op
@@ -162,7 +208,8 @@ def _prepare_mlp(env: TrainingEnvironment, hp: Hyperparameters, local_rank: int,
         log.info("synthetic channel given but synthetic_ratio=0: not used")
     trainer = mlp_training.MLPTrainer(hp, splits.train, splits.validation, topo, strategy, synthetic)
     framework = {"framework": "tensorflow", "framework_version": tf.__version__, "task": "audio_classification"}
-    return Prepared(trainer, splits, mlp_training.predict_with_artifact, framework, topo)
+    store = checkpoint_store(directory, hp, splits.train.class_names)
+    return Prepared(trainer, splits, mlp_training.predict_with_artifact, framework, topo, hp, store)
 
 
 def _finish(
@@ -255,10 +302,8 @@ def run_rank(
     check_output_folders(folders)
     pin_network_interface(env.network_interface)
     prepare = _prepare_cnn if hp.model == "cnn" else _prepare_mlp
-    prepared = prepare(env, hp, local_rank, processes)
-    fingerprint = {k: v for k, v in hp.for_model().items() if k not in NOT_FINGERPRINTED}
-    fingerprint["class_names"] = prepared.splits.train.class_names
-    store = CheckpointStore(directory, fingerprint) if directory else None
+    prepared = prepare(env, hp, local_rank, processes, directory, budget)
+    hp, store = prepared.hp, prepared.store
     log.info(
         "rank %d of %d; checkpoints %s",
         prepared.topo.rank,

@@ -109,15 +109,17 @@ class EpochLoop:
         log.info("checkpoint %s written in %.2f s", path.name, time.monotonic() - started)
         return True
 
-    def _agree_to_stop(self, diverged: bool) -> tuple[bool, bool]:
-        """(SIGTERM on any rank, budget spent on any rank); raises on every rank together when any
-        rank's last step had a non-finite loss."""
-        preempt, budget, bad = self.trainer.all_sum(
-            [float(self.stop.requested), float(self.budget.exhausted()), float(diverged)]
+    def _agree_to_stop(self, diverged: bool) -> tuple[bool, bool, float]:
+        """(SIGTERM on any rank, budget spent on any rank, the ranks' mean budget fraction); raises on
+        every rank together when any rank's last step had a non-finite loss. The fraction shapes the
+        learning rate: each rank's own clock would give each replica a slightly different rate, and
+        the replicas' weights would drift apart."""
+        preempt, budget, bad, fraction, ranks = self.trainer.all_sum(
+            [float(self.stop.requested), float(self.budget.exhausted()), float(diverged), self.budget.fraction(), 1.0]
         )
         if bad > 0:
             self._diverged()
-        return preempt > 0, budget > 0
+        return preempt > 0, budget > 0, fraction / max(ranks, 1.0)
 
     def _diverged(self, which: str = "training") -> None:
         state = self.state
@@ -139,7 +141,7 @@ class EpochLoop:
             for batch in progress(
                 batches[state.batch :], len(batches) - state.batch, f"epoch {state.epoch + 1}/{self.epochs}"
             ):
-                preempted, budget_spent = self._agree_to_stop(diverged)
+                preempted, budget_spent, budget_fraction = self._agree_to_stop(diverged)
                 if preempted:
                     partial["seconds"] += time.monotonic() - started
                     state.partial = partial
@@ -149,7 +151,7 @@ class EpochLoop:
                     log.info("time budget of %.0f s spent: ending in epoch %d", self.budget.seconds, state.epoch + 1)
                     break
                 lr = one_cycle(
-                    schedule_progress(state.step, total_steps, self.budget), self.peak_lr, self.warmup_fraction
+                    schedule_progress(state.step, total_steps, budget_fraction), self.peak_lr, self.warmup_fraction
                 )
                 loss, correct, seen = self.trainer.train_batch(batch, lr, state.step)
                 diverged = not math.isfinite(loss)

@@ -27,8 +27,9 @@ class Budget:
         return self.seconds > 0 and self.elapsed() >= self.seconds
 
 
-def progress(step: int, total_steps: int, budget: Budget) -> float:
-    return min(1.0, max(step / max(total_steps, 1), budget.fraction()))
+def progress(step: int, total_steps: int, budget_fraction: float) -> float:
+    """The schedule's position: steps done or budget spent (`Budget.fraction`, agreed over ranks)."""
+    return min(1.0, max(step / max(total_steps, 1), budget_fraction))
 
 
 def one_cycle(progress_fraction: float, peak: float, warmup_fraction: float, final_fraction: float = 0.02) -> float:

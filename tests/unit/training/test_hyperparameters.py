@@ -101,3 +101,12 @@ def test_precision_picks_the_autocast_dtype(monkeypatch, native):
     assert cnn_training.autocast_dtype("bf16", cpu) is torch.bfloat16
     # auto: bf16 only where it runs natively (emulated bf16 is slower than float32)
     assert cnn_training.autocast_dtype("auto", cpu) is (torch.bfloat16 if native else None)
+
+
+def test_the_cnn_width_and_epochs_default_to_auto_and_only_the_cnn_takes_zero_epochs():
+    cnn = parse_hyperparameters({"model": "cnn"})
+    assert (cnn.width, cnn.epochs, cnn.probe_seconds) == (0, 0, 2.0)
+    with pytest.raises(ConfigError, match="'epochs' must be at least 1 for model 'mlp'"):
+        parse_hyperparameters({"model": "mlp", "epochs": "0"})
+    with pytest.raises(ConfigError, match=r"'probe_seconds' must be in \(0, 60\]"):
+        parse_hyperparameters({"model": "cnn", "probe_seconds": "0"})

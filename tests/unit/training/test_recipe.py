@@ -1,0 +1,126 @@
+"""The CNN recipe: prediction from the frontier table, the choice from measured throughput, the probe."""
+
+import numpy as np
+import pytest
+import training.recipe as recipe
+from training.errors import ConfigError
+from training.recipe import Frontier, FrontierPoint, choose
+
+TABLE = Frontier(
+    (
+        FrontierPoint(width=8, epochs=10, train_samples=1000, accuracy=0.60),
+        FrontierPoint(width=8, epochs=20, train_samples=2000, accuracy=0.70),
+        FrontierPoint(width=8, epochs=40, train_samples=4000, accuracy=0.76),
+        FrontierPoint(width=16, epochs=10, train_samples=1000, accuracy=0.55),
+        FrontierPoint(width=16, epochs=20, train_samples=2000, accuracy=0.75),
+        FrontierPoint(width=32, epochs=10, train_samples=1000, accuracy=0.80),
+    )
+)
+
+
+def test_prediction_interpolates_in_log_samples_and_marks_what_it_did():
+    measured = TABLE.predict(8, 2000)
+    assert (measured.accuracy, measured.kind) == (0.70, "measured")
+    between = TABLE.predict(8, 2000 * 2**0.5)  # half-way in log2 between 2000 and 4000
+    assert between.kind == "interpolated" and between.accuracy == pytest.approx(0.73)
+    assert [p.train_samples for p in between.between] == [2000, 4000]
+    below = TABLE.predict(8, 500)  # the first segment's slope: 0.10 per doubling
+    assert below.kind == "extrapolated" and below.accuracy == pytest.approx(0.50)
+
+
+def test_beyond_the_largest_point_each_doubling_gains_half_the_one_before():
+    last_slope = 0.06  # width 8: 0.70 -> 0.76 from 2000 to 4000 samples
+    one, two = TABLE.predict(8, 8000), TABLE.predict(8, 16000)
+    assert one.kind == two.kind == "extrapolated"
+    assert one.accuracy == pytest.approx(0.76 + last_slope)
+    assert two.accuracy == pytest.approx(0.76 + last_slope * 1.5)
+    assert TABLE.predict(8, 4000 * 2**40).accuracy < 0.76 + 2 * last_slope  # bounded
+
+
+def test_a_width_measured_once_is_flat_beyond_its_point():
+    beyond = TABLE.predict(32, 64000)
+    assert (beyond.accuracy, beyond.kind) == (0.80, "extrapolated")
+    assert TABLE.predict(32, 500).accuracy < 0.80  # below it, the others' first slope
+    with pytest.raises(ConfigError, match="width 12 is not in the frontier"):
+        TABLE.predict(12, 1000)
+
+
+def test_the_packaged_table_loads_and_a_bad_one_names_its_file(tmp_path):
+    assert Frontier.load().widths()
+    bad = tmp_path / "frontier.json"
+    bad.write_text('{"points": [{"width": 8}]}')
+    with pytest.raises(ConfigError, match="frontier.json"):
+        Frontier.load(bad)
+
+
+def pick(rates, width=0, epochs=0, budget=100.0, table=TABLE):
+    return choose(
+        table, width=width, epochs=epochs, samples_per_s=rates, budget_s=budget, spent_s=0.0, n_train=100, n_val=0
+    )
+
+
+def test_a_fast_machine_trains_a_wider_network_or_longer_than_a_slow_one():
+    table = Frontier(tuple(p for p in TABLE.points if p.width != 32))
+    slow = pick({8: 10.0, 16: 5.0}, table=table)
+    fast = pick({8: 100.0, 16: 50.0}, table=table)
+    assert slow.chosen_by == fast.chosen_by == "budget"
+    assert (slow.width, fast.width) == (8, 16)
+    assert fast.epochs > slow.epochs
+    assert fast.epochs == int(50.0 * 100 * (1 - recipe.SAFETY_FRACTION)) // 100  # floor(affordable / n_train)
+    assert fast.predicted["16"]["kind"] == "extrapolated" and fast.samples_per_s == {"8": 100.0, "16": 50.0}
+
+
+def test_near_ties_go_to_the_narrower_width_and_epochs_are_clamped():
+    same = Frontier(
+        (
+            FrontierPoint(width=8, epochs=1, train_samples=100, accuracy=0.700),
+            FrontierPoint(width=16, epochs=1, train_samples=100, accuracy=0.701),
+        )
+    )
+    choice = pick({8: 1e6, 16: 1e6}, table=same)
+    assert choice.width == 8 and choice.epochs == recipe.MAX_EPOCHS
+
+
+def test_given_width_or_epochs_win_and_no_budget_takes_the_default_recipe():
+    assert pick({16: 1000.0}, width=16).width == 16
+    given_epochs = pick({8: 100.0, 16: 20.0}, epochs=30)  # only width 8 affords 30 epochs in 100 s
+    assert (given_epochs.width, given_epochs.epochs) == (8, 30)
+    too_many = pick({8: 1.0, 16: 1.0}, epochs=30)
+    assert (too_many.width, too_many.epochs) == (8, 30) and "narrowest" in too_many.reason
+    default = recipe.default_choice(0, 0)
+    assert (default.width, default.epochs, default.chosen_by) == (24, 18, "default")
+    assert default.reason == "default recipe (no time_budget_s)"
+    assert recipe.default_choice(16, 5).chosen_by == "hyperparameters"
+
+
+def test_validation_and_spent_seconds_reduce_what_the_budget_affords():
+    full = recipe.affordable_samples(100.0, 10.0, n_train=100, n_val=0)
+    with_validation = recipe.affordable_samples(100.0, 10.0, n_train=100, n_val=30)
+    assert full == 1000 and with_validation == int(1000 * 100 / 110)
+    assert recipe.trainable_seconds(100.0, 40.0) == pytest.approx(60.0 * (1 - recipe.SAFETY_FRACTION))
+    assert recipe.trainable_seconds(100.0, 140.0) == 0.0
+
+
+def test_the_probe_times_real_training_steps_of_a_throwaway_model(monkeypatch):
+    import torch
+    from training.cnn_recipe import measure
+    from training.cnn_training import CNNTrainer
+    from training.data.folders import Dataset
+    from training.hyperparameters import Hyperparameters
+
+    rng = np.random.default_rng(0)
+    data = Dataset(
+        rng.integers(0, 255, (40, 3, 32, 32), dtype=np.uint8), rng.integers(0, 3, 40), ["a", "b", "c"], None, None
+    )
+    steps: list[int] = []
+    real_step = CNNTrainer.train_batch
+
+    def counted(self, batch, lr, step):
+        steps.append(self.hp.width)
+        return real_step(self, batch, lr, step)
+
+    monkeypatch.setattr(CNNTrainer, "train_batch", counted)
+    hp = Hyperparameters(model="cnn", batch_size=8, probe_seconds=0.05, precision="fp32")
+    rates = measure(hp, data, data, torch.device("cpu"), [4, 8])
+    assert set(rates) == {4, 8} and all(rate > 0 for rate in rates.values())
+    assert steps.count(4) >= recipe.WARMUP_STEPS + 1 and steps.count(8) >= recipe.WARMUP_STEPS + 1

@@ -1,0 +1,118 @@
+"""The CNN job's recipe step: read the choice a checkpoint recorded, or measure and choose; one choice
+for every rank.
+
+Rank 0 decides and broadcasts (width, epochs), so every rank builds the same network. A restarted
+job takes the record of the newest usable checkpoint and never measures again: a different
+network would not load the checkpoint's weights, and a different plan would not match its schedule.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+
+import torch
+import torch.distributed as dist
+
+from training import recipe
+from training.checkpoint import CheckpointStore
+from training.cnn_training import CNNTrainer
+from training.data.folders import Dataset
+from training.distributed import Topology
+from training.hyperparameters import Hyperparameters
+from training.schedule import Budget
+
+log = logging.getLogger(__name__)
+
+
+def measure(
+    hp: Hyperparameters, train: Dataset, validation: Dataset, device: torch.device, widths: list[int]
+) -> dict[int, float]:
+    """This rank's training samples/s per width: a throwaway `CNNTrainer` at that width running its own
+    `train_batch` (augmentation, autocast, forward, backward, SGD step) on real batches. Widths are
+    measured narrowest first until `PROBE_BUDGET_FRACTION` of the time budget is used."""
+    single = Topology(hosts=("probe",), host_rank=0, processes_per_host=1, local_rank=device.index or 0, port=0)
+
+    def make_step(width: int):  # type: ignore[no-untyped-def]
+        trainer: CNNTrainer | None = CNNTrainer(
+            dataclasses.replace(hp, width=width, epochs=1), train, validation, single, device
+        )
+        batches = trainer.batches(0)
+
+        def step(i: int) -> int:
+            assert trainer is not None
+            batch = batches[i % len(batches)]
+            trainer.train_batch(batch, hp.learning_rate, i)
+            return len(batch)
+
+        def release() -> None:
+            nonlocal trainer
+            trainer = None
+            if device.type == "cuda":
+                torch.cuda.empty_cache()
+
+        return step, release
+
+    synchronize = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    total_s = recipe.PROBE_BUDGET_FRACTION * hp.time_budget_s if hp.time_budget_s > 0 else float("inf")
+    return recipe.probe_widths(sorted(widths), make_step, hp.probe_seconds, synchronize, total_s)
+
+
+def decide(
+    hp: Hyperparameters,
+    train: Dataset,
+    validation: Dataset,
+    device: torch.device,
+    budget: Budget,
+    store: CheckpointStore | None,
+    world_size: int = 1,
+) -> recipe.RecipeChoice:
+    """The checkpoint's record, else the hyperparameters, the default recipe, or a measured choice."""
+    record = store.latest_recipe() if store is not None else None
+    if record is not None:
+        return recipe.RecipeChoice.from_record(record)
+    if (hp.width > 0 and hp.epochs > 0) or hp.time_budget_s <= 0:
+        return recipe.default_choice(hp.width, hp.epochs)
+    frontier = recipe.Frontier.load()
+    widths = list(recipe.widths_to_probe(frontier, hp.width))
+    # Data parallelism: each rank trains its share of every batch at about rank 0's rate.
+    rates = {w: s * world_size for w, s in measure(hp, train, validation, device, widths).items()}
+    choice = recipe.choose(
+        frontier,
+        width=hp.width,
+        epochs=hp.epochs,
+        samples_per_s=rates,
+        budget_s=hp.time_budget_s,
+        spent_s=budget.elapsed(),
+        n_train=len(train),
+        n_val=len(validation),
+    )
+    skipped = [w for w in widths if w not in rates]
+    if skipped:
+        choice.reason += (
+            f"; widths {skipped} not measured: probing stops at {recipe.PROBE_BUDGET_FRACTION:.0%} of the budget"
+        )
+    return choice
+
+
+def resolve(
+    hp: Hyperparameters,
+    train: Dataset,
+    validation: Dataset,
+    topo: Topology,
+    device: torch.device,
+    budget: Budget,
+    store: CheckpointStore | None,
+) -> recipe.RecipeChoice:
+    """Every rank's choice: rank 0's decision, broadcast to the others."""
+    choice = decide(hp, train, validation, device, budget, store, topo.world_size) if topo.rank == 0 else None
+    if topo.world_size == 1:
+        assert choice is not None
+        return choice
+    values = [choice.width, choice.epochs] if choice is not None else [0, 0]
+    tensor = torch.tensor(values, dtype=torch.int64, device=device)
+    dist.broadcast(tensor, src=0)
+    if choice is not None:
+        return choice
+    width, epochs = (int(v) for v in tensor.tolist())
+    return recipe.RecipeChoice(width, epochs, chosen_by="rank 0", reason="received from rank 0")

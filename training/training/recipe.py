@@ -1,0 +1,315 @@
+"""The CNN's width and epochs, chosen from the time budget and the throughput measured on this hardware.
+
+A frontier table (package data, `models/cnn_frontier.json`) holds measured held-out accuracy against
+training samples (epochs x training images) per width. The job measures samples/s for each candidate
+width with a few real training steps, works out how many samples the rest of its budget affords at
+that rate, and picks the width whose predicted accuracy at those samples is best (the narrower one,
+cheaper to serve, when two are within `TIE`). Width or epochs given explicitly win.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import math
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from training.errors import ConfigError
+from training.hyperparameters import Hyperparameters
+
+FRONTIER_FILE = "cnn_frontier.json"
+# Epochs are clamped to this: far beyond any point of the frontier, so a tiny train set on a large
+# budget cannot plan a run of thousands of epochs that the prediction knows nothing about.
+MAX_EPOCHS = 200
+# What an auto width/epochs falls back to without a time budget: the recipe tuned for two CPU cores
+# and 600 s (README, CNN section).
+DEFAULT_WIDTH, DEFAULT_EPOCHS = 24, 18
+TIE = 0.002  # predicted accuracies this close count as equal: the narrower width wins
+SAFETY_FRACTION = 0.03  # of the seconds left, kept back for what the estimate misses
+VALIDATION_SPEEDUP = 3.0  # forward-only validation runs at about this many times the training samples/s
+WARMUP_STEPS = 2
+# Probing stops starting new widths once it has used this share of the budget (narrowest first), so a
+# short budget on a slow machine is not spent measuring; the widths left out are not candidates.
+PROBE_BUDGET_FRACTION = 0.1
+
+
+@dataclass(frozen=True)
+class FrontierPoint:
+    width: int
+    epochs: int
+    train_samples: int
+    accuracy: float
+    seeds: int = 1  # runs averaged into `accuracy`
+    data: str = ""
+    device: str = ""
+    measured: str = ""
+
+
+@dataclass(frozen=True)
+class Prediction:
+    accuracy: float
+    kind: str  # "measured" | "interpolated" | "extrapolated"
+    between: tuple[FrontierPoint, ...]  # the frontier points the prediction lay between (or beyond)
+
+
+@dataclass(frozen=True)
+class Frontier:
+    points: tuple[FrontierPoint, ...]
+    header: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> Frontier:
+        """The table at `path`, else the package's own; a malformed table is an error naming the file."""
+        source = path or resources.files("training.models").joinpath(FRONTIER_FILE)
+        try:
+            data = json.loads(source.read_text())
+            points = tuple(FrontierPoint(**point) for point in data["points"])
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise ConfigError(f"frontier table {source} is unreadable: {error}") from error
+        bad = [p for p in points if p.width < 1 or p.train_samples < 1 or not 0.0 <= p.accuracy <= 1.0]
+        if not points or bad:
+            raise ConfigError(f"frontier table {source}: no points, or points out of range: {bad}")
+        return cls(points, data.get("header", {}))
+
+    def widths(self) -> list[int]:
+        return sorted({p.width for p in self.points})
+
+    def _curve(self, width: int) -> list[tuple[float, float, FrontierPoint]]:
+        """(log2 samples, accuracy, a point) per distinct sample count of `width`, seeds averaged."""
+        groups: dict[int, list[FrontierPoint]] = defaultdict(list)
+        for point in self.points:
+            if point.width == width:
+                groups[point.train_samples].append(point)
+        if not groups:
+            raise ConfigError(f"width {width} is not in the frontier table (widths: {self.widths()})")
+        return [
+            (math.log2(samples), sum(p.accuracy for p in group) / len(group), group[0])
+            for samples, group in sorted(groups.items())
+        ]
+
+    def predict(self, width: int, samples: float) -> Prediction:
+        """Accuracy at `samples` training samples: linear in log2(samples) between measured points;
+        beyond the largest, the last segment's slope halves with each further doubling (the gain stays
+        below twice that slope); below the smallest, the first segment's slope; one point: flat."""
+        curve = self._curve(width)
+        x = math.log2(max(samples, 1.0))
+        for x0, a0, p0 in curve:
+            if abs(x - x0) < 1e-9:
+                return Prediction(a0, "measured", (p0,))
+        if len(curve) == 1:
+            x0, a0, p0 = curve[0]
+            # Flat beyond the one point; below it, the other widths' mean first-segment slope (flat
+            # there would rate a width measured once at many samples as good at few).
+            slope = self._mean_first_slope() if x < x0 else 0.0
+            return Prediction(_clip(a0 + slope * (x - x0)), "extrapolated", (p0,))
+        if x < curve[0][0]:
+            (x0, a0, p0), (x1, a1, p1) = curve[0], curve[1]
+            accuracy = a0 + (a1 - a0) / (x1 - x0) * (x - x0)
+            return Prediction(_clip(accuracy), "extrapolated", (p0, p1))
+        for (x0, a0, p0), (x1, a1, p1) in zip(curve, curve[1:], strict=False):
+            if x0 < x < x1:
+                return Prediction(a0 + (a1 - a0) * (x - x0) / (x1 - x0), "interpolated", (p0, p1))
+        (x0, a0, p0), (x1, a1, p1) = curve[-2], curve[-1]
+        slope = max(0.0, (a1 - a0) / (x1 - x0))  # a noisy falling last segment predicts no gain, not a loss
+        doublings = x - x1
+        whole = math.floor(doublings)
+        gain = slope * (2.0 - 2.0 ** (1 - whole)) + slope * 2.0**-whole * (doublings - whole)
+        return Prediction(_clip(a1 + gain), "extrapolated", (p0, p1))
+
+    def _mean_first_slope(self) -> float:
+        slopes = []
+        for width in self.widths():
+            curve = self._curve(width)
+            if len(curve) > 1:
+                (x0, a0, _), (x1, a1, _) = curve[0], curve[1]
+                slopes.append(max(0.0, (a1 - a0) / (x1 - x0)))
+        return sum(slopes) / len(slopes) if slopes else 0.0
+
+
+def _clip(accuracy: float) -> float:
+    return min(1.0, max(0.0, accuracy))
+
+
+@dataclass
+class RecipeChoice:
+    """What the job trains and why; recorded in every checkpoint so a restarted job keeps it."""
+
+    width: int
+    epochs: int
+    chosen_by: str  # "budget" | "hyperparameters" | "default"
+    reason: str = ""
+    given: dict[str, int] = field(default_factory=dict)  # width/epochs given explicitly
+    samples_per_s: dict[str, float] = field(default_factory=dict)  # per probed width (JSON keys)
+    affordable_samples: dict[str, int] = field(default_factory=dict)  # per probed width
+    predicted: dict[str, dict[str, Any]] = field(default_factory=dict)  # per width: accuracy, kind, between
+    budget_s: float = 0.0
+    spent_before_choice_s: float = 0.0
+    train_samples_per_epoch: int = 0
+    resumed: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> RecipeChoice:
+        """A checkpoint's record, as the choice of a resumed job."""
+        try:
+            return cls(**{**record, "resumed": True})
+        except TypeError as error:
+            raise ConfigError(f"checkpoint's recipe record is malformed: {error}") from error
+
+    def line(self) -> str:
+        """One log line: what was chosen and why."""
+        rates = " ".join(f"w{w}={s:.0f}/s" for w, s in self.samples_per_s.items())
+        chosen = self.predicted.get(str(self.width), {})
+        point = (
+            f" predicted={chosen['accuracy']:.4f} ({chosen['kind']}, frontier {chosen['between']})" if chosen else ""
+        )
+        return (
+            f"recipe width={self.width} epochs={self.epochs} chosen_by={self.chosen_by}"
+            f"{' resumed=true' if self.resumed else ''} budget_s={self.budget_s:g} "
+            f"spent_s={self.spent_before_choice_s:.1f}{' samples_per_s: ' + rates if rates else ''}{point}"
+            f"{' (' + self.reason + ')' if self.reason else ''}"
+        )
+
+
+def trainable_seconds(budget_s: float, spent_s: float) -> float:
+    """Budget seconds left for training and validation, less the safety margin."""
+    return max(0.0, (budget_s - spent_s) * (1.0 - SAFETY_FRACTION))
+
+
+def affordable_samples(samples_per_s: float, seconds: float, n_train: int, n_val: int) -> int:
+    """Training samples that `seconds` afford when each epoch of `n_train` also validates `n_val`
+    images at `VALIDATION_SPEEDUP` times the training rate."""
+    per_epoch_cost = n_train + n_val / VALIDATION_SPEEDUP  # in training-sample equivalents
+    return int(samples_per_s * seconds * n_train / per_epoch_cost)
+
+
+def epochs_for(samples: int, n_train: int) -> int:
+    return min(MAX_EPOCHS, max(1, samples // max(n_train, 1)))
+
+
+def _describe(prediction: Prediction) -> dict[str, Any]:
+    return {
+        "accuracy": round(prediction.accuracy, 4),
+        "kind": prediction.kind,
+        "between": [f"w{p.width}x{p.epochs}ep:{p.accuracy:.4f}" for p in prediction.between],
+    }
+
+
+def with_default_recipe(hp: Hyperparameters) -> Hyperparameters:
+    """`hp` with an auto width/epochs (0) replaced by the default recipe: what a job without a time
+    budget trains (benchmarks that build the default network use it)."""
+    return replace(hp, width=hp.width or DEFAULT_WIDTH, epochs=hp.epochs or DEFAULT_EPOCHS)
+
+
+def default_choice(width: int, epochs: int) -> RecipeChoice:
+    """No time budget: the auto values take the default recipe, nothing is measured."""
+    given = {k: v for k, v in (("width", width), ("epochs", epochs)) if v > 0}
+    if len(given) == 2:
+        return RecipeChoice(width, epochs, "hyperparameters", "width and epochs given", given)
+    return RecipeChoice(
+        width or DEFAULT_WIDTH, epochs or DEFAULT_EPOCHS, "default", "default recipe (no time_budget_s)", given
+    )
+
+
+def choose(
+    frontier: Frontier,
+    *,
+    width: int,
+    epochs: int,
+    samples_per_s: Mapping[int, float],
+    budget_s: float,
+    spent_s: float,
+    n_train: int,
+    n_val: int,
+) -> RecipeChoice:
+    """Width and epochs from measured `samples_per_s` per candidate width (0 = auto for width/epochs)."""
+    seconds = trainable_seconds(budget_s, spent_s)
+    affordable = {w: affordable_samples(s, seconds, n_train, n_val) for w, s in samples_per_s.items()}
+    planned = {w: (epochs if epochs > 0 else epochs_for(a, n_train)) * n_train for w, a in affordable.items()}
+    known = set(frontier.widths())  # a width given explicitly may lie outside the table: no prediction
+    predictions = {w: frontier.predict(w, planned[w]) for w in planned if w in known}
+    candidates = sorted(predictions)
+    given = {k: v for k, v in (("width", width), ("epochs", epochs)) if v > 0}
+    if width > 0:
+        chosen, reason = width, "width given"
+    else:
+        if epochs > 0:
+            covering = [w for w in candidates if affordable[w] >= planned[w]]
+            candidates = covering or candidates[:1]
+            reason = "epochs given; widest-predicted width whose affordable samples cover them"
+            if not covering:
+                reason = "epochs given; no width affords them: the narrowest"
+        else:
+            reason = "best predicted accuracy at the affordable samples"
+        best = max(predictions[w].accuracy for w in candidates)
+        chosen = min(w for w in candidates if predictions[w].accuracy >= best - TIE)
+    return RecipeChoice(
+        width=chosen,
+        epochs=epochs if epochs > 0 else epochs_for(affordable[chosen], n_train),
+        chosen_by="budget",
+        reason=reason,
+        given=given,
+        samples_per_s={str(w): round(s, 1) for w, s in sorted(samples_per_s.items())},
+        affordable_samples={str(w): a for w, a in sorted(affordable.items())},
+        predicted={str(w): _describe(p) for w, p in sorted(predictions.items())},
+        budget_s=budget_s,
+        spent_before_choice_s=round(spent_s, 2),
+        train_samples_per_epoch=n_train,
+    )
+
+
+def probe_samples_per_s(
+    step: Callable[[int], int], seconds: float, synchronize: Callable[[], None] = lambda: None
+) -> float:
+    """Samples/s of `step(i)` (one training step on batch i, returning its sample count): `WARMUP_STEPS`
+    untimed, then steps for about `seconds` (at least one). `synchronize` waits for queued device work
+    before a clock is read (CUDA runs asynchronously)."""
+    for i in range(WARMUP_STEPS):
+        step(i)
+    synchronize()
+    started = time.perf_counter()
+    steps = samples = 0
+    while True:
+        samples += step(WARMUP_STEPS + steps)
+        steps += 1
+        synchronize()
+        if time.perf_counter() - started >= seconds:
+            break
+    return samples / (time.perf_counter() - started)
+
+
+def probe_widths(
+    widths: Iterable[int],
+    make_step: Callable[[int], tuple[Callable[[int], int], Callable[[], None]]],
+    seconds: float,
+    synchronize: Callable[[], None] = lambda: None,
+    total_s: float = math.inf,
+) -> dict[int, float]:
+    """Measure each width with a throwaway model; `make_step(width)` gives (step, release), and
+    `release` frees the model before the next width is built. No width is started once `total_s`
+    have gone (the first always is)."""
+    rates: dict[int, float] = {}
+    started = time.perf_counter()
+    for width in widths:
+        if rates and time.perf_counter() - started >= total_s:
+            break
+        step, release = make_step(width)
+        try:
+            rates[width] = probe_samples_per_s(step, seconds, synchronize)
+        finally:
+            release()
+            gc.collect()
+    return rates
+
+
+def widths_to_probe(frontier: Frontier, width: int) -> Sequence[int]:
+    """Widths to probe: the given one, else every width of the table."""
+    return [width] if width > 0 else frontier.widths()

@@ -80,6 +80,8 @@ RANGES: dict[str, Range] = {
     "explain_per_class": Range(0, 10_000),
     "conv_filters": Range(0, 4096),
     "synthetic_ratio": Range(0, 4),
+    "edge_cut_ms": Range(0, 500),
+    "edge_cut_probability": Range(0, 1),
 }
 
 
@@ -154,6 +156,18 @@ class Hyperparameters:
         metadata=_for(
             "mlp", help="a 1-D convolution of this many filters over the MFCC frames in front of the MLP; 0: none"
         ),
+    )
+    edge_cut_ms: float = field(
+        default=0.0,
+        metadata=_for(
+            "mlp",
+            help="training (with `augment`): cut up to this many ms off the onset and the offset of each clip's "
+            "voiced stretch (as in recordings cut tight), real and synthetic; 0: off",
+        ),
+    )
+    edge_cut_probability: float = field(
+        default=0.5,
+        metadata=_for("mlp", help="training: the chance that each edge of a clip is cut (with edge_cut_ms > 0)"),
     )
     synthetic_ratio: float = field(
         default=0.5,

@@ -28,6 +28,7 @@ from constructs import Construct
 HOW_TO_FILL = {
     "synthetic": "generate it with `make synthetic-audio` (python -m training.synthesize) and upload the folder",
 }
+RESULT_PATH = "$.channel_check"
 DEFAULT_HOW = "upload the data in the layout of the README's 'Bring your own data'"
 
 
@@ -71,7 +72,8 @@ class ChannelCheck(Construct):
                     "Resource": f"arn:{stack.partition}:states:::aws-sdk:s3:listObjectsV2",
                     "Parameters": {"Bucket": bucket.bucket_name, "Prefix": f"{data_prefix}/{channel}/", "MaxKeys": 1},
                     "ResultSelector": {"KeyCount.$": "$.KeyCount"},
-                    "ResultPath": f"$.channels.{channel}",
+                    # One top-level field that each check overwrites (its choice reads it at once).
+                    "ResultPath": RESULT_PATH,
                 },
             )
             listing.add_catch(could_not_list, errors=["States.ALL"], result_path="$.error")
@@ -82,7 +84,7 @@ class ChannelCheck(Construct):
                 cause=empty_channel_cause(model, channel, data_prefix),
             )
             choice = sfn.Choice(self, f"{name}ChannelHasData").when(
-                sfn.Condition.number_equals(f"$.channels.{channel}.KeyCount", 0), empty
+                sfn.Condition.number_equals(f"{RESULT_PATH}.KeyCount", 0), empty
             )
             if self._choices:
                 self._choices[-1].otherwise(listing)

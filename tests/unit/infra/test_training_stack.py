@@ -82,7 +82,8 @@ def test_every_channel_is_checked_for_data_before_the_job(dev, model, channels):
         assert s[listing["Catch"][0]["Next"]]["Type"] == "Fail"
         choice = s[listing["Next"]]
         (empty,) = choice["Choices"]
-        assert empty["Variable"] == f"$.channels.{channel}.KeyCount" and empty["NumericEquals"] == 0
+        assert empty["Variable"] == "$.channel_check.KeyCount" and empty["NumericEquals"] == 0
+        assert listing["ResultPath"] == "$.channel_check" and listing["ResultSelector"] == {"KeyCount.$": "$.KeyCount"}
         fail = s[empty["Next"]]
         assert fail["Type"] == "Fail" and fail["Error"] == "ChannelEmpty"
         assert f"no object under {model}/{channel}/ in the data bucket" in fail["Cause"]

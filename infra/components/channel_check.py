@@ -29,7 +29,7 @@ HOW_TO_FILL = {
     "synthetic": "generate it with `make synthetic-audio` (python -m training.synthesize) and upload the folder",
 }
 RESULT_PATH = "$.channel_check"
-DEFAULT_HOW = "upload the data in the layout of the README's 'Bring your own data'"
+DEFAULT_HOW = "upload the data in a layout of the README's 'Train on your own data'"
 
 
 def empty_channel_cause(model: str, channel: str, data_prefix: str) -> str:

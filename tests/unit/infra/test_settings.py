@@ -110,7 +110,10 @@ def test_the_synthetic_channel_is_the_mlps(context):
 @pytest.mark.parametrize(
     "channels, message",
     [
-        (["train", "holdout"], r"\['holdout'\] is not a channel of the mlp model; allowed: train, validation, test, synthetic"),
+        (
+            ["train", "holdout"],
+            r"\['holdout'\] is not a channel of the mlp model; allowed: train, validation, test, synthetic",
+        ),
         (["synthetic"], r"\['synthetic'\] must be a list holding 'train'"),
         ("train", r"'train' must be a list holding 'train'"),
     ],

@@ -78,7 +78,11 @@ def test_every_channel_is_checked_for_data_before_the_job(dev, model, channels):
         listing = s[state]
         assert listing["Resource"] == "arn:${Token}:states:::aws-sdk:s3:listObjectsV2"
         channel = listing["Parameters"]["Prefix"].split("/")[1]
-        assert listing["Parameters"] == {"Bucket": "elasticml-dev-data-${Token}-${Token}", "Prefix": f"{model}/{channel}/", "MaxKeys": 1}
+        assert listing["Parameters"] == {
+            "Bucket": "elasticml-dev-data-${Token}-${Token}",
+            "Prefix": f"{model}/{channel}/",
+            "MaxKeys": 1,
+        }
         assert s[listing["Catch"][0]["Next"]]["Type"] == "Fail"
         choice = s[listing["Next"]]
         (empty,) = choice["Choices"]

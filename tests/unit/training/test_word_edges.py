@@ -73,9 +73,9 @@ def test_settings_are_checked_and_off_by_default():
 
 
 def _trainer(**hyperparameters):
+    import tensorflow as tf
     from training.data.folders import Dataset
     from training.distributed import Topology
-    import tensorflow as tf
     from training.mlp_training import MLPTrainer, make_strategy
 
     waves = _words(8)

@@ -18,6 +18,9 @@ FRAMEWORK_BY_MODEL = {"cnn": "pytorch", "mlp": "tensorflow"}
 
 # Training channels of the training contract (SM_CHANNEL_<NAME>).
 CHANNELS = ("train", "validation", "test")
+# The MLP's optional channel of synthetic speakers (`python -m training.synthesize`); the CNN has none.
+SYNTHETIC_CHANNEL = "synthetic"
+CHANNELS_BY_MODEL: dict[str, tuple[str, ...]] = {"cnn": CHANNELS, "mlp": (*CHANNELS, SYNTHETIC_CHANNEL)}
 
 # The content types each model kind's endpoint advertises (model package InferenceSpecification
 # SupportedContentTypes, experiment model packages). The server also accepts `audio/wave` as an alias

@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
         "overrides": overrides,
         "measured_at": time.strftime("%Y-%m-%d %H:%M"),
         **measured,
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, shared, nice 15",
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, shared, nice {os.nice(0)}",
     }
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / "audio_levers.json"

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from planner.instances import InstanceTypeError, scale_to
-from shared_names import CHANNELS, FRAMEWORK_BY_MODEL, MODEL_KINDS
+from shared_names import CHANNELS_BY_MODEL, FRAMEWORK_BY_MODEL, MODEL_KINDS
 
 if TYPE_CHECKING:
     from infra.capacity_plan import CapacityPlan
@@ -312,8 +312,16 @@ def _training(model: str, r: _Reader) -> TrainingSettings:
             f"{max_runtime_s}; managed spot needs max_wait_s >= max_runtime_s"
         )
     key, channels = r._get("channels")
-    if not isinstance(channels, list) or "train" not in channels or not set(channels) <= set(CHANNELS):
-        raise SettingsError(f"{key}: {channels!r} must be a list holding 'train'; allowed: {', '.join(CHANNELS)}")
+    allowed = CHANNELS_BY_MODEL[model]
+    if isinstance(channels, list) and "train" in channels and not set(channels) <= set(allowed):
+        others = [m for m, names in CHANNELS_BY_MODEL.items() if set(channels) - set(allowed) <= set(names)]
+        raise SettingsError(
+            f"{key}: {sorted(set(channels) - set(allowed))} is not a channel of the {model} model"
+            + (f" (only of {', '.join(others)})" if others else "")
+            + f"; allowed: {', '.join(allowed)}"
+        )
+    if not isinstance(channels, list) or "train" not in channels:
+        raise SettingsError(f"{key}: {channels!r} must be a list holding 'train'; allowed: {', '.join(allowed)}")
     hp_key, hyper = r._get("hyperparameters")
     if not isinstance(hyper, Mapping) or any(isinstance(v, (dict, list)) or v is None for v in hyper.values()):
         raise SettingsError(f"{hp_key}: expected an object of scalar values (sent to SageMaker as strings)")
@@ -330,7 +338,7 @@ def _training(model: str, r: _Reader) -> TrainingSettings:
         max_runtime_s=max_runtime_s,
         max_wait_s=max_wait_s,
         quality_threshold=r.float("quality_threshold", low=0.0, high=1.0),
-        channels=tuple(c for c in CHANNELS if c in channels),
+        channels=tuple(c for c in allowed if c in channels),
         hyperparameters=tuple(sorted(hp.items())),
     )
     r.done()

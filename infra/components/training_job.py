@@ -23,6 +23,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 import shared_names as names
+from infra.components.channel_check import ChannelCheck
 from infra.components.common import (
     VPC_ACCESS_WILDCARD,
     acknowledge_inline_policies,
@@ -245,6 +246,11 @@ class TrainingJobTask(Construct):
                 conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
             ),
         ]
+        # Runs before the job (the pipeline chains it): an empty channel fails the execution at once.
+        self.channel_check = ChannelCheck(
+            self, "Channels", model=t.model, channels=t.channels, bucket=data_bucket, data_prefix=data_prefix
+        )
+        self.policy_statements += self.channel_check.policy_statements
 
     def _execution_role(
         self,

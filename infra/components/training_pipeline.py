@@ -1,4 +1,4 @@
-"""The state machine of one model: train -> read evaluation.json -> quality gate -> register."""
+"""The state machine of one model: check channels -> train -> read evaluation.json -> quality gate -> register."""
 
 from __future__ import annotations
 
@@ -161,7 +161,9 @@ class TrainingPipeline(Construct):
             self,
             "StateMachine",
             state_machine_name=group_name,
-            definition_body=sfn.DefinitionBody.from_chainable(training_job.task.next(evaluate).next(gate)),
+            definition_body=sfn.DefinitionBody.from_chainable(
+                training_job.channel_check.then(training_job.task.next(evaluate).next(gate))
+            ),
             timeout=timeout,
             tracing_enabled=True,
             logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=True),

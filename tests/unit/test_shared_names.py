@@ -18,9 +18,12 @@ def test_cdk_json_project_is_the_shared_project():
 
 
 def test_training_copies():
-    from training import hyperparameters
+    from training import hyperparameters, job
 
     assert hyperparameters.MODELS == names.MODEL_KINDS
+    assert job.SYNTHETIC_CHANNEL == names.SYNTHETIC_CHANNEL
+    assert set(names.CHANNELS_BY_MODEL) == set(names.MODEL_KINDS)
+    assert all(set(names.CHANNELS) <= set(c) for c in names.CHANNELS_BY_MODEL.values())
 
 
 def test_serving_tables_accept_exactly_the_advertised_types():

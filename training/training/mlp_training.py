@@ -3,7 +3,7 @@
 A custom loop rather than `model.fit`: Keras 3 `fit` under MultiWorkerMirroredStrategy fails in
 TF 2.21, and the same step function runs under any `tf.distribute` strategy. Each worker feeds its
 share of every global batch; gradients are all-reduced by the strategy.
-Waveforms are augmented on the fly (speed, time shift, gain, noise) before the in-model MFCC.
+Waveforms are augmented on the fly (word edges cut, speed, time shift, gain, noise) before the in-model MFCC.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from training.models.mlp import (
     export_mlp,
 )
 from training.sampler import global_batches, rank_share, step_seed
+from training.word_edges import EdgeCut, cut_word_edges
 
 log = logging.getLogger(__name__)
 MODEL_DIR_NAME = "saved_model"
@@ -150,6 +151,14 @@ class MLPTrainer:
         self.train, self.validation = train, validation
         self.mixture = SyntheticMixture.build(train, synthetic, hp.synthetic_ratio, hp.batch_size)
         self.mfcc = MFCCConfig.from_hyperparameters(hp)
+        self.edge_cut = EdgeCut(
+            max_ms=hp.edge_cut_ms,
+            probability=hp.edge_cut_probability,
+            sample_rate=hp.sample_rate,
+            frame_length=hp.frame_length,
+            frame_step=hp.frame_step,
+            margin_db=hp.voiced_margin_db,
+        )
         feature_shape = (self.mfcc.num_frames, self.mfcc.num_mfcc) if self.waveform_input else train.inputs.shape[1:]
         self.config = MLPConfig.from_hyperparameters(hp, len(train.class_names), tuple(feature_shape))
         with strategy.scope():
@@ -193,6 +202,11 @@ class MLPTrainer:
     def train_batch(self, batch: np.ndarray, learning_rate: float, step: int) -> tuple[float, float, float]:
         self.optimizer.learning_rate.assign(learning_rate)
         inputs = self.mixture.inputs[batch]
+        if self.waveform_input and self.hp.augment and self.edge_cut.enabled:
+            # Its own generator: the other augmentations draw as they did without the cut.
+            inputs = cut_word_edges(
+                inputs, np.random.default_rng([*step_seed(self.hp.seed, step, self.topo.rank), 2]), self.edge_cut
+            )
         if self.waveform_input and self.hp.augment:
             inputs = augment_waveforms(
                 inputs,

@@ -93,6 +93,37 @@ def test_without_spot_max_wait_is_not_needed(context):
     assert not training.use_spot and training.max_wait_s == 0
 
 
+def test_the_synthetic_channel_is_the_mlps(context):
+    mlp = load_settings(context, "dev").training[1]
+    assert mlp.channels == ("train", "validation", "test", "synthetic")
+    context["environments"]["dev"]["training"]["mlp"]["channels"] = ["synthetic", "train"]
+    assert load_settings(context, "dev").training[1].channels == ("train", "synthetic")  # contract order
+    context["environments"]["dev"]["training"]["cnn"]["channels"] = ["train", "synthetic"]
+    with pytest.raises(
+        SettingsError,
+        match=r"environments\.dev\.training\.cnn\.channels: \['synthetic'\] is not a channel of the cnn model "
+        r"\(only of mlp\); allowed: train, validation, test",
+    ):
+        load_settings(context, "dev")
+
+
+@pytest.mark.parametrize(
+    "channels, message",
+    [
+        (
+            ["train", "holdout"],
+            r"\['holdout'\] is not a channel of the mlp model; allowed: train, validation, test, synthetic",
+        ),
+        (["synthetic"], r"\['synthetic'\] must be a list holding 'train'"),
+        ("train", r"'train' must be a list holding 'train'"),
+    ],
+)
+def test_bad_channels_name_the_key(context, channels, message):
+    context["environments"]["prod"]["training"]["mlp"]["channels"] = channels
+    with pytest.raises(SettingsError, match=r"environments\.prod\.training\.mlp\.channels: " + message):
+        load_settings(context, "prod")
+
+
 def test_misspelt_key_is_rejected(context):
     context["environments"]["dev"]["serving"]["cnn"]["max_capcity"] = 4
     with pytest.raises(SettingsError, match=r"environments\.dev\.serving\.cnn: unknown key\(s\) max_capcity"):

@@ -215,3 +215,24 @@ def test_metric_definitions_file_is_checked(tmp_path):
     bad.write_text(json.dumps([{"Name": "a"}]))
     with pytest.raises(ValueError, match="exactly Name and Regex"):
         load_metric_definitions(bad)
+
+
+def test_the_mlp_gets_its_synthetic_channel_under_its_own_prefix(stub_sources):
+    stack, job = make_job(
+        stub_sources,
+        model="mlp",
+        framework="tensorflow",
+        channels=("train", "test", "synthetic"),
+        hyperparameters=(("model", "mlp"),),
+    )
+    p = definition(Template.from_stack(stack).to_json())["States"]["Train"]["Parameters"]
+    assert [(c["ChannelName"], c["DataSource"]["S3DataSource"]["S3Uri"]) for c in p["InputDataConfig"]] == [
+        ("train", "s3://${Token}/mlp/train/"),
+        ("test", "s3://${Token}/mlp/test/"),
+        ("synthetic", "s3://${Token}/mlp/synthetic/"),
+    ]
+    # the state machine may list this model's data prefix (the channel check), and nothing wider
+    statements = [s for i, s in policy_statements(Template.from_stack(stack).to_json()) if i.startswith("Machine")]
+    (listing,) = [s for s in statements if "s3:ListBucket" in as_list(s["Action"])]
+    assert listing["Condition"] == {"StringLike": {"s3:prefix": ["mlp/*"]}}
+    assert isinstance(listing["Resource"], dict)  # the data bucket's ARN, not "*"

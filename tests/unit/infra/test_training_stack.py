@@ -57,12 +57,45 @@ def test_logging_all_with_execution_data_and_tracing(synthesized):
 
 def test_train_then_evaluate_then_gate(dev):
     states = machine_of(dev, "cnn")
-    assert states["StartAt"] == "Train"
+    assert states["StartAt"] == "ListTrainChannel"
     s = states["States"]
+    assert s["TestChannelHasData"]["Default"] == "Train"
     assert s["Train"]["Next"] == "ReadEvaluation"
     assert s["ReadEvaluation"]["Next"] == "QualityGate"
     assert s["ReadEvaluation"]["Parameters"] == {"model_artifacts.$": "$.training.ModelArtifacts.S3ModelArtifacts"}
     assert s["ReadEvaluation"]["ResultPath"] == "$.evaluation"
+
+
+@pytest.mark.parametrize(
+    "model, channels",
+    [("cnn", ["train", "validation", "test"]), ("mlp", ["train", "validation", "test", "synthetic"])],
+)
+def test_every_channel_is_checked_for_data_before_the_job(dev, model, channels):
+    states = machine_of(dev, model)
+    s = states["States"]
+    state, seen = states["StartAt"], []
+    while state != "Train":  # list -> has data? -> next channel's list ... -> Train
+        listing = s[state]
+        assert listing["Resource"] == "arn:${Token}:states:::aws-sdk:s3:listObjectsV2"
+        channel = listing["Parameters"]["Prefix"].split("/")[1]
+        assert listing["Parameters"] == {
+            "Bucket": "elasticml-dev-data-${Token}-${Token}",
+            "Prefix": f"{model}/{channel}/",
+            "MaxKeys": 1,
+        }
+        assert s[listing["Catch"][0]["Next"]]["Type"] == "Fail"
+        choice = s[listing["Next"]]
+        (empty,) = choice["Choices"]
+        assert empty["Variable"] == "$.channel_check.KeyCount" and empty["NumericEquals"] == 0
+        assert listing["ResultPath"] == "$.channel_check" and listing["ResultSelector"] == {"KeyCount.$": "$.KeyCount"}
+        fail = s[empty["Next"]]
+        assert fail["Type"] == "Fail" and fail["Error"] == "ChannelEmpty"
+        assert f"no object under {model}/{channel}/ in the data bucket" in fail["Cause"]
+        seen.append(channel)
+        state = choice["Default"]
+    assert seen == channels
+    if model == "mlp":
+        assert "make synthetic-audio" in s["SyntheticChannelEmpty"]["Cause"]
 
 
 @pytest.mark.parametrize(

@@ -189,7 +189,7 @@ def machine() -> str:
 
 
 def bench_budgets(data: Path, work: Path, budgets: list[int], seeds: list[int], quick: bool) -> dict[str, Any]:
-    """Auto-recipe CNN jobs on the 45k/5k split: train channel = train/, test channel = holdout/."""
+    """Auto-recipe CNN jobs on the 45k/5k split: train channel = train/, validation and test channels = holdout/."""
     from benchmarks.cifar_holdout import build_split
 
     train_dir, holdout_dir = build_split(data, work / "cifar45k")
@@ -205,7 +205,10 @@ def bench_budgets(data: Path, work: Path, budgets: list[int], seeds: list[int], 
                 "time_budget_s": str(budget),
                 "explain_per_class": "0",
             }
-            run = train({"train": train_dir, "test": holdout_dir}, hyperparameters, work / f"budget-{budget}-{seed}")
+            # All 45,000 images train: the held-out 5,000 are the validation channel (per-epoch figures,
+            # which choose nothing) and the test channel (the final evaluation).
+            channels = {"train": train_dir, "validation": holdout_dir, "test": holdout_dir}
+            run = train(channels, hyperparameters, work / f"budget-{budget}-{seed}")
             chosen = run.evaluation["training"]["recipe"]
             runs.append(
                 {
@@ -364,7 +367,14 @@ def main(argv: list[str] | None = None) -> int:
     stem = "train-quick" if args.quick else "train"
     previous = args.out / f"{stem}.json"
     if args.only and previous.exists():  # a partial run updates its own parts and keeps the others
-        results = {**json.loads(previous.read_text()), **results}
+        earlier = json.loads(previous.read_text())
+        if "budgets" in results and "budgets" in earlier:  # budget runs accumulate: one (budget, seed) each
+            fresh = {(r["time_budget_s"], r["seed"]) for r in results["budgets"]["runs"]}
+            kept = [r for r in earlier["budgets"]["runs"] if (r["time_budget_s"], r["seed"]) not in fresh]
+            results["budgets"]["runs"] = sorted(
+                kept + results["budgets"]["runs"], key=lambda r: (r["time_budget_s"], r["seed"])
+            )
+        results = {**earlier, **results}
     (args.out / f"{stem}.json").write_text(json.dumps(results, indent=2) + "\n")
     (args.out / f"{stem}.md").write_text(markdown(results) + "\n")
     print(markdown(results))

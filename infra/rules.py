@@ -615,6 +615,32 @@ def model_vpc_permissions(node: CfnResource) -> NagRuleCompliance:
     return COMPLIANT if _role_allows(role, HOST_VPC_ACTIONS) else NON_COMPLIANT
 
 
+# "IAM role for publishing flow logs to CloudWatch Logs": https://docs.aws.amazon.com/vpc/latest/userguide/flow-logs-iam-role.html
+FLOW_LOG_ACTIONS = (
+    "logs:CreateLogGroup",
+    "logs:CreateLogStream",
+    "logs:PutLogEvents",
+    "logs:DescribeLogGroups",
+    "logs:DescribeLogStreams",
+)
+
+
+def flow_log_role_permissions(node: CfnResource) -> NagRuleCompliance:
+    """A VPC flow log to CloudWatch Logs has a role (in its stack) holding at least the actions AWS lists
+    for publishing flow logs; the CDK's default role holds three of the five.
+    Source: "IAM role for publishing flow logs to CloudWatch Logs",
+    https://docs.aws.amazon.com/vpc/latest/userguide/flow-logs-iam-role.html."""
+    if not isinstance(node, ec2.CfnFlowLog) or _resolve(node, node.log_destination_type) not in (
+        None,
+        "cloud-watch-logs",
+    ):
+        return NOT_APPLICABLE
+    role = _role(node, _resolve(node, node.deliver_logs_permission_arn))
+    if role is None:
+        return NOT_APPLICABLE
+    return COMPLIANT if _role_allows(role, FLOW_LOG_ACTIONS) else NON_COMPLIANT
+
+
 RULES: dict[str, tuple[Callable[[CfnResource], NagRuleCompliance], str, str]] = {
     "EndpointConfigKms": (
         endpoint_config_kms,
@@ -698,6 +724,12 @@ RULES: dict[str, tuple[Callable[[CfnResource], NagRuleCompliance], str, str]] = 
         "Grant what 'IAM policies for Amazon SageMaker' lists for Run a Job (.sync): Create/Describe/"
         "StopTrainingJob, ListTags, iam:PassRole and events Put/DescribeRule, PutTargets.",
     ),
+    "FlowLogRolePermissions": (
+        flow_log_role_permissions,
+        "A VPC flow log's role lacks an action AWS lists for publishing to CloudWatch Logs.",
+        "Grant logs:CreateLogGroup, CreateLogStream, PutLogEvents, DescribeLogGroups and "
+        "DescribeLogStreams (flow-logs-iam-role.html).",
+    ),
     "ModelVpcPermissions": (
         model_vpc_permissions,
         "A VPC model's execution role lacks an EC2 action that SageMaker hosting needs.",
@@ -751,8 +783,8 @@ class ProjectChecks(NagPack):
     workloads, no volume KMS key on instance types with local storage, IPsec between encrypted training
     hosts, the regional CloudWatch Logs principal in key policies, CloudWatch's publish Allow on alarm
     topics, kept capacity on autoscaled endpoints, reserved Lambda concurrency only by opt-in, the .sync
-    training policy and the hosting VPC permissions. Each rule's docstring names the AWS documentation
-    page it comes from; docs/deploy-readiness.md lists them by resource type."""
+    training policy, the hosting VPC permissions and the flow-log role's. Each rule's docstring names the
+    AWS documentation page it comes from; docs/deploy-readiness.md lists them by resource type."""
 
     def __init__(self, scope: IConstruct | None = None) -> None:
         super().__init__(scope)

@@ -8,9 +8,11 @@ from aws_cdk import App, Duration, Environment, Stack
 from aws_cdk import aws_applicationautoscaling as appscaling
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
+from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sagemaker as sagemaker
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_stepfunctions as sfn
@@ -19,11 +21,12 @@ from infra.components.alarms import allow_alarms_to_publish
 from infra.components.common import sagemaker_vpc_access
 from infra.components.endpoint import suspend_autoscaling
 from infra.components.evaluation import reserve_concurrency
+from infra.components.network import IsolatedNetwork
 from infra.components.storage import ProjectKey
 from infra.rules import SYNC_TRAINING_ACTIONS, ProjectChecks
 
 from .conftest import bare_stack, base_context
-from .test_deploy_rules import synth_fails_naming
+from .test_deploy_rules import network, synth_fails_naming
 
 
 def findings(stack) -> set[str]:
@@ -277,3 +280,28 @@ def test_a_vpc_model_role_with_the_hosting_permissions_passes():
     stack = bare_stack()
     vpc_model(stack, hosting=True)
     assert findings(stack) == set()
+
+
+# --- Project-FlowLogRolePermissions -----------------------------------------------------------------------
+
+
+def test_a_flow_log_role_with_only_the_cdks_three_actions_fails_synth():
+    stack = bare_stack()
+    vpc, _ = network(stack)
+    vpc.add_flow_log("FlowLog", destination=ec2.FlowLogDestination.to_cloud_watch_logs(logs.LogGroup(stack, "Logs")))
+    assert findings(stack) == {"Project-FlowLogRolePermissions"}
+    assert "Project-FlowLogRolePermissions" in synth_fails_naming(stack)
+
+
+def test_the_projects_network_grants_what_the_flow_log_page_lists():
+    stack = bare_stack()
+    IsolatedNetwork(
+        stack,
+        "Network",
+        cidr="10.40.0.0/16",
+        flow_log_key=kms.Key(stack, "Key"),
+        flow_log_retention_days=30,
+        retain=False,
+        bucket_names=["b"],
+    )
+    assert "Project-FlowLogRolePermissions" not in findings(stack)

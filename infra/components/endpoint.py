@@ -26,10 +26,9 @@ from infra.settings import ModelVersion, ServingSettings
 
 VARIANT = "AllTraffic"
 # Every update keeps the instance count (and weight) the variant has, whatever autoscaling reached,
-# instead of resetting it to the config's InitialInstanceCount: "If you want to retain the variant
-# properties such as instance count or weight, set the value of the RetainAllVariantProperties
-# parameter to True" ("Update endpoints that use auto scaling",
-# https://docs.aws.amazon.com/sagemaker/latest/dg/endpoint-scaling-update.html; the property:
+# instead of resetting it to the config's InitialInstanceCount: to retain variant properties such as the
+# instance count or weight, set RetainAllVariantProperties to true (step 6 of "Update endpoints that use
+# auto scaling", https://docs.aws.amazon.com/sagemaker/latest/dg/endpoint-scaling-update.html; the property:
 # https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-sagemaker-endpoint.html).
 # Project-RetainScaledCapacity. Excluding DataCaptureConfig from the retained properties is "Not currently
 # supported" (AWS::SageMaker::Endpoint VariantProperty), so see docs/deploy-readiness.md for data capture.

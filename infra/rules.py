@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -19,13 +20,19 @@ from aws_cdk import aws_applicationautoscaling as appscaling
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sagemaker as sagemaker
+from aws_cdk import aws_sns as sns
 from aws_cdk import aws_stepfunctions as sfn
 from cdk_nag import IApplyRule, NagMessageLevel, NagPack, NagRuleCompliance
 from constructs import IConstruct
 
 from infra.instance_storage import has_instance_storage
+
+# Construct metadata the constructs write and the rules below read (one home for each name).
+SUSPENDED_METADATA = "elasticml:autoscaling-suspended"  # serving.<model>.autoscaling_suspended
+RESERVED_CONCURRENCY_OPT_IN = "elasticml:reserved-concurrency"  # infra.components.evaluation.reserve_concurrency
 
 COMPLIANT, NON_COMPLIANT, NOT_APPLICABLE = (
     NagRuleCompliance.COMPLIANT,
@@ -83,6 +90,8 @@ def endpoint_autoscaling(node: CfnResource) -> NagRuleCompliance:
     """Every variant of an endpoint has a scalable target with a target-tracking policy in its stack."""
     if not isinstance(node, sagemaker.CfnEndpoint):
         return NOT_APPLICABLE
+    if _suspended(node):
+        return COMPLIANT  # deregistered on purpose while its instance type changes (see _suspended)
     stack = Stack.of(node)
     name = stack.resolve(node.endpoint_name)
     if not isinstance(name, str):
@@ -226,14 +235,29 @@ def lambda_vpc_eni_permissions(node: CfnResource) -> NagRuleCompliance:
     vpc = _resolve(node, node.vpc_config)
     if not _get(vpc, "SubnetIds"):
         return NOT_APPLICABLE
-    stack = Stack.of(node)
-    role_id = _logical_id_of(_resolve(node, node.role))
-    roles = {stack.get_logical_id(r): r for r in stack.node.find_all() if isinstance(r, iam.CfnRole)}
-    if role_id not in roles:
+    role = _role(node, _resolve(node, node.role))
+    if role is None:
         return NOT_APPLICABLE  # a role from outside this stack: its policies cannot be seen here
-    role = roles[role_id]
     if any(m in json.dumps(_resolve(role, role.managed_policy_arns)) for m in ENI_MANAGED_POLICIES):
         return COMPLIANT
+    return COMPLIANT if _role_allows(role, LAMBDA_ENI_ACTIONS) else NON_COMPLIANT
+
+
+def _role(node: CfnResource, reference: Any) -> iam.CfnRole | None:
+    """The role of `node`'s stack that a resolved `{"Fn::GetAtt": [id, "Arn"]}` or `{"Ref": id}` names."""
+    stack = Stack.of(node)
+    role_id = _logical_id_of(reference)
+    return next(
+        (r for r in stack.node.find_all() if isinstance(r, iam.CfnRole) and stack.get_logical_id(r) == role_id),
+        None,
+    )
+
+
+def _role_allows(role: iam.CfnRole, actions: tuple[str, ...]) -> bool:
+    """Whether the role's inline policies and the AWS::IAM::Policy resources attached to it Allow every
+    one of `actions` (wildcards in the policies match; resources and conditions are not compared)."""
+    stack = Stack.of(role)
+    role_id = stack.get_logical_id(role)
     documents = [_get(p, "PolicyDocument") for p in _resolve(role, role.policies) or []]
     documents += [
         _resolve(p, p.policy_document)
@@ -241,8 +265,7 @@ def lambda_vpc_eni_permissions(node: CfnResource) -> NagRuleCompliance:
         if isinstance(p, iam.CfnPolicy) and {"Ref": role_id} in (_resolve(p, p.roles) or [])
     ]
     allowed = {a for d in documents for a in _allowed_actions(d)}
-    ok = all(any(fnmatch.fnmatchcase(action.lower(), a.lower()) for a in allowed) for action in LAMBDA_ENI_ACTIONS)
-    return COMPLIANT if ok else NON_COMPLIANT
+    return all(any(fnmatch.fnmatchcase(action.lower(), a.lower()) for a in allowed) for action in actions)
 
 
 ENI_MANAGED_POLICIES = ("AWSLambdaVPCAccessExecutionRole", "AWSLambdaENIManagementAccess")
@@ -416,6 +439,208 @@ def inter_host_encrypted_traffic(node: CfnResource) -> NagRuleCompliance:
     return COMPLIANT
 
 
+def _suspended(node: CfnResource) -> bool:
+    """An endpoint whose variant is deregistered from Application Auto Scaling on purpose
+    (`serving.<model>.autoscaling_suspended`, the first step of an instance-type change)."""
+    return any(entry.type == SUSPENDED_METADATA for entry in node.node.metadata)
+
+
+def _statements(document: Any) -> list[dict[str, Any]]:
+    statements = _get(document, "Statement") if isinstance(document, dict) else None
+    return [s for s in (statements if isinstance(statements, list) else [statements] if statements else [])]
+
+
+def _services(statement: dict[str, Any]) -> list[Any]:
+    principal = _get(statement, "Principal")
+    services = principal.get("Service") if isinstance(principal, dict) else None
+    return services if isinstance(services, list) else [services] if services is not None else []
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value] if value is not None else []
+
+
+def regional_logs_principal(node: CfnResource) -> NagRuleCompliance:
+    """A KMS key policy names CloudWatch Logs by its regional principal, `logs.<region>.amazonaws.com`,
+    in the key's own region. With the global `logs.amazonaws.com`, CloudWatch Logs cannot use the key and
+    every log group encrypted with it fails at create.
+    Source: "Encrypt log data in CloudWatch Logs using AWS Key Management Service",
+    https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html (the key policy's
+    principal `logs.REGION.amazonaws.com`: "This service principal must be in the same region as where the
+    CMK is stored")."""
+    if not isinstance(node, kms.CfnKey):
+        return NOT_APPLICABLE
+    region = Stack.of(node).resolve(Stack.of(node).region)
+    for statement in _statements(_resolve(node, node.key_policy)):
+        for service in _services(statement):
+            if not isinstance(service, str) or not service.startswith("logs."):
+                continue
+            if service == "logs.amazonaws.com":
+                return NON_COMPLIANT
+            match = re.fullmatch(r"logs\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?", service)
+            if match and isinstance(region, str) and match.group(1) != region:
+                return NON_COMPLIANT
+    return COMPLIANT
+
+
+def alarm_topic_publish(node: CfnResource) -> NagRuleCompliance:
+    """An SNS topic policy on a topic that CloudWatch alarms of its stack notify Allows
+    `cloudwatch.amazonaws.com` to `sns:Publish`, conditioned on `aws:SourceAccount` and `aws:SourceArn`.
+    A topic policy replaces the topic's default policy, so one holding only a TLS Deny (what
+    `enforce_ssl` writes) leaves the alarms no Allow: the alarm action fails ("... is not authorized to
+    perform: SNS:Publish") and no notification arrives.
+    Sources: AWS Knowledge Center, "Why didn't I receive an SNS notification for my CloudWatch alarm
+    trigger?" https://repost.aws/knowledge-center/cloudwatch-receive-sns-for-alarm-trigger, and "Example
+    cases for Amazon SNS access control" https://docs.aws.amazon.com/sns/latest/dg/sns-access-policy-use-cases.html."""
+    if not isinstance(node, sns.CfnTopicPolicy):
+        return NOT_APPLICABLE
+    stack = Stack.of(node)
+    topics = [json.dumps(t, sort_keys=True) for t in _as_list(_resolve(node, node.topics))]
+    notified = False
+    for alarm in stack.node.find_all():
+        if not isinstance(alarm, cloudwatch.CfnAlarm):
+            continue
+        actions = [alarm.alarm_actions, alarm.ok_actions, alarm.insufficient_data_actions]
+        targets = [json.dumps(a, sort_keys=True) for group in actions for a in _as_list(stack.resolve(group))]
+        notified = notified or any(t in topics for t in targets)
+    if not notified:
+        return NOT_APPLICABLE
+    for statement in _statements(_resolve(node, node.policy_document)):
+        actions = [a.lower() for a in _as_list(_get(statement, "Action")) if isinstance(a, str)]
+        conditions = _get(statement, "Condition") or {}
+        keys = {k.lower() for operator in conditions.values() if isinstance(operator, dict) for k in operator}
+        if (
+            _get(statement, "Effect") == "Allow"
+            and "cloudwatch.amazonaws.com" in _services(statement)
+            and any(fnmatch.fnmatchcase("sns:publish", a) for a in actions)
+            and {"aws:sourceaccount", "aws:sourcearn"} <= keys
+        ):
+            return COMPLIANT
+    return NON_COMPLIANT
+
+
+def retain_scaled_capacity(node: CfnResource) -> NagRuleCompliance:
+    """An endpoint whose variant is registered with Application Auto Scaling (or deregistered for an
+    instance-type change) sets `RetainAllVariantProperties: true`, so an update keeps the instance count
+    autoscaling reached instead of resetting it to the config's initial count.
+    Source: "Update endpoints that use auto scaling",
+    https://docs.aws.amazon.com/sagemaker/latest/dg/endpoint-scaling-update.html (set
+    RetainAllVariantProperties to True to keep the instance count or weight), and
+    https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_UpdateEndpoint.html."""
+    if not isinstance(node, sagemaker.CfnEndpoint):
+        return NOT_APPLICABLE
+    stack = Stack.of(node)
+    name = stack.resolve(node.endpoint_name)
+    registered = isinstance(name, str) and any(
+        isinstance(t, appscaling.CfnScalableTarget)
+        and str(stack.resolve(t.resource_id)).startswith(f"endpoint/{name}/variant/")
+        for t in stack.node.find_all()
+    )
+    if not registered and not _suspended(node):
+        return NOT_APPLICABLE
+    return COMPLIANT if _resolve(node, node.retain_all_variant_properties) is True else NON_COMPLIANT
+
+
+def lambda_reserved_concurrency(node: CfnResource) -> NagRuleCompliance:
+    """A Lambda function reserves concurrency only where the project opted in (infra.components.evaluation.
+    reserve_concurrency, which the settings key `evaluation_reserved_concurrency` drives). Lambda refuses a
+    reservation that leaves the account less than 100 unreserved executions, and new accounts often have a
+    concurrency quota of 10 or 50, so an unconditional reservation fails the deploy there.
+    Source: "Configuring reserved concurrency for a function",
+    https://docs.aws.amazon.com/lambda/latest/dg/configuration-concurrency.html ("You can reserve up to the
+    Unreserved account concurrency value minus 100")."""
+    if not isinstance(node, lambda_.CfnFunction):
+        return NOT_APPLICABLE
+    if _resolve(node, node.reserved_concurrent_executions) is None:
+        return COMPLIANT
+    opted_in = any(entry.type == RESERVED_CONCURRENCY_OPT_IN for entry in node.node.metadata)
+    return COMPLIANT if opted_in else NON_COMPLIANT
+
+
+# "IAM policies for Amazon SageMaker" (Step Functions guide), CreateTrainingJob, Run a Job (.sync):
+# https://docs.aws.amazon.com/step-functions/latest/dg/sagemaker-iam.html
+SYNC_TRAINING_ACTIONS = (
+    "sagemaker:CreateTrainingJob",
+    "sagemaker:DescribeTrainingJob",
+    "sagemaker:StopTrainingJob",
+    "sagemaker:ListTags",
+    "iam:PassRole",
+    "events:PutTargets",
+    "events:PutRule",
+    "events:DescribeRule",
+)
+
+
+def sync_training_permissions(node: CfnResource) -> NagRuleCompliance:
+    """A state machine that runs `createTrainingJob.sync` has a role holding every action of the policy
+    AWS publishes for that integration; without, for example, `sagemaker:ListTags` or the events rule
+    actions, the task fails at run time although the job could be created.
+    Source: "IAM policies for Amazon SageMaker", https://docs.aws.amazon.com/step-functions/latest/dg/sagemaker-iam.html."""
+    if not _training_jobs(node) or not any(
+        "createTrainingJob.sync" in str(s.get("Resource", "")) for s in _states(_definition(node))
+    ):
+        return NOT_APPLICABLE
+    role = _role(node, _resolve(node, node.role_arn))
+    if role is None:
+        return NOT_APPLICABLE
+    return COMPLIANT if _role_allows(role, SYNC_TRAINING_ACTIONS) else NON_COMPLIANT
+
+
+# "Give SageMaker hosted endpoints access to resources in your Amazon VPC", "Add Permissions for Endpoint
+# Access for Containers Running in a VPC to Custom IAM Policies": https://docs.aws.amazon.com/sagemaker/latest/dg/host-vpc.html
+HOST_VPC_ACTIONS = (
+    "ec2:DescribeVpcEndpoints",
+    "ec2:DescribeDhcpOptions",
+    "ec2:DescribeVpcs",
+    "ec2:DescribeSubnets",
+    "ec2:DescribeSecurityGroups",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DeleteNetworkInterfacePermission",
+    "ec2:DeleteNetworkInterface",
+    "ec2:CreateNetworkInterfacePermission",
+    "ec2:CreateNetworkInterface",
+)
+
+
+def model_vpc_permissions(node: CfnResource) -> NagRuleCompliance:
+    """A SageMaker model in a VPC has an execution role (in its stack) holding every EC2 action AWS lists
+    for models configured for VPC access.
+    Source: "Give SageMaker Hosted Endpoints Access to Resources in Your Amazon VPC",
+    https://docs.aws.amazon.com/sagemaker/latest/dg/host-vpc.html."""
+    if not isinstance(node, sagemaker.CfnModel) or not _get(_resolve(node, node.vpc_config), "Subnets"):
+        return NOT_APPLICABLE
+    role = _role(node, _resolve(node, node.execution_role_arn))
+    if role is None:
+        return NOT_APPLICABLE
+    return COMPLIANT if _role_allows(role, HOST_VPC_ACTIONS) else NON_COMPLIANT
+
+
+# "IAM role for publishing flow logs to CloudWatch Logs": https://docs.aws.amazon.com/vpc/latest/userguide/flow-logs-iam-role.html
+FLOW_LOG_ACTIONS = (
+    "logs:CreateLogGroup",
+    "logs:CreateLogStream",
+    "logs:PutLogEvents",
+    "logs:DescribeLogGroups",
+    "logs:DescribeLogStreams",
+)
+
+
+def flow_log_role_permissions(node: CfnResource) -> NagRuleCompliance:
+    """A VPC flow log to CloudWatch Logs has a role (in its stack) holding at least the actions AWS lists
+    for publishing flow logs; the CDK's default role holds three of the five.
+    Source: "IAM role for publishing flow logs to CloudWatch Logs",
+    https://docs.aws.amazon.com/vpc/latest/userguide/flow-logs-iam-role.html."""
+    if not isinstance(node, ec2.CfnFlowLog) or _resolve(node, node.log_destination_type) not in (
+        None,
+        "cloud-watch-logs",
+    ):
+        return NOT_APPLICABLE
+    role = _role(node, _resolve(node, node.deliver_logs_permission_arn))
+    if role is None:
+        return NOT_APPLICABLE
+    return COMPLIANT if _role_allows(role, FLOW_LOG_ACTIONS) else NON_COMPLIANT
+
+
 RULES: dict[str, tuple[Callable[[CfnResource], NagRuleCompliance], str, str]] = {
     "EndpointConfigKms": (
         endpoint_config_kms,
@@ -469,6 +694,47 @@ RULES: dict[str, tuple[Callable[[CfnResource], NagRuleCompliance], str, str]] = 
         "Inter-container traffic encryption needs TCP, UDP 500 and IP protocol 50 (ESP) "
         "between the hosts' security group members, in and out.",
     ),
+    "RegionalLogsPrincipal": (
+        regional_logs_principal,
+        "A KMS key policy names CloudWatch Logs as logs.amazonaws.com (or another region's principal).",
+        "CloudWatch Logs uses a key through logs.<region>.amazonaws.com in the key's region; with the "
+        "global principal every log group encrypted with the key fails at create.",
+    ),
+    "AlarmTopicPublish": (
+        alarm_topic_publish,
+        "A topic policy on an alarm topic does not let CloudWatch alarms publish.",
+        "A topic policy replaces the default one: Allow cloudwatch.amazonaws.com sns:Publish, "
+        "conditioned on aws:SourceAccount and aws:SourceArn, or alarm notifications never arrive.",
+    ),
+    "RetainScaledCapacity": (
+        retain_scaled_capacity,
+        "An autoscaled endpoint does not set RetainAllVariantProperties.",
+        "Without it every update resets the instance count to the config's initial count, whatever "
+        "autoscaling had reached: set RetainAllVariantProperties: true.",
+    ),
+    "LambdaReservedConcurrency": (
+        lambda_reserved_concurrency,
+        "A Lambda function reserves concurrency without opting in.",
+        "Lambda refuses a reservation that leaves the account under 100 unreserved executions (new "
+        "accounts often have 10 or 50): reserve only through an explicit opt-in.",
+    ),
+    "SyncTrainingPermissions": (
+        sync_training_permissions,
+        "A state machine running createTrainingJob.sync lacks an action of AWS's published policy.",
+        "Grant what 'IAM policies for Amazon SageMaker' lists for Run a Job (.sync): Create/Describe/"
+        "StopTrainingJob, ListTags, iam:PassRole and events Put/DescribeRule, PutTargets.",
+    ),
+    "FlowLogRolePermissions": (
+        flow_log_role_permissions,
+        "A VPC flow log's role lacks an action AWS lists for publishing to CloudWatch Logs.",
+        "Grant logs:CreateLogGroup, CreateLogStream, PutLogEvents, DescribeLogGroups and "
+        "DescribeLogStreams (flow-logs-iam-role.html).",
+    ),
+    "ModelVpcPermissions": (
+        model_vpc_permissions,
+        "A VPC model's execution role lacks an EC2 action that SageMaker hosting needs.",
+        "Models in a VPC need the EC2 actions of host-vpc.html, ec2:DescribeVpcEndpoints included.",
+    ),
 }
 
 
@@ -512,10 +778,13 @@ class _Rule:
 
 class ProjectChecks(NagPack):
     """Rule pack `Project`: endpoint config KMS, model network isolation, endpoint autoscaling, scale out
-    from zero, training jobs in the VPC with encryption; and what would fail at deploy or at the first job although
-    every other check passes: ENI permissions of VPC Lambdas, HTTPS to S3 from VPC workloads, no volume
-    KMS key on instance types with local storage, IPsec between encrypted training hosts. Each rule's
-    docstring names the AWS documentation page it comes from."""
+    from zero, training jobs in the VPC with encryption; and what would fail at deploy, at update or at
+    run time although every other check passes: ENI permissions of VPC Lambdas, HTTPS to S3 from VPC
+    workloads, no volume KMS key on instance types with local storage, IPsec between encrypted training
+    hosts, the regional CloudWatch Logs principal in key policies, CloudWatch's publish Allow on alarm
+    topics, kept capacity on autoscaled endpoints, reserved Lambda concurrency only by opt-in, the .sync
+    training policy, the hosting VPC permissions and the flow-log role's. Each rule's docstring names the
+    AWS documentation page it comes from; docs/deploy-readiness.md lists them by resource type."""
 
     def __init__(self, scope: IConstruct | None = None) -> None:
         super().__init__(scope)

@@ -20,7 +20,7 @@ from shared_names import CHANNELS_BY_MODEL, FRAMEWORK_BY_MODEL, MODEL_KINDS
 if TYPE_CHECKING:
     from infra.capacity_plan import CapacityPlan
 
-from infra.serving_modes import REALTIME, ModeOptions, read_mode, read_mode_options
+from infra.serving_modes import REALTIME, SCALE_TO_ZERO, ModeOptions, read_mode, read_mode_options
 
 MODEL_NAMES = MODEL_KINDS
 REMOVAL_POLICIES = ("destroy", "retain")
@@ -165,6 +165,10 @@ class ServingSettings:
     mode: str = REALTIME  # infra.serving_modes.MODES
     mode_options: ModeOptions = None  # ScaleToZeroSettings or AsyncSettings, per mode
     plan: CapacityPlan | None = None  # the planner's plan, when one exists (infra/capacity_plan.py)
+    # True only while an instance-type change is under way (docs/deploy-readiness.md, "Changing the
+    # instance type of an autoscaled endpoint"): the variant is deregistered from Application Auto
+    # Scaling, which SageMaker requires before it changes the instance type of a registered variant.
+    autoscaling_suspended: bool = False
 
     @property
     def invocations_per_instance_target(self) -> float:
@@ -189,6 +193,10 @@ class EnvironmentSettings:
     storage: StorageSettings
     training: tuple[TrainingSettings, ...]
     serving: tuple[ServingSettings, ...]
+    # Concurrency reserved for the evaluation reader Lambda: None (the default) reserves none. Lambda
+    # refuses a reservation that leaves the account under 100 unreserved executions (see the README's
+    # deploy prerequisites), so this is an opt-in for accounts whose quota allows it.
+    evaluation_reserved_concurrency: int | None = None
 
     @property
     def prefix(self) -> str:
@@ -461,7 +469,13 @@ def _serving(model: str, r: _Reader, capacity: Mapping[str, Any], version: Model
         version=version,
         mode=mode,
         mode_options=read_mode_options(r.raw, r.key, mode, instance_type),
+        autoscaling_suspended=r.bool("autoscaling_suspended") if "autoscaling_suspended" in r.raw else False,
     )
+    if out.autoscaling_suspended and mode == SCALE_TO_ZERO:
+        raise SettingsError(
+            f"{r.key}.autoscaling_suspended: true with mode {mode!r}; allowed only with modes 'realtime' "
+            "and 'async', whose endpoint variant is registered with Application Auto Scaling"
+        )
     if out.canary_percent > 50:
         raise SettingsError(f"{r.key}.canary_percent: {out.canary_percent} is above 50; allowed: 1 to 50")
     if out.data_capture_percent > 100:
@@ -557,6 +571,9 @@ def load_settings(
         serving=_per_model(
             r.child("serving"),
             lambda m, c: _serving(m, c, capacity, _model_version(m, _version_context(context, env, m), where)),
+        ),
+        evaluation_reserved_concurrency=(
+            r.int("evaluation_reserved_concurrency", minimum=1) if "evaluation_reserved_concurrency" in r.raw else None
         ),
     )
     r.done()

@@ -161,10 +161,11 @@ def _review(args: argparse.Namespace, repo: Path, cdk: Path, work: Path) -> int:
     destructive = classify.destructive_changes(diffs)
     for stack in removed:
         destructive += classify.deleted_stack(stack, base.template(stack))
+    base_templates = {s: base.template(s) for s in base.stacks}
+    head_templates = {s: head.template(s) for s in head.stacks}
     destructive = classify.merge(
-        classify.fixed_name_conflicts(
-            diffs, {s: base.template(s) for s in base.stacks}, {s: head.template(s) for s in head.stacks}
-        ),
+        classify.fixed_name_conflicts(diffs, base_templates, head_templates)
+        + classify.autoscaled_instance_type_changes(base_templates, head_templates),
         destructive,
     )
     widening, narrowing = classify.widening_changes(diffs)

@@ -198,3 +198,78 @@ def merge(fixed: list[Destructive], destructive: list[Destructive]) -> list[Dest
     """The fixed-name conflicts first; a destructive change they already name is not repeated."""
     seen = {(d.stack, d.logical_id) for d in fixed}
     return fixed + [d for d in destructive if (d.stack, d.logical_id) not in seen]
+
+
+INSTANCE_TYPE_CHANGE_FAILS = "updated to a new instance type while registered with autoscaling, which fails at deploy"
+# The documented order ("Update endpoints that use auto scaling",
+# https://docs.aws.amazon.com/sagemaker/latest/dg/endpoint-scaling-update.html: deregister the scalable
+# target, update the endpoint, register it again), as three deploys of this project's stacks.
+INSTANCE_TYPE_STEPS = (
+    "SageMaker refuses an instance-type change of a variant that is registered with Application Auto "
+    "Scaling, and CloudFormation would deregister the target only after the endpoint update. Do it in "
+    "three deploys: (1) keep the old instance_type, set serving.<model>.autoscaling_suspended: true "
+    "in cdk.json and deploy (CloudFormation deletes the scaling policies and deregisters the variant; "
+    "the instance count stays where autoscaling left it); (2) change instance_type, keep "
+    "autoscaling_suspended, deploy (the blue/green update moves to the new type and keeps the count); "
+    "(3) remove autoscaling_suspended and deploy (the variant is registered again). See "
+    "docs/deploy-readiness.md, 'Changing the instance type of an autoscaled endpoint'."
+)
+
+
+def _variant_types(template: dict[str, Any]) -> dict[tuple[str, str], tuple[str, str]]:
+    """(endpoint name, variant) -> (instance type, endpoint logical ID) of every endpoint with a fixed
+    name whose config (in the same template) has instance-backed variants."""
+    resources = template.get("Resources", {})
+    out = {}
+    for logical_id, resource in resources.items():
+        if resource.get("Type") != "AWS::SageMaker::Endpoint":
+            continue
+        props = resource.get("Properties") or {}
+        name, config_ref = props.get("EndpointName"), props.get("EndpointConfigName")
+        config_id = (config_ref or {}).get("Fn::GetAtt", [None])[0] if isinstance(config_ref, dict) else None
+        config = resources.get(config_id or "", {}).get("Properties") or {}
+        if not isinstance(name, str):
+            continue
+        for variant in config.get("ProductionVariants") or []:
+            if isinstance(variant.get("VariantName"), str) and isinstance(variant.get("InstanceType"), str):
+                out[(name, variant["VariantName"])] = (variant["InstanceType"], logical_id)
+    return out
+
+
+def _registered(template: dict[str, Any]) -> set[str]:
+    """ResourceIds of the scalable targets of a template (e.g. endpoint/NAME/variant/VARIANT)."""
+    return {
+        str((r.get("Properties") or {}).get("ResourceId"))
+        for r in template.get("Resources", {}).values()
+        if r.get("Type") == "AWS::ApplicationAutoScaling::ScalableTarget"
+    }
+
+
+def autoscaled_instance_type_changes(
+    base: dict[str, dict[str, Any]], head: dict[str, dict[str, Any]]
+) -> list[Destructive]:
+    """Endpoint variants whose instance type changes while the deployed (base) stack has them
+    registered as a scalable target: UpdateEndpoint fails, and the stack rolls back. `base`/`head`:
+    templates by stack name. The finding carries the steps that make the change in the documented order."""
+    out = []
+    for stack, template in head.items():
+        before = base.get(stack)
+        if before is None:
+            continue
+        old_types, registered = _variant_types(before), _registered(before)
+        for (name, variant), (instance_type, logical_id) in sorted(_variant_types(template).items()):
+            old = old_types.get((name, variant))
+            if old is None or old[0] == instance_type or f"endpoint/{name}/variant/{variant}" not in registered:
+                continue
+            path = (template["Resources"][logical_id].get("Metadata") or {}).get("aws:cdk:path", "")
+            out.append(
+                Destructive(
+                    stack,
+                    logical_id,
+                    path,
+                    "AWS::SageMaker::Endpoint",
+                    INSTANCE_TYPE_CHANGE_FAILS,
+                    f"variant {variant} of {name} goes from {old[0]} to {instance_type}. {INSTANCE_TYPE_STEPS}",
+                )
+            )
+    return out

@@ -46,8 +46,9 @@ def _verdict(r: Review) -> str:
     if r.blocked:
         return (
             f"**BLOCKED: {len(r.destructive)} stateful resource(s) would be replaced or deleted, or a "
-            "fixed-name change would fail at deploy.** "
-            "Re-run with `ALLOW_DESTRUCTIVE=1` once the data loss or migration is planned."
+            "change would fail at deploy (a fixed name, an instance type under autoscaling).** "
+            "Follow the steps given below, or re-run with `ALLOW_DESTRUCTIVE=1` once the data loss or "
+            "migration is planned."
         )
     if r.destructive:
         return f"**{len(r.destructive)} destructive change(s) to stateful resources, allowed by ALLOW_DESTRUCTIVE=1.**"

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from aws_cdk import ArnFormat, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from constructs import Construct
@@ -61,8 +63,41 @@ def notified_rollback_alarms(
 ) -> tuple[sns.Topic, cloudwatch.Alarm, cloudwatch.Alarm]:
     """`AlarmTopic` (KMS, TLS only) and the rollback alarms, each notifying it on alarm and on OK."""
     topic = sns.Topic(scope, "AlarmTopic", master_key=key, enforce_ssl=True, display_name=f"{topic_name} alarms")
+    allow_alarms_to_publish(topic)
     errors, latency = rollback_alarms(scope, name=name, settings=settings, metric=metric, rolls_back=rolls_back)
     for alarm in (errors, latency):
         alarm.add_alarm_action(cloudwatch_actions.SnsAction(topic))
         alarm.add_ok_action(cloudwatch_actions.SnsAction(topic))
     return topic, errors, latency
+
+
+def allow_alarms_to_publish(topic: sns.Topic) -> None:
+    """Let CloudWatch alarms of this account and region publish to `topic`. A topic policy replaces the
+    topic's default policy, so the TLS-only statement `enforce_ssl` writes would otherwise leave the
+    alarms no Allow: alarm actions fail and no notification arrives (Project-AlarmTopicPublish). The
+    topic's KMS key lets `cloudwatch.amazonaws.com` use it already (infra/components/storage.py).
+    Sources: AWS Knowledge Center, "Why didn't I receive an SNS notification for my CloudWatch alarm
+    trigger?" https://repost.aws/knowledge-center/cloudwatch-receive-sns-for-alarm-trigger (the topic's
+    access policy must Allow `cloudwatch.amazonaws.com` `sns:Publish`, restricted with `aws:SourceArn`
+    of the alarms) and "Example cases for Amazon SNS access control"
+    https://docs.aws.amazon.com/sns/latest/dg/sns-access-policy-use-cases.html (aws:SourceAccount)."""
+    stack = Stack.of(topic)
+    topic.add_to_resource_policy(
+        iam.PolicyStatement(
+            sid="AllowCloudWatchAlarmsOfThisAccount",
+            principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+            actions=["sns:Publish"],
+            resources=[topic.topic_arn],
+            conditions={
+                "StringEquals": {"aws:SourceAccount": stack.account},
+                "ArnLike": {
+                    "aws:SourceArn": stack.format_arn(
+                        service="cloudwatch",
+                        resource="alarm",
+                        resource_name="*",
+                        arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                    )
+                },
+            },
+        )
+    )

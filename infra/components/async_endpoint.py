@@ -37,6 +37,7 @@ from constructs import Construct
 
 from infra.components.alarms import notified_rollback_alarms
 from infra.components.common import grant_prefix
+from infra.components.endpoint import KEEP_SCALED_CAPACITY, suspend_autoscaling
 from infra.components.inference_component import scaling_role
 from infra.components.serving_model import isolated_model
 from infra.instance_storage import has_instance_storage
@@ -148,6 +149,7 @@ class AsyncEndpoint(Construct):
             "Endpoint",
             endpoint_name=endpoint_name,
             endpoint_config_name=self.config.attr_endpoint_config_name,
+            **KEEP_SCALED_CAPACITY,
             deployment_config=sagemaker.CfnEndpoint.DeploymentConfigProperty(
                 blue_green_update_policy=sagemaker.CfnEndpoint.BlueGreenUpdatePolicyProperty(
                     traffic_routing_configuration=sagemaker.CfnEndpoint.TrafficRoutingConfigProperty(
@@ -168,6 +170,12 @@ class AsyncEndpoint(Construct):
             ),
         )
         self.endpoint.node.add_dependency(self.log_group)  # exists before SageMaker writes to it
+        self.backlog_target = options.backlog_per_instance_target
+        self.scaling_target, self.wake_alarm = None, None
+        if settings.autoscaling_suspended:
+            suspend_autoscaling(self.endpoint, endpoint_name)
+            self.dashboard = self._dashboard()
+            return
         self.scaling_target = appscaling.ScalableTarget(
             self,
             "ScalableTarget",
@@ -179,7 +187,6 @@ class AsyncEndpoint(Construct):
             role=scaling_role(self),
         )
         self.scaling_target.node.add_dependency(self.endpoint)
-        self.backlog_target = options.backlog_per_instance_target
         self.scaling_target.scale_to_track_metric(
             "BacklogPerInstance",
             target_value=self.backlog_target,
@@ -244,7 +251,7 @@ class AsyncEndpoint(Construct):
                 left=[self._metric("ModelLatency", "p50"), self._metric("ModelLatency", "p99")],
             ),
             cloudwatch.AlarmStatusWidget(
-                title="Alarms", alarms=[self.errors_alarm, self.latency_alarm, self.wake_alarm]
+                title="Alarms", alarms=[a for a in (self.errors_alarm, self.latency_alarm, self.wake_alarm) if a]
             ),
         )
         return dashboard

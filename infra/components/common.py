@@ -50,9 +50,24 @@ VPC_ACCESS_WILDCARD = (
 )
 
 
-def sagemaker_vpc_access(role: iam.IRole) -> None:
+# The Describe actions "Give SageMaker hosted endpoints access to resources in your Amazon VPC" lists for
+# a model's execution role (https://docs.aws.amazon.com/sagemaker/latest/dg/host-vpc.html, "Add
+# Permissions for Endpoint Access for Containers Running in a VPC to Custom IAM Policies"), beside the
+# four mutating ENI actions; training jobs' page lists no DescribeVpcEndpoints. Project-ModelVpcPermissions.
+VPC_DESCRIBE_ACTIONS = (
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribeVpcs",
+    "ec2:DescribeDhcpOptions",
+    "ec2:DescribeSubnets",
+    "ec2:DescribeSecurityGroups",
+)
+HOSTING_DESCRIBE_ACTIONS = ("ec2:DescribeVpcEndpoints",)
+
+
+def sagemaker_vpc_access(role: iam.IRole, *, hosting: bool = False) -> None:
     """What SageMaker needs to attach a job's or a model's ENIs to the VPC: the mutating actions on this
-    account's ENIs, subnets and security groups; the Describe actions allow no resource scoping."""
+    account's ENIs, subnets and security groups; the Describe actions allow no resource scoping.
+    `hosting`: a model's role, which also describes the VPC endpoints (host-vpc.html)."""
     stack = Stack.of(role)
     role.add_to_principal_policy(
         iam.PolicyStatement(
@@ -70,14 +85,7 @@ def sagemaker_vpc_access(role: iam.IRole) -> None:
     )
     role.add_to_principal_policy(
         iam.PolicyStatement(
-            actions=[
-                "ec2:DescribeNetworkInterfaces",
-                "ec2:DescribeVpcs",
-                "ec2:DescribeDhcpOptions",
-                "ec2:DescribeSubnets",
-                "ec2:DescribeSecurityGroups",
-            ],
-            resources=["*"],
+            actions=list(VPC_DESCRIBE_ACTIONS + (HOSTING_DESCRIBE_ACTIONS if hosting else ())), resources=["*"]
         )
     )
 
@@ -216,7 +224,7 @@ def sagemaker_model_role(
     grant_key(role, key, create_grant=True)  # CreateGrant: SageMaker encrypts instance storage with it
     image.repository.grant_pull(role)
     log_pattern = sagemaker_logs_and_metrics(role, log_group=log_group, metric_namespace="/aws/sagemaker/Endpoints*")
-    sagemaker_vpc_access(role)
+    sagemaker_vpc_access(role, hosting=True)
     acknowledge_inline_policies(role)
     allow_wildcards(
         role,

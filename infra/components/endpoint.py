@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from aws_cdk import Duration, Stack
+from aws_cdk import Annotations, Duration, Stack
 from aws_cdk import aws_applicationautoscaling as appscaling
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_ec2 as ec2
@@ -21,9 +21,31 @@ from infra.components.common import grant_prefix
 from infra.components.serving_model import isolated_model
 from infra.instance_storage import has_instance_storage
 from infra.nag import allow_wildcards
+from infra.rules import SUSPENDED_METADATA
 from infra.settings import ModelVersion, ServingSettings
 
 VARIANT = "AllTraffic"
+# Every update keeps the instance count (and weight) the variant has, whatever autoscaling reached,
+# instead of resetting it to the config's InitialInstanceCount: to retain variant properties such as the
+# instance count or weight, set RetainAllVariantProperties to true (step 6 of "Update endpoints that use
+# auto scaling", https://docs.aws.amazon.com/sagemaker/latest/dg/endpoint-scaling-update.html; the property:
+# https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-sagemaker-endpoint.html).
+# Project-RetainScaledCapacity. Excluding DataCaptureConfig from the retained properties is "Not currently
+# supported" (AWS::SageMaker::Endpoint VariantProperty), so see docs/deploy-readiness.md for data capture.
+KEEP_SCALED_CAPACITY = {"retain_all_variant_properties": True}
+
+
+def suspend_autoscaling(endpoint: sagemaker.CfnEndpoint, endpoint_name: str) -> None:
+    """Leave the variant unregistered (serving.<model>.autoscaling_suspended): CloudFormation deletes the
+    scaling policies and deregisters the scalable target, as SageMaker requires before an instance-type
+    change of a registered variant ("Update endpoints that use auto scaling"). Recorded on the endpoint
+    for Project-EndpointAutoscaling, and warned about at synth."""
+    endpoint.node.add_metadata(SUSPENDED_METADATA, {"endpoint": endpoint_name})
+    Annotations.of(endpoint).add_warning_v2(
+        "elasticml:autoscaling-suspended",
+        f"{endpoint_name}: autoscaling is suspended (serving.<model>.autoscaling_suspended); the instance "
+        "count stays where it is until autoscaling_suspended is removed and the stack deployed again",
+    )
 
 
 class AutoscaledEndpoint(Construct):
@@ -108,6 +130,7 @@ class AutoscaledEndpoint(Construct):
             "Endpoint",
             endpoint_name=endpoint_name,
             endpoint_config_name=self.config.attr_endpoint_config_name,
+            **KEEP_SCALED_CAPACITY,
             deployment_config=sagemaker.CfnEndpoint.DeploymentConfigProperty(
                 blue_green_update_policy=sagemaker.CfnEndpoint.BlueGreenUpdatePolicyProperty(
                     traffic_routing_configuration=sagemaker.CfnEndpoint.TrafficRoutingConfigProperty(
@@ -128,6 +151,11 @@ class AutoscaledEndpoint(Construct):
             ),
         )
         self.endpoint.node.add_dependency(self.log_group)  # exists before SageMaker writes to it
+        self.scaling_target = None
+        if settings.autoscaling_suspended:
+            suspend_autoscaling(self.endpoint, endpoint_name)
+            self.dashboard = self._dashboard(settings)
+            return
         self.scaling_target = appscaling.ScalableTarget(
             self,
             "ScalableTarget",

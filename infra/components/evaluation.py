@@ -24,6 +24,7 @@ from infra.components.common import (
     workload_security_group,
 )
 from infra.nag import allow_wildcards
+from infra.rules import RESERVED_CONCURRENCY_OPT_IN
 
 SOURCE = Path(__file__).parent / "lambda_src" / "read_evaluation.py"
 # The one evaluation.json reader (stdlib only), prepended to the handler: inline code is a single file.
@@ -53,7 +54,10 @@ class EvaluationReader(Construct):
         s3_prefix_list_id: str,
         log_retention_days: int,
         retain: bool,
+        reserved_concurrency: int | None = None,
     ) -> None:
+        """`reserved_concurrency`: None (the default) reserves nothing; a number opts in to reserving it,
+        which Lambda refuses unless the account's unreserved concurrency stays >= 100 after it."""
         super().__init__(scope, construct_id)
         log_group = encrypted_log_group(self, "Logs", key=key, retention_days=log_retention_days, retain=retain)
         # A role passed to a VPC function gets no ENI permissions from the CDK (it adds them only to roles
@@ -88,7 +92,6 @@ class EvaluationReader(Construct):
             vpc=vpc,
             vpc_subnets=subnets,
             security_groups=[security_group],
-            reserved_concurrent_executions=5,
             tracing=lambda_.Tracing.ACTIVE,
             environment={"ARTIFACT_BUCKET": artifact_bucket.bucket_name},
             environment_encryption=key,
@@ -102,7 +105,18 @@ class EvaluationReader(Construct):
             "state; a dead-letter queue applies only to asynchronous invocations."
         )
         acknowledge(self.function, "NIST.800.53.R5-LambdaDLQ", no_dlq)
-        checkov_skip(self.function, {"CKV_AWS_116": no_dlq})
+        skips = {"CKV_AWS_116": no_dlq}
+        if reserved_concurrency is None:
+            no_reservation = (
+                "No reserved concurrency by default: Lambda refuses a reservation that leaves the account "
+                "less than 100 unreserved, and new accounts often have a quota of 10 or 50; one Step "
+                "Functions execution calls the reader once (opt in: evaluation_reserved_concurrency)."
+            )
+            acknowledge(self.function, "NIST.800.53.R5-LambdaConcurrency", no_reservation)
+            skips["CKV_AWS_115"] = no_reservation
+        else:
+            reserve_concurrency(self.function, reserved_concurrency)
+        checkov_skip(self.function, skips)
         acknowledge(
             role,
             "AwsSolutions-IAM4",
@@ -118,3 +132,15 @@ class EvaluationReader(Construct):
             rf"Resource::.*/{re.escape(output_prefix)}/\*",
             r"Resource::\*",
         )
+
+
+def reserve_concurrency(function: lambda_.Function, count: int) -> None:
+    """Opt in to reserving `count` concurrent executions for `function`. Lambda refuses the function when
+    the reservation would leave the account's unreserved concurrency below 100 ("You can reserve up to
+    the Unreserved account concurrency value minus 100", "Configuring reserved concurrency for a
+    function", https://docs.aws.amazon.com/lambda/latest/dg/configuration-concurrency.html), so the
+    account's concurrency quota must be at least 100 + every reservation in it; Project-LambdaReservedConcurrency
+    refuses a reservation without this opt-in."""
+    cfn = function.node.default_child
+    cfn.reserved_concurrent_executions = count
+    cfn.node.add_metadata(RESERVED_CONCURRENCY_OPT_IN, {"count": count})

@@ -69,6 +69,15 @@ class IsolatedNetwork(Construct):
             destination=ec2.FlowLogDestination.to_cloud_watch_logs(flow_logs),
             traffic_type=ec2.FlowLogTrafficType.ALL,
         )
+        # "IAM role for publishing flow logs to CloudWatch Logs" (https://docs.aws.amazon.com/vpc/latest/userguide/flow-logs-iam-role.html)
+        # lists at least logs:CreateLogGroup, CreateLogStream, PutLogEvents, DescribeLogGroups and
+        # DescribeLogStreams; the CDK grants three of them. The other two, on this one log group
+        # (Project-FlowLogRolePermissions).
+        flow_log.iam_role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["logs:CreateLogGroup", "logs:DescribeLogGroups"], resources=[flow_logs.log_group_arn]
+            )
+        )
         acknowledge_inline_policies(flow_log.iam_role)
         self.s3_endpoint = self.vpc.add_gateway_endpoint(
             "S3", service=ec2.GatewayVpcEndpointAwsService.S3, subnets=[self.subnets]

@@ -30,10 +30,15 @@ class ProjectKey(Construct):
             pending_window=Duration.days(30),
             removal_policy=removal_policy(retain),
         )
+        # CloudWatch Logs uses the key through its regional principal: "This service principal must be in
+        # the same region as where the CMK is stored" ("Encrypt log data in CloudWatch Logs using AWS KMS",
+        # https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html). The global
+        # `logs.amazonaws.com` makes every log group encrypted with this key fail at create
+        # (Project-RegionalLogsPrincipal).
         self.key.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="AllowCloudWatchLogsOfThisAccount",
-                principals=[iam.ServicePrincipal("logs.amazonaws.com")],
+                principals=[iam.ServicePrincipal(logs_principal(stack))],
                 actions=["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
                 resources=["*"],  # in a key policy "*" means this key
                 conditions={"ArnLike": {"kms:EncryptionContext:aws:logs:arn": log_groups}},
@@ -49,6 +54,11 @@ class ProjectKey(Construct):
             )
         )
         Aspects.of(self).add(LogDeliveryConditions())
+
+
+def logs_principal(stack: Stack) -> str:
+    """CloudWatch Logs' service principal in the stack's region, `logs.<region>.amazonaws.com`."""
+    return f"logs.{stack.region}.amazonaws.com"
 
 
 @jsii.implements(IAspect)

@@ -220,16 +220,21 @@ class TrainingJobTask(Construct):
             jitter_strategy=sfn.JitterType.FULL,
         )
         job_arn = stack.format_arn(service="sagemaker", resource="training-job", resource_name=f"{job_name_prefix}-*")
+        # Exactly the policy AWS publishes for `createTrainingJob.sync` ("IAM policies for Amazon
+        # SageMaker" in the Step Functions guide, https://docs.aws.amazon.com/step-functions/latest/dg/sagemaker-iam.html,
+        # "Run a Job (.sync)"): Create/Describe/StopTrainingJob on the jobs, sagemaker:ListTags on "*",
+        # iam:PassRole to SageMaker, and the events rule Step Functions manages. No sagemaker:AddTags:
+        # the state passes no Tags. Project-SyncTrainingPermissions checks the role holds them all.
         self.policy_statements = [
             iam.PolicyStatement(
                 actions=[
                     "sagemaker:CreateTrainingJob",
                     "sagemaker:DescribeTrainingJob",
                     "sagemaker:StopTrainingJob",
-                    "sagemaker:AddTags",
                 ],
                 resources=[job_arn],
             ),
+            iam.PolicyStatement(actions=["sagemaker:ListTags"], resources=["*"]),
             iam.PolicyStatement(
                 actions=["events:PutTargets", "events:PutRule", "events:DescribeRule"],
                 resources=[

@@ -77,6 +77,7 @@ class TrainingStack(Stack):
             s3_prefix_list_id=network.s3_prefix_list_id,
             log_retention_days=settings.log_retention_days,
             retain=settings.retain,
+            reserved_concurrency=settings.evaluation_reserved_concurrency,
         )
         serving_types = {s.model: s.instance_type for s in settings.serving}
         self.pipelines = {}

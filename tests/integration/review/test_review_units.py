@@ -313,3 +313,80 @@ def test_a_fixed_name_replaced_or_under_a_new_logical_id_fails_at_deploy(stack_d
     merged = classify.merge(found, classify.destructive_changes([stack_diff]))
     assert [d.logical_id for d in merged][:2] == ["DataBucketE6B0FAA8", "NewLogs"]
     assert sorted(d.logical_id for d in merged[2:]) == ["Endpoint8024A810", "TrainingLogs1234"]
+
+
+def _serving(instance_type: str, *, registered: bool) -> dict:
+    """A serving stack's endpoint, its config and (when registered) its scalable target."""
+    resources = {
+        "EndpointConfig": {
+            "Type": "AWS::SageMaker::EndpointConfig",
+            "Properties": {"ProductionVariants": [{"VariantName": "AllTraffic", "InstanceType": instance_type}]},
+        },
+        "Endpoint": {
+            "Type": "AWS::SageMaker::Endpoint",
+            "Properties": {
+                "EndpointName": "elasticml-prod-cnn",
+                "EndpointConfigName": {"Fn::GetAtt": ["EndpointConfig", "EndpointConfigName"]},
+            },
+            "Metadata": {"aws:cdk:path": "s/Endpoint/Endpoint"},
+        },
+    }
+    if registered:
+        resources["Target"] = {
+            "Type": "AWS::ApplicationAutoScaling::ScalableTarget",
+            "Properties": {"ResourceId": "endpoint/elasticml-prod-cnn/variant/AllTraffic"},
+        }
+    return {"Resources": resources}
+
+
+def test_an_instance_type_change_while_registered_with_autoscaling_is_refused_with_the_steps():
+    base = {"s": _serving("ml.c5.xlarge", registered=True)}
+    (found,) = classify.autoscaled_instance_type_changes(base, {"s": _serving("ml.c5.2xlarge", registered=True)})
+    assert found.action == classify.INSTANCE_TYPE_CHANGE_FAILS and found.path == "s/Endpoint/Endpoint"
+    assert "ml.c5.xlarge to ml.c5.2xlarge" in found.why and "autoscaling_suspended: true" in found.why
+    # suspending and changing the type in one deploy still fails: the target is deleted after the update
+    assert classify.autoscaled_instance_type_changes(base, {"s": _serving("ml.c5.2xlarge", registered=False)})
+
+
+def test_the_documented_order_passes_review():
+    registered, suspended = _serving("ml.c5.xlarge", registered=True), _serving("ml.c5.xlarge", registered=False)
+    moved = _serving("ml.c5.2xlarge", registered=False)
+    steps = [(registered, suspended), (suspended, moved), (moved, _serving("ml.c5.2xlarge", registered=True))]
+    assert all(not classify.autoscaled_instance_type_changes({"s": a}, {"s": b}) for a, b in steps)
+    same = _serving("ml.c5.xlarge", registered=True)
+    assert not classify.autoscaled_instance_type_changes({"s": registered}, {"s": same})
+
+
+def test_a_new_topic_or_key_policy_statement_is_reported_as_widening(tmp_path):
+    def topic(*statements):
+        return {
+            "Resources": {
+                "Topic": {"Type": "AWS::SNS::Topic"},
+                "TopicPolicy": {
+                    "Type": "AWS::SNS::TopicPolicy",
+                    "Properties": {
+                        "Topics": [{"Ref": "Topic"}],
+                        "PolicyDocument": {"Version": "2012-10-17", "Statement": list(statements)},
+                    },
+                },
+            }
+        }
+
+    deny = {
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "sns:Publish",
+        "Resource": {"Ref": "Topic"},
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }
+    allow = {
+        "Effect": "Allow",
+        "Principal": {"Service": "cloudwatch.amazonaws.com"},
+        "Action": "sns:Publish",
+        "Resource": {"Ref": "Topic"},
+    }
+    (tmp_path / "base.json").write_text(json.dumps(topic(deny)))
+    (tmp_path / "head.json").write_text(json.dumps(topic(deny, allow)))
+    diff = diff_templates("s", tmp_path / "base.json", tmp_path / "head.json", {})
+    widening, _ = classify.widening_changes([diff])
+    assert any("cloudwatch.amazonaws.com" in w.summary and "sns:Publish" in w.summary for w in widening)

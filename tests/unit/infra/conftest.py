@@ -146,3 +146,38 @@ def bare_stack(name: str = "Bare") -> Stack:
     """A stack in an app with the project's feature flags, for testing one construct alone."""
     flags = {k: v for k, v in base_context().items() if k.startswith("@") or k.startswith("aws:")}
     return Stack(App(context=flags), name)
+
+
+# Every serving mode in both environments: cdk.json's own modes (dev scale-to-zero, prod realtime,
+# the `synthesized` fixture) and these two rotations, the way a user switches `serving.<model>.mode`.
+MODE_ROTATIONS = ({"dev": "realtime", "prod": "async"}, {"dev": "async", "prod": "scale-to-zero"})
+
+
+def with_modes(context: dict[str, Any], modes: dict[str, str]) -> dict[str, Any]:
+    """`context` with every model of each named environment in that serving mode, its capacity floor
+    and data capture made valid for the mode (realtime: min 1; zero modes: min 0, no capture)."""
+    out = json.loads(json.dumps(context))
+    for env, mode in modes.items():
+        for serving in out["environments"][env]["serving"].values():
+            serving["mode"] = mode
+            if mode == "realtime":
+                serving["min_capacity"] = max(1, serving["min_capacity"])
+            else:
+                serving.update(min_capacity=0, data_capture_percent=0)
+    return out
+
+
+def synthesize_modes(outdir: Path, sources: Sources, modes: dict[str, str]) -> App:
+    """Every stack of every environment, in the given serving modes, synthesized into `outdir` with the
+    checks (a finding fails synth); returns the app."""
+    app = App(
+        outdir=str(outdir),
+        context={
+            **with_modes(base_context(), modes),
+            **VERSIONS,
+            "capacity_plans_dir": str(outdir / "no-plans"),
+        },
+    )
+    build(app, sources)
+    app.synth()
+    return app

@@ -18,7 +18,7 @@ from infra.components.common import acknowledge, workload_security_group
 from infra.components.training_job import allow_between_hosts
 from infra.instance_storage import has_instance_storage
 from infra.nag import StaleAcknowledgement, add_checks
-from infra.rules import ProjectChecks
+from infra.rules import SYNC_TRAINING_ACTIONS, ProjectChecks
 
 from .conftest import bare_stack
 
@@ -91,7 +91,9 @@ def training_state(stack, group, *, instance_type="ml.c5.xlarge", count=1, volum
             },
         },
     )
-    return sfn.StateMachine(stack, f"{name}Machine", definition_body=sfn.DefinitionBody.from_chainable(state))
+    machine = sfn.StateMachine(stack, f"{name}Machine", definition_body=sfn.DefinitionBody.from_chainable(state))
+    machine.add_to_role_policy(iam.PolicyStatement(actions=list(SYNC_TRAINING_ACTIONS), resources=["*"]))
+    return machine
 
 
 def test_vpc_lambda_with_a_role_of_its_own_without_eni_permissions_fails_synth():

@@ -11,7 +11,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from cdk_nag import AwsSolutionsChecks, NIST80053R5Checks
 
 from infra.nag import acknowledge_allowed_wildcards, allow_wildcards
-from infra.rules import ProjectChecks
+from infra.rules import SYNC_TRAINING_ACTIONS, ProjectChecks
 
 from .conftest import bare_stack
 
@@ -40,7 +40,13 @@ def endpoint(stack, *, kms_key_id="arn:aws:kms:eu-west-1:123456789012:key/k", ca
             capture_options=[sagemaker.CfnEndpointConfig.CaptureOptionProperty(capture_mode="Input")],
         ),
     )
-    sagemaker.CfnEndpoint(stack, "Endpoint", endpoint_name=name, endpoint_config_name=config.attr_endpoint_config_name)
+    sagemaker.CfnEndpoint(
+        stack,
+        "Endpoint",
+        endpoint_name=name,
+        endpoint_config_name=config.attr_endpoint_config_name,
+        retain_all_variant_properties=True,
+    )
     if scaled:
         target = appscaling.CfnScalableTarget(
             stack,
@@ -121,7 +127,8 @@ def test_training_job_outside_the_vpc_is_caught():
             "Parameters": {**parameters, "VpcConfig": {"Subnets": ["s"], "SecurityGroupIds": ["g"]}},
         },
     )
-    sfn.StateMachine(stack, "Isolated", definition_body=sfn.DefinitionBody.from_chainable(good))
+    isolated = sfn.StateMachine(stack, "Isolated", definition_body=sfn.DefinitionBody.from_chainable(good))
+    isolated.add_to_role_policy(iam.PolicyStatement(actions=list(SYNC_TRAINING_ACTIONS), resources=["*"]))
     assert violations(stack) == {}
     bad = sfn.CustomState(
         stack,
@@ -132,7 +139,8 @@ def test_training_job_outside_the_vpc_is_caught():
             "Parameters": parameters,
         },
     )
-    sfn.StateMachine(stack, "Open", definition_body=sfn.DefinitionBody.from_chainable(bad))
+    open_machine = sfn.StateMachine(stack, "Open", definition_body=sfn.DefinitionBody.from_chainable(bad))
+    open_machine.add_to_role_policy(iam.PolicyStatement(actions=list(SYNC_TRAINING_ACTIONS), resources=["*"]))
     assert violations(stack) == {"Project-TrainingJobIsolated": ["Bare/Open/Resource"]}
 
 

@@ -281,3 +281,35 @@ def test_without_a_model_version_serving_is_skipped_with_instructions(stub_sourc
         and "-c cnn_model_data_url=s3://elasticml-dev-artifacts-111111111111-eu-west-1/training/cnn/" in m
         for m in messages
     )
+
+
+def test_an_update_keeps_the_instance_count_autoscaling_reached(template):
+    template.has_resource_properties(
+        "AWS::SageMaker::Endpoint", {"EndpointName": "proj-dev-cnn", "RetainAllVariantProperties": True}
+    )
+
+
+def test_alarms_may_publish_to_their_topic(template):
+    (policy,) = template.find_resources("AWS::SNS::TopicPolicy").values()
+    statements = policy["Properties"]["PolicyDocument"]["Statement"]
+    allow = next(s for s in statements if s["Effect"] == "Allow")
+    assert allow["Principal"] == {"Service": "cloudwatch.amazonaws.com"} and allow["Action"] == "sns:Publish"
+    assert "aws:SourceAccount" in allow["Condition"]["StringEquals"]
+    assert ":alarm:*" in str(allow["Condition"]["ArnLike"]["aws:SourceArn"])
+    assert any(s["Effect"] == "Deny" for s in statements)  # TLS only, still
+
+
+def test_model_role_may_describe_the_vpc_endpoints(template):
+    statements = [s for _, s in policy_statements(template.to_json())]
+    assert any("ec2:DescribeVpcEndpoints" in as_list(s["Action"]) for s in statements)
+
+
+def test_suspended_autoscaling_deregisters_the_variant_and_keeps_the_count(stub_sources):
+    suspended = make_endpoint(stub_sources, dataclasses.replace(SETTINGS, autoscaling_suspended=True))
+    suspended.resource_count_is("AWS::ApplicationAutoScaling::ScalableTarget", 0)
+    suspended.resource_count_is("AWS::ApplicationAutoScaling::ScalingPolicy", 0)
+    suspended.has_resource_properties("AWS::SageMaker::Endpoint", {"RetainAllVariantProperties": True})
+    suspended.has_resource_properties(
+        "AWS::SageMaker::EndpointConfig",
+        {"ProductionVariants": [Match.object_like({"InstanceType": "ml.c5.xlarge"})]},
+    )

@@ -258,3 +258,25 @@ def test_app_stops_before_building_anything_on_invalid_settings(tmp_path):
     expected = "Invalid settings (cdk.json context): env: unknown environment 'staging'; allowed: dev, prod"
     assert expected in result.stderr
     assert not list(tmp_path.glob("*.template.json"))
+
+
+def test_no_reserved_lambda_concurrency_unless_an_environment_opts_in(context):
+    assert load_settings(context, "dev").evaluation_reserved_concurrency is None
+    assert all("evaluation_reserved_concurrency" not in e for e in context["environments"].values())
+    context["environments"]["prod"]["evaluation_reserved_concurrency"] = 5
+    assert load_settings(context, "prod").evaluation_reserved_concurrency == 5
+    context["environments"]["prod"]["evaluation_reserved_concurrency"] = 0
+    with pytest.raises(SettingsError, match=r"environments\.prod\.evaluation_reserved_concurrency: 0 is below"):
+        load_settings(context, "prod")
+
+
+def test_autoscaling_is_suspended_only_on_purpose_and_only_where_a_variant_is_registered(context):
+    assert not any(s.autoscaling_suspended for env in ("dev", "prod") for s in load_settings(context, env).serving)
+    assert not any(
+        "autoscaling_suspended" in m for e in context["environments"].values() for m in e["serving"].values()
+    )  # cdk.json never ships a suspended endpoint
+    context["environments"]["prod"]["serving"]["cnn"]["autoscaling_suspended"] = True
+    assert load_settings(context, "prod").serving[0].autoscaling_suspended
+    context["environments"]["dev"]["serving"]["cnn"]["autoscaling_suspended"] = True
+    with pytest.raises(SettingsError, match=r"serving\.cnn\.autoscaling_suspended: true with mode 'scale-to-zero'"):
+        load_settings(context, "dev")

@@ -39,7 +39,10 @@ def test_key_rotates_and_lets_only_this_accounts_logs_use_it(template):
                     [
                         Match.object_like(
                             {
-                                "Principal": {"Service": "logs.amazonaws.com"},
+                                # the regional principal; logs.amazonaws.com fails every log group's create
+                                "Principal": {
+                                    "Service": {"Fn::Join": ["", ["logs.", {"Ref": "AWS::Region"}, ".amazonaws.com"]]}
+                                },
                                 "Condition": {"ArnLike": {"kms:EncryptionContext:aws:logs:arn": Match.any_value()}},
                             }
                         )

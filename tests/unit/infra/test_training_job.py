@@ -17,6 +17,7 @@ from infra.components.training_job import (
     TrainingJobTask,
     load_metric_definitions,
 )
+from infra.rules import SYNC_TRAINING_ACTIONS
 from infra.settings import TrainingSettings
 from infra.stacks.training_stack import image_asset
 
@@ -162,6 +163,16 @@ def test_state_machine_may_run_only_this_prefix_of_jobs(template):
     }
     pass_role = next(s for s in statements if s["Action"] == "iam:PassRole")
     assert pass_role["Condition"] == {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}
+
+
+def test_state_machine_holds_the_published_sync_policy_and_nothing_more_for_the_job(template):
+    """ "IAM policies for Amazon SageMaker" (Step Functions guide), Run a Job (.sync)."""
+    statements = [s for _, s in policy_statements(template.to_json())]
+    actions = {a for s in statements for a in as_list(s["Action"])}
+    assert set(SYNC_TRAINING_ACTIONS) <= actions
+    assert "sagemaker:AddTags" not in actions
+    (list_tags,) = [s for s in statements if s["Action"] == "sagemaker:ListTags"]
+    assert list_tags["Resource"] == "*"
 
 
 def test_execution_role_reads_only_its_prefixes(template):

@@ -167,7 +167,7 @@ def test_evaluation_reader_is_a_small_isolated_lambda(synthesized):
         {
             "Runtime": "python3.14",
             "Handler": "index.handler",
-            "ReservedConcurrentExecutions": 5,
+            "ReservedConcurrentExecutions": Match.absent(),  # opt-in only (Project-LambdaReservedConcurrency)
             "VpcConfig": Match.object_like({"SubnetIds": Match.any_value()}),
             "KmsKeyArn": Match.any_value(),
             "TracingConfig": {"Mode": "Active"},

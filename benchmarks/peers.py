@@ -191,6 +191,8 @@ def first_answer(url: str, body: bytes, content_type: str, timeout_s: float = 60
         document = json.loads(text)
     except ValueError:
         return f"the first answer is not JSON: {text[:300]}"
+    if isinstance(document, list) and len(document) == 1:  # a batchable API's slice for one input (BentoML)
+        document = document[0]
     if not isinstance(document, dict) or not document.get("predictions"):
         return f"the first answer holds no predictions: {text[:300]}"
     return None

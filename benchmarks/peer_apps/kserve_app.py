@@ -22,6 +22,7 @@ import os
 from typing import Any
 
 import kserve
+import uvicorn
 
 from benchmarks.peer_apps.common import ArtifactModel
 
@@ -44,6 +45,17 @@ class Classifier(kserve.Model):
         return {"model": self.model.manifest.name, "predictions": predictions}
 
 
+def listen_locally() -> None:
+    """KServe's REST server binds 0.0.0.0 (kserve/protocol/rest/server.py builds its uvicorn.Config with
+    host="0.0.0.0" and no option); a benchmark server listens on 127.0.0.1 only."""
+    original = uvicorn.Config.__init__
+
+    def local(self: uvicorn.Config, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **{**kwargs, "host": "127.0.0.1"})
+
+    uvicorn.Config.__init__ = local  # type: ignore[method-assign]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model-dir", required=True)
@@ -51,6 +63,7 @@ def main() -> None:
     parser.add_argument("--name", default="model")
     parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)))
     args = parser.parse_args()
+    listen_locally()
     model = Classifier(args.name, args.model_dir, args.threads)
     kserve.ModelServer(http_port=args.port, grpc_port=args.port + 1, workers=1, enable_grpc=False).start([model])
 

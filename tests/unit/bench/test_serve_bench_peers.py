@@ -97,3 +97,8 @@ def test_a_missing_peer_is_recorded_and_nothing_is_started(tmp_path: Path) -> No
     args = argparse.Namespace(seconds=1.0, warmup=0.0, peer_threads=0)
     result = serve_bench.bench_peer(absent, "cnn", tmp_path, args, threads=2)
     assert result["name"] == "Nowhere" and "is missing" in result["missing"] and "points" not in result
+
+
+def test_a_batchable_apis_one_item_list_is_its_answer(answering: dict[str, bytes]) -> None:
+    answering["body"] = b'[{"model": "cnn", "predictions": [{"label": "cat"}]}]'
+    assert peers.first_answer(answering["url"].decode(), b"x", "image/png") is None

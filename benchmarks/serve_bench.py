@@ -27,6 +27,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
 import tempfile
@@ -260,6 +261,21 @@ def bench_model(name: str, workdir: Path, args: argparse.Namespace, threads: int
     return model
 
 
+def load_average(uptime_line: str) -> float | None:
+    """The 1-minute load average of an `uptime` line."""
+    match = re.search(r"load average:\s*([0-9.]+)", uptime_line)
+    return float(match.group(1)) if match else None
+
+
+def busy_before(uptime_line: str, max_load: float) -> str | None:
+    """Why the capacity figures must not be written (the stacks size autoscaling from them): a machine
+    this busy before the run measures the other work, not the server. None when it was quiet enough."""
+    load = load_average(uptime_line)
+    if load is not None and load > max_load:
+        return f"the 1-minute load average was {load:g} before the run, over {max_load:g} (--capacity-max-load)"
+    return None
+
+
 def server_stack(python: str) -> str:
     """Which event loop and HTTP parser uvicorn picks under `python` (`auto`: uvloop/httptools if installed)."""
     code = (
@@ -284,6 +300,12 @@ def main(argv: list[str] | None = None) -> int:
         choices=[peer.key for peer in PEERS],
         default=[peer.key for peer in PEERS],
         help="which peers to run (none: `--peers` alone)",
+    )
+    parser.add_argument(
+        "--capacity-max-load",
+        type=float,
+        default=float(len(os.sched_getaffinity(0))),
+        help="write serving_capacity.json only when the load average before the run is at most this (default: CPUs)",
     )
     parser.add_argument("--no-explain", action="store_true", help="skip the explanation interference point")
     parser.add_argument(
@@ -360,6 +382,10 @@ def main(argv: list[str] | None = None) -> int:
     (RESULTS / "serve.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
     (RESULTS / "serve.md").write_text(text + "\n")
     serve_report.plot(results, RESULTS / "serve.png")
+    busy = busy_before(before, args.capacity_max_load)
+    if busy is not None:
+        log(f"wrote {RESULTS}/serve.json, serve.md, serve.png; NOT {CAPACITY_FILE}: {busy}")
+        return 0
     capacity = json.loads(CAPACITY_FILE.read_text()) if CAPACITY_FILE.exists() else {}
     for name, model in results["models"].items():
         if model["capacity"]["rps"] > 0:

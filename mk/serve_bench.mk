@@ -19,11 +19,11 @@ $(LITSERVE_STAMP): mk/serve_bench.mk inference/pyproject.toml
 # does not fail the benchmark: its pip output's tail goes to .venv-peers-NAME/.failed, which the benchmark
 # reports as the reason it is missing (benchmarks/peers.py). TorchServe also needs a JDK 17 (Debian's
 # openjdk-17-jre-headless); the benchmark reports it missing where `java` is not on PATH.
-# torchserve 0.12 imports yaml without declaring it (pyyaml).
 PEERS := ray bentoml torchserve kserve
 PEER_BASE := torch==2.13.0 tensorflow-cpu==2.21.0 numpy==2.4.6 pillow==13.0.0 scipy==1.17.1
 PEER_PINS_ray := ray[serve]==2.60.0
 PEER_PINS_bentoml := bentoml==1.4.40
+# torchserve 0.12 imports yaml without declaring it: pyyaml.
 PEER_PINS_torchserve := torchserve==0.12.0 torch-model-archiver==0.12.0 pyyaml==6.0.4 starlette==1.10.0 anyio==4.16.0
 PEER_PINS_kserve := kserve==0.21.0
 PEER_STAMPS := $(foreach peer,$(PEERS),.venv-peers-$(peer)/.installed)

@@ -75,7 +75,7 @@ PEERS: tuple[Peer, ...] = (
         ".venv-peers-torchserve",
         "torchserve",
         RAW,
-        f"batchSize={MAX_BATCH_SIZE}, maxBatchDelay=0 ms, 1 worker",
+        f"batchSize={MAX_BATCH_SIZE}, maxBatchDelay=1 ms (0 means its 100 ms default), 1 worker",
         needs=("java",),
     ),
     Peer(

@@ -167,6 +167,8 @@ def launch(peer: Peer, model_dir: Path, port: int, workdir: Path, threads: int, 
             check=True, capture_output=True, text=True, cwd=root, env=env,
         )  # fmt: skip
         config = done.stdout.strip().splitlines()[-1]
+        # TorchServe writes its logs under $LOG_LOCATION and $METRICS_LOCATION (default: ./logs)
+        env.update(LOG_LOCATION=str(store / "logs"), METRICS_LOCATION=str(store / "logs"))
         command = [
             str(peer.python(root).with_name("torchserve")), "--start", "--foreground", "--ncs",
             "--disable-token-auth", "--ts-config", config, "--model-store", str(store / "store"),

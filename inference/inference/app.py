@@ -32,7 +32,7 @@ what a body claims (thousands of one-pixel instances in 47 KiB), not with its si
 the common small one, a single PNG/JPEG or WAV of at most `inline_decode_bytes` whose header promises
 a cheap decode (inference.decoding.decodes_inline): it is decoded on the loop, because the two
 thread hops cost more than its decode (at concurrency 1 the MLP answered 218 instead of ~700
-requests/s; benchmarks/results/serve_profile.md).
+requests/s; benchmarks/results/serve_regression.md).
 """
 
 from __future__ import annotations

@@ -74,7 +74,7 @@ def _resolve_all(answers: list[tuple[asyncio.Future[np.ndarray], np.ndarray | No
 
 def _notify(batch: list[_Job], results: list[np.ndarray | None], error: BaseException | None) -> None:
     """Hand a batch's answers to the event loop in one wake-up per loop (not one per job): each
-    cross-thread wake-up is a GIL hand-over, costly on 2 cores (benchmarks/results/serve_profile.md)."""
+    cross-thread wake-up is a GIL hand-over, costly on 2 cores (benchmarks/results/serve_regression.md)."""
     by_loop: dict[asyncio.AbstractEventLoop, list] = {}
     for job, result in zip(batch, results, strict=True):
         by_loop.setdefault(job.loop, []).append((job.future, result, error))

@@ -124,8 +124,9 @@ class ServeSettings:
     adaptive_batch_wait_ms: float = 10.0
     num_threads: int = 0  # 0: CPUs / workers
     max_rows_per_request: int = 1024
-    # benchmarks/results/serve_profile.md: the hop to a decode thread and back cost the MLP half its
-    # requests/s at concurrency 1; decoding a body this small on the loop costs well under a millisecond.
+    # benchmarks/results/serve_regression.md: the hop to a decode thread and back added two GIL hand-overs
+    # per request (MLP at concurrency 1: 218 req/s where it did 701); the slowest body the header
+    # bounds (inference.decoding) let onto the loop decodes in about a millisecond.
     inline_decode_bytes: int = 64 * 1024
     # Below the drain (graceful_timeout_s) and SageMaker's 60 s limit on a container's answer
     # (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_runtime_InvokeEndpoint.html);

@@ -1,4 +1,4 @@
-"""`make bench-serve`: the inference server against the raw model and LitServe, over HTTP.
+"""`make bench-serve`: the inference server against the raw model and the serving peers, over HTTP.
 
 For each model (the CNN on 32x32 PNG images, the MLP on one-second 8 kHz WAV clips), all in one run:
 1. real-size artifacts written by the training package's own export functions (serve_artifacts);
@@ -6,15 +6,19 @@ For each model (the CNN on 32x32 PNG images, the MLP on one-second 8 kHz WAV cli
 3. `python -m inference serve` with its defaults, loaded by `hey` at concurrency 1, 8, 32, 64 with
    real PNG/WAV bodies, then more concurrency levels, bisected, for the highest throughput whose p99
    stays under the SLO: the figure written to benchmarks/serving_capacity.json for autoscaling;
-4. LitServe (benchmarks/litserve_app.py, its own venv) serving the same artifact, same load;
+4. the peers (benchmarks/peers.py: LitServe, Ray Serve, BentoML, TorchServe, KServe's Python model
+   server, each from its own venv) serving the same artifact with the same body in their own API's form,
+   each batched as its docs set it up, loaded by the same `hey` at concurrency 1, 8, 32; a peer that
+   cannot run here is reported missing with the reason measured, and the run goes on;
 5. explanations: prediction throughput and p99 at concurrency EXPLAIN_CONCURRENCY alone and with one
    integrated-gradients request a second in flight (benchmarks/explain_load.py; `--no-explain` skips).
 
-    python -m benchmarks.serve_bench [--quick] [--seconds 12] [--models cnn mlp] [--no-baseline]
+    python -m benchmarks.serve_bench [--quick] [--seconds 12] [--models cnn mlp] [--peers litserve ray ...]
 
 Writes benchmarks/results/serve.{json,md,png} and benchmarks/serving_capacity.json (not with
---quick, whose short points are for trying the script out). The load generator runs on the same
-cores as the servers and takes CPU from them; the results say so.
+--quick, whose short points are for trying the script out). The load generator runs unpinned on the
+same 2 cores as the server under test (no taskset: pinning either to one core would halve the
+model's intra-op threads) and takes CPU from it; each point records hey's own CPU seconds.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
 import tempfile
@@ -34,17 +39,17 @@ from typing import Any
 from inference.readiness import free_port
 from inference.settings import SMALL_BATCH_ROWS  # framework-free: this process loads no model
 
-from benchmarks import explain_load, serve_report
-from benchmarks.serve_load import LoadResult, ServerProcess, multipart, run_hey
+from benchmarks import explain_load, peers, serve_report
+from benchmarks.peers import PEERS, Peer
+from benchmarks.serve_load import LoadParseError, LoadResult, ServerProcess, run_hey
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 CAPACITY_FILE = ROOT / "benchmarks" / "serving_capacity.json"
-LITSERVE_PYTHON = ROOT / ".venv-litserve" / "bin" / "python"
-CONCURRENCY = (1, 8, 32, 64)
+CONCURRENCY = (1, 8, 32, 64)  # the server's sweep (64: the capacity search starts above 32)
+PEER_CONCURRENCY = (1, 8, 32)
 EXPLAIN_CONCURRENCY = 8
 SLO_MS = 100.0
-MAX_BATCH_SIZE = 32  # the inference server's default (inference/settings.py), used for LitServe too
 # What the figures stand for: the dev/prod serving instances are 2-vCPU CPU instances like this VM.
 INSTANCE_TYPE = "ml.c5.large"
 MODELS = {
@@ -122,14 +127,16 @@ def point(concurrency: int, result: LoadResult, **extra: Any) -> dict[str, Any]:
     return {"concurrency": concurrency, **result.as_dict(), **extra}
 
 
-def sweep(url: str, body: Path, content_type: str, seconds: float, warmup: float) -> list[dict[str, Any]]:
+def sweep(
+    url: str, body: Path, content_type: str, seconds: float, warmup: float, levels: tuple[int, ...] = CONCURRENCY
+) -> list[dict[str, Any]]:
     run_hey(url, body, content_type, 8, warmup)  # warm-up, figures discarded
     points = []
-    for c in CONCURRENCY:
+    for c in levels:
         result = run_hey(url, body, content_type, c, seconds)
         log(
             f"  c={c:<3} {result.rps:8.1f} req/s  p50 {result.p50_ms:7.1f}  p95 {result.p95_ms:7.1f}  "
-            f"p99 {result.p99_ms:7.1f} ms  errors {result.errors}"
+            f"p99 {result.p99_ms:7.1f} ms  errors {result.errors}  hey CPU {result.client_cpu_s / seconds:.2f} cores"
         )
         points.append(point(c, result))
     return points
@@ -159,6 +166,41 @@ def capacity_search(
         )
         low, high = (c, high) if ok else (low, c)
     return out
+
+
+def missing(peer: Peer, reason: str) -> dict[str, Any]:
+    log(f"  {peer.name} is missing: {reason}")
+    return {"name": peer.name, "missing": reason}
+
+
+def bench_peer(peer: Peer, name: str, workdir: Path, args: argparse.Namespace, threads: int) -> dict[str, Any]:
+    """One peer's sweep at PEER_CONCURRENCY, or `{"missing": reason}` where it cannot run here."""
+    spec = MODELS[name]
+    model_dir, body = workdir / name, workdir / spec["body"]
+    log(f"{name}: {peer.name}")
+    reason = peers.missing_reason(peer)
+    if reason is not None:
+        return missing(peer, reason)
+    data, content_type = peers.request_body(peer, body.read_bytes(), spec["body"], spec["type"])
+    body_path = workdir / f"{spec['body']}.{peer.key}"
+    body_path.write_bytes(data)
+    port = free_port(span=3)  # TorchServe: inference, management and metrics ports
+    log_path = workdir / f"{name}-{peer.key}.log"
+    try:
+        launch = peers.launch(peer, model_dir, port, workdir, args.peer_threads or threads)
+        log(f"  {' '.join(launch.command[1:])}")
+        with ServerProcess(launch.command, launch.health_url, log_path, env=launch.env, cwd=ROOT):
+            problem = peers.first_answer(launch.predict_url, data, content_type)
+            if problem is not None:
+                tail = log_path.read_text(errors="replace")[-800:] if log_path.exists() else ""
+                return missing(peer, f"{problem}; its log ends: {tail}")
+            points = sweep(launch.predict_url, body_path, content_type, args.seconds, args.warmup, PEER_CONCURRENCY)
+    except subprocess.CalledProcessError as error:
+        command = " ".join(map(str, error.cmd))
+        return missing(peer, f"`{command}` exited {error.returncode}: {(error.stderr or '')[-800:]}")
+    except (RuntimeError, LoadParseError, subprocess.TimeoutExpired, OSError) as error:
+        return missing(peer, str(error)[-1500:])
+    return {"name": peer.name, "version": peers.version(peer), "batching": peer.batching, "points": points}
 
 
 def bench_model(name: str, workdir: Path, args: argparse.Namespace, threads: int) -> dict[str, Any]:
@@ -213,36 +255,25 @@ def bench_model(name: str, workdir: Path, args: argparse.Namespace, threads: int
         "capacity": {"rps": rps, "slo_ms": SLO_MS, "source": source},
         "explain_interference": explained,
     }
-    if not args.no_baseline:
-        form, form_type = multipart(body.read_bytes(), spec["body"], spec["type"])
-        form_path = workdir / f"{spec['body']}.multipart"
-        form_path.write_bytes(form)
-        port = free_port()
-        command = [
-            str(LITSERVE_PYTHON),
-            "-m",
-            "benchmarks.litserve_app",
-            "--model-dir",
-            str(model_dir),
-            "--port",
-            str(port),
-            "--max-batch-size",
-            str(MAX_BATCH_SIZE),
-            "--batch-timeout-ms",
-            "0",
-            "--threads",
-            str(args.baseline_threads or threads),
-        ]
-        log(f"{name}: LitServe ({' '.join(command[3:])})")
-        with ServerProcess(
-            command, f"http://127.0.0.1:{port}/health", workdir / f"{name}-litserve.log", env=python_env(), cwd=ROOT
-        ):
-            model["baseline"] = sweep(
-                f"http://127.0.0.1:{port}/predict", form_path, form_type, args.seconds, args.warmup
-            )
+    model["peers"] = {peer.key: bench_peer(peer, name, workdir, args, threads) for peer in args.peers}
     model["ratio_to_raw"] = serve_report.ratio_to_raw(server, raw)
     model["targets"] = serve_report.check_targets(model)
     return model
+
+
+def load_average(uptime_line: str) -> float | None:
+    """The 1-minute load average of an `uptime` line."""
+    match = re.search(r"load average:\s*([0-9.]+)", uptime_line)
+    return float(match.group(1)) if match else None
+
+
+def busy_before(uptime_line: str, max_load: float) -> str | None:
+    """Why the capacity figures must not be written (the stacks size autoscaling from them): a machine
+    this busy before the run measures the other work, not the server. None when it was quiet enough."""
+    load = load_average(uptime_line)
+    if load is not None and load > max_load:
+        return f"the 1-minute load average was {load:g} before the run, over {max_load:g} (--capacity-max-load)"
+    return None
 
 
 def server_stack(python: str) -> str:
@@ -255,13 +286,6 @@ def server_stack(python: str) -> str:
     return f"uvicorn {done.stdout.strip() or '?'}"
 
 
-def litserve_version() -> str:
-    done = subprocess.run(
-        [str(LITSERVE_PYTHON), "-c", "import litserve; print(litserve.__version__)"], capture_output=True, text=True
-    )
-    return done.stdout.strip() or "?"
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="3 s points, no capacity search, nothing written")
@@ -270,13 +294,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--probe-seconds", type=float, default=10.0, help="seconds per capacity-search point")
     parser.add_argument("--raw-seconds", type=float, default=2.0)
     parser.add_argument("--models", nargs="+", choices=sorted(MODELS), default=sorted(MODELS))
-    parser.add_argument("--no-baseline", action="store_true", help="skip LitServe")
+    parser.add_argument(
+        "--peers",
+        nargs="*",
+        choices=[peer.key for peer in PEERS],
+        default=[peer.key for peer in PEERS],
+        help="which peers to run (none: `--peers` alone)",
+    )
+    parser.add_argument(
+        "--capacity-max-load",
+        type=float,
+        default=float(len(os.sched_getaffinity(0))),
+        help="write serving_capacity.json only when the load average before the run is at most this (default: CPUs)",
+    )
     parser.add_argument("--no-explain", action="store_true", help="skip the explanation interference point")
     parser.add_argument(
-        "--baseline-threads",
+        "--peer-threads",
         type=int,
         default=0,
-        help="LitServe's framework threads (default: CPUs, as the inference server)",
+        help="the peers' framework threads (default: CPUs, as the inference server; a variant: nothing written)",
     )
     parser.add_argument(
         "--server-python",
@@ -293,8 +329,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         args.warmup, args.raw_seconds = 1.0, 0.5
     args.seconds = args.seconds or (3.0 if args.quick else 12.0)
-    if not args.no_baseline and not LITSERVE_PYTHON.exists():
-        parser.error(f"{LITSERVE_PYTHON} is missing: run `make bench-serve` (it builds it) or pass --no-baseline")
+    args.peers = [peers.BY_KEY[key] for key in args.peers]
     threads = len(os.sched_getaffinity(0))
     before, started = uptime(), time.monotonic()
     log(f"{before}")
@@ -307,7 +342,6 @@ def main(argv: list[str] | None = None) -> int:
             results["models"][name] = bench_model(name, workdir, args, threads)
     after = uptime()
     log(f"{after}")
-    version = litserve_version() if not args.no_baseline else "-"
     results["meta"] = {
         "date": date.today().isoformat(),
         "duration_s": round(time.monotonic() - started),
@@ -322,27 +356,36 @@ def main(argv: list[str] | None = None) -> int:
         f"{server_stack(args.server_python)}"
         + (f", extra flags {' '.join(args.server_args)}" if args.server_args else "")
         + (f", interpreter {args.server_python}" if args.server_python != sys.executable else ""),
-        "baseline_name": f"LitServe {version}",
-        "baseline_short": f"LitServe {version}",
-        "baseline_config": f"1 API server, workers_per_device=1, max_batch_size={MAX_BATCH_SIZE}, batch_timeout=0, "
-        f"framework threads = {args.baseline_threads or 'CPUs'} (same model loader as the server), "
-        f"{server_stack(str(LITSERVE_PYTHON)) if not args.no_baseline else '-'}, "
-        "multipart body with the same bytes",
-        "load_generator": "hey 0.1.4 (closed loop, keep-alive)",
+        "peers": [
+            {
+                "key": peer.key,
+                "name": peer.name,
+                "config": f"{peer.batching}, framework threads = {args.peer_threads or 'CPUs'} "
+                f"(the server's model loader, decoder and encoder), body: {peer.body}",
+            }
+            for peer in args.peers
+        ],
+        "load_generator": "hey 0.1.4 (closed loop, keep-alive), unpinned on the same 2 cores as the server under "
+        "test (no taskset); its own CPU use is recorded per point",
         "seconds_per_point": args.seconds,
         "warmup_seconds": args.warmup,
         "slo_p99_ms": SLO_MS,
         "concurrency": list(CONCURRENCY),
+        "peer_concurrency": list(PEER_CONCURRENCY),
     }
     text = serve_report.markdown(results) + explain_load.markdown(results["models"]) + "\n"
     print(text)
-    if args.quick or args.server_args or args.server_python != sys.executable or args.baseline_threads:
+    if args.quick or args.server_args or args.server_python != sys.executable or args.peer_threads:
         log("quick run or server variant: nothing written")
         return 0
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "serve.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
     (RESULTS / "serve.md").write_text(text + "\n")
     serve_report.plot(results, RESULTS / "serve.png")
+    busy = busy_before(before, args.capacity_max_load)
+    if busy is not None:
+        log(f"wrote {RESULTS}/serve.json, serve.md, serve.png; NOT {CAPACITY_FILE}: {busy}")
+        return 0
     capacity = json.loads(CAPACITY_FILE.read_text()) if CAPACITY_FILE.exists() else {}
     for name, model in results["models"].items():
         if model["capacity"]["rps"] > 0:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import resource
 import signal
 import subprocess
 from dataclasses import asdict, dataclass, field
@@ -34,6 +35,7 @@ class LoadResult:
     errors: int
     status_codes: dict[str, int] = field(default_factory=dict)
     error_messages: list[str] = field(default_factory=list)
+    client_cpu_s: float = 0.0  # CPU seconds hey itself used (user + system): its share of the 2 cores
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -102,18 +104,22 @@ def run_hey(
     url: str, body: Path, content_type: str, concurrency: int, seconds: float, rate: float | None = None
 ) -> LoadResult:
     command = hey_command(url, body, content_type, concurrency, seconds, rate)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
         raise LoadParseError(f"{' '.join(command)} exited {done.returncode}: {done.stderr[-1000:]}")
-    return parse_hey(done.stdout)
+    result = parse_hey(done.stdout)
+    result.client_cpu_s = round(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime, 2)
+    return result
 
 
 def multipart(
-    body: bytes, filename: str, content_type: str, boundary: str = "serve-bench-boundary"
+    body: bytes, filename: str, content_type: str, boundary: str = "serve-bench-boundary", field: str = "file"
 ) -> tuple[bytes, str]:
-    """`body` as a multipart/form-data upload in the field `file`; returns (bytes, Content-Type)."""
+    """`body` as a multipart/form-data upload in the field `field`; returns (bytes, Content-Type)."""
     head = (
-        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{filename}"\r\n'
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{field}"; filename="{filename}"\r\n'
         f"Content-Type: {content_type}\r\n\r\n"
     ).encode()
     return head + body + f"\r\n--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
@@ -152,11 +158,16 @@ class ServerProcess:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self.process is None or self.process.poll() is not None:
+        if self.process is None:
             return
-        os.killpg(self.process.pid, signal.SIGTERM)  # its own session: the server and the workers it forked
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)  # its own session: the server and the workers it forked
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                pass
+        try:  # what is left of its group (a peer's helper processes outliving their parent, e.g. Ray's)
             os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
+        except ProcessLookupError:
+            pass
+        self.process.wait()

@@ -1,6 +1,7 @@
-# Serving benchmark: the inference server against the raw model and LitServe, over HTTP with hey.
-# LitServe lives in its own venv, so its dependencies never change the server under test. Same torch,
-# tensorflow, uvicorn, uvloop and httptools pins as .venv: both servers run uvicorn on uvloop + httptools.
+# Serving benchmark: the inference server against the raw model and the serving peers (LitServe, Ray Serve,
+# BentoML, TorchServe, KServe's Python model server), over HTTP with hey.
+# Each peer lives in its own venv, so its dependencies never change the server under test (and the peers'
+# pins, which clash with each other, never meet). Same torch, tensorflow and numpy pins as .venv.
 LITSERVE_VENV := .venv-litserve
 LITSERVE_STAMP := $(LITSERVE_VENV)/.installed
 LITSERVE_PINS := litserve==0.2.19 python-multipart==0.0.34 torch==2.13.0 tensorflow-cpu==2.21.0 \
@@ -14,11 +15,43 @@ $(LITSERVE_STAMP): mk/serve_bench.mk inference/pyproject.toml
 	$(LITSERVE_VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps -e inference
 	touch $@
 
+# The other peers: .venv-peers-NAME each, installed once per change of this file. A peer whose install fails
+# does not fail the benchmark: its pip output's tail goes to .venv-peers-NAME/.failed, which the benchmark
+# reports as the reason it is missing (benchmarks/peers.py). TorchServe also needs a JDK 17 (Debian's
+# openjdk-17-jre-headless); the benchmark reports it missing where `java` is not on PATH.
+PEERS := ray bentoml torchserve kserve
+PEER_BASE := torch==2.13.0 tensorflow-cpu==2.21.0 numpy==2.4.6 pillow==13.0.0 scipy==1.17.1
+PEER_PINS_ray := ray[serve]==2.60.0
+PEER_PINS_bentoml := bentoml==1.4.40
+# torchserve 0.12 imports yaml without declaring it: pyyaml.
+PEER_PINS_torchserve := torchserve==0.12.0 torch-model-archiver==0.12.0 pyyaml==6.0.4 starlette==1.10.0 anyio==4.16.0
+PEER_PINS_kserve := kserve==0.21.0
+PEER_STAMPS := $(foreach peer,$(PEERS),.venv-peers-$(peer)/.installed)
+
+.venv-peers-%/.installed: mk/serve_bench.mk inference/pyproject.toml
+	@test -x .venv-peers-$*/bin/python || $(PYTHON) -m venv .venv-peers-$*
+	@rm -f .venv-peers-$*/.failed
+	@echo "installing peer $* into .venv-peers-$* (log: .venv-peers-$*/install.log)"
+	@if .venv-peers-$*/bin/pip install --disable-pip-version-check $(PEER_BASE) $(PEER_PINS_$*) \
+			> .venv-peers-$*/install.log 2>&1 \
+		&& .venv-peers-$*/bin/pip install --disable-pip-version-check --no-deps -e inference \
+			>> .venv-peers-$*/install.log 2>&1; then \
+		echo "peer $* installed"; \
+	else \
+		grep -v '^WARNING: Location' .venv-peers-$*/install.log | tail -n 15 > .venv-peers-$*/.failed; \
+		echo "peer $* NOT installed (the benchmark reports it missing): see .venv-peers-$*/.failed"; \
+	fi
+	@touch $@
+
+## bench-serve-peers  install the serving peers into .venv-peers-* (idempotent; a failed one is reported, not fatal)
+.PHONY: bench-serve-peers
+bench-serve-peers: $(LITSERVE_STAMP) $(PEER_STAMPS)
+
 .PHONY: bench-serve-tools
 bench-serve-tools:
 	@command -v hey >/dev/null || (apt-get update -qq && apt-get install -y -qq hey)
 
-## bench-serve [SERVE_BENCH_ARGS=--quick]  server vs raw model vs LitServe at concurrency 1-64 (~8 min); writes benchmarks/results/serve.* and benchmarks/serving_capacity.json
+## bench-serve [SERVE_BENCH_ARGS=--quick]  server vs raw model vs LitServe, Ray Serve, BentoML, TorchServe, KServe at c=1, 8, 32 (~25 min); writes benchmarks/results/serve.* and benchmarks/serving_capacity.json
 .PHONY: bench-serve
-bench-serve: $(VENV_STAMP) $(LITSERVE_STAMP) bench-serve-tools
+bench-serve: $(VENV_STAMP) bench-serve-peers bench-serve-tools
 	$(PY) -m benchmarks.serve_bench $(SERVE_BENCH_ARGS)

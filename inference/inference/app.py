@@ -27,8 +27,12 @@ model does not take, 422 readable input of the wrong shape, 503 an answer not re
 request deadline (`request_deadline_s`, shorter than the drain after SIGTERM). Anything else is a
 500 and a bug. A client that leaves mid-request costs one INFO line.
 
-Every body is decoded in a worker thread (a few at a time), never on the event loop: decoding cost
-grows with what a body claims (thousands of one-pixel instances in 47 KiB), not with its size.
+Bodies are decoded in worker threads (a few at a time), off the event loop: decoding cost grows with
+what a body claims (thousands of one-pixel instances in 47 KiB), not with its size. The exception is
+the common small one, a single PNG/JPEG or WAV of at most `inline_decode_bytes` whose header promises
+a cheap decode (inference.decoding.decodes_inline): it is decoded on the loop, because the two
+thread hops cost more than its decode (at concurrency 1 the MLP answered 218 instead of ~700
+requests/s; benchmarks/results/serve_regression.md).
 """
 
 from __future__ import annotations
@@ -52,7 +56,7 @@ from starlette.routing import Route
 
 from inference.artifact import Manifest, load_manifest
 from inference.batching import MicroBatcher
-from inference.decoding import Part, check_content_type, decode
+from inference.decoding import Part, check_content_type, decode, decodes_inline
 from inference.errors import (
     BadRequest,
     DeadlineExceeded,
@@ -246,11 +250,14 @@ def create_app(settings: ServeSettings | None = None) -> Starlette:
             async with asyncio.timeout(deadline):
                 body = await read_body(request, settings.max_payload_bytes)
                 request.state.body_read = True
-                # abandon_on_cancel: a deadline answers at once; the thread finishes its (row-capped) decode
-                parts = await anyio.to_thread.run_sync(
-                    decode, body, content_type, manifest, settings.max_rows_per_request,
-                    limiter=model.decoders, abandon_on_cancel=True,
-                )  # fmt: skip
+                if decodes_inline(body, content_type, manifest, settings.inline_decode_bytes):
+                    parts = decode(body, content_type, manifest, settings.max_rows_per_request)
+                else:
+                    # abandon_on_cancel: a deadline answers at once; the thread finishes its (row-capped) decode
+                    parts = await anyio.to_thread.run_sync(
+                        decode, body, content_type, manifest, settings.max_rows_per_request,
+                        limiter=model.decoders, abandon_on_cancel=True,
+                    )  # fmt: skip
                 probabilities = await predict(batcher, parts)
         except TimeoutError:
             if not getattr(request.state, "body_read", False):

@@ -67,11 +67,22 @@ def _resolve(future: asyncio.Future[np.ndarray], result: np.ndarray | None, erro
         future.set_result(result)  # type: ignore[arg-type]
 
 
-def _notify(job: _Job, result: np.ndarray | None, error: BaseException | None) -> None:
-    try:
-        job.loop.call_soon_threadsafe(_resolve, job.future, result, error)
-    except RuntimeError:  # the event loop has closed: nobody waits for this answer any more
-        pass
+def _resolve_all(answers: list[tuple[asyncio.Future[np.ndarray], np.ndarray | None, BaseException | None]]) -> None:
+    for future, result, error in answers:
+        _resolve(future, result, error)
+
+
+def _notify(batch: list[_Job], results: list[np.ndarray | None], error: BaseException | None) -> None:
+    """Hand a batch's answers to the event loop in one wake-up per loop (not one per job): each
+    cross-thread wake-up is a GIL hand-over, costly on 2 cores (benchmarks/results/serve_regression.md)."""
+    by_loop: dict[asyncio.AbstractEventLoop, list] = {}
+    for job, result in zip(batch, results, strict=True):
+        by_loop.setdefault(job.loop, []).append((job.future, result, error))
+    for loop, answers in by_loop.items():
+        try:
+            loop.call_soon_threadsafe(_resolve_all, answers)
+        except RuntimeError:  # the event loop has closed: nobody waits for these answers any more
+            pass
 
 
 class MicroBatcher:
@@ -223,8 +234,7 @@ class MicroBatcher:
             probabilities = self._run(entry, np.concatenate(arrays) if len(arrays) > 1 else arrays[0])
         except Exception as error:  # a model fault: every request of the batch gets it
             log.exception("forward pass of %d rows failed", sum(map(len, arrays)))
-            for job in batch:
-                _notify(job, None, error)
+            _notify(batch, [None] * len(batch), error)
             return
         self._last_forward_s[entry] = time.monotonic() - started
         # The load seen by this pass: its own rows (their clients may come back at once) and the rows
@@ -234,8 +244,9 @@ class MicroBatcher:
         self._last_load[entry] = len(probabilities) + self._rows_for(entry)
         self.batches += 1
         self.rows += len(probabilities)
+        results: list[np.ndarray | None] = []
         start = 0
         for job in batch:
-            rows = probabilities[start : start + len(job.array)]
+            results.append(probabilities[start : start + len(job.array)])
             start += len(job.array)
-            _notify(job, rows, None)
+        _notify(batch, results, None)

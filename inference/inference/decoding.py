@@ -32,6 +32,7 @@ import base64
 import binascii
 import io
 import json
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -339,6 +340,63 @@ def check_content_type(content_type: str | None, manifest: Manifest) -> str:
 
 
 DEFAULT_MAX_ROWS = 1024
+
+# What a body must be to be decoded on the event loop (app.invocations), where its cost is paid by
+# every request in flight: one image of at most this many pixels (its header says so before it is
+# decoded: a small PNG can inflate to gigapixels), or one WAV whose resampling stays cheap: upsampled
+# at most INLINE_MAX_UP times (the output grows with it) and downsampled at most INLINE_MAX_DOWN times
+# (8, 16, 48 kHz -> 8 kHz are 1/1, 1/2, 1/6; 44.1 kHz -> 8 kHz is 80/441, a ~9,000-tap filter: off the
+# loop). JSON and .npy bodies claim any number of inputs in few bytes: always off the loop.
+# benchmarks/results/serve_profile.md measures the slowest body these bounds let onto the loop.
+INLINE_MAX_PIXELS = 256 * 256
+INLINE_MAX_UP = 2
+INLINE_MAX_DOWN = 16
+IMAGE_TYPES = ("image/png", "image/jpeg")
+
+
+def _wav_format(body: bytes) -> tuple[int, int] | None:
+    """(sample rate, channels) from a RIFF/WAVE header's `fmt ` chunk, or None when there is none."""
+    if len(body) < 12 or body[:4] != b"RIFF" or body[8:12] != b"WAVE":
+        return None
+    offset = 12
+    while offset + 8 <= len(body):
+        chunk, size = body[offset : offset + 4], int.from_bytes(body[offset + 4 : offset + 8], "little")
+        if chunk == b"fmt ":
+            if offset + 16 > len(body):
+                return None
+            channels = int.from_bytes(body[offset + 10 : offset + 12], "little")
+            return int.from_bytes(body[offset + 12 : offset + 16], "little"), channels
+        offset += 8 + size + (size & 1)  # chunks are padded to an even size
+    return None
+
+
+def decodes_inline(body: bytes, content_type: str | None, manifest: Manifest, limit: int) -> bool:
+    """Whether decoding `body` costs little enough, whatever it holds, to run on the event loop: one
+    PNG/JPEG or WAV of at most `limit` bytes whose header promises a small decode. Anything else, an
+    unreadable header included, decodes in a thread (where its error, if any, is raised)."""
+    if len(body) > limit or not body:
+        return False
+    kind = media_type(content_type)
+    if manifest.is_image and kind in IMAGE_TYPES:
+        from PIL import Image
+
+        try:
+            with Image.open(io.BytesIO(body), formats=["PNG", "JPEG"]) as image:  # reads the header only
+                width, height = image.size
+        except Exception:  # anything Pillow refuses: the thread's decode answers it
+            return False
+        return width * height <= INLINE_MAX_PIXELS
+    if not manifest.is_image and kind in WAV_TYPES:
+        header = _wav_format(body)
+        if header is None:
+            return False
+        rate, channels = header
+        target = manifest.input.sample_rate  # type: ignore[union-attr]
+        if target is None or rate <= 0 or not 1 <= channels <= 8:
+            return False
+        divisor = math.gcd(rate, target)
+        return target // divisor <= INLINE_MAX_UP and rate // divisor <= INLINE_MAX_DOWN
+    return False
 
 
 def decode(body: bytes, content_type: str | None, manifest: Manifest, max_rows: int = DEFAULT_MAX_ROWS) -> list[Part]:

@@ -45,6 +45,7 @@ ENVIRONMENT = {
     "adaptive_batch_wait_ms": "INFERENCE_ADAPTIVE_BATCH_WAIT_MS",
     "num_threads": "INFERENCE_NUM_THREADS",
     "max_rows_per_request": "INFERENCE_MAX_ROWS_PER_REQUEST",
+    "inline_decode_bytes": "INFERENCE_INLINE_DECODE_BYTES",
     "request_deadline_s": "INFERENCE_REQUEST_DEADLINE_S",
     "header_timeout_s": "INFERENCE_HEADER_TIMEOUT_S",
     "max_header_bytes": "INFERENCE_MAX_HEADER_BYTES",
@@ -81,6 +82,11 @@ DESCRIPTIONS: dict[str, tuple[str, str, str]] = {
     ),
     "num_threads": ("framework threads", "framework threads", ""),
     "max_rows_per_request": ("rows per request", "inputs one request may hold", "413 beyond"),
+    "inline_decode_bytes": (
+        "inline decode (bytes)",
+        "one small PNG/JPEG/WAV body up to this size is decoded on the event loop; the rest in a thread",
+        "0: every body in a thread",
+    ),
     "request_deadline_s": (
         "request deadline (s)",
         "seconds from a request's headers to its answer",
@@ -118,6 +124,10 @@ class ServeSettings:
     adaptive_batch_wait_ms: float = 10.0
     num_threads: int = 0  # 0: CPUs / workers
     max_rows_per_request: int = 1024
+    # benchmarks/results/serve_regression.md: the hop to a decode thread and back added two GIL hand-overs
+    # per request (MLP at concurrency 1: 218 req/s where it did 701); the slowest body the header
+    # bounds (inference.decoding) let onto the loop decodes in about a millisecond.
+    inline_decode_bytes: int = 64 * 1024
     # Below the drain (graceful_timeout_s) and SageMaker's 60 s limit on a container's answer
     # (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_runtime_InvokeEndpoint.html);
     # SageMaker stops a container with SIGTERM, then SIGKILL 30 s later
@@ -167,6 +177,7 @@ class ServeSettings:
             "adaptive_batch_wait_ms": 0 <= self.adaptive_batch_wait_ms <= 1000,
             "num_threads": self.num_threads >= 0,
             "max_rows_per_request": 1 <= self.max_rows_per_request <= 1_000_000,
+            "inline_decode_bytes": 0 <= self.inline_decode_bytes <= 1024 * 1024,
             # every request ends (answered, or 408/503) before the drain after SIGTERM does
             "request_deadline_s": 0 < self.request_deadline_s < self.graceful_timeout_s,
             "header_timeout_s": 0 < self.header_timeout_s <= 600,

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.helpers.inference_fixtures import b64, npy_bytes, wav_bytes
+from tests.helpers.inference_fixtures import b64, npy_bytes, png_bytes, wav_bytes
 from tests.helpers.inference_server import ServerProcess
 
 # The slowest /ping while a hostile request runs, over the median /ping on the quiet server (~0.1 ms
@@ -164,6 +164,15 @@ def test_json_of_one_pixel_instances_neither_stalls_ping_nor_passes_the_row_limi
     assert status == 200
     status, answer = post(cnn_server, json.dumps({"instances": instances * 4}).encode(), "application/json")
     assert status == 413 and "over the limit of 1024 per request" in answer["message"], answer
+
+
+def test_a_small_png_of_many_pixels_is_decoded_off_the_event_loop(cnn_server):
+    # 16 megapixels (under the 25 MP cap, so it is decoded) in 46 KiB: under the inline size limit, but
+    # its header promises an expensive decode, so it must not be decoded on the loop.
+    body = png_bytes(np.zeros((4000, 4000, 3), dtype=np.uint8))
+    assert len(body) < 64 * 1024
+    status, answer = _probe(cnn_server, lambda busy: post(cnn_server, body, "image/png", busy), "a 16 MP PNG of 46 KiB")
+    assert status == 200 and len(answer["predictions"]) == 1
 
 
 def test_json_of_one_sample_wavs_does_not_stall_ping(mlp_server):

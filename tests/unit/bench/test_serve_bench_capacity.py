@@ -44,3 +44,11 @@ def test_the_entry_has_the_shape_infra_settings_reads(tmp_path: Path) -> None:
     path = tmp_path / "serving_capacity.json"
     path.write_text(json.dumps({"cnn": entry, "mlp": entry}))
     assert read_capacity_file(path)["cnn"]["max_rps_per_instance"] == pytest.approx(712.3)
+
+
+def test_capacity_is_not_written_from_a_run_on_a_busy_machine() -> None:
+    from benchmarks.serve_bench import busy_before
+
+    line = " 01:16:05 up 37 min,  0 user,  load average: 11.34, 13.01, 11.75"
+    assert "11.34" in (busy_before(line, 2.0) or "")
+    assert busy_before(line.replace("11.34", "0.90"), 2.0) is None

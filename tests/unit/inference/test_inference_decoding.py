@@ -230,3 +230,37 @@ def test_merging_instances_copies_each_row_once(image_manifest, monkeypatch):
     (part,) = decode(body, "application/json", image_manifest)
     assert part.array.shape == (500, 3, 8, 6)
     assert calls == [500]  # one join of all the rows, not 499 joins of a growing batch
+
+
+def test_only_small_single_files_with_a_cheap_header_decode_on_the_event_loop(image_manifest, audio_manifest):
+    limit = 64 * 1024
+    small_png = png_bytes(np.zeros((64, 64, 3), np.uint8))
+    assert decoding.decodes_inline(small_png, "image/png", image_manifest, limit)
+    assert decoding.decodes_inline(
+        png_bytes(np.zeros((64, 64, 3), np.uint8), "JPEG"), "image/jpeg", image_manifest, limit
+    )
+    assert not decoding.decodes_inline(small_png, "image/png", image_manifest, 0)  # 0: every body in a thread
+    assert not decoding.decodes_inline(small_png, "image/png", image_manifest, len(small_png) - 1)
+    # a few hundred bytes of PNG that inflate to 4 megapixels: the header says so, the body goes to a thread
+    bomb = png_bytes(np.zeros((2000, 2000, 3), np.uint8))
+    assert len(bomb) < limit and not decoding.decodes_inline(bomb, "image/png", image_manifest, limit)
+    assert not decoding.decodes_inline(b"\x89PNG not really", "image/png", image_manifest, limit)
+    # bodies that claim many inputs in few bytes never decode inline
+    assert not decoding.decodes_inline(
+        npy_bytes(np.zeros((1000, 1, 1, 3), np.uint8)), "application/x-npy", image_manifest, limit
+    )
+    instances = json.dumps({"instances": [[[[0, 0, 0]]]] * 500}).encode()
+    assert not decoding.decodes_inline(instances, "application/json", image_manifest, limit)
+    # WAV: at the model's rate or a cheap ratio inline; a long resampling filter (44.1 kHz) in a thread
+    samples = np.zeros(4000, np.float32)
+    for rate, inline in ((8000, True), (16000, True), (48000, True), (4000, True), (2000, False), (44100, False)):
+        assert decoding.decodes_inline(wav_bytes(samples, rate), "audio/wav", audio_manifest, limit) is inline, rate
+    assert not decoding.decodes_inline(b"RIFF\x00\x00\x00\x00WAVEjunk", "audio/wav", audio_manifest, limit)
+    assert not decoding.decodes_inline(small_png, "audio/wav", audio_manifest, limit)
+
+
+def test_the_wav_header_is_read_past_chunks_before_fmt():
+    body = wav_bytes(np.zeros(100, np.float32), 16000)
+    # insert a LIST chunk of odd size (padded to even) between the RIFF header and `fmt `
+    extra = b"LIST" + (3).to_bytes(4, "little") + b"abc\x00"
+    assert decoding._wav_format(body[:12] + extra + body[12:]) == (16000, 1)

@@ -1,0 +1,143 @@
+"""The inference server and one peer up at once, loaded in alternation: a comparison that drifting load
+on a shared machine strikes alike (the full `make bench-serve` measures one server after another).
+
+    python -m benchmarks.serve_duel PEER [--models cnn mlp] [--concurrency 1 8 32] [--rounds 3]
+        [--seconds 6] [--write NAME]
+
+For each model, starts `python -m inference serve` and PEER (benchmarks/peers.py) on the same
+artifact, then for each concurrency runs `hey` against each in turn, ROUNDS times, swapping which goes
+first each round; prints each run and the medians (requests/s, p50, p99). With `--write NAME`, writes
+benchmarks/results/NAME.{json,md}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+from contextlib import ExitStack
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from inference.readiness import free_port
+
+from benchmarks import peers
+from benchmarks.serve_bench import MODELS, ROOT, build_artifacts, log, python_env, uptime
+from benchmarks.serve_load import ServerProcess, run_hey
+
+RESULTS = ROOT / "benchmarks" / "results"
+
+
+def medians(runs: list[dict[str, float]]) -> dict[str, float]:
+    return {key: round(statistics.median(run[key] for run in runs), 2) for key in ("rps", "p50_ms", "p99_ms")}
+
+
+def duel(peer: peers.Peer, name: str, workdir: Path, args: argparse.Namespace) -> dict[str, Any]:
+    spec = MODELS[name]
+    model_dir, body = workdir / name, workdir / spec["body"]
+    data, peer_type = peers.request_body(peer, body.read_bytes(), spec["body"], spec["type"])
+    peer_body = workdir / f"{spec['body']}.{peer.key}"
+    peer_body.write_bytes(data)
+    port, peer_port = free_port(), free_port(span=3)
+    command = [sys.executable, "-m", "inference", "serve", "--model-dir", str(model_dir)]
+    command += ["--host", "127.0.0.1", "--port", str(port)]
+    threads = len(os.sched_getaffinity(0))
+    launch = peers.launch(peer, model_dir, peer_port, workdir, threads)
+    targets = {
+        "inference server": (f"http://127.0.0.1:{port}/invocations", body, spec["type"]),
+        peer.name: (launch.predict_url, peer_body, peer_type),
+    }
+    runs: dict[str, dict[int, list[dict[str, float]]]] = {label: {} for label in targets}
+    with ExitStack() as stack:
+        stack.enter_context(
+            ServerProcess(command, f"http://127.0.0.1:{port}/ping", workdir / f"{name}-server.log", env=python_env())
+        )
+        stack.enter_context(
+            ServerProcess(
+                launch.command, launch.health_url, workdir / f"{name}-{peer.key}.log", env=launch.env, cwd=ROOT
+            )
+        )
+        problem = peers.first_answer(launch.predict_url, data, peer_type)
+        if problem is not None:
+            raise RuntimeError(f"{peer.name}: {problem}")
+        for url, path, content_type in targets.values():
+            run_hey(url, path, content_type, 8, 3.0)  # warm-up
+        for c in args.concurrency:
+            for index in range(args.rounds):
+                order = list(targets) if index % 2 == 0 else list(reversed(targets))
+                for label in order:
+                    url, path, content_type = targets[label]
+                    result = run_hey(url, path, content_type, c, args.seconds)
+                    figures = {"rps": result.rps, "p50_ms": result.p50_ms, "p99_ms": result.p99_ms}
+                    runs[label].setdefault(c, []).append(figures)
+                    log(
+                        f"{name} c={c} {label}: {result.rps:.1f} req/s p50 {result.p50_ms:.1f} "
+                        f"p99 {result.p99_ms:.1f} ms"
+                    )
+    return {label: {str(c): {"median": medians(r), "runs": r} for c, r in by_c.items()} for label, by_c in runs.items()}
+
+
+def markdown(results: dict[str, Any]) -> str:
+    meta = results["meta"]
+    lines = [
+        f"# The inference server against {meta['peer']}, interleaved ({meta['date']})",
+        "",
+        f"Command: `{meta['command']}`. Both servers up at once; `hey` against each in turn, "
+        f"{meta['rounds']} rounds of "
+        f"{meta['seconds']:g} s per concurrency, swapping the order each round; medians. Machine: 2 vCPU shared with "
+        f"other helpers' work, load before/after `{meta['uptime_before']}` / `{meta['uptime_after']}`.",
+        "",
+        "| model | concurrency | server | req/s | p50 ms | p99 ms |",
+        "|---|---:|---|---:|---:|---:|",
+    ]
+    for name, model in results["models"].items():
+        for label, by_c in model.items():
+            for c, figures in by_c.items():
+                m = figures["median"]
+                lines.append(f"| {name} | {c} | {label} | {m['rps']:.1f} | {m['p50_ms']:.1f} | {m['p99_ms']:.1f} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("peer", choices=sorted(peers.BY_KEY))
+    parser.add_argument("--models", nargs="+", choices=sorted(MODELS), default=sorted(MODELS))
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=float, default=6.0)
+    parser.add_argument("--write", help="write benchmarks/results/NAME.{json,md}")
+    args = parser.parse_args(argv)
+    peer = peers.BY_KEY[args.peer]
+    reason = peers.missing_reason(peer)
+    if reason is not None:
+        parser.error(f"{peer.name} is missing: {reason}")
+    before = uptime()
+    results: dict[str, Any] = {"models": {}}
+    with tempfile.TemporaryDirectory(prefix="serve-duel-") as tmp:
+        workdir = Path(tmp)
+        build_artifacts(workdir)
+        for name in args.models:
+            results["models"][name] = duel(peer, name, workdir, args)
+    results["meta"] = {
+        "date": date.today().isoformat(),
+        "command": "python -m benchmarks.serve_duel " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "peer": f"{peer.name} {peers.version(peer)}",
+        "rounds": args.rounds,
+        "seconds": args.seconds,
+        "uptime_before": before,
+        "uptime_after": uptime(),
+    }
+    text = markdown(results)
+    print(text)
+    if args.write:
+        (RESULTS / f"{args.write}.json").write_text(json.dumps(results, indent=2) + "\n")
+        (RESULTS / f"{args.write}.md").write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -28,6 +28,9 @@ UNSCOPABLE = {
     "logs:DescribeResourcePolicies",
     "logs:DescribeLogGroups",
     "ec2:DescribeManagedPrefixLists",
+    # https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonsagemaker.html
+    # (ListModelPackages: no resource type); the CI deploy role finds what an endpoint serves with it.
+    "sagemaker:ListModelPackages",
 }
 
 

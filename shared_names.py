@@ -135,5 +135,11 @@ def served_in_key(env: str) -> str:
     return f"served_in_{env}"
 
 
+def deploy_role_name(env: str, project: str = PROJECT) -> str:
+    """The release workflow's role in an environment's account; a fixed name, so the workflow can name it
+    from cdk.json alone."""
+    return f"{stack_prefix(env, project)}-github-deploy"
+
+
 def deployed_tag(env: str) -> str:
     return f"{DEPLOYED_TAG_PREFIX}{env}"

@@ -31,6 +31,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     sub = parser.add_subparsers(dest="command", required=True)
     for name, help_ in (
         ("base", "print the commit ENV runs now (git tag deployed/ENV), or nothing before the first release"),
+        ("target", "print role_arn=... and region=... of ENV's deploy role, from cdk.json (for $GITHUB_OUTPUT)"),
         ("plan", "print, offline, what a release of ENV would do"),
         ("deploy", "release ENV: every stack at HEAD, the serving versions the registry records"),
         ("promote", "deploy the package a registry approval names (a repository_dispatch event file)"),
@@ -120,6 +121,14 @@ def main(argv: list[str] | None = None) -> int:
         environment = environments.load(args.env)
         if args.command == "base":
             print(environments.deployed_commit(args.env) or "")
+            return 0
+        if args.command == "target":
+            if not environment.account or not environment.region:
+                raise SettingsError(
+                    f"environments.{args.env}.account/region: the release workflow needs both in cdk.json "
+                    "(it assumes that account's deploy role)"
+                )
+            print(f"role_arn={environment.deploy_role_arn}\nregion={environment.region}")
             return 0
         if args.command == "plan":
             return _plan(args, environment)

@@ -41,7 +41,7 @@ class Environment:
 
     @property
     def deploy_role_arn(self) -> str:
-        return f"arn:aws:iam::{self.account or 'ACCOUNT'}:role/{self.target.prefix}-github-deploy"
+        return f"arn:aws:iam::{self.account or 'ACCOUNT'}:role/{names.deploy_role_name(self.env, self.target.project)}"
 
     def lookup_role_arn(self, account: str, region: str) -> str:
         q = self.ci.bootstrap_qualifier

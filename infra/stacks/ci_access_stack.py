@@ -38,8 +38,7 @@ DEPLOY_ROLE_OUTPUT = names.CI_ACCESS_OUTPUTS["deploy_role_arn"]
 
 
 def deploy_role_name(settings: EnvironmentSettings) -> str:
-    """Fixed, so the GitHub environment's AWS_DEPLOY_ROLE_ARN variable can be written before deploy."""
-    return f"{settings.prefix}-github-deploy"
+    return names.deploy_role_name(settings.env, settings.project)
 
 
 def dispatch_token_secret(settings: EnvironmentSettings) -> str:
@@ -119,7 +118,7 @@ class CiAccessStack(Stack):
             r"Resource::arn:<AWS::Partition>:kms:<AWS::Region>:<AWS::AccountId>:key/\*",
             r"Resource::\*",
         )
-        CfnOutput(self, DEPLOY_ROLE_OUTPUT, value=self.role.role_arn, description="vars.AWS_DEPLOY_ROLE_ARN")
+        CfnOutput(self, DEPLOY_ROLE_OUTPUT, value=self.role.role_arn, description="The role the release workflow assumes (python -m release target names it from cdk.json)")
         if deployed_commit:
             CfnOutput(
                 self,

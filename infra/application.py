@@ -118,10 +118,12 @@ def build(app: App, sources: Sources = Sources()) -> dict[str, object]:
     stacks: dict[str, object] = {}
     for settings in all_settings:
         p = settings.prefix
+        ci_env = ci.of(settings.env) if ci is not None and ci.has(settings.env) else None
         storage = StorageStack(
             app,
             f"{p}-storage",
             settings=settings,
+            promoted_readers=[str(e.account) for e in ci.promoted_to(settings.env)] if ci is not None else (),
             description=f"{p}: KMS key and the data, artifact and access-log buckets",
         )
         network = NetworkStack(
@@ -143,7 +145,7 @@ def build(app: App, sources: Sources = Sources()) -> dict[str, object]:
             description=f"{p}: training images and train/evaluate/register state machines",
         )
         env_stacks: list[Stack] = [storage, network, training]
-        if ci is not None and ci.has(settings.env):
+        if ci_env is not None:
             env_stacks.append(
                 CiAccessStack(
                     app,
@@ -174,6 +176,7 @@ def build(app: App, sources: Sources = Sources()) -> dict[str, object]:
                 storage=storage,
                 inference_dir=sources.inference_dir,
                 description=f"{p}: autoscaled {serving.model} endpoint",
+                promoted_from=ci_env if ci_env is not None and ci_env.promote_from else None,
             )
             env_stacks.append(stack)
         for stack in env_stacks:  # this environment's stacks only

@@ -44,6 +44,9 @@ class CiEnvironment:
     oidc_provider_arn: str | None  # None: the access stack creates the provider
     promote_from: str | None  # the environment whose served models this one takes (prod: dev)
     promotion_events: bool  # an EventBridge rule sends registry approvals to the release workflow
+    account: str | None = None  # environments.<env>.account
+    source_account: str | None = None  # environments.<promote_from>.account
+    source_region: str | None = None  # environments.<promote_from>.region
 
 
 @dataclass(frozen=True)
@@ -70,9 +73,9 @@ class CiSettings:
     def has(self, env: str) -> bool:
         return any(e.env == env for e in self.environments)
 
-    def promoted_to(self, env: str) -> tuple[str, ...]:
+    def promoted_to(self, env: str) -> tuple[CiEnvironment, ...]:
         """The environments that take their models from `env`."""
-        return tuple(e.env for e in self.environments if e.promote_from == env)
+        return tuple(e for e in self.environments if e.promote_from == env)
 
 
 def _string(r: _Reader, name: str, pattern: re.Pattern[str], what: str) -> str:
@@ -82,7 +85,13 @@ def _string(r: _Reader, name: str, pattern: re.Pattern[str], what: str) -> str:
     return value
 
 
-def _environment(env: str, r: _Reader, accounts: Mapping[str, str | None], known: set[str]) -> CiEnvironment:
+def _environment(
+    env: str,
+    r: _Reader,
+    accounts: Mapping[str, str | None],
+    regions: Mapping[str, str | None],
+    known: set[str],
+) -> CiEnvironment:
     github_environment = _string(
         r, "github_environment", GITHUB_ENVIRONMENT, "a GitHub environment name (letters, digits, '.', '-', '_')"
     )
@@ -106,11 +115,11 @@ def _environment(env: str, r: _Reader, accounts: Mapping[str, str | None], known
                 f"{r.key}.promote_from: {source!r} is not another environment of ci.environments; allowed: "
                 f"{', '.join(sorted(known - {env})) or 'none'}"
             )
-        if not accounts.get(source) or not accounts.get(env):
+        if not accounts.get(source) or not accounts.get(env) or not regions.get(source):
             raise SettingsError(
-                f"{r.key}.promote_from: {env} takes the models {source} served, so both accounts must be known "
-                f"for the cross-account read of the artifact; set environments.{source}.account and "
-                f"environments.{env}.account"
+                f"{r.key}.promote_from: {env} takes the models {source} served, so both accounts (and {source}'s "
+                f"region) must be known for the cross-account read of the artifact; set environments.{source}."
+                f"account, environments.{source}.region and environments.{env}.account"
             )
     events = r.raw.get("promotion_events", True)
     r.used.add("promotion_events")
@@ -123,6 +132,9 @@ def _environment(env: str, r: _Reader, accounts: Mapping[str, str | None], known
         oidc_provider_arn=arn,
         promote_from=source,
         promotion_events=events,
+        account=accounts.get(env),
+        source_account=accounts.get(source) if source else None,
+        source_region=regions.get(source) if source else None,
     )
 
 
@@ -136,6 +148,9 @@ def load_ci_settings(context: Mapping[str, Any]) -> CiSettings | None:
     environments = environments if isinstance(environments, Mapping) else {}
     accounts = {
         name: (value.get("account") if isinstance(value, Mapping) else None) for name, value in environments.items()
+    }
+    regions = {
+        name: (value.get("region") if isinstance(value, Mapping) else None) for name, value in environments.items()
     }
     owner = _string(r, "github_owner", OWNER, "a GitHub user or organization name")
     repository = _string(r, "github_repository", REPOSITORY, "a GitHub repository name")
@@ -155,7 +170,7 @@ def load_ci_settings(context: Mapping[str, Any]) -> CiSettings | None:
         owner=owner,
         repository=repository,
         bootstrap_qualifier=qualifier,
-        environments=tuple(_environment(env, envs.child(env), accounts, known) for env in sorted(envs.raw)),
+        environments=tuple(_environment(env, envs.child(env), accounts, regions, known) for env in sorted(envs.raw)),
     )
     names = [e.github_environment for e in out.environments]
     duplicated = sorted({n for n in names if names.count(n) > 1})

@@ -118,7 +118,12 @@ class CiAccessStack(Stack):
             r"Resource::arn:<AWS::Partition>:kms:<AWS::Region>:<AWS::AccountId>:key/\*",
             r"Resource::\*",
         )
-        CfnOutput(self, DEPLOY_ROLE_OUTPUT, value=self.role.role_arn, description="The role the release workflow assumes (python -m release target names it from cdk.json)")
+        CfnOutput(
+            self,
+            DEPLOY_ROLE_OUTPUT,
+            value=self.role.role_arn,
+            description="The role the release workflow assumes (python -m release target names it from cdk.json)",
+        )
         if deployed_commit:
             CfnOutput(
                 self,

@@ -223,3 +223,49 @@ def test_the_census_would_see_a_stack_inside_a_stage(tmp_path):
     except Exception:  # the packs' findings on the bare topics fail synth; the census ran already
         pass
     assert census(app).stacks == {plain.stack_name, staged.stack_name}
+
+
+def test_dev_lets_only_prods_tagged_model_roles_read_its_model_artifacts(synthesized):
+    storage = synthesized.json("elasticml-dev-storage")
+    (policy,) = [
+        p for p in resources(storage, "AWS::S3::BucketPolicy").values() if "PromotedModelReads" in json.dumps(p)
+    ]
+    (statement,) = [
+        s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s.get("Sid", "").startswith("Promoted")
+    ]
+    assert statement["Sid"] == "PromotedModelReads222222222222"
+    assert statement["Action"] == "s3:GetObject"
+    assert "222222222222" in json.dumps(statement["Principal"])
+    objects = json.dumps(statement["Resource"])
+    assert "/training/cnn/*/output/model.tar.gz" in objects and "/training/mlp/*/output/model.tar.gz" in objects
+    assert statement["Condition"] == {"StringEquals": {"aws:PrincipalTag/elasticml:reads-models-of": "dev"}}
+    (key,) = resources(storage, "AWS::KMS::Key").values()
+    (grant,) = [s for s in key["Properties"]["KeyPolicy"]["Statement"] if s.get("Sid", "").startswith("Promoted")]
+    assert grant["Action"] == "kms:Decrypt"
+    conditions = grant["Condition"]["StringEquals"]
+    assert conditions["aws:PrincipalTag/elasticml:reads-models-of"] == "dev"
+    assert "s3." in json.dumps(conditions["kms:ViaService"]) and "kms:EncryptionContext:aws:s3:arn" in conditions
+    # prod takes from nobody's: its buckets grant no other account
+    assert "PromotedModelReads" not in json.dumps(synthesized.json("elasticml-prod-storage"))
+
+
+def test_prods_model_role_reads_the_dev_artifact_and_nothing_else_of_dev(synthesized):
+    template = synthesized.json("elasticml-prod-serving-cnn")
+    statements = [s for _, s in policy_statements(template) if s.get("Sid", "").startswith("PromotedModel")]
+    by_sid = {s["Sid"]: s for s in statements}
+    assert by_sid["PromotedModelArtifact"]["Resource"] == (
+        "arn:aws:s3:::elasticml-dev-artifacts-111111111111-eu-west-1/training/cnn/*/output/model.tar.gz"
+    )
+    key = by_sid["PromotedModelKey"]
+    assert key["Resource"] == "arn:aws:kms:eu-west-1:111111111111:key/*"
+    assert key["Condition"]["StringEquals"] == {
+        "kms:ViaService": "s3.eu-west-1.amazonaws.com",
+        "kms:EncryptionContext:aws:s3:arn": "arn:aws:s3:::elasticml-dev-artifacts-111111111111-eu-west-1",
+    }
+    tagged = [
+        r
+        for r in resources(template, "AWS::IAM::Role").values()
+        if {"Key": "elasticml:reads-models-of", "Value": "dev"} in r["Properties"].get("Tags", [])
+    ]
+    assert len(tagged) == 1
+    assert "PromotedModel" not in json.dumps(synthesized.json("elasticml-dev-serving-cnn"))

@@ -130,12 +130,13 @@ class NagCensus(NagPack):
         self.stacks.add(Stack.of(node).stack_name)
 
 
-_CENSUS: dict[str, NagCensus] = {}
+# (app, census) per app `add_checks` ran on; by identity (every App's node address is the same).
+_CENSUS: list[tuple[App, NagCensus]] = []
 
 
 def census(app: App) -> NagCensus:
     """The census `add_checks` registered on `app`; its `stacks` are filled during synth."""
-    return _CENSUS[app.node.addr]
+    return next(c for a, c in _CENSUS if a is app)
 
 
 def add_checks(app: App) -> None:
@@ -150,7 +151,5 @@ def add_checks(app: App) -> None:
         raise StaleAcknowledgement(
             "acknowledged rules that do not fire there (remove the acknowledgement): " + "; ".join(stale)
         )
-    _CENSUS[app.node.addr] = NagCensus(app)
-    Validations.of(app).add_plugins(
-        AwsSolutionsChecks(app), NIST80053R5Checks(app), ProjectChecks(app), _CENSUS[app.node.addr]
-    )
+    _CENSUS.append((app, NagCensus(app)))
+    Validations.of(app).add_plugins(AwsSolutionsChecks(app), NIST80053R5Checks(app), ProjectChecks(app), census(app))

@@ -35,9 +35,17 @@ def model_objects(model: str) -> str:
 
 
 def allow_promoted_reads(
-    bucket: s3.Bucket, key: kms.Key, *, source_env: str, reader_accounts: Sequence[str], models: Sequence[str]
+    bucket: s3.Bucket,
+    key: kms.Key,
+    *,
+    bucket_arn: str,
+    source_env: str,
+    reader_accounts: Sequence[str],
+    models: Sequence[str],
 ) -> None:
-    """In the source environment: let the reading accounts' tagged model roles read the model artifacts."""
+    """In the source environment: let the reading accounts' tagged model roles read the model artifacts.
+    `bucket_arn`: the bucket's ARN from its deterministic name (a GetAtt in the key policy would make
+    the key and the bucket it encrypts depend on each other)."""
     for account in sorted(set(reader_accounts)):
         tagged = {"StringEquals": {f"aws:PrincipalTag/{READER_TAG}": source_env}}
         bucket.add_to_resource_policy(
@@ -60,7 +68,7 @@ def allow_promoted_reads(
                     "StringEquals": {
                         **tagged["StringEquals"],
                         "kms:ViaService": f"s3.{bucket.stack.region}.amazonaws.com",
-                        "kms:EncryptionContext:aws:s3:arn": bucket.bucket_arn,
+                        "kms:EncryptionContext:aws:s3:arn": bucket_arn,
                     },
                 },
             )

@@ -56,6 +56,7 @@ class StorageStack(Stack):
             allow_promoted_reads(
                 self.artifact_bucket,
                 self.key,
+                bucket_arn=f"arn:{self.partition}:s3:::{self.artifact_bucket_name}",
                 source_env=settings.env,
                 reader_accounts=promoted_readers,
                 models=[t.model for t in settings.training],

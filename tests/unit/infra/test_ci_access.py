@@ -269,3 +269,24 @@ def test_prods_model_role_reads_the_dev_artifact_and_nothing_else_of_dev(synthes
     ]
     assert len(tagged) == 1
     assert "PromotedModel" not in json.dumps(synthesized.json("elasticml-dev-serving-cnn"))
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        ({"env": "dev", "deployed_commit": "abc"}, "deployed_commit: 'abc' is not a full 40-character"),
+        ({"deployed_commit": "a" * 40}, "deployed_commit: give -c env=NAME with it"),
+    ],
+)
+def test_a_bad_deployed_commit_is_refused_naming_the_key(extra, message):
+    from infra.application import select_ci
+
+    with pytest.raises(SettingsError, match=message):
+        select_ci(App(context={**base_context(), **extra}))
+
+
+def test_a_deployed_commit_is_accepted_with_its_environment():
+    from infra.application import select_ci
+
+    ci, commit = select_ci(App(context={**base_context(), "env": "prod", "deployed_commit": "c" * 40}))
+    assert commit == "c" * 40 and ci.subject("prod") == "repo:example-org/elastic-ml:environment:prod"

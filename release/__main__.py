@@ -95,7 +95,12 @@ def _plan(args: argparse.Namespace, environment) -> int:
             review = out.read_text() if out.is_file() else "The review could not be made (see above)."
     print(
         release_plan.render(
-            environment, head=environments.head_commit(), deployed=deployed, versions=versions, review=review
+            environment,
+            head=environments.head_commit(),
+            deployed=deployed,
+            versions=versions,
+            review=review,
+            deployed_given=bool(args.base),
         ),
         end="",
     )

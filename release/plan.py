@@ -18,6 +18,7 @@ def render(
     deployed: str | None,
     versions: dict[str, str],
     review: str | None,
+    deployed_given: bool = False,
 ) -> str:
     """The plan as Markdown. `versions`: model -> a package ARN given on the command line (else the
     registry decides at deploy); `review`: review.md of the change, or None when none was made."""
@@ -27,7 +28,9 @@ def render(
         f"{environment.region or 'the CLI default'})",
         "",
         f"- This release: `{head}`",
-        f"- Deployed now: `{deployed}` (git tag `{names.deployed_tag(target.env)}`)"
+        f"- Deployed now: `{deployed}` ("
+        + ("given with --base" if deployed_given else f"git tag `{names.deployed_tag(target.env)}`")
+        + ")"
         if deployed
         else f"- Deployed now: nothing recorded (no git tag `{names.deployed_tag(target.env)}`): a first release",
         f"- Runs in the GitHub environment `{ci.of(target.env).github_environment}` of `{ci.repo}` as "

@@ -170,7 +170,6 @@ class CiAccessStack(Stack):
                 conditions={
                     "ForAnyValue:StringEquals": {"kms:ResourceAliases": f"alias/{settings.prefix}"},
                     "StringEquals": {"kms:ViaService": f"states.{region}.amazonaws.com"},
-                    "ForAllValues:StringEquals": {"kms:EncryptionContextKeys": ["aws:states:stateMachineArn"]},
                     "StringLike": {"kms:EncryptionContext:aws:states:stateMachineArn": machines},
                 },
             ),

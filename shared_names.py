@@ -38,7 +38,7 @@ MAX_PAYLOAD_MB = 6
 MAX_PAYLOAD_BYTES = MAX_PAYLOAD_MB * 1024 * 1024
 
 # Stacks: `<project>-<env>-<part>`.
-STACK_PARTS = ("network", "storage", "training", "serving")
+STACK_PARTS = ("network", "storage", "training", "serving", "ci-access")
 
 
 def stack_prefix(env: str, project: str = PROJECT) -> str:
@@ -115,3 +115,31 @@ def output_keys(model: str) -> dict[str, tuple[str, str]]:
     keys["inference_image_uri"] = ("training", INFERENCE_IMAGE_OUTPUT)
     keys.update({f: ("training", model_output_key(model, k)) for f, k in TRAINING_MODEL_OUTPUTS.items()})
     return {f: keys[f] for f in EXPERIMENT_FIELDS}
+
+
+# Continuous deployment (infra/stacks/ci_access_stack.py, release/, .github/workflows/).
+# Outputs of `<project>-<env>-ci-access`.
+CI_ACCESS_OUTPUTS = {"deploy_role_arn": "DeployRoleArn", "deployed_commit": "DeployedCommit"}
+# The git tag that mirrors an environment's DeployedCommit, for reviews made without AWS credentials.
+DEPLOYED_TAG_PREFIX = "deployed/"
+# The repository_dispatch event type a registry approval sends to the promote workflow.
+DISPATCH_EVENT_TYPE = "model-approved"
+# Model registry metadata (CustomerMetadataProperties) written by promotion: the endpoint a package
+# serves now, when it first served in an environment, and the package a promoted one was copied from.
+SERVING_ENDPOINT_KEY = "serving_endpoint"
+SOURCE_PACKAGE_KEY = "source_package_arn"
+
+
+def served_in_key(env: str) -> str:
+    """`served_in_dev`: the metadata key holding when a package first served in `env`."""
+    return f"served_in_{env}"
+
+
+def deploy_role_name(env: str, project: str = PROJECT) -> str:
+    """The release workflow's role in an environment's account; a fixed name, so the workflow can name it
+    from cdk.json alone."""
+    return f"{stack_prefix(env, project)}-github-deploy"
+
+
+def deployed_tag(env: str) -> str:
+    return f"{DEPLOYED_TAG_PREFIX}{env}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -10,7 +11,9 @@ from pathlib import Path
 
 from aws_cdk import Annotations, App, Stack, Tags
 
+import shared_names as names
 from infra.capacity_plan import apply_plans
+from infra.ci_settings import BOOTSTRAP_QUALIFIER_CONTEXT, CiSettings, load_ci_settings
 from infra.nag import StaleAcknowledgement, add_checks
 from infra.settings import (
     MODEL_NAMES,
@@ -20,6 +23,7 @@ from infra.settings import (
     load_settings,
     read_capacity_file,
 )
+from infra.stacks.ci_access_stack import CiAccessStack
 from infra.stacks.network_stack import NetworkStack
 from infra.stacks.serving_stack import ServingStack
 from infra.stacks.storage_stack import StorageStack
@@ -36,7 +40,11 @@ CONTEXT_KEYS = (
     "cnn_model_data_url",
     "mlp_model_package_arn",
     "mlp_model_data_url",
+    "ci",
+    "deployed_commit",
+    BOOTSTRAP_QUALIFIER_CONTEXT,
 )
+COMMIT = re.compile(r"[0-9a-f]{40}")
 
 
 @dataclass(frozen=True)
@@ -89,16 +97,33 @@ def select_settings(app: App, environ: Mapping[str, str] = os.environ) -> list[E
     return [apply_plans(s, plans_dir) for s in out]
 
 
+def select_ci(app: App) -> tuple[CiSettings | None, str | None]:
+    """The validated `ci` settings, and `-c deployed_commit=SHA` (the release workflow's commit, recorded
+    as the access stack's output; only with `-c env=NAME`, as a deploy names one environment)."""
+    context = {k: app.node.try_get_context(k) for k in CONTEXT_KEYS}
+    ci = load_ci_settings(context)
+    commit = context["deployed_commit"]
+    if commit is not None:
+        if not isinstance(commit, str) or not COMMIT.fullmatch(commit):
+            raise SettingsError(f"deployed_commit: {commit!r} is not a full 40-character git commit SHA")
+        if not context["env"]:
+            raise SettingsError("deployed_commit: give -c env=NAME with it; a deploy records one environment's commit")
+    return ci, commit
+
+
 def build(app: App, sources: Sources = Sources()) -> dict[str, object]:
     """Add every stack to `app`; returns them by name. Settings are validated before any construct."""
     all_settings = select_settings(app)
+    ci, deployed_commit = select_ci(app)
     stacks: dict[str, object] = {}
     for settings in all_settings:
         p = settings.prefix
+        ci_env = ci.of(settings.env) if ci is not None and ci.has(settings.env) else None
         storage = StorageStack(
             app,
             f"{p}-storage",
             settings=settings,
+            promoted_readers=[str(e.account) for e in ci.promoted_to(settings.env)] if ci is not None else (),
             description=f"{p}: KMS key and the data, artifact and access-log buckets",
         )
         network = NetworkStack(
@@ -120,6 +145,17 @@ def build(app: App, sources: Sources = Sources()) -> dict[str, object]:
             description=f"{p}: training images and train/evaluate/register state machines",
         )
         env_stacks: list[Stack] = [storage, network, training]
+        if ci_env is not None:
+            env_stacks.append(
+                CiAccessStack(
+                    app,
+                    names.stack_name(settings.env, "ci-access", settings.project),
+                    settings=settings,
+                    ci=ci,
+                    deployed_commit=deployed_commit,
+                    description=f"{p}: GitHub OIDC deploy role and model-approval dispatch of the release workflow",
+                )
+            )
         for serving in settings.serving:
             if not serving.version.given:
                 message = (
@@ -140,6 +176,7 @@ def build(app: App, sources: Sources = Sources()) -> dict[str, object]:
                 storage=storage,
                 inference_dir=sources.inference_dir,
                 description=f"{p}: autoscaled {serving.model} endpoint",
+                promoted_from=ci_env if ci_env is not None and ci_env.promote_from else None,
             )
             env_stacks.append(stack)
         for stack in env_stacks:  # this environment's stacks only

@@ -12,8 +12,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from aws_cdk import Acknowledgment, App, Validations
-from cdk_nag import AwsSolutionsChecks, NIST80053R5Checks
+import jsii
+from aws_cdk import Acknowledgment, App, CfnResource, Stack, Validations
+from cdk_nag import AwsSolutionsChecks, NagPack, NIST80053R5Checks
 from constructs import Construct, IConstruct
 
 from infra.rules import ProjectChecks
@@ -109,6 +110,35 @@ def apply_acknowledgements(app: App, reports: list[Any]) -> list[str]:
     return sorted(set(stale))
 
 
+class NagCensus(NagPack):
+    """A pack with no rules, registered beside the others: it records the stack of every resource the
+    packs are given, so a test can compare the stacks nag saw with the app's stacks (a check attached
+    the wrong way, e.g. an aspect on the App, does not reach the stacks inside a `Stage`)."""
+
+    def __init__(self, scope: IConstruct | None = None) -> None:
+        super().__init__(scope)
+        self._pack_name = "Census"
+        self.stacks: set[str] = set()
+
+    @property
+    @jsii.member(jsii_name="name")
+    def name(self) -> str:
+        return "Census"
+
+    @jsii.member(jsii_name="checkResource")
+    def _check_resource(self, node: CfnResource) -> None:
+        self.stacks.add(Stack.of(node).stack_name)
+
+
+# (app, census) per app `add_checks` ran on; by identity (every App's node address is the same).
+_CENSUS: list[tuple[App, NagCensus]] = []
+
+
+def census(app: App) -> NagCensus:
+    """The census `add_checks` registered on `app`; its `stacks` are filled during synth."""
+    return next(c for a, c in _CENSUS if a is app)
+
+
 def add_checks(app: App) -> None:
     """Register the adopted packs: AWS Solutions, NIST 800-53 rev 5 and the project's own rules. Before,
     run them once, with nothing acknowledged yet, to acknowledge the declared IAM wildcards and the
@@ -121,4 +151,5 @@ def add_checks(app: App) -> None:
         raise StaleAcknowledgement(
             "acknowledged rules that do not fire there (remove the acknowledgement): " + "; ".join(stale)
         )
-    Validations.of(app).add_plugins(AwsSolutionsChecks(app), NIST80053R5Checks(app), ProjectChecks(app))
+    _CENSUS.append((app, NagCensus(app)))
+    Validations.of(app).add_plugins(AwsSolutionsChecks(app), NIST80053R5Checks(app), ProjectChecks(app), census(app))

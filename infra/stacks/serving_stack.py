@@ -5,11 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from aws_cdk import CfnOutput, Stack
+from aws_cdk import aws_iam as iam
 from constructs import Construct
 
+from infra.ci_settings import CiEnvironment
 from infra.components.async_endpoint import AsyncEndpoint
 from infra.components.endpoint import AutoscaledEndpoint
 from infra.components.inference_component import ScaleToZeroEndpoint
+from infra.components.promotion_access import read_promoted_models
 from infra.serving_modes import ASYNC, SCALE_TO_ZERO
 from infra.settings import EnvironmentSettings, ServingSettings
 from infra.stacks.network_stack import NetworkStack
@@ -29,7 +32,10 @@ class ServingStack(Stack):
         storage: StorageStack,
         inference_dir: Path,
         description: str,
+        promoted_from: CiEnvironment | None = None,
     ) -> None:
+        """`promoted_from`: this environment serves packages that served in another one (prod: dev);
+        its model role may then read that environment's model artifacts (infra/components/promotion_access.py)."""
         super().__init__(scope, construct_id, description=description)
         _, artifact_bucket = storage.buckets_for(self)
         endpoint_name = f"{settings.prefix}-{serving.model}"
@@ -89,6 +95,19 @@ class ServingStack(Stack):
                 value=str(serving.invocations_per_instance_target),
                 description=how,
             )
+        if promoted_from is not None:
+            for role in [
+                c for c in self.endpoint.node.find_all() if isinstance(c, iam.Role) and c.node.id == "ModelRole"
+            ]:
+                read_promoted_models(
+                    role,
+                    source_env=str(promoted_from.promote_from),
+                    bucket=f"{settings.project}-{promoted_from.promote_from}-artifacts-"
+                    f"{promoted_from.source_account}-{promoted_from.source_region}",
+                    account=str(promoted_from.source_account),
+                    region=str(promoted_from.source_region),
+                    model=serving.model,
+                )
         CfnOutput(self, "EndpointName", value=self.endpoint.endpoint_name)
         CfnOutput(self, "ServingMode", value=serving.mode)
         CfnOutput(

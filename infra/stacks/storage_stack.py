@@ -2,17 +2,30 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from aws_cdk import Aws, CfnOutput, Stack
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 import shared_names as names
+from infra.components.promotion_access import allow_promoted_reads
 from infra.components.storage import AccessLogBucket, ProjectKey, SecureBucket
 from infra.settings import EnvironmentSettings
 
 
 class StorageStack(Stack):
-    def __init__(self, scope: Construct, construct_id: str, *, settings: EnvironmentSettings, description: str) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        settings: EnvironmentSettings,
+        description: str,
+        promoted_readers: Sequence[str] = (),
+    ) -> None:
+        """`promoted_readers`: the accounts of the environments that take their models from this one
+        (cdk.json `ci.environments.<env>.promote_from`); they may read the model artifacts."""
         super().__init__(scope, construct_id, description=description)
         s = settings.storage
         self.key = ProjectKey(self, "ProjectKey", alias=f"alias/{settings.prefix}", retain=settings.retain).key
@@ -39,6 +52,15 @@ class StorageStack(Stack):
             **common,
             expirations={"data-capture/": s.data_capture_expiration_days, "checkpoints/": s.checkpoint_expiration_days},
         ).bucket
+        if promoted_readers:
+            allow_promoted_reads(
+                self.artifact_bucket,
+                self.key,
+                bucket_arn=f"arn:{self.partition}:s3:::{self.artifact_bucket_name}",
+                source_env=settings.env,
+                reader_accounts=promoted_readers,
+                models=[t.model for t in settings.training],
+            )
         CfnOutput(
             self,
             names.STORAGE_OUTPUTS["data_bucket"],

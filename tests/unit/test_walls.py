@@ -23,6 +23,11 @@ WALLS = {
     "local_mode": (("training", "infra", *FRAMEWORKS, *CDK), ()),
     # The planner imports no framework and no CDK: infra reads its plan files as data.
     "planner": (("infra", "training", "inference", *FRAMEWORKS, *CDK), ()),
+    # The release tooling runs the CDK CLI, never the library; of infra only the CDK-free settings.
+    "release": (
+        ("infra", "training", "inference", "review", *FRAMEWORKS, *CDK),
+        ("infra.settings", "infra.ci_settings"),
+    ),
 }
 
 
@@ -38,9 +43,11 @@ def test_shared_names_imports_only_the_standard_library():
     assert modules <= set(sys.stdlib_module_names), modules - set(sys.stdlib_module_names)
 
 
-def test_infra_settings_loads_no_cdk():
-    """What experiments import of infra must not pull the CDK (their venv has none)."""
-    code = f"import sys, infra.settings; print(sorted({{m.split('.')[0] for m in sys.modules}} & set({CDK!r})))"
+@pytest.mark.parametrize("module", ["infra.settings", "infra.ci_settings", "release.__main__"])
+def test_infra_settings_loads_no_cdk(module):
+    """What experiments and the release tooling import of infra must not pull the CDK (the experiments'
+    venv has none; a release imports it only through the CLI)."""
+    code = f"import sys, {module}; print(sorted({{m.split('.')[0] for m in sys.modules}} & set({CDK!r})))"
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 

@@ -27,7 +27,7 @@ CNN_PACKAGE = "arn:aws:sagemaker:eu-west-1:111111111111:model-package/elasticml-
 STACKS = [
     f"elasticml-{env}-{name}"
     for env in ("dev", "prod")
-    for name in ("storage", "network", "training", "serving-cnn", "serving-mlp")
+    for name in ("storage", "network", "training", "serving-cnn", "serving-mlp", "ci-access")
 ]
 MEASURED_CAPACITY = {
     "cnn": {

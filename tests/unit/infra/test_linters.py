@@ -17,7 +17,7 @@ CHECKOV = REPO_ROOT / ".venv-checkov" / "bin" / "checkov"
 
 def templates(outdir) -> list[str]:
     found = sorted(str(p) for p in outdir.glob("*.template.json"))
-    assert len(found) == 10, found
+    assert len(found) == 12, found
     return found
 
 
@@ -72,7 +72,7 @@ def test_make_synth_needs_no_credentials_or_docker(tmp_path):
     assert names == [
         f"elasticml-{env}-{name}.template.json"
         for env in ("dev", "prod")
-        for name in ("network", "storage", "training")
+        for name in ("ci-access", "network", "storage", "training")
     ]
     assert "not synthesized: no model version" in result.stderr
 

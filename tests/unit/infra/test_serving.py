@@ -273,7 +273,12 @@ def test_serving_stacks_per_model_in_the_app(synthesized):
 def test_without_a_model_version_serving_is_skipped_with_instructions(stub_sources):
     app = App(context={**base_context(), "env": "dev"})
     stacks = build(app, stub_sources)
-    assert sorted(stacks) == ["elasticml-dev-network", "elasticml-dev-storage", "elasticml-dev-training"]
+    assert sorted(stacks) == [
+        "elasticml-dev-ci-access",
+        "elasticml-dev-network",
+        "elasticml-dev-storage",
+        "elasticml-dev-training",
+    ]
     messages = [entry.data for entry in stacks["elasticml-dev-training"].node.metadata if entry.type == "aws:cdk:info"]
     assert any(
         "elasticml-dev-serving-cnn not synthesized" in m

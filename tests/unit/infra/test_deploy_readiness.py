@@ -26,6 +26,7 @@ TYPES_PART, PRINCIPALS_PART = "## Resource types", "## Principals"
 TYPE_HEADING = re.compile(r"^### ((?:AWS|Custom)::[A-Za-z0-9]+(?:::[A-Za-z0-9]+)?)\s*$", re.MULTILINE)
 FIELDS = ("Create", "Update", "Run", "Source", "Met by")
 PRINCIPAL_FIELDS = ("Where", "Requires", "Source", "Met by")
+ACCOUNT_IN_ARN = re.compile(r"iam::\d{12}:")  # a literal account: another environment's
 PLACEHOLDERS = {"AWS::Region": "<region>", "AWS::AccountId": "<account>", "AWS::Partition": "<partition>"}
 
 
@@ -44,16 +45,19 @@ def sections(text: str) -> dict[str, str]:
 
 def principal_name(principal: Any) -> list[str]:
     """`Service: logs.<region>.amazonaws.com`, `AWS: arn:<partition>:iam::<account>:root`, `*`: the
-    principals of a statement as the ledger names them, deploy-time tokens as placeholders."""
+    principals of a statement as the ledger names them, deploy-time tokens as placeholders, a literal
+    account (another environment's, from cdk.json) as `<other-account>`, an attribute as `<Id.Attr>`."""
 
     def text(value: Any) -> str:
         if isinstance(value, str):
-            return value
+            return ACCOUNT_IN_ARN.sub("iam::<other-account>:", value)
         if isinstance(value, dict) and "Ref" in value:
             return PLACEHOLDERS.get(value["Ref"], f"<{value['Ref']}>")
         if isinstance(value, dict) and "Fn::Join" in value:
             separator, parts = value["Fn::Join"]
             return separator.join(text(p) for p in parts)
+        if isinstance(value, dict) and "Fn::GetAtt" in value:
+            return "<{}.{}>".format(*value["Fn::GetAtt"])
         return json.dumps(value, sort_keys=True)
 
     if principal == "*":

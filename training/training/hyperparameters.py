@@ -127,7 +127,9 @@ class Hyperparameters:
     )
     security_samples: int = field(
         default=256,
-        metadata=_for(help="held-out items attacked, and members/non-members each for membership inference (fixed seed)"),
+        metadata=_for(
+            help="held-out items attacked, and members and non-members each for membership inference (fixed seed)"
+        ),
     )
     security_budget_s: float = field(
         default=25.0,
@@ -154,7 +156,8 @@ class Hyperparameters:
         ),
     )
     adversarial_eps: float = field(
-        default=4 / 255, metadata=_for("cnn", help="adversarial training: the PGD examples' L-inf epsilon ([0, 1] range)")
+        default=4 / 255,
+        metadata=_for("cnn", help="adversarial training: the PGD examples' L-inf epsilon (of the [0, 1] range)"),
     )
     adversarial_steps: int = field(default=3, metadata=_for("cnn", help="adversarial training: PGD steps per batch"))
     image_size: int = field(default=32, metadata=_for("cnn"))

@@ -58,6 +58,26 @@ def check_explanations(tree, evaluation, manifest, figures):
     return block
 
 
+def check_security(tree, evaluation, attacks, budgets):
+    """The job's security block (on by default): robustness per attack and budget, membership
+    inference on train vs held-out, the figure, within its time budget."""
+    security = evaluation["security"]
+    assert "error" not in security, security
+    robustness, privacy = security["robustness"], security["privacy"]
+    assert robustness["samples"] > 0 and 0 <= robustness["clean_accuracy"] <= 1
+    assert {attack: list(by_budget) for attack, by_budget in robustness["accuracy"].items()} == {
+        attack: budgets for attack in attacks
+    }
+    assert privacy["members"] == privacy["non_members"] > 0
+    for attack in ("loss_threshold", "black_box"):
+        assert 0 <= privacy[attack]["auc"] <= 1 and -1 <= privacy[attack]["advantage"] <= 1
+    assert privacy["auc"] == max(privacy["loss_threshold"]["auc"], privacy["black_box"]["auc"])
+    assert security["toolbox"].startswith("adversarial-robustness-toolbox ")
+    assert (tree.output_data_dir / security["figure"]).read_bytes()[:4] == b"\x89PNG"
+    assert security["elapsed_s"] <= security["budget_s"] + 5  # the plan fits the budget (slack: noisy machine)
+    return security
+
+
 @pytest.mark.slow
 def test_cnn_trains_on_images_and_writes_a_loadable_artifact(tmp_path):
     import torch
@@ -75,6 +95,8 @@ def test_cnn_trains_on_images_and_writes_a_loadable_artifact(tmp_path):
     assert probabilities.shape == (5, 3)
     torch.testing.assert_close(probabilities.sum(1), torch.ones(5))
     check_explanations(tree, evaluation, manifest, ["cnn_class_means.png"])
+    security = check_security(tree, evaluation, ["fgsm", "pgd"], ["1/255", "2/255", "4/255", "8/255"])
+    assert security["robustness"]["pgd_steps"]["8/255"] == 20 and security["robustness"]["corruptions"]["severity"] == 3
     explain = torch.export.load(str(tree.model_dir / manifest["explanation"]["model_file"])).module()
     image = torch.rand(1, 3, 32, 32, requires_grad=True)
     (gradient,) = torch.autograd.grad(explain(image)[0, 0], image)  # differentiable from the input
@@ -96,6 +118,7 @@ def test_mlp_trains_on_spoken_digit_style_wavs_and_writes_a_loadable_artifact(tm
     features = loaded.serve_features(tf.zeros((2, *audio["feature_shape"])))
     assert waveform.shape == (2, 3) and features.shape == (2, 3)
     block = check_explanations(tree, evaluation, manifest, ["mlp_attributions.png"])
+    check_security(tree, evaluation, ["pgd", "noise"], ["40dB", "30dB", "20dB"])
     assert len(block["frames"]) == audio["feature_shape"][0] and len(block["coefficients"]) == audio["feature_shape"][1]
     assert sum(block["frames"]) == pytest.approx(1.0, abs=1e-3)
 

@@ -38,6 +38,16 @@ def reevaluate(model: str, run_dir: Path, channels: dict[str, Path], hyperparame
     from training.security.job import SecurityPlan, measure_security
 
     hp = parse_hyperparameters({**hyperparameters, "security_budget_s": str(budget)})
+    threads = int(os.environ.get("BENCH_CPUS", "1"))  # as the jobs (SM_NUM_CPUS): no oversubscribed pools
+    if model == "cnn":
+        import torch
+
+        torch.set_num_threads(threads)
+    else:
+        import tensorflow as tf
+
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(threads)
     if model == "cnn":
         from training.data.images import ImageSettings, load_image_folder
 

@@ -26,14 +26,15 @@ def plot_robustness(model: str, robustness: dict[str, Any], path: Path) -> None:
         labels = list(by_budget)
         if model == "cnn":
             xs = [0.0, *(robustness["budget_values"][label] * 255 for label in labels)]
-        else:
-            xs = [0, *range(1, len(labels) + 1)]
+        else:  # the budgets in their order (loudest last), whichever were measured
+            order = list(robustness["budget_values"])
+            xs = [0, *(order.index(label) + 1 for label in labels)]
         axis.plot(xs, [clean, *by_budget.values()], marker="o", label=attack)
     if model == "cnn":
         axis.set(xlabel="L-inf epsilon (x 1/255 of the [0, 1] pixel range)", ylabel="accuracy")
     else:
-        labels = list(next(iter(attacks.values())))
-        axis.set_xticks(range(len(labels) + 1), ["clean", *labels])
+        order = list(robustness["budget_values"])
+        axis.set_xticks(range(len(order) + 1), ["clean", *order])
         axis.set(xlabel="perturbation SNR", ylabel="accuracy")
     axis.set(title=f"{model}: accuracy under attack ({robustness['samples']} items)", ylim=(0, 1))
     axis.grid(alpha=0.3)

@@ -52,8 +52,13 @@ def reevaluate(model: str, run_dir: Path, channels: dict[str, Path], hyperparame
         from training.data.images import ImageSettings, load_image_folder
 
         settings = ImageSettings(size=hp.image_size, on_bad_file="error")
+        from training.data.split import split_train_validation
+
         train_set = load_image_folder(channels["train"], settings, None)
         test_set = load_image_folder(channels["test"], settings, train_set.class_names)
+        # The job held validation_fraction of the train channel out (no validation channel): the same
+        # split, so that the members are the items it trained on.
+        train_set, _ = split_train_validation(train_set, hp.validation_fraction, hp.seed)
         artifact = run_dir / "model" / "model.pt2"
     else:
         from training.data.audio import AudioSettings, load_audio_channel

@@ -9,10 +9,13 @@ negative log-likelihood.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+log = logging.getLogger(__name__)
 
 # log(0) guard, far below any probability a float32 softmax still represents (its smallest normal is
 # 1.2e-38): a higher floor would cut the gradient of a confident model's wrong classes to zero.
@@ -37,14 +40,27 @@ def cnn_classifier(program_path: Path, num_classes: int, image_size: int) -> Any
         def train(self, mode: bool = True) -> LogProbabilities:  # an exported program has no train mode
             return self
 
-    return PyTorchClassifier(
-        model=LogProbabilities(),
-        loss=torch.nn.CrossEntropyLoss(),
-        input_shape=(3, image_size, image_size),
-        nb_classes=num_classes,
-        clip_values=(0.0, 1.0),
-        device_type="cpu",
-    )
+    def build(device_type: str) -> Any:
+        return PyTorchClassifier(
+            model=LogProbabilities(),
+            loss=torch.nn.CrossEntropyLoss(),
+            input_shape=(3, image_size, image_size),
+            nb_classes=num_classes,
+            clip_values=(0.0, 1.0),
+            device_type=device_type,
+        )
+
+    if torch.cuda.is_available():  # the program was exported on the CPU: try it on the GPU, keep it if it runs
+        try:
+            classifier = build("gpu")
+            classifier.loss_gradient(
+                np.zeros((2, 3, image_size, image_size), np.float32), np.eye(num_classes, dtype=np.float32)[[0, 0]]
+            )
+            return classifier
+        except RuntimeError as error:
+            log.warning("security evaluation: the exported program does not run on the GPU (%s); on the CPU", error)
+            program.to("cpu")
+    return build("cpu")
 
 
 def mlp_classifier(saved_model: Path, num_classes: int, input_shape: tuple[int, ...]) -> Any:

@@ -77,6 +77,7 @@ def mlp_classifier(saved_model: Path, num_classes: int, input_shape: tuple[int, 
         def __init__(self) -> None:
             self.loaded = loaded  # keeps the SavedModel's variables alive
 
+        @tf.autograph.experimental.do_not_convert  # a restored concrete function: nothing to convert
         def __call__(self, x: Any, training: bool = False) -> Any:
             return tf.math.log(tf.maximum(endpoint(tf.cast(x, tf.float32)), LOG_FLOOR))
 

@@ -168,6 +168,55 @@ def full_job_markdown(full: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def bench_mlp_membership(data: Path, work: Path, budget_s: int, variants: list[str]) -> dict[str, Any]:
+    """Membership inference on the MLP without the speaker shift: every speaker in both splits, the
+    recordings with index 0-4 held out (FSDD's own test convention), so members and non-members differ
+    only in whether the model trained on them. One job per variant (`key=value,...` overrides)."""
+    files = sorted((data / "fsdd-dev").glob("*.wav"))
+    held = [p for p in files if int(p.stem.split("_")[2]) < 5]
+    channels = {
+        "train": link_subset([p for p in files if p not in held], work / "fsdd-in" / "train", False),
+        "test": link_subset(held, work / "fsdd-in" / "test", False),
+    }
+    runs = []
+    for index, variant in enumerate(variants):
+        overrides = dict(item.split("=", 1) for item in variant.split(",") if item)
+        hyperparameters = {
+            "model": "mlp",
+            "seed": "0",
+            "time_budget_s": str(budget_s),
+            "explain_per_class": "0",
+            "security_budget_s": "10",  # membership inference only needs predictions
+            **overrides,
+        }
+        run = train(channels, hyperparameters, work / f"mlp-in-{index}", {"SM_NUM_CPUS": "1"})
+        privacy = run.evaluation["security"]["privacy"]
+        runs.append({"overrides": overrides, "accuracy": run.evaluation["accuracy"], "privacy": privacy})
+        print(json.dumps(runs[-1]), flush=True)
+    return {"measured_at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "time_budget_s": budget_s, "runs": runs}
+
+
+def mlp_membership_markdown(result: dict[str, Any]) -> str:
+    lines = [
+        "",
+        f"## MLP membership inference without the speaker shift ({result['measured_at']})",
+        "",
+        "All four speakers train; recordings 0-4 of each digit and speaker are the non-members (FSDD's test "
+        f"convention). time_budget_s {result['time_budget_s']}.",
+        "",
+        "| overrides | accuracy | member / non-member accuracy | AUC loss / black box | advantage |",
+        "|---|---|---|---|---|",
+    ]
+    for run in result["runs"]:
+        p = run["privacy"]
+        lines.append(
+            f"| {run['overrides'] or 'defaults'} | {run['accuracy']:.3f} | {p['member_accuracy']:.3f} / "
+            f"{p['non_member_accuracy']:.3f} | {p['loss_threshold']['auc']:.3f} / {p['black_box']['auc']:.3f} | "
+            f"{p['advantage']:.3f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
 def _robust_rows(security: dict[str, Any]) -> list[str]:
     robust = security.get("robustness", {})
     if "accuracy" not in robust:
@@ -226,6 +275,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--adversarial-fraction", type=float, default=0.5)
     parser.add_argument("--quick", action="store_true", help="20 images per class, 30 s jobs: checks the script")
     parser.add_argument(
+        "--mlp-membership",
+        help="instead: MLP membership inference per variant, ';'-separated 'key=value,...' ('' = defaults)",
+    )
+    parser.add_argument(
         "--full-job", type=int, default=0, help="instead: one default CNN job of this budget on the 45k/5k split"
     )
     args = parser.parse_args(argv)
@@ -234,6 +287,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         args.per_class, args.budget, args.eval_budget = 20, 30, 20.0
     stem = RESULTS / f"security-{datetime.now(UTC).strftime('%Y-%m-%d')}"
+    if args.mlp_membership is not None:
+        with tempfile.TemporaryDirectory(prefix="security-bench-") as work:
+            result = bench_mlp_membership(args.data, Path(work), args.budget, args.mlp_membership.split(";"))
+        stem.with_suffix(".mlp.json").write_text(json.dumps(result, indent=2) + "\n")
+        with stem.with_suffix(".md").open("a") as report:
+            report.write(mlp_membership_markdown(result))
+        print(mlp_membership_markdown(result))
+        return 0
     if args.full_job:
         with tempfile.TemporaryDirectory(prefix="security-bench-") as work:
             full = bench_full_job(args.data, Path(work), args.full_job)

@@ -64,7 +64,9 @@ def test_train_then_evaluate_then_gate(dev):
     assert s["TestChannelHasData"]["Default"] == "Train"
     assert s["Train"]["Next"] == "ReadEvaluation"
     assert s["ReadEvaluation"]["Next"] == "QualityGate"
-    assert s["ReadEvaluation"]["Parameters"] == {"model_artifacts.$": "$.training.ModelArtifacts.S3ModelArtifacts"}
+    parameters = s["ReadEvaluation"]["Parameters"]
+    assert parameters["model_artifacts.$"] == "$.training.ModelArtifacts.S3ModelArtifacts"
+    assert set(parameters) == {"model_artifacts.$", "security_gate"}  # the thresholds: see the security gate test
     assert s["ReadEvaluation"]["ResultPath"] == "$.evaluation"
 
 
@@ -117,7 +119,7 @@ def test_security_gate_thresholds_from_cdk_json_travel_to_the_reader(synthesized
     ends in a Fail state whose cause is the reader's reason (naming the figure and the threshold)."""
     cdk = json.loads((ROOT / "cdk.json").read_text())["context"]["environments"][env]["training"][model]["security"]
     s = machine_of(synthesized.json(STACK.format(env)), model)["States"]
-    assert s["ReadEvaluation"]["Parameters"]["Payload"]["security_gate"] == {"model": model, **cdk}
+    assert s["ReadEvaluation"]["Parameters"]["security_gate"] == {"model": model, **cdk}
     gate = s["SecurityGate"]
     assert gate["Choices"] == [
         {"Variable": "$.evaluation.security.passed", "BooleanEquals": True, "Next": "RegisterModelPackage"}

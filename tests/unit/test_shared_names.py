@@ -26,7 +26,6 @@ def test_training_copies():
     assert all(set(names.CHANNELS) <= set(c) for c in names.CHANNELS_BY_MODEL.values())
 
 
-
 def test_security_copies():
     """The gate's settings name the job's attacks and budgets; the job keeps its own copies."""
     from training.hyperparameters import Hyperparameters

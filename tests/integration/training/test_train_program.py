@@ -58,6 +58,10 @@ def check_explanations(tree, evaluation, manifest, figures):
     return block
 
 
+# A few items, few steps and a generous budget: every attack is measured even on a busy machine.
+SMALL_SECURITY = {"security_samples": "12", "security_pgd_steps": "2", "security_budget_s": "120"}
+
+
 def check_security(tree, evaluation, attacks, budgets):
     """The job's security block (on by default): robustness per attack and budget, membership
     inference on train vs held-out, the figure, within its time budget."""
@@ -65,9 +69,11 @@ def check_security(tree, evaluation, attacks, budgets):
     assert "error" not in security, security
     robustness, privacy = security["robustness"], security["privacy"]
     assert robustness["samples"] > 0 and 0 <= robustness["clean_accuracy"] <= 1
-    assert {attack: list(by_budget) for attack, by_budget in robustness["accuracy"].items()} == {
-        attack: budgets for attack in attacks
-    }
+    # Every attack at every budget is measured, or listed as dropped because the budget ran short (a
+    # busy machine); the gate's figure, PGD at the smallest budget, comes first and is always there.
+    measured = {f"{attack}@{label}" for attack, by in robustness["accuracy"].items() for label in by}
+    assert measured | set(robustness.get("not_measured", [])) == {f"{a}@{b}" for a in attacks for b in budgets}
+    assert f"pgd@{budgets[0]}" in measured
     assert privacy["members"] == privacy["non_members"] > 0
     for attack in ("loss_threshold", "black_box"):
         assert 0 <= privacy[attack]["auc"] <= 1 and -1 <= privacy[attack]["advantage"] <= 1
@@ -83,7 +89,9 @@ def test_cnn_trains_on_images_and_writes_a_loadable_artifact(tmp_path):
     import torch
 
     tree = make_opt_ml(
-        tmp_path / "ml", {"model": "cnn", "epochs": "4", "batch_size": "16", "width": "8"}, channels=("train", "test")
+        tmp_path / "ml",
+        {"model": "cnn", "epochs": "4", "batch_size": "16", "width": "8", **SMALL_SECURITY},
+        channels=("train", "test"),
     )
     write_image_folder(tree.channel("train"), per_class=30, seed=0)
     write_image_folder(tree.channel("test"), per_class=10, seed=1)
@@ -96,7 +104,7 @@ def test_cnn_trains_on_images_and_writes_a_loadable_artifact(tmp_path):
     torch.testing.assert_close(probabilities.sum(1), torch.ones(5))
     check_explanations(tree, evaluation, manifest, ["cnn_class_means.png"])
     security = check_security(tree, evaluation, ["fgsm", "pgd"], ["1/255", "2/255", "4/255", "8/255"])
-    assert security["robustness"]["pgd_steps"]["8/255"] == 20 and security["robustness"]["corruptions"]["severity"] == 3
+    assert security["robustness"]["pgd_steps"]["8/255"] == 4 and security["robustness"]["corruptions"]["severity"] == 3
     explain = torch.export.load(str(tree.model_dir / manifest["explanation"]["model_file"])).module()
     image = torch.rand(1, 3, 32, 32, requires_grad=True)
     (gradient,) = torch.autograd.grad(explain(image)[0, 0], image)  # differentiable from the input
@@ -107,7 +115,7 @@ def test_cnn_trains_on_images_and_writes_a_loadable_artifact(tmp_path):
 def test_mlp_trains_on_spoken_digit_style_wavs_and_writes_a_loadable_artifact(tmp_path):
     import tensorflow as tf
 
-    tree = make_opt_ml(tmp_path / "ml", {"model": "mlp", "epochs": "6", "batch_size": "16"})
+    tree = make_opt_ml(tmp_path / "ml", {"model": "mlp", "epochs": "6", "batch_size": "16", **SMALL_SECURITY})
     write_fsdd_folder(tree.channel("train"), per_speaker=8)
     manifest, evaluation = check_outputs(tree, run_train(tree), epochs=6, num_classes=3)
     assert evaluation["split"] == "validation"

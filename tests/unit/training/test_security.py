@@ -168,3 +168,20 @@ def test_budgets_parse_fractions_and_sort():
         "4/255": 10,
         "8/255": 20,
     }
+
+
+def test_adversarial_training_makes_pgd_examples_within_eps_in_the_last_fraction_only():
+    import torch
+    from training.security.adversarial_training import adversarial_phase, pgd_examples
+
+    assert not adversarial_phase(0.49, 0.5) and adversarial_phase(0.5, 0.5) and not adversarial_phase(0.99, 0.0)
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * SIZE * SIZE, 2))
+    images, labels = (torch.from_numpy(a) for a in toy_images(32))
+    eps = 4 / 255
+    adversarial = pgd_examples(model, images, labels, eps, steps=3, generator=torch.Generator().manual_seed(0))
+    assert float((adversarial - images).abs().max()) <= eps + 1e-6
+    assert float(adversarial.min()) >= 0 and float(adversarial.max()) <= 1
+    loss = torch.nn.functional.cross_entropy
+    assert float(loss(model(adversarial), labels)) > float(loss(model(images), labels))
+    assert all(p.grad is None for p in model.parameters())  # the weights' gradients are untouched

@@ -21,6 +21,12 @@ CHANNELS = ("train", "validation", "test")
 # The MLP's optional channel of synthetic speakers (`python -m training.synthesize`); the CNN has none.
 SYNTHETIC_CHANNEL = "synthetic"
 CHANNELS_BY_MODEL: dict[str, tuple[str, ...]] = {"cnn": CHANNELS, "mlp": (*CHANNELS, SYNTHETIC_CHANNEL)}
+# The security evaluation's attacks and default budgets per model (training/training/security; the job
+# records accuracies under evaluation.json["security"]["robustness"]["accuracy"][attack][budget]); the
+# quality gate's `security` settings in cdk.json must name one of them (infra/settings.py).
+SECURITY_ATTACKS: dict[str, tuple[str, ...]] = {"cnn": ("fgsm", "pgd"), "mlp": ("pgd", "noise")}
+SECURITY_DEFAULT_BUDGETS: dict[str, str] = {"cnn": "1/255,2/255,4/255,8/255", "mlp": "40,30,20"}
+SECURITY_BUDGET_HYPERPARAMETER: dict[str, str] = {"cnn": "security_eps", "mlp": "security_snr_db"}
 
 # The content types each model kind's endpoint advertises (model package InferenceSpecification
 # SupportedContentTypes, experiment model packages). The server also accepts `audio/wave` as an alias

@@ -15,7 +15,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from planner.instances import InstanceTypeError, scale_to
-from shared_names import CHANNELS_BY_MODEL, FRAMEWORK_BY_MODEL, MODEL_KINDS
+from shared_names import (
+    CHANNELS_BY_MODEL,
+    FRAMEWORK_BY_MODEL,
+    MODEL_KINDS,
+    SECURITY_ATTACKS,
+    SECURITY_BUDGET_HYPERPARAMETER,
+    SECURITY_DEFAULT_BUDGETS,
+)
 
 if TYPE_CHECKING:
     from infra.capacity_plan import CapacityPlan
@@ -114,6 +121,29 @@ class StorageSettings:
 
 
 @dataclass(frozen=True)
+class SecurityGateSettings:
+    """The security half of the quality gate (docs/security.md): the accuracy under `attack` at
+    `budget` (a label the job measures: an epsilon such as "2/255" for the CNN, an SNR such as "30dB"
+    for the MLP) must be at least `min_robust_accuracy`, the membership-inference AUC at most
+    `max_membership_auc`."""
+
+    attack: str
+    budget: str
+    min_robust_accuracy: float
+    max_membership_auc: float
+
+    def payload(self, model: str) -> dict[str, Any]:
+        """What the evaluation reader gets to judge with (evaluation_tarball.security_verdict)."""
+        return {
+            "model": model,
+            "attack": self.attack,
+            "budget": self.budget,
+            "min_robust_accuracy": self.min_robust_accuracy,
+            "max_membership_auc": self.max_membership_auc,
+        }
+
+
+@dataclass(frozen=True)
 class TrainingSettings:
     model: str
     framework: str
@@ -126,6 +156,7 @@ class TrainingSettings:
     quality_threshold: float
     channels: tuple[str, ...]
     hyperparameters: tuple[tuple[str, str], ...]
+    security: SecurityGateSettings | None = None  # None: the gate checks accuracy only
 
     @property
     def hyperparameter_map(self) -> dict[str, str]:
@@ -348,6 +379,33 @@ def _training(model: str, r: _Reader) -> TrainingSettings:
         quality_threshold=r.float("quality_threshold", low=0.0, high=1.0),
         channels=tuple(c for c in allowed if c in channels),
         hyperparameters=tuple(sorted(hp.items())),
+        security=_security_gate(model, r.child("security"), hp) if "security" in r.raw else None,
+    )
+    r.done()
+    return out
+
+
+def _security_gate(model: str, r: _Reader, hyperparameters: Mapping[str, str]) -> SecurityGateSettings:
+    """The gate's thresholds, checked against what the job will measure: the attack is one of the
+    model's, the budget one the job's hyperparameters (or their defaults) list, and the evaluation is on."""
+    attack = r.choice("attack", SECURITY_ATTACKS[model])
+    key, budget = r._get("budget")
+    hp_key = SECURITY_BUDGET_HYPERPARAMETER[model]
+    listed = [part.strip() for part in hyperparameters.get(hp_key, SECURITY_DEFAULT_BUDGETS[model]).split(",")]
+    labels = [f"{value}dB" for value in listed] if model == "mlp" else listed
+    if budget not in labels:
+        raise SettingsError(
+            f"{key}: {budget!r} is not a budget the {model} job measures; its {hp_key} gives: {', '.join(labels)}"
+        )
+    if hyperparameters.get("security", "true").lower() in ("false", "0", "no"):
+        raise SettingsError(
+            f"{r.key}: the gate needs the job's security figures, but hyperparameters.security is false"
+        )
+    out = SecurityGateSettings(
+        attack=attack,
+        budget=budget,
+        min_robust_accuracy=r.float("min_robust_accuracy", low=0.0, high=1.0),
+        max_membership_auc=r.float("max_membership_auc", low=0.5, high=1.0),
     )
     r.done()
     return out

@@ -24,6 +24,9 @@ class SampleData:
     seed: int = 0
 
 
+# The security evaluation (docs/security.md), small: a few items, a few seconds per model.
+LOCAL_SECURITY = {"security_samples": "64", "security_budget_s": "15"}
+SMOKE_SECURITY = {"security_samples": "16", "security_budget_s": "8", "security_pgd_steps": "2"}
 # Hyperparameters as SageMaker passes them (strings); sized so `make local` stays under 10 minutes on
 # two CPU cores. time_budget_s guards the wall time on a slower machine (training stops early, the
 # artifact is still written).
@@ -38,8 +41,17 @@ FULL_RECIPES: dict[str, dict[str, str]] = {
         "learning_rate": "0.1",
         "time_budget_s": "240",
         "seed": "0",
+        **LOCAL_SECURITY,
     },
-    "mlp": {"model": "mlp", "name": "mlp", "epochs": "25", "batch_size": "64", "time_budget_s": "150", "seed": "0"},
+    "mlp": {
+        "model": "mlp",
+        "name": "mlp",
+        "epochs": "25",
+        "batch_size": "64",
+        "time_budget_s": "150",
+        "seed": "0",
+        **LOCAL_SECURITY,
+    },
 }
 # The sample digits are mirror-sensitive: no flips in training or at test time (natural images keep them).
 SAMPLE_DATA_OVERRIDES: dict[str, dict[str, str]] = {"cnn": {"random_flip": "false", "test_time_flip": "false"}}
@@ -54,6 +66,7 @@ SMOKE_RECIPES: dict[str, dict[str, str]] = {
         "learning_rate": "0.1",
         "time_budget_s": "60",
         "seed": "0",
+        **SMOKE_SECURITY,
     },
     "mlp": {
         "model": "mlp",
@@ -63,6 +76,7 @@ SMOKE_RECIPES: dict[str, dict[str, str]] = {
         "hidden_units": "64",
         "time_budget_s": "60",
         "seed": "0",
+        **SMOKE_SECURITY,
     },
 }
 SMOKE_SAMPLE_DATA = SampleData(

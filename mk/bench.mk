@@ -1,6 +1,7 @@
 # Benchmarks: scripts that print and record measured figures (never timed unit tests).
 DATA ?= ../shared/datasets
 BENCH_ARGS ?=
+SECURITY_BENCH_ARGS ?=
 
 ## bench-train [DATA=../shared/datasets] [BENCH_ARGS=--quick]  training throughput, DDP scaling, checkpoint cost, quality, CNN frontier plot
 .PHONY: bench bench-train bench-frontier
@@ -13,3 +14,8 @@ bench-frontier: $(VENV_STAMP)
 
 ## bench  every benchmark (results in benchmarks/results/)
 bench: bench-train bench-serve
+
+## bench-security [DATA=../shared/datasets] [SECURITY_BENCH_ARGS=--quick]  robustness, membership inference and their cost per job, with and without adversarial training
+.PHONY: bench-security
+bench-security: $(VENV_STAMP)
+	nice -n 10 $(PY) -m benchmarks.security_bench --data "$(DATA)" $(SECURITY_BENCH_ARGS)

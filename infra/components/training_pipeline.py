@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import Any
 
 from aws_cdk import Duration, Stack
 from aws_cdk import aws_ecr_assets as ecr_assets
@@ -36,6 +37,7 @@ class TrainingPipeline(Construct):
         evaluation_function: lambda_.IFunction,
         inference_image: ecr_assets.DockerImageAsset,
         quality_threshold: float,
+        security_gate: dict[str, Any] | None = None,
         inference_instance_types: Sequence[str],
         timeout: Duration,
         key: kms.IKey,
@@ -82,7 +84,11 @@ class TrainingPipeline(Construct):
             lambda_function=evaluation_function,
             payload_response_only=True,
             payload=sfn.TaskInput.from_object(
-                {"model_artifacts": sfn.JsonPath.string_at("$.training.ModelArtifacts.S3ModelArtifacts")}
+                {
+                    "model_artifacts": sfn.JsonPath.string_at("$.training.ModelArtifacts.S3ModelArtifacts"),
+                    # The security thresholds travel to the reader, which judges evaluation.json["security"].
+                    **({"security_gate": security_gate} if security_gate else {}),
+                }
             ),
             result_path="$.evaluation",
         )
@@ -134,10 +140,31 @@ class TrainingPipeline(Construct):
             result_path="$.error",
         )
 
+        registered = register.next(sfn.Succeed(self, "Registered"))
+        if security_gate:
+            # The reader's verdict (evaluation_tarball.security_verdict); its reason names the figure and
+            # the threshold, and becomes the execution's failure cause.
+            registered = (
+                sfn.Choice(
+                    self,
+                    "SecurityGate",
+                    comment=f"{security_gate['attack']} accuracy at {security_gate['budget']} >= "
+                    f"{security_gate['min_robust_accuracy']}, membership AUC <= {security_gate['max_membership_auc']}",
+                )
+                .when(sfn.Condition.boolean_equals("$.evaluation.security.passed", True), registered)
+                .otherwise(
+                    sfn.Fail(
+                        self,
+                        "BelowSecurityThreshold",
+                        error="SecurityGateFailed",
+                        cause_path="$.evaluation.security.reason",
+                    )
+                )
+            )
         gate = sfn.Choice(self, "QualityGate", comment=f"accuracy >= {quality_threshold}")
         gate.when(
             sfn.Condition.number_greater_than_equals("$.evaluation.accuracy", quality_threshold),
-            register.next(sfn.Succeed(self, "Registered")),
+            registered,
         )
         gate.otherwise(
             sfn.Fail(

@@ -111,6 +111,7 @@ class TrainingStack(Stack):
                 evaluation_function=reader.function,
                 inference_image=inference_image,
                 quality_threshold=t.quality_threshold,
+                security_gate=t.security.payload(t.model) if t.security else None,
                 inference_instance_types=[serving_types.get(t.model, "ml.c5.xlarge")],
                 timeout=Duration.seconds(max(t.max_runtime_s, t.max_wait_s) + 3600),
                 key=storage.key,

@@ -26,6 +26,18 @@ def test_training_copies():
     assert all(set(names.CHANNELS) <= set(c) for c in names.CHANNELS_BY_MODEL.values())
 
 
+def test_security_copies():
+    """The gate's settings name the job's attacks and budgets; the job keeps its own copies."""
+    from training.hyperparameters import Hyperparameters
+    from training.security import budgets
+
+    assert names.SECURITY_DEFAULT_BUDGETS == {"cnn": budgets.DEFAULT_EPS, "mlp": budgets.DEFAULT_SNR_DB}
+    fields = Hyperparameters.__dataclass_fields__
+    for model, key in names.SECURITY_BUDGET_HYPERPARAMETER.items():
+        assert fields[key].default == names.SECURITY_DEFAULT_BUDGETS[model]
+        assert fields[key].metadata["models"] == (model,)
+
+
 def test_serving_tables_accept_exactly_the_advertised_types():
     from inference import decoding
 

@@ -22,6 +22,8 @@ from training.distributed import Topology
 from training.hyperparameters import Hyperparameters
 from training.models.cnn import CNNConfig, ImageClassifier, export_cnn, export_explainer, load_exported
 from training.sampler import global_batches, rank_share, step_seed
+from training.schedule import Budget, progress
+from training.security.adversarial_training import adversarial_phase, pgd_examples
 
 log = logging.getLogger(__name__)
 MODEL_FILE = "model.pt2"
@@ -108,7 +110,13 @@ class CNNTrainer:
     """One rank's model, optimizer and data; implements `loop.EpochTrainer`."""
 
     def __init__(
-        self, hp: Hyperparameters, train: Dataset, validation: Dataset, topo: Topology, device: torch.device
+        self,
+        hp: Hyperparameters,
+        train: Dataset,
+        validation: Dataset,
+        topo: Topology,
+        device: torch.device,
+        budget: Budget | None = None,  # where the schedule stands, for adversarial training's phase
     ) -> None:
         if hp.width < 1 or hp.epochs < 1:
             raise ValueError(
@@ -116,6 +124,7 @@ class CNNTrainer:
                 "resolve them with training.cnn_recipe.resolve or training.recipe.with_default_recipe"
             )
         self.hp = hp
+        self.budget = budget
         self.topo = topo
         self.device = device
         torch.manual_seed(hp.seed)
@@ -169,6 +178,8 @@ class CNNTrainer:
         index = torch.from_numpy(batch)
         images = self.augmented_images(index, step)
         labels = self.train_y[index].to(self.device)
+        if self.adversarial_step(step):
+            images = self.adversarial_images(images.to(self.device), labels, step)
         self.model.train()
         with self._autocast():
             logits = self.model(images.to(self.device).contiguous(memory_format=torch.channels_last))
@@ -177,6 +188,30 @@ class CNNTrainer:
         loss.backward()
         self.optimizer.step()
         return loss.item() * len(labels), float((logits.argmax(1) == labels).sum()), float(len(labels))
+
+    def adversarial_step(self, step: int) -> bool:
+        """In adversarial training's phase: the last `adversarial_fraction` of the schedule."""
+        if self.hp.adversarial_fraction <= 0:
+            return False
+        position = progress(
+            step, self.steps_per_epoch * self.hp.epochs, self.budget.fraction() if self.budget is not None else 0.0
+        )
+        return adversarial_phase(position, self.hp.adversarial_fraction)
+
+    def adversarial_images(self, images: torch.Tensor, labels: torch.Tensor, step: int) -> torch.Tensor:
+        """The batch's PGD examples against the current weights (batch norm in eval mode, so the
+        attack's forward passes leave its running statistics alone)."""
+        self.classifier.eval()
+        with self._autocast():
+            adversarial = pgd_examples(
+                self.classifier,
+                images.contiguous(memory_format=torch.channels_last),
+                labels,
+                self.hp.adversarial_eps,
+                self.hp.adversarial_steps,
+                self.step_generator(step),
+            )
+        return adversarial
 
     @torch.no_grad()
     def validate(self) -> tuple[float, float]:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from training.errors import ConfigError
+from training.security.budgets import DEFAULT_EPS, DEFAULT_SNR_DB, parse_eps, parse_snr
 
 MODELS = ("cnn", "mlp")
 PRECISIONS = ("auto", "bf16", "fp32")
@@ -85,6 +86,13 @@ RANGES: dict[str, Range] = {
     "synthetic_ratio": Range(0, 4),
     "edge_cut_ms": Range(0, 500),
     "edge_cut_probability": Range(0, 1),
+    "security_samples": Range(1, 100_000),
+    "security_budget_s": Range(0, 24 * 3600, low_open=True),
+    "security_pgd_steps": Range(1, 1000),
+    "security_severity": Range(1, 5),
+    "adversarial_fraction": Range(0, 1, high_open=True),
+    "adversarial_eps": Range(0, 1, low_open=True),
+    "adversarial_steps": Range(1, 100),
 }
 
 
@@ -112,7 +120,46 @@ class Hyperparameters:
             help="held-out items per class explained (integrated gradients) into evaluation.json and PNGs; 0: off"
         ),
     )
+    # Security evaluation (training/security; docs/security.md): on the exported serving program
+    security: bool = field(
+        default=True,
+        metadata=_for(help="measure robustness and membership inference into evaluation.json['security']"),
+    )
+    security_samples: int = field(
+        default=256,
+        metadata=_for(
+            help="held-out items attacked, and members and non-members each for membership inference (fixed seed)"
+        ),
+    )
+    security_budget_s: float = field(
+        default=25.0,
+        metadata=_for(
+            help="seconds the security evaluation may take; fewer items are attacked if the measured cost asks"
+        ),
+    )
+    security_pgd_steps: int = field(
+        default=10, metadata=_for(help="PGD steps per budget; the largest epsilon (CNN) gets twice as many")
+    )
     # CNN
+    security_eps: str = field(
+        default=DEFAULT_EPS,
+        metadata=_for("cnn", help="L-inf epsilons of FGSM and PGD, in the [0, 1] pixel range a client sends"),
+    )
+    security_severity: int = field(
+        default=3, metadata=_for("cnn", help="common corruptions' severity, 1-5 (CIFAR-10-C's scale)")
+    )
+    adversarial_fraction: float = field(
+        default=0.0,
+        metadata=_for(
+            "cnn",
+            help="adversarial training: the last fraction of the schedule trains on PGD examples of each batch; 0: off",
+        ),
+    )
+    adversarial_eps: float = field(
+        default=4 / 255,
+        metadata=_for("cnn", help="adversarial training: the PGD examples' L-inf epsilon (of the [0, 1] range)"),
+    )
+    adversarial_steps: int = field(default=3, metadata=_for("cnn", help="adversarial training: PGD steps per batch"))
     image_size: int = field(default=32, metadata=_for("cnn"))
     width: int = field(
         default=0,
@@ -140,6 +187,10 @@ class Hyperparameters:
         metadata=_for("cnn", help="'bf16' (autocast), 'fp32', or 'auto': bf16 where the hardware computes it natively"),
     )
     # MLP
+    security_snr_db: str = field(
+        default=DEFAULT_SNR_DB,
+        metadata=_for("mlp", help="SNRs (dB) of the waveform PGD perturbation and of the additive noise"),
+    )
     sample_rate: int = field(default=8000, metadata=_for("mlp"))
     clip_seconds: float = field(default=1.0, metadata=_for("mlp"))
     num_mfcc: int = field(default=20, metadata=_for("mlp"))
@@ -227,6 +278,8 @@ class Hyperparameters:
             raise ConfigError(
                 f"hyperparameter 'frame_step' must be at most frame_length ({self.frame_length}), got {self.frame_step}"
             )
+        parse_eps("security_eps", self.security_eps)
+        parse_snr("security_snr_db", self.security_snr_db)
         if 2 * self.crop_padding >= self.image_size:
             raise ConfigError(
                 f"hyperparameter 'crop_padding' must be less than half of image_size "

@@ -31,6 +31,7 @@ from training.hyperparameters import Hyperparameters
 from training.loop import EpochLoop, StopSignal
 from training.reporting import emit, final_line
 from training.schedule import Budget
+from training.security.budgets import SECURITY_KEYS
 from training.storage import check_output_folders, write_error
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,7 @@ NOT_FINGERPRINTED = (
     "dist_port",
     "explain_per_class",
     "probe_seconds",
+    *SECURITY_KEYS,  # the security evaluation measures the artifact; it changes nothing trained
 )
 
 
@@ -166,7 +168,7 @@ def _prepare_cnn(
     if topo.is_master:
         emit(choice.line())
         splits.fit["recipe"] = choice.as_dict()
-    trainer = cnn_training.CNNTrainer(resolved, splits.train, splits.validation, topo, device)
+    trainer = cnn_training.CNNTrainer(resolved, splits.train, splits.validation, topo, device, budget)
     framework = {
         "framework": "pytorch",
         "framework_version": torch.__version__.split("+")[0],
@@ -279,6 +281,13 @@ def _evaluate_and_write(
         except Exception as error:  # a report, not the product: the trained artifact stands without it
             log.warning("explanation figures failed: %s", error, exc_info=True)
             evaluation["explanations"] = {"error": f"{type(error).__name__}: {error}"}
+    if hp.security:
+        from training.security.job import SecurityPlan, measure_or_report_error
+
+        plan = SecurityPlan.from_hyperparameters(hp)
+        evaluation["security"] = measure_or_report_error(
+            plan, artifact_path, splits.train, held_out, split, env.output_data_dir
+        )
     write_evaluation(env.output_data_dir, evaluation)
     plot_learning_curves(history, env.output_data_dir / "learning_curves.png")
     plot_confusion_matrix(evaluation, env.output_data_dir / "confusion_matrix.png")

@@ -25,10 +25,13 @@ def handler(event, _context):
         raise ValueError(f"s3://{bucket}/{key} is larger than {MAX_BYTES} bytes")
     body = S3.get_object(Bucket=bucket, Key=key)["Body"].read()
     evaluation = read_evaluation(body, f"s3://{bucket}/{key}")  # noqa: F821 (prepended: evaluation_tarball.py)
-    return {
+    result = {
         "accuracy": float(evaluation["accuracy"]),
         "macro_f1": float(evaluation.get("macro_f1", 0.0)),
         "split": str(evaluation.get("split", "")),
         "num_samples": int(evaluation.get("num_samples", 0)),
         "evaluation_uri": f"s3://{bucket}/{key}",
     }
+    if "security_gate" in event:  # the thresholds, from cdk.json through the state machine's payload
+        result["security"] = security_verdict(evaluation, event["security_gate"])  # noqa: F821 (prepended)
+    return result

@@ -48,6 +48,7 @@ def widen_s3_access(repo: Path) -> None:
 def change_instance_types(repo: Path) -> None:
     set_setting(repo, "dev.serving.cnn.instance_type", "ml.c5.2xlarge")  # from ml.c5.xlarge
     set_setting(repo, "dev.training.mlp.instance_type", "ml.c5.xlarge")  # from ml.c5.2xlarge
+    set_setting(repo, "dev.training.cnn.security.min_robust_accuracy", 0.35)  # a security gate threshold
 
 
 CHANGES = {f.__name__: f for f in (add_tag, rename_data_bucket, widen_s3_access, change_instance_types)}

@@ -88,3 +88,6 @@ def test_instance_type_changes_move_cost_by_the_price_table(reviewed, prices):
     # The endpoint config is immutable and replaced; the endpoint itself is updated in place.
     assert "Endpoint/Config` (AWS::SageMaker::EndpointConfig): replaced, forced by ProductionVariants" in result.text
     assert "No stateful resource is replaced or deleted." in result.text
+    # A security gate threshold (cdk.json) changes the CNN state machine's definition, in place.
+    diff = result.section("Diff per stack")
+    assert re.search(r"min_robust_accuracy\W+0\.35", diff), diff

@@ -144,3 +144,16 @@ def test_an_infinite_learning_rate_is_refused_before_training(tmp_path, monkeypa
     tree = image_job(tmp_path, learning_rate="inf")
     assert train(tree, monkeypatch) == 1
     assert "hyperparameter 'learning_rate' must be in (0, 100], got inf" in tree.failure_file.read_text()
+
+
+@pytest.mark.parametrize(
+    "key, value, message",
+    [
+        ("security_eps", "-1/255", "hyperparameter 'security_eps': epsilon -1/255 must be in (0, 1]"),
+        ("security_samples", "0", "hyperparameter 'security_samples' must be in [1, 100000], got 0"),
+    ],
+)
+def test_bad_security_hyperparameters_are_refused_before_training(tmp_path, monkeypatch, key, value, message):
+    tree = image_job(tmp_path, **{key: value})
+    assert train(tree, monkeypatch) == 1
+    assert message in tree.failure_file.read_text()

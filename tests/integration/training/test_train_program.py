@@ -58,12 +58,40 @@ def check_explanations(tree, evaluation, manifest, figures):
     return block
 
 
+# A few items, few steps and a generous budget: every attack is measured even on a busy machine.
+SMALL_SECURITY = {"security_samples": "12", "security_pgd_steps": "2", "security_budget_s": "120"}
+
+
+def check_security(tree, evaluation, attacks, budgets):
+    """The job's security block (on by default): robustness per attack and budget, membership
+    inference on train vs held-out, the figure, within its time budget."""
+    security = evaluation["security"]
+    assert "error" not in security, security
+    robustness, privacy = security["robustness"], security["privacy"]
+    assert robustness["samples"] > 0 and 0 <= robustness["clean_accuracy"] <= 1
+    # Every attack at every budget is measured, or listed as dropped because the budget ran short (a
+    # busy machine); the gate's figure, PGD at the smallest budget, comes first and is always there.
+    measured = {f"{attack}@{label}" for attack, by in robustness["accuracy"].items() for label in by}
+    assert measured | set(robustness.get("not_measured", [])) == {f"{a}@{b}" for a in attacks for b in budgets}
+    assert f"pgd@{budgets[0]}" in measured
+    assert privacy["members"] == privacy["non_members"] > 0
+    for attack in ("loss_threshold", "black_box"):
+        assert 0 <= privacy[attack]["auc"] <= 1 and -1 <= privacy[attack]["advantage"] <= 1
+    assert privacy["auc"] == max(privacy["loss_threshold"]["auc"], privacy["black_box"]["auc"])
+    assert security["toolbox"].startswith("adversarial-robustness-toolbox ")
+    assert (tree.output_data_dir / security["figure"]).read_bytes()[:4] == b"\x89PNG"
+    assert security["elapsed_s"] <= security["budget_s"] + 5  # the plan fits the budget (slack: noisy machine)
+    return security
+
+
 @pytest.mark.slow
 def test_cnn_trains_on_images_and_writes_a_loadable_artifact(tmp_path):
     import torch
 
     tree = make_opt_ml(
-        tmp_path / "ml", {"model": "cnn", "epochs": "4", "batch_size": "16", "width": "8"}, channels=("train", "test")
+        tmp_path / "ml",
+        {"model": "cnn", "epochs": "4", "batch_size": "16", "width": "8", **SMALL_SECURITY},
+        channels=("train", "test"),
     )
     write_image_folder(tree.channel("train"), per_class=30, seed=0)
     write_image_folder(tree.channel("test"), per_class=10, seed=1)
@@ -75,6 +103,11 @@ def test_cnn_trains_on_images_and_writes_a_loadable_artifact(tmp_path):
     assert probabilities.shape == (5, 3)
     torch.testing.assert_close(probabilities.sum(1), torch.ones(5))
     check_explanations(tree, evaluation, manifest, ["cnn_class_means.png"])
+    security = check_security(tree, evaluation, ["fgsm", "pgd"], ["1/255", "2/255", "4/255", "8/255"])
+    robustness = security["robustness"]
+    assert robustness["pgd_steps"] == {"1/255": 2, "2/255": 2, "4/255": 2, "8/255": 4}  # the largest: twice
+    if "corruptions" in robustness:  # else dropped by the budget, and listed (check_security)
+        assert robustness["corruptions"]["severity"] == 3
     explain = torch.export.load(str(tree.model_dir / manifest["explanation"]["model_file"])).module()
     image = torch.rand(1, 3, 32, 32, requires_grad=True)
     (gradient,) = torch.autograd.grad(explain(image)[0, 0], image)  # differentiable from the input
@@ -85,7 +118,7 @@ def test_cnn_trains_on_images_and_writes_a_loadable_artifact(tmp_path):
 def test_mlp_trains_on_spoken_digit_style_wavs_and_writes_a_loadable_artifact(tmp_path):
     import tensorflow as tf
 
-    tree = make_opt_ml(tmp_path / "ml", {"model": "mlp", "epochs": "6", "batch_size": "16"})
+    tree = make_opt_ml(tmp_path / "ml", {"model": "mlp", "epochs": "6", "batch_size": "16", **SMALL_SECURITY})
     write_fsdd_folder(tree.channel("train"), per_speaker=8)
     manifest, evaluation = check_outputs(tree, run_train(tree), epochs=6, num_classes=3)
     assert evaluation["split"] == "validation"
@@ -96,6 +129,7 @@ def test_mlp_trains_on_spoken_digit_style_wavs_and_writes_a_loadable_artifact(tm
     features = loaded.serve_features(tf.zeros((2, *audio["feature_shape"])))
     assert waveform.shape == (2, 3) and features.shape == (2, 3)
     block = check_explanations(tree, evaluation, manifest, ["mlp_attributions.png"])
+    check_security(tree, evaluation, ["pgd", "noise"], ["40dB", "30dB", "20dB"])
     assert len(block["frames"]) == audio["feature_shape"][0] and len(block["coefficients"]) == audio["feature_shape"][1]
     assert sum(block["frames"]) == pytest.approx(1.0, abs=1e-3)
 

@@ -93,3 +93,59 @@ def test_the_shared_reader_takes_only_the_top_level_file(name):
     """A prefix is removed, not characters: `lstrip("./")` took `../evaluation.json` for the real one."""
     with pytest.raises(EvaluationMissing):
         read_evaluation(tarball({name: b"{}"}))
+
+
+GATE = {"model": "cnn", "attack": "pgd", "budget": "2/255", "min_robust_accuracy": 0.3, "max_membership_auc": 0.6}
+
+
+def secure_evaluation(robust: float, auc: float) -> dict:
+    return {
+        "accuracy": 0.9,
+        "security": {
+            "robustness": {"clean_accuracy": 0.9, "accuracy": {"pgd": {"1/255": 0.6, "2/255": robust}}},
+            "privacy": {"auc": auc},
+        },
+    }
+
+
+def judge(handler, evaluation: dict) -> dict:
+    handler.S3 = FakeS3({(BUCKET, OUTPUT_KEY): tarball({"evaluation.json": json.dumps(evaluation).encode()})})
+    return handler.handler({"model_artifacts": MODEL, "security_gate": GATE}, None)["security"]
+
+
+def test_the_gate_passes_a_model_within_its_security_thresholds(handler):
+    verdict = judge(handler, secure_evaluation(robust=0.35, auc=0.55))
+    assert verdict["passed"] is True
+    assert (verdict["robust_accuracy"], verdict["membership_auc"]) == (0.35, 0.55)
+
+
+@pytest.mark.parametrize(
+    "evaluation, reason",
+    [
+        (
+            secure_evaluation(robust=0.12, auc=0.55),
+            "robust accuracy 0.1200 (pgd at 2/255) is below the cnn threshold min_robust_accuracy 0.3",
+        ),
+        (
+            secure_evaluation(robust=0.5, auc=0.71),
+            "membership inference AUC 0.7100 is above the cnn threshold max_membership_auc 0.6",
+        ),
+        ({"accuracy": 0.9}, "evaluation.json has no security figures"),
+        ({"accuracy": 0.9, "security": {"error": "ValueError: boom"}}, "security evaluation failed: ValueError: boom"),
+        (
+            {"accuracy": 0.9, "security": {"robustness": {"skipped": "security_budget_s=1 affords 0 items"}}},
+            "robust accuracy (pgd at 2/255) is missing: security_budget_s=1 affords 0 items",
+        ),
+    ],
+)
+def test_the_gate_refuses_a_model_below_its_thresholds_naming_figure_and_threshold(handler, evaluation, reason):
+    verdict = judge(handler, evaluation)
+    assert verdict["passed"] is False
+    assert reason in verdict["reason"]
+
+
+def test_without_thresholds_the_reader_returns_no_verdict(handler):
+    handler.S3 = FakeS3(
+        {(BUCKET, OUTPUT_KEY): tarball({"evaluation.json": json.dumps(secure_evaluation(0, 1)).encode()})}
+    )
+    assert "security" not in handler.handler({"model_artifacts": MODEL}, None)

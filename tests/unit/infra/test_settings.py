@@ -153,6 +153,41 @@ def test_quality_threshold_is_a_fraction(context):
         load_settings(context, "dev")
 
 
+def test_security_gate_settings(context):
+    cnn, mlp = load_settings(context, "dev").training
+    assert (cnn.security.attack, cnn.security.budget) == ("pgd", "1/255")
+    assert mlp.security.budget.endswith("dB")
+    del context["environments"]["dev"]["training"]["cnn"]["security"]
+    assert load_settings(context, "dev").training[0].security is None  # the gate checks accuracy only
+
+
+@pytest.mark.parametrize(
+    "model, change, message",
+    [
+        ("cnn", {"budget": "3/255"}, r"training\.cnn\.security\.budget: '3/255' is not a budget the cnn job measures"),
+        ("mlp", {"budget": "30"}, r"training\.mlp\.security\.budget: '30' is not a budget the mlp job measures; "),
+        ("cnn", {"attack": "noise"}, r"training\.cnn\.security\.attack: 'noise' is not allowed; allowed: fgsm, pgd"),
+        ("cnn", {"max_membership_auc": 0.4}, r"security\.max_membership_auc: 0\.4 is outside the allowed range"),
+        ("mlp", {"min_robust_accuracy": 2}, r"security\.min_robust_accuracy: 2 is outside the allowed range"),
+        ("cnn", {"max_auc": 0.6}, r"training\.cnn\.security: unknown key\(s\) max_auc"),
+    ],
+)
+def test_security_gate_keys_are_validated(context, model, change, message):
+    context["environments"]["dev"]["training"][model]["security"].update(change)
+    with pytest.raises(SettingsError, match=message):
+        load_settings(context, "dev")
+
+
+def test_security_gate_follows_the_jobs_budgets_and_needs_the_evaluation_on(context):
+    cnn = context["environments"]["dev"]["training"]["cnn"]
+    cnn["hyperparameters"]["security_eps"] = "0.5/255,3/255"
+    cnn["security"]["budget"] = "3/255"
+    assert load_settings(context, "dev").training[0].security.budget == "3/255"
+    cnn["hyperparameters"]["security"] = False
+    with pytest.raises(SettingsError, match=r"training\.cnn\.security: the gate needs the job's security figures"):
+        load_settings(context, "dev")
+
+
 def test_model_version_from_context(context):
     context.update({"env": "dev", "cnn_model_package_arn": CNN_PACKAGE})
     cnn, mlp = load_settings(context, "dev").serving

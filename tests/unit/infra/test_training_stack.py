@@ -7,6 +7,8 @@ import json
 import pytest
 from aws_cdk.assertions import Capture, Match
 
+from infra.application import REPO_ROOT as ROOT
+
 from .conftest import as_list, definition, policy_statements, resources
 
 STACK = "elasticml-{}-training"
@@ -62,7 +64,9 @@ def test_train_then_evaluate_then_gate(dev):
     assert s["TestChannelHasData"]["Default"] == "Train"
     assert s["Train"]["Next"] == "ReadEvaluation"
     assert s["ReadEvaluation"]["Next"] == "QualityGate"
-    assert s["ReadEvaluation"]["Parameters"] == {"model_artifacts.$": "$.training.ModelArtifacts.S3ModelArtifacts"}
+    parameters = s["ReadEvaluation"]["Parameters"]
+    assert parameters["model_artifacts.$"] == "$.training.ModelArtifacts.S3ModelArtifacts"
+    assert set(parameters) == {"model_artifacts.$", "security_gate"}  # the thresholds: see the security gate test
     assert s["ReadEvaluation"]["ResultPath"] == "$.evaluation"
 
 
@@ -104,9 +108,28 @@ def test_every_channel_is_checked_for_data_before_the_job(dev, model, channels):
 def test_quality_gate_threshold_from_settings(synthesized, env, model, threshold):
     gate = machine_of(synthesized.json(STACK.format(env)), model)["States"]["QualityGate"]
     assert gate["Choices"] == [
-        {"Variable": "$.evaluation.accuracy", "NumericGreaterThanEquals": threshold, "Next": "RegisterModelPackage"}
+        {"Variable": "$.evaluation.accuracy", "NumericGreaterThanEquals": threshold, "Next": "SecurityGate"}
     ]
     assert gate["Default"] == "BelowQualityThreshold"
+
+
+@pytest.mark.parametrize("env,model", [("dev", "cnn"), ("dev", "mlp"), ("prod", "cnn"), ("prod", "mlp")])
+def test_security_gate_thresholds_from_cdk_json_travel_to_the_reader(synthesized, env, model):
+    """The reader judges evaluation.json["security"] against cdk.json's thresholds; a model below them
+    ends in a Fail state whose cause is the reader's reason (naming the figure and the threshold)."""
+    cdk = json.loads((ROOT / "cdk.json").read_text())["context"]["environments"][env]["training"][model]["security"]
+    s = machine_of(synthesized.json(STACK.format(env)), model)["States"]
+    assert s["ReadEvaluation"]["Parameters"]["security_gate"] == {"model": model, **cdk}
+    gate = s["SecurityGate"]
+    assert gate["Choices"] == [
+        {"Variable": "$.evaluation.security.passed", "BooleanEquals": True, "Next": "RegisterModelPackage"}
+    ]
+    assert gate["Default"] == "BelowSecurityThreshold"
+    assert s["BelowSecurityThreshold"] == {
+        "Type": "Fail",
+        "Error": "SecurityGateFailed",
+        "CausePath": "$.evaluation.security.reason",
+    }
 
 
 def test_register_a_model_package_pending_approval_with_the_inference_image(dev):

@@ -34,7 +34,14 @@ images: docker-engine $(if $(filter local,$(BUILD)),$(TORCH_WHEEL_STAMP))
 		IMAGE_TAG=$(IMAGE_TAG) IMAGES="$(IMAGES)" mk/containers/build-images.sh && \
 	echo "images: $$(($$(date +%s) - start)) s"
 
-## container-test  run the images as SageMaker does: train (CNN, MLP), failure, SIGTERM/resume, serve, drain
+## container-test  run the images as SageMaker does: train (CNN, MLP), failure, SIGTERM/resume, serve (CNN on the PyTorch image, MLP on the TensorFlow one), drain
 container-test: images $(VENV_STAMP)
 	CONTAINER_TESTS=1 IMAGE_PREFIX=$(IMAGE_PREFIX) IMAGE_TAG=$(IMAGE_TAG) \
 		$(PY) -m pytest tests/container $(CONTAINER_PYTEST_ARGS)
+
+## bench-coldstart [IMAGE_TAG=...]  per serving image: docker run -> /ping -> first invocation, model-load time, docker load of a saved tarball (5 runs); writes benchmarks/results/coldstart-<date>.md
+.PHONY: bench-coldstart
+COLDSTART_ARGS ?=
+bench-coldstart: IMAGES = inference-pytorch inference-tensorflow
+bench-coldstart: images $(VENV_STAMP)
+	$(PY) -m benchmarks.coldstart_bench --image-prefix $(IMAGE_PREFIX) --tag $(IMAGE_TAG) $(COLDSTART_ARGS)

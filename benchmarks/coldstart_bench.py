@@ -145,24 +145,48 @@ def start_once(image: str, model_dir: Path, body: bytes, content_type: str, clas
 # --- 3: docker save, then docker load into an empty engine ----------------------------------------
 
 
+# The empty engine's own bridge. Never `--bridge none`: a dockerd started with it deletes the host's
+# `docker0`, the machine engine's default bridge (libnetwork's removeDefaultBridgeInterface), which
+# breaks every container that engine starts afterwards.
+BRIDGE = "csbench0"
+BRIDGE_ADDRESS = "10.213.77.1/24"
+
+
+def _ip(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["ip", *args], capture_output=True, text=True, timeout=30)
+
+
 class EmptyEngine:
-    """A second Docker engine with its own (empty) data root, reached on its own socket; no network
-    set-up (no bridge, no iptables), so it changes nothing of the machine's engine."""
+    """A second Docker engine with its own (empty) data root, reached on its own socket, on a bridge of
+    its own and with no iptables rules, so it changes nothing of the machine's engine."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
         self.socket = f"unix://{root}/docker.sock"
         self.process: subprocess.Popen[bytes] | None = None
+        self.bridge_made = False
+        self.docker0 = False
 
     def __enter__(self) -> EmptyEngine:
-        if not shutil.which("dockerd") or os.geteuid() != 0:
-            raise RuntimeError("a second engine needs dockerd and root")
+        if not shutil.which("dockerd") or not shutil.which("ip") or os.geteuid() != 0:
+            raise RuntimeError("a second engine needs dockerd, ip and root")
         self.root.mkdir(parents=True, exist_ok=True)
+        self.docker0 = _ip("link", "show", "docker0").returncode == 0
+        if _ip("link", "show", BRIDGE).returncode != 0:
+            for args in (
+                ("link", "add", "name", BRIDGE, "type", "bridge"),
+                ("addr", "add", BRIDGE_ADDRESS, "dev", BRIDGE),
+                ("link", "set", BRIDGE, "up"),
+            ):
+                done = _ip(*args)
+                if done.returncode != 0:
+                    raise RuntimeError(f"ip {' '.join(args)}: {done.stderr.strip()}")
+            self.bridge_made = True
         with open(self.root / "dockerd.log", "wb") as out:
             self.process = subprocess.Popen(
                 [
                     "dockerd", "--data-root", str(self.root / "data"), "--exec-root", str(self.root / "exec"),
-                    "--pidfile", str(self.root / "dockerd.pid"), "-H", self.socket, "--bridge", "none",
+                    "--pidfile", str(self.root / "dockerd.pid"), "-H", self.socket, "--bridge", BRIDGE,
                     "--iptables=false", "--ip-masq=false", "--containerd-namespace", "coldstart",
                     "--containerd-plugins-namespace", "coldstart-plugins",
                 ],
@@ -185,7 +209,11 @@ class EmptyEngine:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(10)
+        if self.bridge_made:
+            _ip("link", "delete", BRIDGE)
         shutil.rmtree(self.root, ignore_errors=True)
+        if self.docker0 and _ip("link", "show", "docker0").returncode != 0:
+            raise RuntimeError("docker0 disappeared while the empty engine ran: the machine's engine needs it")
 
     def load(self, tarball: Path) -> float:
         started = time.monotonic()

@@ -385,7 +385,8 @@ def report(results: list[ImageResult], meta: dict[str, Any]) -> str:
         "",
         "The container's CPU time (its cgroup's `cpuacct.usage` at the first answer) does not grow with the "
         "machine's load as the wall times do: the start is mostly one Python thread importing and loading, "
-        "so on an idle 2-vCPU instance the first invocation comes at about that many seconds.",
+        "so on an idle 2-vCPU instance the first invocation would come after between half that (both cores "
+        "busy throughout) and about that many seconds.",
     ]
     lines += ["", "Each run:", "", "| image | run | `docker run` | `/ping` | first invocation | CPU | model load |"]
     lines.append("|---|---|---|---|---|---|---|")

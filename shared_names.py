@@ -79,7 +79,6 @@ def checkpoint_prefix(model: str) -> str:
 # Stack outputs that other tools read: field -> (stack part, output key).
 STORAGE_OUTPUTS = {"data_bucket": "DataBucketName", "artifact_bucket": "ArtifactBucketName", "key_arn": "KeyArn"}
 NETWORK_OUTPUTS = {"subnet_ids": "IsolatedSubnetIds"}
-INFERENCE_IMAGE_OUTPUT = "InferenceImageUri"
 
 
 def model_output_key(model: str, name: str) -> str:
@@ -92,6 +91,7 @@ TRAINING_MODEL_OUTPUTS = {
     "state_machine_arn": "StateMachineArn",
     "model_package_group": "ModelPackageGroup",
     "training_image_uri": "TrainingImageUri",
+    "inference_image_uri": "InferenceImageUri",  # the serving image of the model's framework
     "training_role_arn": "TrainingRoleArn",
     "training_security_group_id": "TrainingSecurityGroupId",
     "model_role_arn": "ExperimentModelRoleArn",
@@ -118,7 +118,6 @@ def output_keys(model: str) -> dict[str, tuple[str, str]]:
     keys: dict[str, tuple[str, str]] = {}
     keys.update({f: ("storage", k) for f, k in STORAGE_OUTPUTS.items()})
     keys.update({f: ("network", k) for f, k in NETWORK_OUTPUTS.items()})
-    keys["inference_image_uri"] = ("training", INFERENCE_IMAGE_OUTPUT)
     keys.update({f: ("training", model_output_key(model, k)) for f, k in TRAINING_MODEL_OUTPUTS.items()})
     return {f: keys[f] for f in EXPERIMENT_FIELDS}
 

@@ -202,6 +202,11 @@ class ServingSettings:
     autoscaling_suspended: bool = False
 
     @property
+    def framework(self) -> str:
+        """The framework of the model kind: it picks the serving image (inference/Dockerfile's FRAMEWORK)."""
+        return FRAMEWORK_BY_MODEL[self.model]
+
+    @property
     def invocations_per_instance_target(self) -> float:
         """Target for SageMakerVariantInvocationsPerInstance (per minute): the plan's, else as AWS
         recommends, measured max RPS per instance x safety factor x 60."""

@@ -186,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
             "--instance-start-min",
             type=int,
             default=Behaviour.instance_start_min,
-            help="minutes from a scaling decision until a new instance serves",
+            help="minutes from a scaling decision until a new instance serves (AWS: several; docs/cold-start.md)",
         )
         p.add_argument(
             "--forecast-quantile",

@@ -27,8 +27,15 @@ What the simulator does each minute, and where each rule comes from:
   maximum it scales in to it
   (https://docs.aws.amazon.com/autoscaling/application/userguide/scheduled-scaling-policy-overview.html).
 - Instance start: minutes from the scaling decision until a new instance serves (provisioning, image
-  pull, model load, /ping). AWS publishes no figure; `Behaviour.instance_start_min` (default 6) is a
-  parameter, billed from launch.
+  pull, model download, container start and /ping). AWS gives no figure for a CPU instance: "the
+  provisioning process takes several minutes" when an endpoint scales out from zero ("Scale an endpoint
+  to zero instances - Amazon SageMaker AI",
+  https://docs.aws.amazon.com/sagemaker/latest/dg/endpoint-auto-scaling-zero-instances.html); its one
+  end-to-end figure, 525 s (258 s with the image cached), is for an 8B LLM on a GPU instance ("Introducing
+  container caching in Amazon SageMaker AI for faster model scaling",
+  https://aws.amazon.com/blogs/machine-learning/introducing-container-caching-in-amazon-sagemaker-ai-for-faster-model-scaling/).
+  So `Behaviour.instance_start_min` (default 6) stays a parameter, billed from launch; the container's
+  own share, measured, is seconds (docs/cold-start.md).
 - Scale-in draining: SageMaker stops routing to a removed instance and lets its in-flight requests
   finish (the container gets SIGTERM, 30 s before it is killed); modelled as `drain_min` billed
   minutes without capacity.
@@ -55,7 +62,7 @@ class Behaviour:
     scale_in_datapoints: int = 15
     scale_in_ratio: float = 0.9
     metric_lag_min: int = 1  # a 1-minute datapoint is evaluated once its minute has ended
-    instance_start_min: int = 6
+    instance_start_min: int = 6  # "several minutes" (module docstring, docs/cold-start.md)
     drain_min: int = 1
 
     def high_resolution(self) -> Behaviour:

@@ -40,7 +40,6 @@ from typing import Any
 import numpy as np
 
 from inference.artifact import AudioInput, ImageInput, Manifest
-from inference.audio import decode_wav
 from inference.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType, WrongShape
 
 IMAGE = "image"
@@ -206,6 +205,10 @@ def _audio_array(array: np.ndarray, spec: AudioInput, max_rows: int) -> Part:
 
 
 def _wav_input(body: bytes, spec: AudioInput) -> Part:
+    # Imported here: inference.audio needs scipy, which only the TensorFlow (audio) serving image holds;
+    # an audio model's server imports it while it loads (app.Model.load), not on its first request.
+    from inference.audio import decode_wav
+
     return Part(_waveform_entry(spec), decode_wav(body, spec.sample_rate, spec.num_samples)[None])
 
 

@@ -42,7 +42,8 @@ class ServingStack(Stack):
         common = dict(
             endpoint_name=endpoint_name,
             settings=serving,
-            image=image_asset(self, "InferenceImage", inference_dir),
+            # The serving image of the model's framework (one Dockerfile, FRAMEWORK=pytorch|tensorflow).
+            image=image_asset(self, "InferenceImage", inference_dir, FRAMEWORK=serving.framework),
             model_data_bucket=artifact_bucket,
             model_data_prefix=f"training/{serving.model}",
             key=storage.key,

@@ -65,7 +65,6 @@ class TrainingStack(Stack):
         super().__init__(scope, construct_id, description=description)
         metrics = load_metric_definitions(metric_definitions_file)
         data_bucket, artifact_bucket = storage.buckets_for(self)
-        inference_image = image_asset(self, "InferenceImage", inference_dir)
         reader = EvaluationReader(
             self,
             "EvaluationReader",
@@ -81,11 +80,12 @@ class TrainingStack(Stack):
         )
         serving_types = {s.model: s.instance_type for s in settings.serving}
         self.pipelines = {}
-        CfnOutput(self, names.INFERENCE_IMAGE_OUTPUT, value=inference_image.image_uri)
         for t in settings.training:
             name = f"{settings.prefix}-{t.model}"
             m = t.model.capitalize()
             training_image = image_asset(self, f"{m}TrainingImage", training_dir, FRAMEWORK=t.framework)
+            # The serving image of the same framework: the model package registers it, experiments deploy it.
+            inference_image = image_asset(self, f"{m}InferenceImage", inference_dir, FRAMEWORK=t.framework)
             job = TrainingJobTask(
                 self,
                 f"{m}TrainingJob",
@@ -122,6 +122,7 @@ class TrainingStack(Stack):
             CfnOutput(self, key(t.model, "state_machine_arn"), value=pipeline.state_machine.state_machine_arn)
             CfnOutput(self, key(t.model, "model_package_group"), value=name)
             CfnOutput(self, key(t.model, "training_image_uri"), value=training_image.image_uri)
+            CfnOutput(self, key(t.model, "inference_image_uri"), value=inference_image.image_uri)
             CfnOutput(self, key(t.model, "training_role_arn"), value=job.role.role_arn)
             CfnOutput(self, key(t.model, "training_security_group_id"), value=job.security_group.security_group_id)
             # Temporary experiment endpoints (`python -m experiments deploy`): the serving stack's model

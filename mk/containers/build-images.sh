@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# Build the three images the CDK stacks deploy (training for PyTorch, training for TensorFlow, serving)
-# with Docker's layer cache, and print each one's size.
+# Build the four images the CDK stacks deploy (serving and training, each for PyTorch and for TensorFlow)
+# with Docker's layer cache, and print each one's size. IMAGES (default: all four) names the ones to
+# build: inference-pytorch inference-tensorflow training-pytorch training-tensorflow.
 #
 # BUILD=local (the default; what `make images` and CI use) builds on a machine that reaches the
 # package servers (Debian, PyPI) but no container registry and no other host:
 #   PYTHON_IMAGE        LOCAL_BASE, a Debian bookworm base made by local-base.sh, not python:3.11-slim;
 #   PIP_FIND_LINKS      WHEEL_DIR served on 127.0.0.1 for the build (`--network host`), so torch's CPU
 #                       wheel comes from this disk instead of PyPI's CUDA build or PyTorch's own index;
-#   TORCH_INDEX_URL     (serving) PyPI, as PyTorch's index is not reachable; the wheel is the same file;
+#   TORCH_INDEX_URL     (PyTorch serving) PyPI, as PyTorch's index is not reachable; the same wheel file;
 #   TENSORFLOW_PACKAGE  (training) tensorflow-cpu instead of tensorflow[and-cuda] (GBs of CUDA wheels).
 # BUILD=public builds the Dockerfiles as they are, as `cdk deploy` does (needs Docker Hub and
 # download.pytorch.org).
@@ -65,10 +66,18 @@ local_only() { if [ "$BUILD" = local ]; then printf -- '--build-arg\n%s\n' "$@";
 mapfile -t serving_args < <(local_only TORCH_INDEX_URL=https://pypi.org/simple)
 mapfile -t tensorflow_args < <(local_only TENSORFLOW_PACKAGE=tensorflow-cpu)
 
-build "$PREFIX-inference:$TAG" inference ${serving_args[@]+"${serving_args[@]}"}
-build "$PREFIX-training-pytorch:$TAG" training --build-arg FRAMEWORK=pytorch
-build "$PREFIX-training-tensorflow:$TAG" training --build-arg FRAMEWORK=tensorflow \
-    ${tensorflow_args[@]+"${tensorflow_args[@]}"}
+for image in ${IMAGES:-inference-pytorch inference-tensorflow training-pytorch training-tensorflow}; do
+    case "$image" in
+        inference-pytorch)
+            build "$PREFIX-$image:$TAG" inference --build-arg FRAMEWORK=pytorch ${serving_args[@]+"${serving_args[@]}"} ;;
+        inference-tensorflow) build "$PREFIX-$image:$TAG" inference --build-arg FRAMEWORK=tensorflow ;;
+        training-pytorch) build "$PREFIX-$image:$TAG" training --build-arg FRAMEWORK=pytorch ;;
+        training-tensorflow)
+            build "$PREFIX-$image:$TAG" training --build-arg FRAMEWORK=tensorflow \
+                ${tensorflow_args[@]+"${tensorflow_args[@]}"} ;;
+        *) echo "build-images: unknown image '$image' in IMAGES" >&2; exit 2 ;;
+    esac
+done
 stop_server
 server=""
 # A rebuild leaves the previous image untagged; drop those (their shared layers stay).

@@ -1,6 +1,6 @@
 """Container tests: the built images run as SageMaker runs them (`make container-test`, after `make images`).
 
-Not part of `make test`: they need a Docker engine and the three images, which `make container-test`
+Not part of `make test`: they need a Docker engine and the four images, which `make container-test`
 provides (it sets CONTAINER_TESTS=1). Training data: small real subsets of `../shared/datasets`.
 The training runs are session fixtures: the serving tests serve the artifacts they wrote.
 """
@@ -26,7 +26,8 @@ if os.environ.get("CONTAINER_TESTS") != "1":
 
 @pytest.fixture(scope="session", autouse=True)
 def images() -> Iterator[dict[str, str]]:
-    names = {name: docker_cli.image(name) for name in ("inference", "training-pytorch", "training-tensorflow")}
+    kinds = ("inference-pytorch", "inference-tensorflow", "training-pytorch", "training-tensorflow")
+    names = {name: docker_cli.image(name) for name in kinds}
     missing = [ref for ref in names.values() if not docker_cli.image_exists(ref)]
     assert not missing, f"images not built: {missing} (run `make images`)"
     yield names

@@ -1,6 +1,7 @@
-"""The serving image runs as SageMaker hosting runs it: `docker run IMAGE serve`, read-only, the model
+"""The serving images run as SageMaker hosting runs them: `docker run IMAGE serve`, read-only, the model
 mounted read-only at /opt/ml/model (https://docs.aws.amazon.com/sagemaker/latest/dg/your-algorithms-inference-code.html),
-serving the artifacts the training images wrote. Ports are published on 127.0.0.1 only.
+serving the artifacts the training images wrote: the CNN on the PyTorch serving image, the MLP on the
+TensorFlow one. Ports are published on 127.0.0.1 only.
 """
 
 from __future__ import annotations
@@ -30,6 +31,13 @@ from tests.helpers.inference_server import ServerProcess  # the same server, run
 STARTUP_LIMIT_S = 60
 # Root, and the image's own user: SageMaker expects containers to run as root (the page above).
 USERS = {"image-user": [], "root": ["--user", "0:0"]}
+# The serving image of each model kind (the stacks pick the same: infra/stacks/serving_stack.py).
+SERVING_IMAGE = {"cnn": "inference-pytorch", "mlp": "inference-tensorflow"}
+# What each serving image must not hold: the other framework and what only the other model kind needs.
+ABSENT = {
+    "inference-pytorch": ("tensorflow", "keras", "scipy"),
+    "inference-tensorflow": ("torch", "captum", "PIL", "matplotlib", "keras", "libclang"),
+}
 
 
 def serve(image: str, model_dir: Path, options: list[str] = ()) -> tuple[docker_cli.Container, str, float]:
@@ -117,7 +125,7 @@ def host_predictions(model_dirs, inputs, tmp_path_factory) -> Iterator[dict[str,
 def test_served_read_only_it_answers_ping_and_predicts_as_the_host_run_server(
     images, model_dirs, inputs, host_predictions, kind, user
 ):
-    container, url, ready_s = serve(images["inference"], model_dirs[kind], USERS[user])
+    container, url, ready_s = serve(images[SERVING_IMAGE[kind]], model_dirs[kind], USERS[user])
     try:
         print(f"{kind} as {user}: /ping 200 after {ready_s:.2f} s")
         predictions = client_predictions(url, inputs[kind])
@@ -138,7 +146,7 @@ def test_served_read_only_it_answers_ping_and_predicts_as_the_host_run_server(
 
 def test_docker_stop_under_load_drains_in_flight_requests_and_exits_0(images, model_dirs):
     """SageMaker stops a serving container with SIGTERM and SIGKILL 30 s later (the page above)."""
-    container, url, _ = serve(images["inference"], model_dirs["cnn"])
+    container, url, _ = serve(images[SERVING_IMAGE["cnn"]], model_dirs["cnn"])
     port = int(url.rsplit(":", 1)[1])
     body = np.random.default_rng(0).integers(0, 256, (300, 32, 32, 3), dtype=np.uint8)
     buffer = io.BytesIO()
@@ -189,7 +197,7 @@ def test_docker_stop_while_the_model_loads_exits_0_at_once(images, model_dirs):
     """A SIGTERM before the server has its handlers (Python start, imports, model load) still ends the
     container: as PID 1 the program would ignore it, and be SIGKILLed (137) after the 30 s."""
     container = docker_cli.Container.start(
-        images["inference"],
+        images[SERVING_IMAGE["cnn"]],
         ["serve"],
         label="early-stop",
         options=["--read-only", "--tmpfs", "/tmp", "-v", f"{model_dirs['cnn']}:/opt/ml/model:ro"],
@@ -202,3 +210,17 @@ def test_docker_stop_while_the_model_loads_exits_0_at_once(images, model_dirs):
         container.remove()
     print(f"docker stop during startup: exit {code} after {seconds:.1f} s")
     assert code == 0, logs[-3000:]
+
+
+@pytest.mark.parametrize("name", list(ABSENT))
+def test_each_serving_image_holds_nothing_of_the_other_framework(images, name):
+    """Not importable, not installed: what the Dockerfile's FRAMEWORK left out of this image."""
+    code = (
+        "import importlib.util, json; "
+        f"print(json.dumps([m for m in {list(ABSENT[name])!r} if importlib.util.find_spec(m) is not None]))"
+    )
+    result = docker_cli.run(images[name], ["python", "-c", code], timeout_s=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert json.loads(result.stdout) == [], result.stdout
+    size = int(docker_cli.docker("image", "inspect", "-f", "{{.Size}}", images[name], timeout_s=60).stdout)
+    print(f"{name}: {size / 1e6:,.0f} MB")

@@ -22,7 +22,8 @@ IMAGE_TAG = os.environ.get("IMAGE_TAG", "local")
 
 
 def image(name: str) -> str:
-    """`inference`, `training-pytorch` or `training-tensorflow`, as `make images` tags them."""
+    """`inference-pytorch`, `inference-tensorflow`, `training-pytorch` or `training-tensorflow`, as
+    `make images` tags them."""
     return f"{IMAGE_PREFIX}-{name}:{IMAGE_TAG}"
 
 

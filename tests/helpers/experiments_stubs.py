@@ -38,7 +38,7 @@ def outputs_for(model: str) -> dict[str, dict[str, str]]:
             f"{m}TrainingRoleArn": f"arn:aws:iam::{ACCOUNT}:role/{m}Train",
             f"{m}TrainingSecurityGroupId": f"sg-{model}train",
             f"{m}ModelPackageGroup": f"elasticml-dev-{model}",
-            "InferenceImageUri": f"{ECR}:serve",
+            f"{m}InferenceImageUri": f"{ECR}:{model}-serve",
             f"{m}ExperimentModelRoleArn": f"arn:aws:iam::{ACCOUNT}:role/{m}Serve",
             f"{m}ExperimentSecurityGroupId": f"sg-{model}serve",
             f"{m}StateMachineArn": f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:elasticml-dev-{model}",

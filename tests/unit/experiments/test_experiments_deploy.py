@@ -70,7 +70,7 @@ def test_deploy_creates_an_isolated_encrypted_tagged_endpoint(aws):
     assert model["VpcConfig"] == {"SecurityGroupIds": [training["CnnExperimentSecurityGroupId"]], "Subnets": SUBNETS}
     assert model["ExecutionRoleArn"] == training["CnnExperimentModelRoleArn"]
     assert model["PrimaryContainer"] == {
-        "Image": training["InferenceImageUri"],
+        "Image": training["CnnInferenceImageUri"],
         "ModelDataUrl": f"s3://{ARTIFACT_BUCKET}/training/cnn/{JOB}/output/model.tar.gz",
     }
     [config] = aws.requests("sagemaker", "CreateEndpointConfig")
@@ -113,7 +113,7 @@ def test_register_adds_a_package_pending_manual_approval(aws):
     specification = request["InferenceSpecification"]
     assert specification["Containers"] == [
         {
-            "Image": outputs_for("cnn")["training"]["InferenceImageUri"],
+            "Image": outputs_for("cnn")["training"]["CnnInferenceImageUri"],
             "ModelDataUrl": f"s3://{ARTIFACT_BUCKET}/training/cnn/{JOB}/output/model.tar.gz",
         }
     ]

@@ -35,11 +35,37 @@ def test_dockerfile_pins_its_base_runs_unprivileged_and_serves_on_8080():
     assert (CONTEXT / "serve").stat().st_mode & 0o111
 
 
-def test_requirements_are_pinned():
-    lines = [line.strip() for line in (CONTEXT / "requirements.txt").read_text().splitlines()]
+def requirements(name: str) -> dict[str, str]:
+    lines = [line.strip() for line in (CONTEXT / name).read_text().splitlines()]
     packages = [line for line in lines if line and not line.startswith("#")]
-    assert packages
-    assert all(re.fullmatch(r"[A-Za-z0-9_.\-\[\]]+==[\w.+]+", p) for p in packages), packages
+    assert packages, name
+    assert all(re.fullmatch(r"[A-Za-z0-9_.\-\[\]]+==[\w.+]+", p) for p in packages), (name, packages)
+    return dict(p.lower().replace("_", "-").split("==") for p in packages)
+
+
+def test_requirements_are_pinned():
+    for name in (
+        "requirements.txt",
+        "requirements-pytorch.txt",
+        "requirements-tensorflow.txt",
+        "requirements-client.txt",
+    ):
+        requirements(name)
+
+
+def test_each_serving_image_installs_its_own_framework_and_nothing_of_the_other():
+    common = requirements("requirements.txt")
+    pytorch, tensorflow = requirements("requirements-pytorch.txt"), requirements("requirements-tensorflow.txt")
+    assert "tensorflow-cpu" in tensorflow and "scipy" in tensorflow  # the MLP: its framework, WAV decoding
+    assert "captum" in pytorch and "pillow" in pytorch  # the CNN: attributions, image decoding
+    others = {"torch", "captum", "pillow", "matplotlib", "tensorflow", "tensorflow-cpu", "keras", "scipy"}
+    assert not others & set(common), common
+    assert not {"tensorflow", "tensorflow-cpu", "keras", "scipy", "h5py"} & set(pytorch), pytorch
+    assert not {"torch", "captum", "pillow", "matplotlib"} & set(tensorflow), tensorflow
+    assert "boto3" not in {**common, **pytorch, **tensorflow}  # the client's (requirements-client.txt)
+    text = (CONTEXT / "Dockerfile").read_text()
+    assert "COPY requirements.txt requirements-${FRAMEWORK}.txt ./" in text
+    assert re.search(r"^ARG FRAMEWORK=pytorch$", text, re.M)
 
 
 def test_inference_never_imports_training_and_frameworks_only_lazily():
@@ -50,7 +76,7 @@ def test_inference_never_imports_training_and_frameworks_only_lazily():
 def test_importing_the_server_loads_no_framework():
     code = (
         "import sys, inference.app, inference.server, inference.client; "
-        "print(sorted(m for m in ('torch', 'tensorflow') if m in sys.modules))"
+        "print(sorted(m for m in ('torch', 'tensorflow', 'captum', 'scipy', 'PIL') if m in sys.modules))"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=CONTEXT, check=True

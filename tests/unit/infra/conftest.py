@@ -68,7 +68,10 @@ STUB_METRICS = [
 def write_stub_sources(root: Path) -> Sources:
     for name in ("training", "inference"):
         (root / name).mkdir(parents=True, exist_ok=True)
-        (root / name / "Dockerfile").write_text("FROM public.ecr.aws/docker/library/python:3.11-slim\nARG FRAMEWORK\n")
+        # The first line names the stand-in, so the two contexts differ (and so do their asset hashes).
+        (root / name / "Dockerfile").write_text(
+            f"# {name}\nFROM public.ecr.aws/docker/library/python:3.11-slim\nARG FRAMEWORK\n"
+        )
     (root / "metric_definitions.json").write_text(json.dumps(STUB_METRICS))
     return Sources(
         training_dir=root / "training",
@@ -115,6 +118,33 @@ def synthesized(tmp_path_factory, stub_sources) -> Synthesized:
     stacks = build(app, stub_sources)
     app.synth()
     return Synthesized(outdir=outdir, stacks=stacks)
+
+
+def image_assets(synthesized: Synthesized, stack: str) -> dict[str, tuple[str, str | None]]:
+    """A stack's Docker image assets: image tag -> (build context: `training` or `inference`, FRAMEWORK
+    build argument), read from the cloud assembly's asset manifest and the staged stand-in Dockerfiles."""
+    manifest = json.loads((synthesized.outdir / f"{stack}.assets.json").read_text())
+    out = {}
+    for asset in manifest["dockerImages"].values():
+        tag = next(iter(asset["destinations"].values()))["imageTag"]
+        context = (synthesized.outdir / asset["source"]["directory"] / "Dockerfile").read_text().split("\n")[0]
+        out[tag] = (context.removeprefix("# "), (asset["source"].get("dockerBuildArgs") or {}).get("FRAMEWORK"))
+    return out
+
+
+def image_tags_in(value: Any) -> set[str]:
+    """The tags of every asset image URI (`Fn::Sub` ...container-assets...:TAG) anywhere in a template value."""
+    found = set()
+    if isinstance(value, dict):
+        sub = value.get("Fn::Sub")
+        if isinstance(sub, str) and "container-assets" in sub:
+            found.add(sub.rsplit(":", 1)[1])
+        for v in value.values():
+            found |= image_tags_in(v)
+    elif isinstance(value, list):
+        for v in value:
+            found |= image_tags_in(v)
+    return found
 
 
 def resources(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:

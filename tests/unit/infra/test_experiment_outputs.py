@@ -7,12 +7,12 @@ import json
 import re
 
 import pytest
-from aws_cdk.assertions import Capture, Match
+from aws_cdk.assertions import Capture
 
 from shared_names import MODEL_KINDS as MODELS
 from shared_names import output_keys
 
-from .conftest import as_list, policy_statements, resources
+from .conftest import as_list, image_assets, policy_statements, resources
 from .test_iam import UNSCOPABLE
 
 ENVS = ("dev", "prod")
@@ -35,15 +35,6 @@ def get_att(template, output, suffix):
     value = template["Outputs"][output]["Value"]
     assert set(value) == {"Fn::GetAtt"} and value["Fn::GetAtt"][1] == suffix, (output, value)
     return value["Fn::GetAtt"][0]
-
-
-def image_tags(synthesized, env):
-    """The training stack's image assets: tag -> FRAMEWORK build arg (None for the inference image)."""
-    manifest = json.loads((synthesized.outdir / f"elasticml-{env}-training.assets.json").read_text())
-    return {
-        next(iter(a["destinations"].values()))["imageTag"]: (a["source"].get("dockerBuildArgs") or {}).get("FRAMEWORK")
-        for a in manifest["dockerImages"].values()
-    }
 
 
 def exported_value(synthesized, env, imported):
@@ -96,19 +87,19 @@ def _imports(value):
 @pytest.mark.parametrize("env", ENVS)
 def test_image_uris_name_the_training_and_inference_assets(synthesized, env):
     template = synthesized.template(f"elasticml-{env}-training")
-    tags = image_tags(synthesized, env)
-    frameworks = {}
-    for output in [f"{m.capitalize()}TrainingImageUri" for m in MODELS] + ["InferenceImageUri"]:
+    tags = image_assets(synthesized, f"elasticml-{env}-training")
+    images = {}
+    for output in [f"{m.capitalize()}{kind}ImageUri" for m in MODELS for kind in ("Training", "Inference")]:
         uri = Capture()
         template.has_output(output, {"Value": {"Fn::Sub": uri}})
         assert re.fullmatch(IMAGE_URI, uri.as_string()) and uri.as_string().split(":")[-1] in tags, output
-        frameworks[output] = tags[uri.as_string().split(":")[-1]]
-    assert frameworks == {
-        "CnnTrainingImageUri": "pytorch",
-        "MlpTrainingImageUri": "tensorflow",
-        "InferenceImageUri": None,
+        images[output] = tags[uri.as_string().split(":")[-1]]
+    assert images == {
+        "CnnTrainingImageUri": ("training", "pytorch"),
+        "CnnInferenceImageUri": ("inference", "pytorch"),
+        "MlpTrainingImageUri": ("training", "tensorflow"),
+        "MlpInferenceImageUri": ("inference", "tensorflow"),
     }
-    template.has_output("InferenceImageUri", {"Value": {"Fn::Sub": Match.string_like_regexp(IMAGE_URI)}})
 
 
 @pytest.mark.parametrize("env", ENVS)

@@ -9,7 +9,7 @@ from aws_cdk.assertions import Capture, Match
 
 from infra.application import REPO_ROOT as ROOT
 
-from .conftest import as_list, definition, policy_statements, resources
+from .conftest import as_list, definition, image_assets, policy_statements, resources
 
 STACK = "elasticml-{}-training"
 
@@ -171,10 +171,13 @@ def test_failures_end_in_fail_states_with_the_reason(dev):
         assert s[s[state]["Catch"][0]["Next"]]["Type"] == "Fail"
 
 
-def test_training_images_are_built_per_framework(synthesized):
-    manifest = json.loads((synthesized.outdir / f"{STACK.format('dev')}.assets.json").read_text())
-    build_args = sorted(json.dumps(a["source"].get("dockerBuildArgs")) for a in manifest["dockerImages"].values())
-    assert build_args == sorted(['{"FRAMEWORK": "pytorch"}', '{"FRAMEWORK": "tensorflow"}', "null"])
+def test_training_and_serving_images_are_built_per_framework(synthesized):
+    assert sorted(image_assets(synthesized, STACK.format("dev")).values()) == [
+        ("inference", "pytorch"),
+        ("inference", "tensorflow"),
+        ("training", "pytorch"),
+        ("training", "tensorflow"),
+    ]
 
 
 def test_prod_trains_data_parallel_on_two_hosts(synthesized):

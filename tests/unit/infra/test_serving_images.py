@@ -1,0 +1,88 @@
+"""Each model is served by the image of its framework: the CNN by the PyTorch serving image, the MLP by
+the TensorFlow one (inference/Dockerfile, build argument FRAMEWORK), in the serving stacks and in the
+model packages the training stack registers."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from aws_cdk import App
+
+from infra.application import build
+
+from .conftest import (
+    MEASURED_CAPACITY,
+    MLP_MODEL_DATA,
+    Synthesized,
+    base_context,
+    image_assets,
+    image_tags_in,
+    resources,
+)
+
+ENVS = ("dev", "prod")
+FRAMEWORK = {"cnn": "pytorch", "mlp": "tensorflow"}
+
+
+@pytest.mark.parametrize("env", ENVS)
+@pytest.mark.parametrize("model", ["cnn", "mlp"])
+def test_a_serving_stack_builds_only_the_serving_image_of_its_models_framework(synthesized, env, model):
+    assets = image_assets(synthesized, f"elasticml-{env}-serving-{model}")
+    assert list(assets.values()) == [("inference", FRAMEWORK[model])]
+
+
+def model_image(synthesized, stack: str) -> tuple[str, str | None]:
+    """(build context, FRAMEWORK) of the image the stack's SageMaker Model runs."""
+    (model,) = resources(synthesized.json(stack), "AWS::SageMaker::Model").values()
+    (tag,) = image_tags_in(model["Properties"]["PrimaryContainer"]["Image"])
+    return image_assets(synthesized, stack)[tag]
+
+
+@pytest.fixture(scope="module")
+def cnn_from_model_data(tmp_path_factory, stub_sources) -> Synthesized:
+    """dev alone, its CNN served from a model data URL, so that its Model names the image itself (the
+    session's app serves the CNN from a model package)."""
+    outdir = tmp_path_factory.mktemp("cdk.out-cnn")
+    capacity = tmp_path_factory.mktemp("benchmarks") / "serving_capacity.json"
+    capacity.write_text(json.dumps(MEASURED_CAPACITY))
+    app = App(
+        outdir=str(outdir),
+        context={
+            **base_context(),
+            "env": "dev",
+            "dev:cnn_model_data_url": MLP_MODEL_DATA.replace("/mlp/", "/cnn/"),
+            "serving_capacity_file": str(capacity),
+            "capacity_plans_dir": str(capacity.parent / "no-plans"),
+        },
+    )
+    stacks = build(app, stub_sources)
+    app.synth()
+    return Synthesized(outdir=outdir, stacks=stacks)
+
+
+def test_the_cnn_model_runs_the_pytorch_serving_image(cnn_from_model_data):
+    assert model_image(cnn_from_model_data, "elasticml-dev-serving-cnn") == ("inference", "pytorch")
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_the_mlp_model_runs_the_tensorflow_serving_image(synthesized, env):
+    assert model_image(synthesized, f"elasticml-{env}-serving-mlp") == ("inference", "tensorflow")
+
+
+@pytest.mark.parametrize("env", ENVS)
+@pytest.mark.parametrize("model", ["cnn", "mlp"])
+def test_the_registered_model_package_names_the_serving_image_of_the_models_framework(synthesized, env, model):
+    """A model served from a package (the CNN here) runs the image the training stack's
+    RegisterModelPackage step registers with it: the state machine names the model's training image
+    and the serving image of the same framework, no other."""
+    training = f"elasticml-{env}-training"
+    template = synthesized.json(training)
+    (machine,) = (
+        m
+        for k, m in resources(template, "AWS::StepFunctions::StateMachine").items()
+        if k.startswith(model.capitalize())
+    )
+    assets = image_assets(synthesized, training)
+    tags = image_tags_in(machine["Properties"]["DefinitionString"])
+    assert sorted(assets[t] for t in tags) == [("inference", FRAMEWORK[model]), ("training", FRAMEWORK[model])]

@@ -23,6 +23,9 @@ WALLS = {
     "local_mode": (("training", "infra", *FRAMEWORKS, *CDK), ()),
     # The planner imports no framework and no CDK: infra reads its plan files as data.
     "planner": (("infra", "training", "inference", *FRAMEWORKS, *CDK), ()),
+    # The monitor decodes captures with the serving package (the request contract's one home) and
+    # embeds them with the artifact alone: never the training code, never the CDK.
+    "monitor": (("training", "infra", *CDK), ()),
 }
 
 

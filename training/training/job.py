@@ -279,6 +279,11 @@ def _evaluate_and_write(
         except Exception as error:  # a report, not the product: the trained artifact stands without it
             log.warning("explanation figures failed: %s", error, exc_info=True)
             evaluation["explanations"] = {"error": f"{type(error).__name__}: {error}"}
+    from training.reference_profile import write_reference_profile
+
+    evaluation["reference_profile"] = write_reference_profile(
+        hp.model, env.model_dir, prepared.trainer, held_out.inputs, probabilities, splits.train.class_names, split
+    )
     write_evaluation(env.output_data_dir, evaluation)
     plot_learning_curves(history, env.output_data_dir / "learning_curves.png")
     plot_confusion_matrix(evaluation, env.output_data_dir / "confusion_matrix.png")

@@ -3,7 +3,8 @@
 - `mmd_test`: maximum mean discrepancy with a Gaussian kernel on PCA-reduced embeddings, p-value by
   permutation (Gretton et al., "A Kernel Two-Sample Test", JMLR 2012). The PCA is fitted on the
   pooled sample (label-blind, so the permutation test stays exact), the bandwidth is the median
-  pairwise distance of the pooled sample, and the statistic is the biased (V-statistic) MMD^2, which a permutation test calibrates exactly.
+  pairwise distance of the pooled sample, and the statistic is the biased (V-statistic) MMD^2,
+  which a permutation test calibrates exactly.
 - `ks_per_output`: black-box shift detection (Lipton et al., ICML 2018; Rabanser et al., "Failing
   Loudly", NeurIPS 2019): a Kolmogorov-Smirnov test per softmax output, Bonferroni-corrected.
 - `class_mix_test`: Pearson chi-square of the window's predicted-class counts against the reference's

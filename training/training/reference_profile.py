@@ -142,7 +142,7 @@ def export_mlp_embedding(trainer: Any, model_dir: Path) -> dict[str, Any]:
     )
     signatures = {"hidden_from_features": "hidden_features"}
     if trainer.waveform_input:
-        featurizer = MFCC(trainer.mfcc)
+        featurizer = next(layer for layer in trainer.model.layers if isinstance(layer, MFCC))  # the trained one
         num_samples = trainer.mfcc.num_samples
         archive.track(featurizer)
         archive.add_endpoint(

@@ -1,0 +1,265 @@
+"""`make bench-drift`: detection power, false-positive rate and CPU cost of the drift monitor's tests.
+
+Per shift and window size, windows of served inputs are drawn at random from a pool (without
+replacement inside a window), run through the artifact's own programs (the served model for the
+probabilities a capture would hold, the embedding program the monitor runs) and tested with
+`monitor.run.detect` against the reference, with the monitor's default settings. Power is the share of
+shifted windows the primary test (`embedding_mmd`) flags; the false-positive rate is the share of
+unshifted windows it flags. The other tests' rates are reported beside it.
+
+- Images: the CNN's reference profile (its training job's held-out split of `cifar10-dev`) against
+  windows from `cifar10-train-extra` (never trained on), clean or corrupted (benchmarks.drift.shifts).
+- Audio: the MLP's held-out clips of the three heard speakers, split at random into a reference half
+  (embedded by the same code as the profile) and an unshifted half; shifts of that half (noise at an
+  SNR, speed), and a speaker the model never heard.
+
+CPU time is process time (all threads) on this machine, per 1,000 samples: the embedding program over
+the pool, and the tests over the windows (a window's test time x 1000 / its size).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from inference.artifact import load_manifest
+from inference.audio import fit_length
+from inference.decoding import IMAGE, WAVEFORM
+from inference.models import load_predictor
+from monitor.embeddings import embed, statistics
+from monitor.profile import Reference, load_reference
+from monitor.run import MonitorSettings, detect
+from PIL import Image
+from scipy.io import wavfile
+
+from benchmarks.drift import shifts
+from benchmarks.drift.models import fsdd_split
+
+WINDOWS = (100, 500, 1000)
+TESTS = ("embedding_mmd", "softmax_ks", "class_mix_chi2", "input_statistics_ks")
+
+
+@dataclass
+class Pool:
+    """One shift's inputs, already through the model: what a window is drawn from."""
+
+    name: str
+    embeddings: dict[str, np.ndarray]
+    probabilities: np.ndarray
+    statistics: dict[str, np.ndarray]
+    embed_cpu_s_per_1000: float
+
+    def __len__(self) -> int:
+        return len(self.probabilities)
+
+    def take(self, rows: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray, dict[str, np.ndarray]]:
+        return (
+            {k: v[rows] for k, v in self.embeddings.items()},
+            self.probabilities[rows],
+            {k: v[rows] for k, v in self.statistics.items()},
+        )
+
+
+@dataclass
+class Row:
+    model: str
+    shift: str
+    window: int
+    windows: int
+    rates: dict[str, float] = field(default_factory=dict)  # test -> share of windows flagged
+    detect_cpu_s: float = 0.0  # per window, mean
+    embed_cpu_s_per_1000: float = 0.0
+    note: str = ""
+
+    @property
+    def cpu_s_per_1000(self) -> float:
+        return self.embed_cpu_s_per_1000 + self.detect_cpu_s * 1000 / self.window
+
+
+def through_model(name: str, model_dir: Path, entry: str, inputs: np.ndarray, predictor: Any, rate: int | None) -> Pool:
+    start = time.process_time()
+    embeddings = embed(model_dir, "cnn" if entry == IMAGE else "mlp", entry, inputs)
+    embed_cpu = time.process_time() - start
+    probabilities = np.concatenate([predictor(entry, inputs[i : i + 256]) for i in range(0, len(inputs), 256)])
+    return Pool(name, embeddings, probabilities, statistics(entry, inputs, rate), embed_cpu * 1000 / len(inputs))
+
+
+def measure(model: str, reference: Reference, pool: Pool, window: int, count: int, settings: MonitorSettings) -> Row:
+    row = Row(model, pool.name, window, 0, embed_cpu_s_per_1000=pool.embed_cpu_s_per_1000)
+    if window > len(pool):
+        row.note = f"not measured: the pool holds {len(pool)} inputs"
+        return row
+    rng = np.random.default_rng(window)
+    flags = {t: 0 for t in TESTS}
+    spent = 0.0
+    for index in range(count):
+        rows = rng.choice(len(pool), window, replace=False)
+        embeddings, probabilities, stats = pool.take(rows)
+        start = time.process_time()
+        tests = detect(
+            reference, embeddings, probabilities, stats, MonitorSettings(**{**settings.__dict__, "seed": index})
+        )
+        spent += time.process_time() - start
+        for name, result in tests.items():
+            flags[name] += int(result.drift)
+    row.windows = count
+    row.rates = {t: flags[t] / count for t in TESTS}
+    row.detect_cpu_s = spent / count
+    return row
+
+
+def load_cifar(folder: Path, count: int, seed: int) -> np.ndarray:
+    files = sorted(folder.glob("*/*.jpg"))
+    chosen = np.random.default_rng(seed).choice(len(files), min(count, len(files)), replace=False)
+    return np.stack([np.asarray(Image.open(files[i]).convert("RGB")) for i in sorted(chosen)])
+
+
+def image_rows(data: Path, model_dir: Path, windows: int, pool_size: int, severities: tuple[int, ...]) -> list[Row]:
+    manifest = load_manifest(model_dir)
+    predictor = load_predictor(manifest, threads=os.cpu_count() or 1)
+    reference = load_reference(model_dir)
+    clean = load_cifar(data / "cifar10-train-extra", pool_size, seed=0)
+    settings = MonitorSettings()
+    rows: list[Row] = []
+    rng = np.random.default_rng(1)
+    shifted: list[tuple[str, np.ndarray]] = [("none", clean)]
+    for name, corrupt in shifts.IMAGE_SHIFTS.items():
+        shifted.extend((f"{name}_{s}", corrupt(clean, s, rng)) for s in severities)
+    for name, images in shifted:
+        pixels = images.transpose(0, 3, 1, 2).astype(np.float32) / 255.0
+        pool = through_model(name, model_dir, IMAGE, pixels, predictor, None)
+        for window in WINDOWS:
+            rows.append(measure("cnn", reference, pool, window, windows, settings))
+            print(_line(rows[-1]), flush=True)
+    return rows
+
+
+def _clip(path: Path) -> np.ndarray:
+    rate, data = wavfile.read(path)
+    if rate != 8000 or data.dtype != np.int16:
+        raise ValueError(f"{path}: expected 8 kHz 16-bit (fsdd-dev), got {rate} Hz {data.dtype}")
+    return data.astype(np.float32) / 32768.0
+
+
+def audio_rows(data: Path, model_dir: Path, windows: int) -> list[Row]:
+    manifest = load_manifest(model_dir)
+    predictor = load_predictor(manifest, threads=os.cpu_count() or 1)
+    num_samples, rate = manifest.input.num_samples, manifest.input.sample_rate  # type: ignore[union-attr]
+    split = fsdd_split(data / "fsdd-dev")
+    held_out = split["test"]
+    order = np.random.default_rng(0).permutation(len(held_out))
+    half = len(order) // 2
+    reference_clips = [_clip(held_out[i]) for i in order[:half]]
+    pool_clips = [_clip(held_out[i]) for i in order[half:]]
+    unheard = [_clip(p) for p in split["unheard"]]
+
+    def fitted(clips: list[np.ndarray]) -> np.ndarray:
+        return np.stack([fit_length(c, num_samples) for c in clips]).astype(np.float32)
+
+    base = through_model("reference", model_dir, WAVEFORM, fitted(reference_clips), predictor, rate)
+    reference = Reference("mlp", list(manifest.class_names), base.embeddings, base.probabilities, base.statistics, {})
+    rng = np.random.default_rng(2)
+    shifted = [("none", pool_clips)]
+    shifted += [(f"noise_snr_{snr}dB", [shifts.add_noise(c, snr, rng) for c in pool_clips]) for snr in (20, 10, 5)]
+    shifted += [(name, [shifts.change_speed(c, name) for c in pool_clips]) for name in shifts.SPEEDS]
+    shifted += [("unheard_speaker", unheard)]
+    rows: list[Row] = []
+    settings = MonitorSettings()
+    for name, clips in shifted:
+        pool = through_model(name, model_dir, WAVEFORM, fitted(clips), predictor, rate)
+        for window in WINDOWS:
+            rows.append(measure("mlp", reference, pool, window, windows, settings))
+            print(_line(rows[-1]), flush=True)
+    return rows
+
+
+def _line(row: Row) -> str:
+    if row.note:
+        return f"{row.model} {row.shift:22s} w={row.window:5d} {row.note}"
+    rates = " ".join(f"{t}={row.rates[t]:.2f}" for t in TESTS if t in row.rates)
+    return f"{row.model} {row.shift:22s} w={row.window:5d} n={row.windows} {rates} cpu/1000={row.cpu_s_per_1000:.2f}s"
+
+
+def markdown(rows: list[Row], context: dict[str, Any]) -> str:
+    out = [
+        f"# Drift monitor benchmark, {context['date']}",
+        "",
+        f"Command: `{context['command']}`. Machine: {context['machine']}; load average before "
+        f"{context['load_before']}, after {context['load_after']} (other helpers were running). "
+        f"alpha {context['alpha']}; {context['windows']} windows per cell; monitor defaults "
+        f"({context['settings']}). Wall time {context['wall_s']:.0f} s.",
+        "",
+        "Rates are the share of windows each test flagged: on `none` that is the false-positive rate, on "
+        "a shift the power. `embedding_mmd` is the monitor's drift decision; the others are its further "
+        "signals. CPU s/1000 = the embedding program per 1,000 inputs + the tests per 1,000 inputs "
+        "(process time, both cores).",
+        "",
+    ]
+    for model in ("cnn", "mlp"):
+        selected = [r for r in rows if r.model == model]
+        if not selected:
+            continue
+        out += [
+            f"## {model}",
+            "",
+            "| shift | window | windows | embedding_mmd | softmax_ks | class_mix_chi2 | input_statistics_ks | CPU s/1000 |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for r in selected:
+            if r.note:
+                out.append(f"| {r.shift} | {r.window} | 0 | {r.note} | | | | |")
+                continue
+            cells = " | ".join(f"{r.rates.get(t, float('nan')):.2f}" for t in TESTS)
+            out.append(f"| {r.shift} | {r.window} | {r.windows} | {cells} | {r.cpu_s_per_1000:.2f} |")
+        out.append("")
+    return "\n".join(out) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", type=Path, default=Path("../shared/datasets"))
+    parser.add_argument("--models", type=Path, default=Path("benchmarks/drift/.models"))
+    parser.add_argument("--windows", type=int, default=50)
+    parser.add_argument("--pool", type=int, default=3000, help="unshifted CIFAR images per pool")
+    parser.add_argument("--severities", default="1,2,3,4,5")
+    parser.add_argument("--only", choices=("cnn", "mlp"), default=None)
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
+    args = parser.parse_args(argv)
+    started, load_before = time.monotonic(), os.getloadavg()
+    rows: list[Row] = []
+    if args.only != "mlp":
+        severities = tuple(int(s) for s in args.severities.split(","))
+        rows += image_rows(args.data, args.models / "cnn" / "model", args.windows, args.pool, severities)
+    if args.only != "cnn":
+        rows += audio_rows(args.data, args.models / "mlp" / "model", args.windows)
+    date = datetime.now(UTC).strftime("%Y-%m-%d")
+    context = {
+        "date": date,
+        "command": "make bench-drift" + (f" BENCH_ARGS='{' '.join(argv)}'" if argv else ""),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+        "load_before": " ".join(f"{x:.1f}" for x in load_before),
+        "load_after": " ".join(f"{x:.1f}" for x in os.getloadavg()),
+        "alpha": MonitorSettings().alpha,
+        "windows": args.windows,
+        "settings": ", ".join(f"{k}={v}" for k, v in MonitorSettings().__dict__.items()),
+        "wall_s": time.monotonic() - started,
+    }
+    args.out.mkdir(parents=True, exist_ok=True)
+    suffix = "" if args.windows >= 50 and args.only is None else "-quick"
+    (args.out / f"drift-{date}{suffix}.md").write_text(markdown(rows, context))
+    raw = [{**r.__dict__, "cpu_s_per_1000": r.cpu_s_per_1000} for r in rows]
+    (args.out / f"drift-{date}{suffix}.json").write_text(json.dumps({"context": context, "rows": raw}, indent=1) + "\n")
+    print(f"wrote {args.out / f'drift-{date}{suffix}.md'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

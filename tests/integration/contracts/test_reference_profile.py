@@ -6,13 +6,13 @@ the monitor, whose embeddings of the same inputs equal the ones training stored.
 
 import numpy as np
 import pytest
+
 from monitor import statistics as monitor_side
 from monitor.embeddings import embed
 from monitor.profile import load_reference
-from training import reference_profile as training_side
-
 from tests.helpers.opt_ml import make_opt_ml
 from tests.helpers.synthetic import image, tone, write_fsdd_folder, write_image_folder
+from training import reference_profile as training_side
 
 
 def test_both_sides_compute_the_same_input_statistics():

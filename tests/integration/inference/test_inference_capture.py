@@ -12,8 +12,8 @@ import urllib.request
 import numpy as np
 import pytest
 from inference.capture import CaptureError, CaptureSettings, CaptureWriter, model_version
-from monitor.captures import read_captures
 
+from monitor.captures import read_captures
 from tests.helpers.inference_fixtures import png_bytes, random_pixels
 from tests.helpers.inference_server import ServerProcess
 

@@ -98,3 +98,11 @@ def test_a_full_queue_drops_records_instead_of_blocking(tmp_path, monkeypatch):
     assert time.monotonic() - start < 1.0
     assert (writer.captured, writer.dropped) == (2, 48)
     release.set()
+
+
+def test_the_server_refuses_a_bad_capture_setting_at_start(cnn_dir, monkeypatch, capsys):
+    from inference.__main__ import main
+
+    monkeypatch.setenv("INFERENCE_CAPTURE_PERCENT", "150")
+    assert main(["serve", "--model-dir", str(cnn_dir)]) == 2
+    assert "INFERENCE_CAPTURE_PERCENT" in capsys.readouterr().err

@@ -30,7 +30,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--output", type=Path, default=PROCESSING / "output", help="where the report goes")
     parser.add_argument("--alpha", type=float, default=0.05)
     parser.add_argument("--min-window", type=int, default=50, help="fewer inputs than this: no test runs")
-    parser.add_argument("--permutations", type=int, default=200)
+    parser.add_argument("--permutations", type=int, default=100)
     parser.add_argument("--seed", type=int, default=0)
     return parser.parse_args(argv)
 

@@ -122,7 +122,10 @@ def load_cifar(folder: Path, count: int, seed: int) -> np.ndarray:
     return np.stack([np.asarray(Image.open(files[i]).convert("RGB")) for i in sorted(chosen)])
 
 
-def image_rows(data: Path, model_dir: Path, windows: int, pool_size: int, severities: tuple[int, ...]) -> list[Row]:
+def image_rows(
+    data: Path, model_dir: Path, windows: int, pool_size: int, severities: tuple[int, ...], every_size: tuple[int, ...]
+) -> list[Row]:
+    """Every corruption at every severity at window 500; at the severities in `every_size` at every window size."""
     manifest = load_manifest(model_dir)
     predictor = load_predictor(manifest, threads=os.cpu_count() or 1)
     reference = load_reference(model_dir)
@@ -136,7 +139,8 @@ def image_rows(data: Path, model_dir: Path, windows: int, pool_size: int, severi
     for name, images in shifted:
         pixels = images.transpose(0, 3, 1, 2).astype(np.float32) / 255.0
         pool = through_model(name, model_dir, IMAGE, pixels, predictor, None)
-        for window in WINDOWS:
+        severity = int(name.rsplit("_", 1)[1]) if name != "none" else None
+        for window in WINDOWS if severity is None or severity in every_size else (500,):
             rows.append(measure("cnn", reference, pool, window, windows, settings))
             print(_line(rows[-1]), flush=True)
     return rows
@@ -231,16 +235,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--windows", type=int, default=50)
     parser.add_argument("--pool", type=int, default=3000, help="unshifted CIFAR images per pool")
     parser.add_argument("--severities", default="1,2,3,4,5")
+    parser.add_argument("--every-size", default="3", help="severities measured at every window size (else 500)")
     parser.add_argument("--only", choices=("cnn", "mlp"), default=None)
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
     args = parser.parse_args(argv)
     started, load_before = time.monotonic(), os.getloadavg()
     rows: list[Row] = []
-    if args.only != "mlp":
-        severities = tuple(int(s) for s in args.severities.split(","))
-        rows += image_rows(args.data, args.models / "cnn" / "model", args.windows, args.pool, severities)
     if args.only != "cnn":
         rows += audio_rows(args.data, args.models / "mlp" / "model", args.windows)
+    if args.only != "mlp":
+        severities = tuple(int(s) for s in args.severities.split(","))
+        every = tuple(int(s) for s in args.every_size.split(","))
+        rows += image_rows(args.data, args.models / "cnn" / "model", args.windows, args.pool, severities, every)
     date = datetime.now(UTC).strftime("%Y-%m-%d")
     context = {
         "date": date,

@@ -23,6 +23,7 @@ import argparse
 import json
 import os
 import platform
+import sys
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -239,6 +240,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", choices=("cnn", "mlp"), default=None)
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
     args = parser.parse_args(argv)
+    given = sys.argv[1:] if argv is None else argv
     started, load_before = time.monotonic(), os.getloadavg()
     rows: list[Row] = []
     if args.only != "cnn":
@@ -250,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
     date = datetime.now(UTC).strftime("%Y-%m-%d")
     context = {
         "date": date,
-        "command": "make bench-drift" + (f" BENCH_ARGS='{' '.join(argv)}'" if argv else ""),
+        "command": "make bench-drift" + (f" BENCH_ARGS='{' '.join(given)}'" if given else ""),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores",
         "load_before": " ".join(f"{x:.1f}" for x in load_before),
         "load_after": " ".join(f"{x:.1f}" for x in os.getloadavg()),

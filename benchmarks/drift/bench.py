@@ -9,9 +9,10 @@ unshifted windows it flags. The other tests' rates are reported beside it.
 
 - Images: the CNN's reference profile (its training job's held-out split of `cifar10-dev`) against
   windows from `cifar10-train-extra` (never trained on), clean or corrupted (benchmarks.drift.shifts).
-- Audio: the MLP's held-out clips of the three heard speakers, split at random into a reference half
-  (embedded by the same code as the profile) and an unshifted half; shifts of that half (noise at an
-  SNR, speed), and a speaker the model never heard.
+- Audio: the MLP's 1,200 held-out clips of the three heard speakers (embedded by the same code as the
+  profile), split anew at random for every window into a reference half and a window half; the window
+  is drawn from that half clean (false positives) or shifted (noise at an SNR, speed), or from a speaker
+  the model never heard.
 
 CPU time is process time (all threads) on this machine, per 1,000 samples: the embedding program over
 the pool, and the tests over the windows (a window's test time x 1000 / its size).
@@ -93,20 +94,52 @@ def through_model(name: str, model_dir: Path, entry: str, inputs: np.ndarray, pr
     return Pool(name, embeddings, probabilities, statistics(entry, inputs, rate), embed_cpu * 1000 / len(inputs))
 
 
-def measure(model: str, reference: Reference, pool: Pool, window: int, count: int, settings: MonitorSettings) -> Row:
+@dataclass
+class Resplit:
+    """Audio: a fresh reference per window, half of the held-out clips at random; the window comes from
+    the other half (`paired`: the shift of those same clips) or from anywhere in its pool (a speaker
+    never heard). With one fixed split every window of 500 out of 600 clips would repeat one comparison."""
+
+    clean: Pool
+    class_names: list[str]
+    paired: bool
+
+    def draw(self, rng: np.random.Generator, pool: Pool, window: int) -> tuple[Reference, np.ndarray]:
+        order = rng.permutation(len(self.clean))
+        half = len(order) // 2
+        e, p, st = self.clean.take(order[:half])
+        candidates = order[half:] if self.paired else np.arange(len(pool))
+        return Reference("mlp", self.class_names, e, p, st, {}), rng.choice(candidates, window, replace=False)
+
+    def room(self, pool: Pool) -> int:
+        return len(self.clean) - len(self.clean) // 2 if self.paired else len(pool)
+
+
+def measure(
+    model: str,
+    reference: Reference | Resplit,
+    pool: Pool,
+    window: int,
+    count: int,
+    settings: MonitorSettings,
+) -> Row:
     row = Row(model, pool.name, window, 0, embed_cpu_s_per_1000=pool.embed_cpu_s_per_1000)
-    if window > len(pool):
-        row.note = f"not measured: the pool holds {len(pool)} inputs"
+    room = reference.room(pool) if isinstance(reference, Resplit) else len(pool)
+    if window > room:
+        row.note = f"not measured: {room} inputs to draw a window from"
         return row
     rng = np.random.default_rng(window)
     flags = {t: 0 for t in TESTS}
     spent = 0.0
     for index in range(count):
-        rows = rng.choice(len(pool), window, replace=False)
+        if isinstance(reference, Resplit):
+            window_reference, rows = reference.draw(rng, pool, window)
+        else:
+            window_reference, rows = reference, rng.choice(len(pool), window, replace=False)
         embeddings, probabilities, stats = pool.take(rows)
         start = time.process_time()
         tests = detect(
-            reference, embeddings, probabilities, stats, MonitorSettings(**{**settings.__dict__, "seed": index})
+            window_reference, embeddings, probabilities, stats, MonitorSettings(**{**settings.__dict__, "seed": index})
         )
         spent += time.process_time() - start
         for name, result in tests.items():
@@ -159,29 +192,26 @@ def audio_rows(data: Path, model_dir: Path, windows: int) -> list[Row]:
     predictor = load_predictor(manifest, threads=os.cpu_count() or 1)
     num_samples, rate = manifest.input.num_samples, manifest.input.sample_rate  # type: ignore[union-attr]
     split = fsdd_split(data / "fsdd-dev")
-    held_out = split["test"]
-    order = np.random.default_rng(0).permutation(len(held_out))
-    half = len(order) // 2
-    reference_clips = [_clip(held_out[i]) for i in order[:half]]
-    pool_clips = [_clip(held_out[i]) for i in order[half:]]
+    pool_clips = [_clip(p) for p in split["test"]]
     unheard = [_clip(p) for p in split["unheard"]]
 
     def fitted(clips: list[np.ndarray]) -> np.ndarray:
         return np.stack([fit_length(c, num_samples) for c in clips]).astype(np.float32)
 
-    base = through_model("reference", model_dir, WAVEFORM, fitted(reference_clips), predictor, rate)
-    reference = Reference("mlp", list(manifest.class_names), base.embeddings, base.probabilities, base.statistics, {})
+    clean = through_model("none", model_dir, WAVEFORM, fitted(pool_clips), predictor, rate)
     rng = np.random.default_rng(2)
-    shifted = [("none", pool_clips)]
+    shifted: list[tuple[str, list[np.ndarray]]] = []
     shifted += [(f"noise_snr_{snr}dB", [shifts.add_noise(c, snr, rng) for c in pool_clips]) for snr in (20, 10, 5)]
     shifted += [(name, [shifts.change_speed(c, name) for c in pool_clips]) for name in shifts.SPEEDS]
     shifted += [("unheard_speaker", unheard)]
     rows: list[Row] = []
     settings = MonitorSettings()
-    for name, clips in shifted:
-        pool = through_model(name, model_dir, WAVEFORM, fitted(clips), predictor, rate)
+    names = list(manifest.class_names)
+    for name, clips in [("none", None), *shifted]:
+        pool = clean if clips is None else through_model(name, model_dir, WAVEFORM, fitted(clips), predictor, rate)
+        resplit = Resplit(clean, names, paired=name != "unheard_speaker")
         for window in WINDOWS:
-            rows.append(measure("mlp", reference, pool, window, windows, settings))
+            rows.append(measure("mlp", resplit, pool, window, windows, settings))
             print(_line(rows[-1]), flush=True)
     return rows
 

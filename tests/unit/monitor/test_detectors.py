@@ -90,3 +90,15 @@ def test_quality_accuracy_and_macro_f1():
     assert q["accuracy"] == pytest.approx(4 / 6)
     # per-class F1: 0 -> 2*1/(2+1+1)=0.5, 1 -> 2*2/(4+1)=0.8, 2 -> 2*1/(2+0+1)=2/3
     assert q["macro_f1"] == pytest.approx((0.5 + 0.8 + 2 / 3) / 3)
+
+
+def test_class_mix_false_positive_rate_stays_near_alpha_when_the_window_is_as_large_as_the_reference():
+    """The reference mix is a sample too: a goodness-of-fit test against it as if exact flagged ~40% here."""
+    rng = np.random.default_rng(5)
+    shares = np.full(10, 0.1)
+    names = [str(i) for i in range(10)]
+    flagged = sum(
+        detectors.class_mix_test(rng.multinomial(600, shares), rng.multinomial(500, shares), names).drift
+        for _ in range(100)
+    )
+    assert flagged <= 11  # 5 expected; more than 11 has p < 1%

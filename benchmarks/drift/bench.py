@@ -157,7 +157,14 @@ def load_cifar(folder: Path, count: int, seed: int) -> np.ndarray:
 
 
 def image_rows(
-    data: Path, model_dir: Path, windows: int, pool_size: int, severities: tuple[int, ...], every_size: tuple[int, ...]
+    data: Path,
+    model_dir: Path,
+    windows: int,
+    pool_size: int,
+    severities: tuple[int, ...],
+    every_size: tuple[int, ...],
+    other_windows: int,
+    full: tuple[str, ...],
 ) -> list[Row]:
     """Every corruption at every severity at window 500; at the severities in `every_size` at every window size."""
     manifest = load_manifest(model_dir)
@@ -174,8 +181,9 @@ def image_rows(
         pixels = images.transpose(0, 3, 1, 2).astype(np.float32) / 255.0
         pool = through_model(name, model_dir, IMAGE, pixels, predictor, None)
         severity = int(name.rsplit("_", 1)[1]) if name != "none" else None
+        count = windows if name == "none" or name in full else other_windows
         for window in WINDOWS if severity is None or severity in every_size else (500,):
-            rows.append(measure("cnn", reference, pool, window, windows, settings))
+            rows.append(measure("cnn", reference, pool, window, count, settings))
             print(_line(rows[-1]), flush=True)
     return rows
 
@@ -268,8 +276,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--severities", default="1,2,3,4,5")
     parser.add_argument("--every-size", default="3", help="severities measured at every window size (else 500)")
     parser.add_argument("--only", choices=("cnn", "mlp"), default=None)
+    parser.add_argument("--other-windows", type=int, default=None, help="CNN windows per cell outside --full")
+    parser.add_argument("--full", default="gaussian_noise_3", help="CNN shifts measured with --windows windows")
+    parser.add_argument("--merge", action="store_true", help="write drift-<date>.md from the -cnn and -mlp parts")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
     args = parser.parse_args(argv)
+    if args.merge:
+        return merge(args.out)
     given = sys.argv[1:] if argv is None else argv
     started, load_before = time.monotonic(), os.getloadavg()
     rows: list[Row] = []
@@ -278,7 +291,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.only != "mlp":
         severities = tuple(int(s) for s in args.severities.split(","))
         every = tuple(int(s) for s in args.every_size.split(","))
-        rows += image_rows(args.data, args.models / "cnn" / "model", args.windows, args.pool, severities, every)
+        other = args.other_windows or args.windows
+        full = tuple(args.full.split(","))
+        rows += image_rows(
+            args.data, args.models / "cnn" / "model", args.windows, args.pool, severities, every, other, full
+        )
     date = datetime.now(UTC).strftime("%Y-%m-%d")
     context = {
         "date": date,
@@ -292,11 +309,31 @@ def main(argv: list[str] | None = None) -> int:
         "wall_s": time.monotonic() - started,
     }
     args.out.mkdir(parents=True, exist_ok=True)
-    suffix = "" if args.windows >= 50 and args.only is None else "-quick"
+    suffix = (f"-{args.only}" if args.only else "") + ("" if args.windows >= 50 else "-quick")
     (args.out / f"drift-{date}{suffix}.md").write_text(markdown(rows, context))
     raw = [{**r.__dict__, "cpu_s_per_1000": r.cpu_s_per_1000} for r in rows]
     (args.out / f"drift-{date}{suffix}.json").write_text(json.dumps({"context": context, "rows": raw}, indent=1) + "\n")
     print(f"wrote {args.out / f'drift-{date}{suffix}.md'}")
+    return 0
+
+
+def merge(out: Path) -> int:
+    """The -mlp and -cnn parts of today (run one after the other, or apart) as one drift-<date>.md."""
+    date = datetime.now(UTC).strftime("%Y-%m-%d")
+    rows: list[Row] = []
+    contexts = []
+    for part in ("mlp", "cnn"):
+        path = out / f"drift-{date}-{part}.json"
+        data = json.loads(path.read_text())
+        contexts.append(data["context"])
+        for raw in data["rows"]:
+            raw.pop("cpu_s_per_1000")
+            rows.append(Row(**raw))
+    text = "\n".join(
+        markdown([r for r in rows if r.model == m], c) for m, c in zip(("mlp", "cnn"), contexts, strict=True)
+    )
+    (out / f"drift-{date}.md").write_text(text)
+    print(f"wrote {out / f'drift-{date}.md'}")
     return 0
 
 

@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
             for condition in ("off", "on") if index % 2 == 0 else ("on", "off"):
                 captures = Path(scratch) / f"captures-{index}" if condition == "on" else None
                 log = Path(scratch) / f"serve-{condition}-{index}.log"
-                with LocalServer(args.model_dir, args.port, log, capture_dir=captures) as server:
+                with LocalServer(args.model_dir.resolve(), args.port, log, capture_dir=captures) as server:
                     result = run_hey(f"{server.url}/invocations", body, "image/jpeg", args.concurrency, args.seconds)
                 written = sum(1 for f in captures.rglob("*.jsonl") for _ in f.open()) if captures else 0
                 figures = {"rps": result.rps, "p50_ms": result.p50_ms, "p99_ms": result.p99_ms, "ok": result.ok}

@@ -140,7 +140,8 @@ def serve_and_invoke(settings: LocalSettings, data: ModelData, entry: ModelRepor
     out, model = settings.output, data.model
     log = out / "logs" / f"{model}-serve.log"
     with timed(report, f"serve {model}"):
-        server = LocalServer(out / "model" / model, settings.port, log, settings.ping_timeout_s)
+        captures = out / "captures" / model  # `make monitor` reads them
+        server = LocalServer(out / "model" / model, settings.port, log, settings.ping_timeout_s, captures)
         say(f"[serve {model}] starting inference/serve on 127.0.0.1:{settings.port} with {server.model_dir}")
         with server:
             say(f"[serve {model}] {server.url} answers /ping; invoking with {len(data.samples)} held-out samples")

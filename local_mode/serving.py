@@ -15,6 +15,7 @@ from pathlib import Path
 from subprocess import Popen
 from typing import IO
 
+from inference.capture import DIR_VARIABLE as CAPTURE_DIR_VARIABLE
 from inference.readiness import NotReady, ServerExited, wait_until_healthy
 
 from local_mode import processes
@@ -45,7 +46,9 @@ def require_free_port(port: int) -> None:
         )
 
 
-def serve_environment() -> dict[str, str]:
+def serve_environment(capture_dir: Path | None = None) -> dict[str, str]:
+    """The server's environment; with `capture_dir`, the server captures every request there
+    (inference.capture), which `make monitor` reads."""
     environ = {
         **os.environ,
         "TF_CPP_MIN_LOG_LEVEL": "2",
@@ -53,6 +56,9 @@ def serve_environment() -> dict[str, str]:
     }
     for variable in ("SM_MODEL_DIR", "SAGEMAKER_BIND_TO_PORT", "SAGEMAKER_MODEL_SERVER_WORKERS"):
         environ.pop(variable, None)  # the flags below decide; a stray variable must not
+    environ.pop(CAPTURE_DIR_VARIABLE, None)
+    if capture_dir is not None:
+        environ[CAPTURE_DIR_VARIABLE] = str(capture_dir)
     return environ
 
 
@@ -62,6 +68,7 @@ class LocalServer:
     port: int
     log: Path
     ping_timeout_s: float = 120.0
+    capture_dir: Path | None = None
     process: Popen | None = field(default=None, init=False)
     exit_code: int | None = field(default=None, init=False)
     _sink: IO[bytes] | None = field(default=None, init=False)
@@ -76,7 +83,9 @@ class LocalServer:
         self._sink = open(self.log, "wb")
         command = [str(SERVE_PROGRAM), "--model-dir", str(self.model_dir), "--host", HOST, "--port", str(self.port)]
         try:
-            self.process = processes.start(command, env=serve_environment(), cwd=INFERENCE_DIR, stdout=self._sink)
+            self.process = processes.start(
+                command, env=serve_environment(self.capture_dir), cwd=INFERENCE_DIR, stdout=self._sink
+            )
             self._wait_for_ping()
         except BaseException:
             self.stop()

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import fields
 
 from inference.artifact import load_manifest
+from inference.capture import CaptureError, CaptureSettings
 from inference.errors import ArtifactError
 from inference.settings import DESCRIPTIONS, ServeSettings, SettingsError, flag, flag_help
 
@@ -28,7 +29,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     options = {k: v for k, v in vars(args).items() if k != "command"}
     try:
         settings = ServeSettings.from_env(**options)
-    except SettingsError as error:
+        CaptureSettings.from_env()  # INFERENCE_CAPTURE_*: checked here, used when the model loads
+    except (SettingsError, CaptureError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     try:

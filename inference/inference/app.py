@@ -57,6 +57,7 @@ from starlette.routing import Route
 
 from inference.artifact import Manifest, load_manifest
 from inference.batching import MicroBatcher
+from inference.capture import INFERENCE_ID_HEADER, CaptureWriter, start_capture
 from inference.decoding import Part, check_content_type, decode, decodes_inline
 from inference.errors import (
     BadRequest,
@@ -165,6 +166,7 @@ class Model:
         self.decoders: anyio.CapacityLimiter | None = None
         self.explainer: Explainer | None = None
         self.gate = ExplanationGate(settings.max_concurrent_explanations)
+        self.capture: CaptureWriter | None = None
 
     def load(self) -> None:
         """Load the model, its explainer and its decoder, and log how long each took: the model-load
@@ -183,6 +185,7 @@ class Model:
         )
         self.batcher.start()
         self.explainer = load_explainer(manifest)
+        self.capture = start_capture(self.settings.model_dir)  # None unless INFERENCE_CAPTURE_DIR
         self.manifest = manifest
         done = time.perf_counter()
         log.info(
@@ -199,6 +202,8 @@ class Model:
         if self.batcher is not None:
             self.batcher.stop(timeout=SHUTDOWN_JOIN_S)
         self.gate.close()
+        if self.capture is not None:
+            self.capture.close()
 
 
 def freeze_loaded_objects() -> int:
@@ -283,7 +288,10 @@ def create_app(settings: ServeSettings | None = None) -> Starlette:
         if not np.isfinite(probabilities).all():
             raise WrongShape("the model returned non-finite probabilities for these values; are they in range?")
         document = {"model": manifest.name, "predictions": encode(probabilities, manifest, top_k)}
-        return Response(json.dumps(document, allow_nan=False), media_type="application/json")
+        answer = json.dumps(document, allow_nan=False).encode()
+        if model.capture is not None:  # a queue put: sampling and writing are off the request path
+            model.capture.offer(body, content_type or "", answer, request.headers.get(INFERENCE_ID_HEADER))
+        return Response(answer, media_type="application/json")
 
     async def explanation(request: Request, manifest: Manifest, explain: ExplainRequest, top_k: int) -> Response:
         """An explanation request: never in a prediction batch; its own slots, deadline and row cap."""

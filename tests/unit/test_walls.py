@@ -28,6 +28,9 @@ WALLS = {
         ("infra", "training", "inference", "review", *FRAMEWORKS, *CDK),
         ("infra.settings", "infra.ci_settings"),
     ),
+    # The monitor decodes captures with the serving package (the request contract's one home) and
+    # embeds them with the artifact alone: never the training code, never the CDK.
+    "monitor": (("training", "infra", *CDK), ()),
 }
 
 

@@ -281,6 +281,11 @@ def _evaluate_and_write(
         except Exception as error:  # a report, not the product: the trained artifact stands without it
             log.warning("explanation figures failed: %s", error, exc_info=True)
             evaluation["explanations"] = {"error": f"{type(error).__name__}: {error}"}
+    from training.reference_profile import write_reference_profile
+
+    evaluation["reference_profile"] = write_reference_profile(
+        hp.model, env.model_dir, prepared.trainer, held_out.inputs, probabilities, splits.train.class_names, split
+    )
     if hp.security:
         from training.security.job import SecurityPlan, measure_or_report_error
 

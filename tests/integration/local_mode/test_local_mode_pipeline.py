@@ -102,3 +102,24 @@ def test_a_few_held_out_items_are_explained_as_pngs_linked_from_the_report(smoke
     # the training job's own figures travel in output.tar.gz
     with tarfile.open(smoke_run.output / "artifacts" / "cnn" / "output.tar.gz") as archive:
         assert "explanations/cnn_class_means.png" in {m.name.lstrip("./") for m in archive.getmembers()}
+
+
+@pytest.mark.parametrize("model", ["cnn", "mlp"])
+def test_the_server_captured_every_request_and_the_monitor_reports_on_them(smoke_run, model, tmp_path):
+    """`make monitor`'s command on this run's captures: every request captured, a report written."""
+    from monitor.cli import main as monitor_main
+
+    predictions = json.loads((smoke_run.output / "predictions" / f"{model}.json").read_text())
+    out = tmp_path / "monitor"
+    args = [
+        "--model-dir",
+        str(smoke_run.output / "model" / model),
+        "--captures",
+        str(smoke_run.output / "captures" / model),
+    ]
+    assert monitor_main([*args, "--output", str(out), "--min-window", "10"]) == 0
+    report = json.loads((out / "drift.json").read_text())
+    # every counted request and the one warm-up request (local_mode.invocation) before them
+    assert report["window"]["captures"] == len(predictions) + 1 and report["window"]["bad_lines"] == 0
+    assert report["status"] in ("ok", "window_too_small"), report["message"]
+    assert (out / "drift.png").is_file() and (out / "metrics.json").is_file()

@@ -7,7 +7,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 VENV_STAMP := $(VENV)/.installed
-REQUIREMENTS := requirements.txt requirements-dev.txt training/requirements.txt inference/requirements.txt infra/requirements.txt planner/requirements.txt
+REQUIREMENTS := requirements.txt requirements-dev.txt training/requirements.txt inference/requirements.txt infra/requirements.txt planner/requirements.txt k8s/requirements.txt
 # The container packages, installed editable so `python -m training` / `python -m inference` work from anywhere.
 PACKAGES := training/pyproject.toml inference/pyproject.toml
 PYTEST_ARGS ?=

@@ -10,11 +10,11 @@ from constructs import Construct
 from infra.components.async_endpoint import AsyncEndpoint
 from infra.components.endpoint import AutoscaledEndpoint
 from infra.components.inference_component import ScaleToZeroEndpoint
+from infra.images import serving_image
 from infra.serving_modes import ASYNC, SCALE_TO_ZERO
 from infra.settings import EnvironmentSettings, ServingSettings
 from infra.stacks.network_stack import NetworkStack
 from infra.stacks.storage_stack import StorageStack
-from infra.stacks.training_stack import image_asset
 
 
 class ServingStack(Stack):
@@ -36,7 +36,7 @@ class ServingStack(Stack):
         common = dict(
             endpoint_name=endpoint_name,
             settings=serving,
-            image=image_asset(self, "InferenceImage", inference_dir),
+            image=serving_image(self, serving.model, inference_dir),
             model_data_bucket=artifact_bucket,
             model_data_prefix=f"training/{serving.model}",
             key=storage.key,

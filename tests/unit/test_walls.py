@@ -23,6 +23,13 @@ WALLS = {
     "local_mode": (("training", "infra", *FRAMEWORKS, *CDK), ()),
     # The planner imports no framework and no CDK: infra reads its plan files as data.
     "planner": (("infra", "training", "inference", *FRAMEWORKS, *CDK), ()),
+    # The Kubernetes manifests read the settings as synth validates them: of infra only its CDK-free
+    # settings modules (the image URIs come from `python -m infra.images`, a separate process). cdk8s
+    # itself runs on jsii and constructs, so those two are allowed; the CDK for AWS is not.
+    "k8s": (
+        ("infra", "training", "inference", *FRAMEWORKS, "aws_cdk", "cdk_nag"),
+        ("infra.settings", "infra.capacity_plan", "infra.serving_modes"),
+    ),
 }
 
 
@@ -41,6 +48,15 @@ def test_shared_names_imports_only_the_standard_library():
 def test_infra_settings_loads_no_cdk():
     """What experiments import of infra must not pull the CDK (their venv has none)."""
     code = f"import sys, infra.settings; print(sorted({{m.split('.')[0] for m in sys.modules}} & set({CDK!r})))"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_the_k8s_manifests_load_no_cdk_for_aws():
+    code = (
+        "import sys, k8s.chart, k8s.validate; "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'aws_cdk', 'cdk_nag'}))"
+    )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 

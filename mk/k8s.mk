@@ -16,4 +16,4 @@ k8s-manifests: $(VENV_STAMP)
 
 k8s-check: $(VENV_STAMP) $(CHECKOV_STAMP)
 	$(PY) -m k8s.validate $(K8S_OUT)/$(ENV) $(foreach v,$(K8S_VERSIONS),--kubernetes-version $(v))
-	BC_SKIP_MAPPING=TRUE $(CHECKOV_VENV)/bin/checkov --framework kubernetes --compact --quiet --directory $(K8S_OUT)/$(ENV)
+	BC_SKIP_MAPPING=TRUE $(CHECKOV_VENV)/bin/checkov --framework kubernetes --compact --directory $(K8S_OUT)/$(ENV)

@@ -32,13 +32,16 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     if args.command == "fetch-model":
-        from inference.fetch import fetch_model
+        from inference.fetch import FetchError, fetch_model
 
         try:
             fetch_model(args.source, args.model_dir)
         except ArtifactError as error:
             print(f"error: {error}", file=sys.stderr)
             return 2
+        except FetchError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 1
         print(f"fetched {args.source} into {args.model_dir}")
         return 0
     options = {k: v for k, v in vars(args).items() if k != "command"}

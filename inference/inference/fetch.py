@@ -15,6 +15,11 @@ from typing import Any
 from inference.artifact import load_manifest
 from inference.errors import ArtifactError
 
+
+class FetchError(RuntimeError):
+    """The download failed (credentials, permissions, network, a missing key): not the artifact's fault."""
+
+
 S3_URI = re.compile(r"^s3://(?P<bucket>[a-z0-9.-]{3,63})/(?P<key>.+\.tar\.gz)$")
 
 
@@ -36,7 +41,10 @@ def fetch_model(source: str, model_dir: Path, client: Any = None) -> Path:
     model_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as scratch:
         archive = Path(scratch) / "model.tar.gz"
-        client.download_file(bucket, key, str(archive))
+        try:
+            client.download_file(bucket, key, str(archive))
+        except Exception as exc:  # botocore's ClientError, NoCredentialsError, EndpointConnectionError, ...
+            raise FetchError(f"{source}: download failed ({type(exc).__name__}: {exc})") from exc
         try:
             with tarfile.open(archive, "r:gz") as tar:
                 tar.extractall(model_dir, filter="data")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from inference.errors import ArtifactError
-from inference.fetch import fetch_model, parse_s3_uri
+from inference.fetch import FetchError, fetch_model, parse_s3_uri
 
 from tests.helpers.inference_fixtures import build_cnn_artifact
 
@@ -68,3 +68,13 @@ def test_an_archive_without_a_manifest_is_refused(tmp_path):
 def test_a_source_that_is_not_an_s3_tarball_is_refused():
     with pytest.raises(ArtifactError, match="s3://BUCKET/KEY.tar.gz"):
         parse_s3_uri("https://example.com/model.tar.gz")
+
+
+class DeniedS3:
+    def download_file(self, bucket: str, key: str, filename: str) -> None:
+        raise PermissionError("AccessDenied")
+
+
+def test_a_failed_download_is_a_fetch_error_not_an_artifact_error(tmp_path):
+    with pytest.raises(FetchError, match="download failed.*AccessDenied"):
+        fetch_model(SOURCE, tmp_path / "model", client=DeniedS3())

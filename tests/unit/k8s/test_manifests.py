@@ -68,7 +68,7 @@ def test_probes_hit_ping_and_the_startup_probe_covers_the_measured_cold_start(ma
         startup = serve["startupProbe"]
         budget = startup["periodSeconds"] * startup["failureThreshold"]
         assert budget >= pod.COLD_START_MARGIN * pod.COLD_START_S[model]
-        assert budget <= 120  # still a probe, not a wait without end
+        assert budget <= 150  # still a probe, not a wait without end
 
 
 def test_pre_stop_and_grace_period_cover_the_servers_drain(manifests):
@@ -180,4 +180,4 @@ def test_a_gpu_instance_type_has_no_pod_size(tmp_path):
 
 
 def test_startup_budget_arithmetic():
-    assert math.ceil(pod.COLD_START_S["mlp"] * pod.COLD_START_MARGIN / pod.STARTUP_PERIOD_S) == 45
+    assert math.ceil(pod.COLD_START_S["mlp"] * pod.COLD_START_MARGIN / pod.STARTUP_PERIOD_S) == 60

@@ -24,9 +24,9 @@ def test_make_k8s_writes_and_checks_the_manifests(tmp_path):
     out = result.stdout + result.stderr
     assert result.returncode == 0, out[-5000:]
     assert sorted(p.name for p in (tmp_path / "dev").iterdir()) == [
+        "00-namespace.k8s.yaml",
         "cnn.k8s.yaml",
         "mlp.k8s.yaml",
-        "namespace.k8s.yaml",
     ]
     assert "13 manifests" in out and ": 0 failed" in out
     assert "Failed checks: 0" in out

@@ -8,7 +8,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 VENV_STAMP := $(VENV)/.installed
 REQUIREMENTS := requirements.txt requirements-dev.txt training/requirements.txt inference/requirements.txt \
-	inference/requirements-pytorch.txt inference/requirements-tensorflow.txt inference/requirements-client.txt infra/requirements.txt planner/requirements.txt release/requirements.txt
+	inference/requirements-pytorch.txt inference/requirements-tensorflow.txt inference/requirements-client.txt infra/requirements.txt planner/requirements.txt release/requirements.txt k8s/requirements.txt
 # The container packages, installed editable so `python -m training` / `python -m inference` work from anywhere.
 PACKAGES := training/pyproject.toml inference/pyproject.toml
 PYTEST_ARGS ?=

@@ -13,11 +13,11 @@ from infra.components.async_endpoint import AsyncEndpoint
 from infra.components.endpoint import AutoscaledEndpoint
 from infra.components.inference_component import ScaleToZeroEndpoint
 from infra.components.promotion_access import read_promoted_models
+from infra.images import serving_image
 from infra.serving_modes import ASYNC, SCALE_TO_ZERO
 from infra.settings import EnvironmentSettings, ServingSettings
 from infra.stacks.network_stack import NetworkStack
 from infra.stacks.storage_stack import StorageStack
-from infra.stacks.training_stack import image_asset
 
 
 class ServingStack(Stack):
@@ -42,8 +42,7 @@ class ServingStack(Stack):
         common = dict(
             endpoint_name=endpoint_name,
             settings=serving,
-            # The serving image of the model's framework (one Dockerfile, FRAMEWORK=pytorch|tensorflow).
-            image=image_asset(self, "InferenceImage", inference_dir, FRAMEWORK=serving.framework),
+            image=serving_image(self, serving.model, inference_dir),
             model_data_bucket=artifact_bucket,
             model_data_prefix=f"training/{serving.model}",
             key=storage.key,

@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from aws_cdk import CfnOutput, Duration, Stack
-from aws_cdk import aws_ecr_assets as ecr_assets
 from constructs import Construct
 
 import shared_names as names
@@ -14,33 +13,10 @@ from infra.components.common import sagemaker_model_role, workload_security_grou
 from infra.components.evaluation import EvaluationReader
 from infra.components.training_job import TrainingJobProps, TrainingJobTask, load_metric_definitions
 from infra.components.training_pipeline import TrainingPipeline
+from infra.images import image_asset, serving_image
 from infra.settings import EnvironmentSettings
 from infra.stacks.network_stack import NetworkStack
 from infra.stacks.storage_stack import StorageStack
-
-# Build-context clutter that must not change the asset hash or reach the image.
-IMAGE_EXCLUDES = [
-    "**/__pycache__",
-    "**/*.pyc",
-    "**/.pytest_cache",
-    "**/.ruff_cache",
-    "**/.mypy_cache",
-    "**/*.egg-info",
-    "**/.venv",
-    "**/.ipynb_checkpoints",
-    "**/.DS_Store",
-]
-
-
-def image_asset(scope: Construct, construct_id: str, directory: Path, **build_args: str) -> ecr_assets.DockerImageAsset:
-    return ecr_assets.DockerImageAsset(
-        scope,
-        construct_id,
-        directory=str(directory),
-        build_args=build_args or None,
-        exclude=IMAGE_EXCLUDES,
-        platform=ecr_assets.Platform.LINUX_AMD64,
-    )
 
 
 def key(model: str, field: str) -> str:
@@ -85,7 +61,7 @@ class TrainingStack(Stack):
             m = t.model.capitalize()
             training_image = image_asset(self, f"{m}TrainingImage", training_dir, FRAMEWORK=t.framework)
             # The serving image of the same framework: the model package registers it, experiments deploy it.
-            inference_image = image_asset(self, f"{m}InferenceImage", inference_dir, FRAMEWORK=t.framework)
+            inference_image = serving_image(self, t.model, inference_dir, construct_id=f"{m}InferenceImage")
             job = TrainingJobTask(
                 self,
                 f"{m}TrainingJob",

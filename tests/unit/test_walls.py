@@ -31,6 +31,13 @@ WALLS = {
     # The monitor decodes captures with the serving package (the request contract's one home) and
     # embeds them with the artifact alone: never the training code, never the CDK.
     "monitor": (("training", "infra", *CDK), ()),
+    # The Kubernetes manifests read the settings as synth validates them: of infra only its CDK-free
+    # settings modules (the image URIs come from `python -m infra.images`, a separate process). cdk8s
+    # itself runs on jsii and constructs, so those two are allowed; the CDK for AWS is not.
+    "k8s": (
+        ("infra", "training", "inference", *FRAMEWORKS, "aws_cdk", "cdk_nag"),
+        ("infra.settings", "infra.capacity_plan", "infra.serving_modes"),
+    ),
 }
 
 
@@ -51,6 +58,15 @@ def test_infra_settings_loads_no_cdk(module):
     """What experiments and the release tooling import of infra must not pull the CDK (the experiments'
     venv has none; a release imports it only through the CLI)."""
     code = f"import sys, {module}; print(sorted({{m.split('.')[0] for m in sys.modules}} & set({CDK!r})))"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_the_k8s_manifests_load_no_cdk_for_aws():
+    code = (
+        "import sys, k8s.chart, k8s.validate; "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'aws_cdk', 'cdk_nag'}))"
+    )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 

@@ -13,8 +13,8 @@ from aws_cdk.assertions import Capture, Match, Template
 
 from infra.application import build
 from infra.components.endpoint import AutoscaledEndpoint
+from infra.images import image_asset
 from infra.settings import DEFAULT_MAX_RPS_PER_INSTANCE, ModelVersion, ServingSettings
-from infra.stacks.training_stack import image_asset
 
 from .conftest import CNN_PACKAGE, MLP_MODEL_DATA, as_list, bare_stack, base_context, policy_statements
 

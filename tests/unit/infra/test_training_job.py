@@ -17,9 +17,9 @@ from infra.components.training_job import (
     TrainingJobTask,
     load_metric_definitions,
 )
+from infra.images import image_asset
 from infra.rules import SYNC_TRAINING_ACTIONS
 from infra.settings import TrainingSettings
-from infra.stacks.training_stack import image_asset
 
 from .conftest import as_list, bare_stack, definition, policy_statements
 

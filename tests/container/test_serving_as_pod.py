@@ -28,6 +28,7 @@ from cdk8s import App
 from k8s.chart import MODEL_DIR, Options, ServingChart
 from k8s.source import environment_settings
 from tests.helpers import docker_cli
+from tests.helpers.containers import SERVING_IMAGE
 
 # dev runs both models as scale-to-zero copies (1 core, 1 GiB): the smallest pods the manifests make.
 ENV = "dev"
@@ -160,7 +161,7 @@ def start_pod(image: str, model: str, model_dir: Path) -> tuple[dict, docker_cli
 
 @pytest.mark.parametrize("model", ["cnn", "mlp"])
 def test_the_pod_starts_within_its_startup_probe_and_passes_readiness_and_liveness(images, model_dirs, model):
-    deploy, container, url, _ = start_pod(images["inference"], model, model_dirs[model])
+    deploy, container, url, _ = start_pod(images[SERVING_IMAGE[model]], model, model_dirs[model])
     serve = deploy["spec"]["template"]["spec"]["containers"][0]
     probers = [Prober(url, serve[name]) for name in ("readinessProbe", "livenessProbe")]
     threads = [threading.Thread(target=p.run) for p in probers]
@@ -182,7 +183,7 @@ def test_the_pod_starts_within_its_startup_probe_and_passes_readiness_and_livene
 
 
 def test_pre_stop_then_sigterm_under_load_drains_every_request_within_the_grace_period(images, model_dirs):
-    deploy, container, url, _ = start_pod(images["inference"], "cnn", model_dirs["cnn"])
+    deploy, container, url, _ = start_pod(images[SERVING_IMAGE["cnn"]], "cnn", model_dirs["cnn"])
     spec = deploy["spec"]["template"]["spec"]
     serve = spec["containers"][0]
     grace = spec["terminationGracePeriodSeconds"]

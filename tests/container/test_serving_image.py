@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 
 from tests.helpers import docker_cli
-from tests.helpers.containers import REPO, datasets
+from tests.helpers.containers import REPO, SERVING_IMAGE, datasets
 from tests.helpers.inference_server import ServerProcess  # the same server, run on the host
 
 # SageMaker's container startup health check can be given 60 to 3600 s
@@ -31,8 +31,6 @@ from tests.helpers.inference_server import ServerProcess  # the same server, run
 STARTUP_LIMIT_S = 60
 # Root, and the image's own user: SageMaker expects containers to run as root (the page above).
 USERS = {"image-user": [], "root": ["--user", "0:0"]}
-# The serving image of each model kind (the stacks pick the same: infra/stacks/serving_stack.py).
-SERVING_IMAGE = {"cnn": "inference-pytorch", "mlp": "inference-tensorflow"}
 # What each serving image must not hold: the other framework and what only the other model kind needs.
 ABSENT = {
     "inference-pytorch": ("tensorflow", "keras", "scipy"),

@@ -8,7 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from shared_names import FRAMEWORK_BY_MODEL
 from tests.helpers import docker_cli
+
+# The serving image of each model kind, as the stacks pick it (infra/images.py: serving_image).
+SERVING_IMAGE = {model: f"inference-{framework}" for model, framework in FRAMEWORK_BY_MODEL.items()}
 
 REPO = Path(__file__).resolve().parents[2]
 DATASETS = REPO.parent / "shared" / "datasets"

@@ -11,7 +11,6 @@ a real model.tar.gz through it.
 
 from __future__ import annotations
 
-import http.client
 import io
 import os
 import threading
@@ -28,7 +27,7 @@ from cdk8s import App
 from k8s.chart import MODEL_DIR, Options, ServingChart
 from k8s.source import environment_settings
 from tests.helpers import docker_cli
-from tests.helpers.containers import SERVING_IMAGE
+from tests.helpers.containers import SERVING_IMAGE, InFlightRequests
 
 # dev runs both models as scale-to-zero copies (1 core, 1 GiB): the smallest pods the manifests make.
 ENV = "dev"
@@ -192,34 +191,11 @@ def test_pre_stop_then_sigterm_under_load_drains_every_request_within_the_grace_
     buffer = io.BytesIO()
     np.save(buffer, np.random.default_rng(0).integers(0, 256, (150, 32, 32, 3), dtype=np.uint8))
     payload = buffer.getvalue()
-    statuses: list[int] = []
-    finished: list[float] = []
-    sent = threading.Semaphore(0)
-
-    def one() -> None:
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
-        try:
-            connection.request("POST", "/invocations", payload, {"Content-Type": "application/x-npy"})
-            sent.release()
-            response = connection.getresponse()
-            response.read()
-            statuses.append(response.status)
-            finished.append(time.monotonic())
-        except Exception as error:  # a request lost at shutdown fails the test
-            statuses.append(-1)
-            print(repr(error))
-            sent.release()
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=one) for _ in range(12)]
+    load = InFlightRequests(port, payload)
     probe_thread = threading.Thread(target=readiness.run)
     try:
         probe_thread.start()
-        for thread in threads:
-            thread.start()
-        for _ in threads:
-            assert sent.acquire(timeout=60)
+        load.start()
         time.sleep(0.3)
         # The kubelet: preStop (its exec runs inside the container, under the same rules), then SIGTERM,
         # then SIGKILL when the grace period (counted from preStop) is over.
@@ -231,19 +207,18 @@ def test_pre_stop_then_sigterm_under_load_drains_every_request_within_the_grace_
         code, _ = container.stop(grace_s=max(1, int(remaining)))
         ended = time.monotonic() - terminating
         readiness.stop.set()
-        for thread in threads:
-            thread.join(60)
+        load.join()
         probe_thread.join(10)
         logs = container.logs()
     finally:
         container.remove()
     before = [c for t, c in readiness.answers if t < terminating]
-    after = sum(t > sigterm for t in finished)
+    after = sum(t > sigterm for t in load.finished)
     print(
         f"cnn pod: preStop {sigterm - terminating:.1f} s, exit {code} {ended:.1f} s after termination began "
         f"(grace {grace} s), {after} of 12 requests answered after SIGTERM, readiness {before}"
     )
-    assert statuses == [200] * 12, logs[-3000:]
+    assert load.statuses == [200] * 12, logs[-3000:]
     assert code == 0, logs[-3000:]
     assert ended < grace
     assert before and set(before) == {200}

@@ -6,13 +6,11 @@ TensorFlow one. Ports are published on 127.0.0.1 only.
 
 from __future__ import annotations
 
-import http.client
 import io
 import json
 import shutil
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,7 +19,7 @@ import numpy as np
 import pytest
 
 from tests.helpers import docker_cli
-from tests.helpers.containers import REPO, SERVING_IMAGE, datasets
+from tests.helpers.containers import REPO, SERVING_IMAGE, InFlightRequests, datasets
 from tests.helpers.inference_server import ServerProcess  # the same server, run on the host
 
 # SageMaker's container startup health check can be given 60 to 3600 s
@@ -150,43 +148,19 @@ def test_docker_stop_under_load_drains_in_flight_requests_and_exits_0(images, mo
     buffer = io.BytesIO()
     np.save(buffer, body)
     payload = buffer.getvalue()
-    statuses: list[int] = []
-    finished: list[float] = []
-    sent = threading.Semaphore(0)
-
-    def one() -> None:
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
-        try:
-            connection.request("POST", "/invocations", payload, {"Content-Type": "application/x-npy"})
-            sent.release()
-            response = connection.getresponse()
-            response.read()
-            statuses.append(response.status)
-            finished.append(time.monotonic())
-        except Exception as error:  # a request lost at shutdown fails the test
-            statuses.append(-1)
-            print(repr(error))
-            sent.release()
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=one) for _ in range(12)]
+    load = InFlightRequests(port, payload)
     try:
-        for thread in threads:
-            thread.start()
-        for _ in threads:
-            assert sent.acquire(timeout=60)
+        load.start()
         time.sleep(0.3)  # the bodies are in the server, the forward passes queued
         stopping = time.monotonic()
         code, seconds = container.stop(grace_s=30)
-        for thread in threads:
-            thread.join(60)
+        load.join()
         logs = container.logs()
     finally:
         container.remove()
-    after = sum(t > stopping for t in finished)
+    after = sum(t > stopping for t in load.finished)
     print(f"docker stop -t 30 under load: exit {code} after {seconds:.1f} s, {after} of 12 answered after SIGTERM")
-    assert statuses == [200] * 12, logs[-3000:]
+    assert load.statuses == [200] * 12, logs[-3000:]
     assert after >= 1, "no request was in flight at SIGTERM"
     assert code == 0, logs[-3000:]
 

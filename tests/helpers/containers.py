@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import http.client
 import shutil
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,3 +65,42 @@ def train_in_container(image: str, root: Path, timeout_s: float = 600) -> Traini
         image, ["train"], options=["--network", "none", "-v", f"{root}:/opt/ml"], timeout_s=timeout_s
     )
     return TrainingRun(root, result.returncode, result.stdout + result.stderr)
+
+
+class InFlightRequests:
+    """`count` concurrent POSTs of one `.npy` body to a served container, for the drain tests: `start()`
+    returns once every body is sent, `join()` waits for the answers; `statuses` (-1 for a request lost)
+    and `finished` (monotonic times) are what the tests judge."""
+
+    def __init__(self, port: int, payload: bytes, count: int = 12) -> None:
+        self.port, self.payload = port, payload
+        self.statuses: list[int] = []
+        self.finished: list[float] = []
+        self._sent = threading.Semaphore(0)
+        self._threads = [threading.Thread(target=self._one) for _ in range(count)]
+
+    def _one(self) -> None:
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
+        try:
+            connection.request("POST", "/invocations", self.payload, {"Content-Type": "application/x-npy"})
+            self._sent.release()
+            response = connection.getresponse()
+            response.read()
+            self.statuses.append(response.status)
+            self.finished.append(time.monotonic())
+        except Exception as error:  # a request lost at shutdown fails the test
+            self.statuses.append(-1)
+            print(repr(error))
+            self._sent.release()
+        finally:
+            connection.close()
+
+    def start(self) -> None:
+        for thread in self._threads:
+            thread.start()
+        for _ in self._threads:
+            assert self._sent.acquire(timeout=60)
+
+    def join(self) -> None:
+        for thread in self._threads:
+            thread.join(60)

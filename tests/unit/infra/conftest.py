@@ -18,6 +18,7 @@ import pytest
 os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
 
 from aws_cdk import App, Stack
+from aws_cdk import aws_applicationautoscaling as appscaling
 from aws_cdk.assertions import Template
 
 from infra.application import REPO_ROOT, Sources, build
@@ -211,3 +212,27 @@ def synthesize_modes(outdir: Path, sources: Sources, modes: dict[str, str]) -> A
     build(app, sources)
     app.synth()
     return app
+
+
+def scale_variant(stack: Stack, endpoint_name: str) -> None:
+    """Register an endpoint's AllTraffic variant with Application Auto Scaling (target tracking), as the
+    autoscaling rules expect: the smallest template that satisfies them."""
+    target = appscaling.CfnScalableTarget(
+        stack,
+        "Target",
+        resource_id=f"endpoint/{endpoint_name}/variant/AllTraffic",
+        service_namespace="sagemaker",
+        scalable_dimension="sagemaker:variant:DesiredInstanceCount",
+        min_capacity=1,
+        max_capacity=2,
+    )
+    appscaling.CfnScalingPolicy(
+        stack,
+        "Policy",
+        policy_name="p",
+        policy_type="TargetTrackingScaling",
+        scaling_target_id=target.ref,
+        target_tracking_scaling_policy_configuration=appscaling.CfnScalingPolicy.TargetTrackingScalingPolicyConfigurationProperty(
+            target_value=100.0
+        ),
+    )

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 from aws_cdk import App, Duration, Environment, Stack
-from aws_cdk import aws_applicationautoscaling as appscaling
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_ec2 as ec2
@@ -25,7 +24,7 @@ from infra.components.network import IsolatedNetwork
 from infra.components.storage import ProjectKey
 from infra.rules import SYNC_TRAINING_ACTIONS, ProjectChecks
 
-from .conftest import bare_stack, base_context
+from .conftest import bare_stack, base_context, scale_variant
 from .test_deploy_rules import network, synth_fails_naming
 
 
@@ -148,25 +147,7 @@ def scaled_endpoint(stack, *, retain: bool | None, registered: bool = True) -> s
         retain_all_variant_properties=retain,
     )
     if registered:
-        target = appscaling.CfnScalableTarget(
-            stack,
-            "Target",
-            resource_id="endpoint/ep/variant/AllTraffic",
-            service_namespace="sagemaker",
-            scalable_dimension="sagemaker:variant:DesiredInstanceCount",
-            min_capacity=1,
-            max_capacity=2,
-        )
-        appscaling.CfnScalingPolicy(
-            stack,
-            "Policy",
-            policy_name="p",
-            policy_type="TargetTrackingScaling",
-            scaling_target_id=target.ref,
-            target_tracking_scaling_policy_configuration=appscaling.CfnScalingPolicy.TargetTrackingScalingPolicyConfigurationProperty(
-                target_value=100.0
-            ),
-        )
+        scale_variant(stack, "ep")
     return endpoint
 
 

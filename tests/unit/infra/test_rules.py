@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 from aws_cdk import Validations
-from aws_cdk import aws_applicationautoscaling as appscaling
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sagemaker as sagemaker
 from aws_cdk import aws_stepfunctions as sfn
@@ -13,7 +12,7 @@ from cdk_nag import AwsSolutionsChecks, NIST80053R5Checks
 from infra.nag import acknowledge_allowed_wildcards, allow_wildcards
 from infra.rules import SYNC_TRAINING_ACTIONS, ProjectChecks
 
-from .conftest import bare_stack
+from .conftest import bare_stack, scale_variant
 
 VPC = sagemaker.CfnModel.VpcConfigProperty(security_group_ids=["sg-1"], subnets=["subnet-1", "subnet-2"])
 
@@ -48,25 +47,7 @@ def endpoint(stack, *, kms_key_id="arn:aws:kms:eu-west-1:123456789012:key/k", ca
         retain_all_variant_properties=True,
     )
     if scaled:
-        target = appscaling.CfnScalableTarget(
-            stack,
-            "Target",
-            resource_id=f"endpoint/{name}/variant/AllTraffic",
-            service_namespace="sagemaker",
-            scalable_dimension="sagemaker:variant:DesiredInstanceCount",
-            min_capacity=1,
-            max_capacity=2,
-        )
-        appscaling.CfnScalingPolicy(
-            stack,
-            "Policy",
-            policy_name="p",
-            policy_type="TargetTrackingScaling",
-            scaling_target_id=target.ref,
-            target_tracking_scaling_policy_configuration=appscaling.CfnScalingPolicy.TargetTrackingScalingPolicyConfigurationProperty(
-                target_value=100.0
-            ),
-        )
+        scale_variant(stack, name)
 
 
 def test_compliant_endpoint_and_model_pass():

@@ -129,8 +129,13 @@ class Hyperparameters:
         default="",
         metadata=_for(help="spot checkpoints; empty: /opt/ml/checkpoints when SageMaker made it, else none"),
     )
-    processes_per_host: int = field(default=0, metadata=_for(help="data-parallel processes per host; 0: one per GPU, one on a CPU host"))
-    dist_port: int = field(default=29500, metadata=_for(help="port of the data-parallel rendezvous (the MLP's worker i listens on dist_port + i)"))
+    processes_per_host: int = field(
+        default=0, metadata=_for(help="data-parallel processes per host; 0: one per GPU, one on a CPU host")
+    )
+    dist_port: int = field(
+        default=29500,
+        metadata=_for(help="port of the data-parallel rendezvous (the MLP's worker i listens on dist_port + i)"),
+    )
     on_bad_file: str = field(default="error", metadata=_for(help="'error' stops the job, 'skip' skips and counts"))
     explain_per_class: int = field(
         default=16,
@@ -201,7 +206,12 @@ class Hyperparameters:
     warmup_fraction: float = field(
         default=0.2, metadata=_for("cnn", "mlp", help="share of the schedule spent rising to the peak learning rate")
     )
-    random_flip: bool = field(default=True, metadata=_for("cnn", help="random horizontal flips in training; false for mirror-sensitive images (digits, text)"))
+    random_flip: bool = field(
+        default=True,
+        metadata=_for(
+            "cnn", help="random horizontal flips in training; false for mirror-sensitive images (digits, text)"
+        ),
+    )
     test_time_flip: bool = field(
         default=True,
         metadata=_for("cnn", help="the exported model averages each image with its mirror; false for digits, text"),
@@ -209,8 +219,11 @@ class Hyperparameters:
     crop_padding: int = field(default=2, metadata=_for("cnn", help="random translation by up to this many pixels"))
     precision: str = field(
         default="auto",
-        metadata=_for("cnn", help="'bf16' (autocast), 'fp32', or 'auto': bf16 where the CPU (AVX-512 BF16, AMX) or GPU computes it "
-            "natively; weights, optimizer and the exported model stay float32"),
+        metadata=_for(
+            "cnn",
+            help="'bf16' (autocast), 'fp32', or 'auto': bf16 where the CPU (AVX-512 BF16, AMX) or GPU computes it "
+            "natively; weights, optimizer and the exported model stay float32",
+        ),
     )
     # MLP
     security_snr_db: str = field(

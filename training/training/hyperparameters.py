@@ -241,11 +241,14 @@ class Hyperparameters:
     hidden_units: int = field(default=1024, metadata=_for("mlp", help="units per hidden layer"))
     hidden_layers: int = field(default=2, metadata=_for("mlp", help="hidden layers of the MLP"))
     dropout: float = field(default=0.5, metadata=_for("mlp", help="dropout after each hidden layer"))
-    aligned_frames: int = field(default=32, metadata=_for(
+    aligned_frames: int = field(
+        default=32,
+        metadata=_for(
             "mlp",
             help="the voiced stretch (frames within voiced_margin_db of the loudest) is resampled to this many "
             "frames inside the model; 0: no time alignment",
-        ),)
+        ),
+    )
     voiced_margin_db: float = field(
         default=40.0,
         metadata=_for("mlp", help="frames within this many dB of the loudest count as voiced (the aligned stretch)"),

@@ -4,9 +4,10 @@ import dataclasses
 from pathlib import Path
 
 import pytest
-from training import hyperparameter_doc
 from training.hyperparameter_doc import BEGIN, END, render_table, splice
 from training.hyperparameters import Hyperparameters
+
+from training import hyperparameter_doc
 
 DOC = Path(__file__).resolve().parents[3] / "docs" / "training.md"
 

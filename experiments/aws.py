@@ -63,6 +63,6 @@ def aws_errors() -> Iterator[None]:
         if error.get("Code") in ("AccessDenied", "AccessDeniedException"):
             raise ExperimentError(
                 f"Access denied by AWS: {error.get('Message', '')} Your identity needs the "
-                "experimenter permissions (see README, Experiments)."
+                "experimenter permissions (see docs/experiments.md)."
             ) from exc
         raise

@@ -29,7 +29,7 @@ class NoRegion(ExperimentError):
 
 class StackNotDeployed(ExperimentError):
     def __init__(self, stack: str, region: str, *, others_in_region: bool) -> None:
-        how = f"Deploy it with `npx cdk deploy {stack} -c env={stack.split('-')[1]}` (see README, Infrastructure)"
+        how = f"Deploy it with `npx cdk deploy {stack} -c env={stack.split('-')[1]}` (see docs/deploy.md)"
         where = (
             f"Stack {stack} is not deployed in {region}."
             if others_in_region

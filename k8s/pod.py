@@ -35,7 +35,7 @@ PORT = 8080  # SAGEMAKER_BIND_TO_PORT's default in the image
 # Cold start under the dev pod's own limits (1 CPU, 1 GiB, read-only root, uid 10001): `docker run` to
 # the first 200 from /ping, the slowest of the runs recorded in benchmarks/results/k8s_pod.md (this
 # 2-core machine at load average 13, other jobs building images: upper figures). Without a CPU
-# limit, at load 7-9, it was 4.1-6.1 s (README, "Building and testing the images"): importing the
+# limit, at load 7-9, it was 4.1-6.1 s (benchmarks/results/images.md): importing the
 # frameworks on one throttled core is most of it.
 COLD_START_S = {"cnn": 71.4, "mlp": 59.6}
 COLD_START_MARGIN = 2  # the startup probe allows twice the measured start before the kubelet restarts it

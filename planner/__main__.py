@@ -1,5 +1,5 @@
 """`python -m planner plan|bench`: plan an endpoint's capacity from its traffic, or compare the policies
-on every multi-week trace. See README.md, "Capacity planning"."""
+on every multi-week trace. See docs/capacity-planning.md."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from planner.simulator import Behaviour
 from shared_names import MODEL_KINDS
 
 ROOT = Path(__file__).resolve().parents[1]
-# Chosen among 1.0, 0.95 and 0.9 on the bench traces (README, "Capacity planning"): 0.9 let one anomaly
+# Chosen among 1.0, 0.95 and 0.9 on the bench traces (benchmarks/results/plan-history.md): 0.9 let one anomaly
 # raise a floor least, at no extra minutes over capacity on any of them.
 FORECAST_QUANTILE = 0.9
 

@@ -17,6 +17,8 @@ from training.security.budgets import DEFAULT_EPS, DEFAULT_SNR_DB, parse_eps, pa
 
 MODELS = ("cnn", "mlp")
 PRECISIONS = ("auto", "bf16", "fp32")
+# The string hyperparameters that take one of a few values (checked in Hyperparameters.__post_init__).
+CHOICES: dict[str, tuple[str, ...]] = {"model": MODELS, "precision": PRECISIONS, "on_bad_file": ("error", "skip")}
 # Each model's recipe where the common settings differ (epochs, batch size, peak learning rate).
 # The CNN's epochs (and width) default to 0, "auto": chosen from time_budget_s and the measured
 # throughput (training/recipe.py), or the default recipe without a budget.
@@ -102,17 +104,38 @@ def _for(*models: str, help: str = "") -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class Hyperparameters:
-    model: str
-    name: str = ""
-    epochs: int = 10
-    batch_size: int = 256
-    learning_rate: float = 0.2
-    seed: int = 0
-    time_budget_s: float = 0.0  # 0: no budget
-    validation_fraction: float = 0.1
-    checkpoint_dir: str = ""
-    processes_per_host: int = field(default=0, metadata=_for(help="0: one per GPU, one on a CPU host"))
-    dist_port: int = field(default=29500, metadata=_for(help="port of the data-parallel rendezvous"))
+    model: str = field(metadata=_for(help="required: which model to train"))
+    name: str = field(default="", metadata=_for(help="the model's name in manifest.json; empty: the model kind"))
+    epochs: int = field(
+        default=10,
+        metadata=_for(
+            help="passes over the training data; cnn 0: auto, chosen from time_budget_s (18 without a budget); "
+            "the mlp needs at least 1"
+        ),
+    )
+    batch_size: int = field(default=256, metadata=_for(help="samples per training step"))
+    learning_rate: float = field(default=0.2, metadata=_for(help="peak learning rate of the one-cycle schedule"))
+    seed: int = field(default=0, metadata=_for(help="data split, order, augmentation and initialisation"))
+    time_budget_s: float = field(
+        default=0.0,
+        metadata=_for(
+            help="stop gracefully, then evaluate and save; the schedule ends when the budget does. 0: no budget"
+        ),
+    )
+    validation_fraction: float = field(
+        default=0.1, metadata=_for(help="held out for validation when there is no validation channel")
+    )
+    checkpoint_dir: str = field(
+        default="",
+        metadata=_for(help="spot checkpoints; empty: /opt/ml/checkpoints when SageMaker made it, else none"),
+    )
+    processes_per_host: int = field(
+        default=0, metadata=_for(help="data-parallel processes per host; 0: one per GPU, one on a CPU host")
+    )
+    dist_port: int = field(
+        default=29500,
+        metadata=_for(help="port of the data-parallel rendezvous (the MLP's worker i listens on dist_port + i)"),
+    )
     on_bad_file: str = field(default="error", metadata=_for(help="'error' stops the job, 'skip' skips and counts"))
     explain_per_class: int = field(
         default=16,
@@ -160,7 +183,7 @@ class Hyperparameters:
         metadata=_for("cnn", help="adversarial training: the PGD examples' L-inf epsilon (of the [0, 1] range)"),
     )
     adversarial_steps: int = field(default=3, metadata=_for("cnn", help="adversarial training: PGD steps per batch"))
-    image_size: int = field(default=32, metadata=_for("cnn"))
+    image_size: int = field(default=32, metadata=_for("cnn", help="images are resized to this square, in pixels"))
     width: int = field(
         default=0,
         metadata=_for(
@@ -172,35 +195,60 @@ class Hyperparameters:
     probe_seconds: float = field(
         default=2.0,
         metadata=_for(
-            "cnn", help="with an auto width or epochs and a time budget: seconds of training steps timed per width"
+            "cnn",
+            help="with an auto width or epochs and a time budget: seconds of training steps timed per width "
+            "(after 2 warm-up steps)",
         ),
     )
-    label_smoothing: float = field(default=0.1, metadata=_for("cnn", "mlp"))
-    weight_decay: float = field(default=5e-4, metadata=_for("cnn", "mlp"))
-    momentum: float = field(default=0.9, metadata=_for("cnn"))
-    warmup_fraction: float = field(default=0.2, metadata=_for("cnn", "mlp"))
-    random_flip: bool = field(default=True, metadata=_for("cnn", help="false for mirror-sensitive images (digits)"))
-    test_time_flip: bool = field(default=True, metadata=_for("cnn"))
-    crop_padding: int = field(default=2, metadata=_for("cnn"))
+    label_smoothing: float = field(default=0.1, metadata=_for("cnn", "mlp", help="label smoothing of the loss"))
+    weight_decay: float = field(default=5e-4, metadata=_for("cnn", "mlp", help="L2 weight decay"))
+    momentum: float = field(default=0.9, metadata=_for("cnn", help="Nesterov momentum of SGD"))
+    warmup_fraction: float = field(
+        default=0.2, metadata=_for("cnn", "mlp", help="share of the schedule spent rising to the peak learning rate")
+    )
+    random_flip: bool = field(
+        default=True,
+        metadata=_for(
+            "cnn", help="random horizontal flips in training; false for mirror-sensitive images (digits, text)"
+        ),
+    )
+    test_time_flip: bool = field(
+        default=True,
+        metadata=_for("cnn", help="the exported model averages each image with its mirror; false for digits, text"),
+    )
+    crop_padding: int = field(default=2, metadata=_for("cnn", help="random translation by up to this many pixels"))
     precision: str = field(
         default="auto",
-        metadata=_for("cnn", help="'bf16' (autocast), 'fp32', or 'auto': bf16 where the hardware computes it natively"),
+        metadata=_for(
+            "cnn",
+            help="'bf16' (autocast), 'fp32', or 'auto': bf16 where the CPU (AVX-512 BF16, AMX) or GPU computes it "
+            "natively; weights, optimizer and the exported model stay float32",
+        ),
     )
     # MLP
     security_snr_db: str = field(
         default=DEFAULT_SNR_DB,
         metadata=_for("mlp", help="SNRs (dB) of the waveform PGD perturbation and of the additive noise"),
     )
-    sample_rate: int = field(default=8000, metadata=_for("mlp"))
-    clip_seconds: float = field(default=1.0, metadata=_for("mlp"))
-    num_mfcc: int = field(default=20, metadata=_for("mlp"))
-    num_mel_bins: int = field(default=40, metadata=_for("mlp"))
-    frame_length: int = field(default=256, metadata=_for("mlp"))
-    frame_step: int = field(default=128, metadata=_for("mlp"))
-    hidden_units: int = field(default=1024, metadata=_for("mlp"))
-    hidden_layers: int = field(default=2, metadata=_for("mlp"))
-    dropout: float = field(default=0.5, metadata=_for("mlp"))
-    aligned_frames: int = field(default=32, metadata=_for("mlp", help="0: no time alignment"))
+    sample_rate: int = field(
+        default=8000, metadata=_for("mlp", help="Hz; WAV files of any rate are downmixed and resampled to it")
+    )
+    clip_seconds: float = field(default=1.0, metadata=_for("mlp", help="clips are centre-cropped or padded to this"))
+    num_mfcc: int = field(default=20, metadata=_for("mlp", help="MFCC coefficients per frame (at most num_mel_bins)"))
+    num_mel_bins: int = field(default=40, metadata=_for("mlp", help="mel filters under the MFCCs"))
+    frame_length: int = field(default=256, metadata=_for("mlp", help="STFT frame, in samples"))
+    frame_step: int = field(default=128, metadata=_for("mlp", help="STFT hop, in samples (at most frame_length)"))
+    hidden_units: int = field(default=1024, metadata=_for("mlp", help="units per hidden layer"))
+    hidden_layers: int = field(default=2, metadata=_for("mlp", help="hidden layers of the MLP"))
+    dropout: float = field(default=0.5, metadata=_for("mlp", help="dropout after each hidden layer"))
+    aligned_frames: int = field(
+        default=32,
+        metadata=_for(
+            "mlp",
+            help="the voiced stretch (frames within voiced_margin_db of the loudest) is resampled to this many "
+            "frames inside the model; 0: no time alignment",
+        ),
+    )
     voiced_margin_db: float = field(
         default=40.0,
         metadata=_for("mlp", help="frames within this many dB of the loudest count as voiced (the aligned stretch)"),
@@ -228,9 +276,10 @@ class Hyperparameters:
         default=0.0,
         metadata=_for(
             "mlp",
-            help="training (with `augment`): cut up to this many ms off the onset and the offset of each clip's "
-            "voiced stretch (as in recordings cut tight), real and synthetic; 0: off (80 measured: within the seed "
-            "spread, README)",
+            help="training (with `augment`): cut up to this many ms (uniform; at most half the stretch) off the "
+            "onset and the offset of each clip's voiced stretch (as in recordings cut tight), real and synthetic "
+            "clips, never validation or test; 0: off (80 measured: within the seed "
+            "spread, benchmarks/results/audio_levers-history.md)",
         ),
     )
     edge_cut_probability: float = field(
@@ -256,14 +305,11 @@ class Hyperparameters:
     )
 
     def __post_init__(self) -> None:
-        if self.model not in MODELS:
-            raise ConfigError(f"hyperparameter 'model' must be one of {', '.join(MODELS)}, got {self.model!r}")
-        if self.precision not in PRECISIONS:
-            raise ConfigError(
-                f"hyperparameter 'precision' must be one of {', '.join(PRECISIONS)}, got {self.precision!r}"
-            )
-        if self.on_bad_file not in ("error", "skip"):
-            raise ConfigError(f"hyperparameter 'on_bad_file' must be 'error' or 'skip', got {self.on_bad_file!r}")
+        for key, allowed in CHOICES.items():
+            if getattr(self, key) not in allowed:
+                raise ConfigError(
+                    f"hyperparameter {key!r} must be one of {', '.join(allowed)}, got {getattr(self, key)!r}"
+                )
         for key, bounds in RANGES.items():
             bounds.check(key, getattr(self, key))
         if self.model != "cnn" and self.epochs == 0:

@@ -86,7 +86,7 @@ def load_splits(
             "trained_on": "the whole train channel",
             "validated_on": "test channel (monitoring only)",
             "epochs": hp.epochs,
-            "epochs_chosen_by": "the four-rotation protocol (README, audio section)",
+            "epochs_chosen_by": "the four-rotation protocol (benchmarks/results/train-history.md)",
         }
         if train.groups is not None:
             fit["speakers"] = sorted(str(g) for g in np.unique(train.groups))

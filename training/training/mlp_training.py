@@ -74,7 +74,7 @@ class SyntheticMixture:
     gets `per_batch` synthetic clips drawn at random (an epoch is still one pass over the real data).
 
     The ratio weights the synthetic speakers against the real ones without changing the epoch's length:
-    the four-rotation protocol chose it (README, audio section).
+    the four-rotation protocol chose it (benchmarks/results/audio_levers-history.md).
     """
 
     inputs: np.ndarray

@@ -28,7 +28,7 @@ FRONTIER_FILE = "cnn_frontier.json"
 # budget cannot plan a run of thousands of epochs that the prediction knows nothing about.
 MAX_EPOCHS = 200
 # What an auto width/epochs falls back to without a time budget: the recipe tuned for two CPU cores
-# and 600 s (README, CNN section).
+# and 600 s (benchmarks/results/train-history.md, "Levers tried for the CNN").
 DEFAULT_WIDTH, DEFAULT_EPOCHS = 24, 18
 TIE = 0.002  # predicted accuracies this close count as equal: the narrower width wins
 SAFETY_FRACTION = 0.03  # of the seconds left, kept back for what the estimate misses

@@ -143,7 +143,11 @@ def register_step(
         },
         "Tags": [
             {"Key": k, "Value": v}
-            for k, v in {TAG_KEY: job["TrainingJobName"], "project": shared_names.PROJECT, "environment": outputs.env}.items()
+            for k, v in {
+                TAG_KEY: job["TrainingJobName"],
+                "project": shared_names.PROJECT,
+                "environment": outputs.env,
+            }.items()
         ],
     }
     return lambda: session.client("sagemaker").create_model_package(**request)

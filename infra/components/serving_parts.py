@@ -197,7 +197,11 @@ def sagemaker_metric(
 ) -> cloudwatch.Metric:
     """A one-minute metric of SageMaker (or of its instances, namespace `/aws/sagemaker/Endpoints`)."""
     return cloudwatch.Metric(
-        namespace=namespace, metric_name=name, statistic=statistic, period=Duration.minutes(1), dimensions_map=dimensions
+        namespace=namespace,
+        metric_name=name,
+        statistic=statistic,
+        period=Duration.minutes(1),
+        dimensions_map=dimensions,
     )
 
 

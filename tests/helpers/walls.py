@@ -74,8 +74,7 @@ def import_graph(root: Path, package: str) -> dict[str, set[str]]:
     paths = {_module_name(root, p, package): p for p in sorted(root.rglob("*.py"))}
     return {
         name: _imports_of(ast.parse(path.read_text(), filename=str(path)), name, path.name == "__init__.py")
-        & set(paths)
-        - {name}
+        & set(paths) - {name}
         for name, path in paths.items()
     }
 

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from planner import forecast
-from shared_names import InstanceTypeError, parse_instance_type, scale_to
 from planner.traces import TraceError, read_csv
+from shared_names import InstanceTypeError, parse_instance_type, scale_to
 
 
 def test_counts_per_interval_are_spread_over_its_minutes(tmp_path):

@@ -106,31 +106,8 @@ class ScaleToZeroEndpoint(Construct):
         )
         self.component = self._component(settings)
         self.component.node.add_dependency(self.log_group)  # exists before SageMaker writes to it
-        self.scaling_target = scalable_target(
-            self,
-            resource_id=f"inference-component/{self.component_name}",
-            dimension=COMPONENT_COPIES,
-            min_capacity=0,
-            max_capacity=settings.max_capacity,
-            after=self.component,
-        )
         self.copy_target = invocations_per_copy_target(settings)
-        self.scaling_target.scale_to_track_metric(
-            "InvocationsPerCopy",
-            target_value=self.copy_target,
-            predefined_metric=appscaling.PredefinedMetric.SAGEMAKER_INFERENCE_COMPONENT_INVOCATIONS_PER_COPY,
-            scale_in_cooldown=Duration.seconds(settings.scale_in_cooldown_s),
-            scale_out_cooldown=Duration.seconds(settings.scale_out_cooldown_s),
-        )
-        self.wake_alarm = scale_out_from_zero(
-            self,
-            target=self.scaling_target,
-            alarm_id="NoCapacity",
-            metric=self._metric("NoCapacityInvocationFailures", "Sum"),
-            aggregation=appscaling.MetricAggregationType.MAXIMUM,
-            cooldown_s=60,
-            description=f"{self.component_name}: a call found no copy; adds one (scale out from zero)",
-        )
+        self.scaling_target, self.wake_alarm = self._scaling(settings)
         self.dashboard = self._dashboard()
 
     def _config(self, settings: ServingSettings, inputs: ServingInputs, role: iam.Role) -> sagemaker.CfnEndpointConfig:
@@ -200,6 +177,34 @@ class ScaleToZeroEndpoint(Construct):
                 ),
             ),
         )
+
+    def _scaling(self, settings: ServingSettings) -> tuple[appscaling.ScalableTarget, cloudwatch.Alarm]:
+        """The copy count, 0 to max_capacity, tracks invocations per copy; +1 copy when a call finds none."""
+        target = scalable_target(
+            self,
+            resource_id=f"inference-component/{self.component_name}",
+            dimension=COMPONENT_COPIES,
+            min_capacity=0,
+            max_capacity=settings.max_capacity,
+            after=self.component,
+        )
+        target.scale_to_track_metric(
+            "InvocationsPerCopy",
+            target_value=self.copy_target,
+            predefined_metric=appscaling.PredefinedMetric.SAGEMAKER_INFERENCE_COMPONENT_INVOCATIONS_PER_COPY,
+            scale_in_cooldown=Duration.seconds(settings.scale_in_cooldown_s),
+            scale_out_cooldown=Duration.seconds(settings.scale_out_cooldown_s),
+        )
+        wake = scale_out_from_zero(
+            self,
+            target=target,
+            alarm_id="NoCapacity",
+            metric=self._metric("NoCapacityInvocationFailures", "Sum"),
+            aggregation=appscaling.MetricAggregationType.MAXIMUM,
+            cooldown_s=60,
+            description=f"{self.component_name}: a call found no copy; adds one (scale out from zero)",
+        )
+        return target, wake
 
     def _metric(self, name: str, statistic: str) -> cloudwatch.Metric:
         return sagemaker_metric(name, statistic, {"InferenceComponentName": self.component_name})

@@ -31,7 +31,6 @@ from aws_cdk import aws_sagemaker as sagemaker
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from infra.components.alarms import notified_rollback_alarms
 from infra.components.common import grant_prefix
 from infra.components.serving_model import isolated_model
 from infra.components.serving_parts import (
@@ -80,17 +79,15 @@ class AsyncEndpoint(Construct):
         )
         self._queue_access(role, inputs, io_bucket, io_prefix)
         self.config = self._config(settings, options, inputs, io_bucket)
-        self.alarm_topic, self.errors_alarm, self.latency_alarm = notified_rollback_alarms(
-            self, name=endpoint_name, settings=settings, metric=self._metric, key=inputs.key, topic_name=endpoint_name
-        )
-        self.endpoint = blue_green_endpoint(
+        self.alarm_topic, self.errors_alarm, self.latency_alarm, self.endpoint = blue_green_endpoint(
             self,
             endpoint_name=endpoint_name,
             config=self.config,
             settings=settings,
-            rollback_alarms=(self.errors_alarm, self.latency_alarm),
+            metric=self._metric,
+            key=inputs.key,
+            log_group=self.log_group,
         )
-        self.endpoint.node.add_dependency(self.log_group)  # exists before SageMaker writes to it
         self.backlog_target = options.backlog_per_instance_target
         self.scaling_target, self.wake_alarm = None, None
         if settings.autoscaling_suspended:
@@ -108,19 +105,11 @@ class AsyncEndpoint(Construct):
             f"Model execution role: reads async inputs and writes answers under {io_prefix}/.",
             rf"Resource::.*/{re.escape(io_prefix)}/\*",
         )
-        self.success_topic = sns.Topic(
-            self,
-            "SuccessTopic",
-            master_key=inputs.key,
-            enforce_ssl=True,
-            display_name=f"{self.endpoint_name} async answers",
-        )
-        self.error_topic = sns.Topic(
-            self,
-            "ErrorTopic",
-            master_key=inputs.key,
-            enforce_ssl=True,
-            display_name=f"{self.endpoint_name} async failures",
+        self.success_topic, self.error_topic = (
+            sns.Topic(
+                self, topic_id, master_key=inputs.key, enforce_ssl=True, display_name=f"{self.endpoint_name} {what}"
+            )
+            for topic_id, what in (("SuccessTopic", "async answers"), ("ErrorTopic", "async failures"))
         )
         # Publish only; the key use it needs (GenerateDataKey, Decrypt) the role holds already, without the
         # GenerateDataKey* wildcard `grant_publish` would add.

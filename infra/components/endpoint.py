@@ -13,7 +13,6 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
-from infra.components.alarms import notified_rollback_alarms
 from infra.components.common import grant_prefix
 from infra.components.serving_model import isolated_model
 from infra.components.serving_parts import (
@@ -61,17 +60,15 @@ class AutoscaledEndpoint(Construct):
             f"Model execution role: writes the endpoint's captured data under {capture_prefix}/.",
             rf"Resource::.*/{re.escape(capture_prefix)}/\*",
         )
-        self.alarm_topic, self.errors_alarm, self.latency_alarm = notified_rollback_alarms(
-            self, name=endpoint_name, settings=settings, metric=self._metric, key=inputs.key, topic_name=endpoint_name
-        )
-        self.endpoint = blue_green_endpoint(
+        self.alarm_topic, self.errors_alarm, self.latency_alarm, self.endpoint = blue_green_endpoint(
             self,
             endpoint_name=endpoint_name,
             config=self.config,
             settings=settings,
-            rollback_alarms=(self.errors_alarm, self.latency_alarm),
+            metric=self._metric,
+            key=inputs.key,
+            log_group=self.log_group,
         )
-        self.endpoint.node.add_dependency(self.log_group)  # exists before SageMaker writes to it
         self.scaling_target = None
         if settings.autoscaling_suspended:
             suspend_autoscaling(self.endpoint, endpoint_name)

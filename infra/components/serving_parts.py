@@ -2,8 +2,8 @@
 
 - `ServingInputs`: what a serving construct needs from the rest of the platform;
 - `config_key`: the endpoint config's KMS key, left out where SageMaker refuses it;
-- `blue_green_endpoint`: the `Endpoint` that deploys a new config by canary traffic shifting and rolls
-  back on the rollback alarms (realtime and async);
+- `blue_green_endpoint`: the rollback alarms and the `Endpoint` that deploys a new config by canary
+  traffic shifting and rolls back on them (realtime and async);
 - `scalable_target` and `scale_out_from_zero`: Application Auto Scaling's target (a variant's instance
   count or a component's copy count) and the step policy that leaves zero on an alarm;
 - `sagemaker_metric` and `latency_widget`: the modes' metrics and the dashboard widget they share;
@@ -16,7 +16,7 @@ resources.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from aws_cdk import Annotations, Duration, Stack
@@ -27,10 +27,13 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sagemaker as sagemaker
+from aws_cdk import aws_sns as sns
 from constructs import Construct
 
+from infra.components.alarms import notified_rollback_alarms
 from infra.instance_storage import has_instance_storage
 from infra.rules import SUSPENDED_METADATA
 from infra.settings import ServingSettings
@@ -81,11 +84,18 @@ def blue_green_endpoint(
     endpoint_name: str,
     config: sagemaker.CfnEndpointConfig,
     settings: ServingSettings,
-    rollback_alarms: Sequence[cloudwatch.Alarm],
-) -> sagemaker.CfnEndpoint:
-    """`Endpoint`: a new config goes live by canary traffic shifting (`canary_percent` of the capacity
-    for `canary_wait_s`), rolls back when a rollback alarm fires, and keeps the scaled capacity."""
-    return sagemaker.CfnEndpoint(
+    metric: Callable[[str, str], cloudwatch.Metric],
+    key: kms.IKey,
+    log_group: logs.LogGroup,
+) -> tuple[sns.Topic, cloudwatch.Alarm, cloudwatch.Alarm, sagemaker.CfnEndpoint]:
+    """The rollback alarms on `metric` with their topic (infra/components/alarms.py), and `Endpoint`: a
+    new config goes live by canary traffic shifting (`canary_percent` of the capacity for
+    `canary_wait_s`), rolls back when a rollback alarm fires, and keeps the scaled capacity; it is
+    created after `log_group`, which SageMaker writes to."""
+    topic, errors, latency = notified_rollback_alarms(
+        scope, name=endpoint_name, settings=settings, metric=metric, key=key, topic_name=endpoint_name
+    )
+    endpoint = sagemaker.CfnEndpoint(
         scope,
         "Endpoint",
         endpoint_name=endpoint_name,
@@ -103,10 +113,12 @@ def blue_green_endpoint(
                 termination_wait_in_seconds=settings.termination_wait_s,
             ),
             auto_rollback_configuration=sagemaker.CfnEndpoint.AutoRollbackConfigProperty(
-                alarms=[sagemaker.CfnEndpoint.AlarmProperty(alarm_name=alarm.alarm_name) for alarm in rollback_alarms]
+                alarms=[sagemaker.CfnEndpoint.AlarmProperty(alarm_name=alarm.alarm_name) for alarm in (errors, latency)]
             ),
         ),
     )
+    endpoint.node.add_dependency(log_group)
+    return topic, errors, latency, endpoint
 
 
 def scaling_role(scope: Construct) -> iam.IRole:

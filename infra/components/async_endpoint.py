@@ -39,6 +39,7 @@ from infra.components.serving_parts import (
     blue_green_endpoint,
     config_key,
     latency_widget,
+    model_variant,
     sagemaker_metric,
     scale_out_from_zero,
     suspend_autoscaling,
@@ -127,15 +128,7 @@ class AsyncEndpoint(Construct):
             self,
             "Config",
             kms_key_id=config_key(settings, inputs.key),
-            production_variants=[
-                sagemaker.CfnEndpointConfig.ProductionVariantProperty(
-                    variant_name=VARIANT,
-                    model_name=self.model.attr_model_name,
-                    instance_type=settings.instance_type,
-                    initial_instance_count=1,
-                    initial_variant_weight=1.0,
-                )
-            ],
+            production_variants=[model_variant(self.model, settings, initial_instance_count=1)],
             async_inference_config=sagemaker.CfnEndpointConfig.AsyncInferenceConfigProperty(
                 output_config=sagemaker.CfnEndpointConfig.AsyncInferenceOutputConfigProperty(
                     s3_output_path=f"{bucket}/{self.output_prefix}",

@@ -21,6 +21,7 @@ from infra.components.serving_parts import (
     blue_green_endpoint,
     config_key,
     latency_widget,
+    model_variant,
     sagemaker_metric,
     suspend_autoscaling,
     variant_target,
@@ -83,15 +84,7 @@ class AutoscaledEndpoint(Construct):
             self,
             "Config",
             kms_key_id=config_key(settings, inputs.key),
-            production_variants=[
-                sagemaker.CfnEndpointConfig.ProductionVariantProperty(
-                    variant_name=VARIANT,
-                    model_name=self.model.attr_model_name,
-                    instance_type=settings.instance_type,
-                    initial_instance_count=settings.min_capacity,
-                    initial_variant_weight=1.0,
-                )
-            ],
+            production_variants=[model_variant(self.model, settings, initial_instance_count=settings.min_capacity)],
             data_capture_config=sagemaker.CfnEndpointConfig.DataCaptureConfigProperty(
                 enable_capture=settings.data_capture_percent > 0,
                 initial_sampling_percentage=settings.data_capture_percent,

@@ -1,7 +1,8 @@
 """The parts every serving mode is built from, so each mode's construct says only what differs:
 
 - `ServingInputs`: what a serving construct needs from the rest of the platform;
-- `config_key`: the endpoint config's KMS key, left out where SageMaker refuses it;
+- `config_key` and `model_variant`: the endpoint config's KMS key (left out where SageMaker refuses
+  it) and its one variant serving the model (realtime and async);
 - `blue_green_endpoint`: the rollback alarms and the `Endpoint` that deploys a new config by canary
   traffic shifting and rolls back on them (realtime and async);
 - `scalable_target` and `scale_out_from_zero`: Application Auto Scaling's target (a variant's instance
@@ -76,6 +77,19 @@ def config_key(settings: ServingSettings, key: kms.IKey) -> str | None:
     """The endpoint config's KmsKeyId: SageMaker refuses it for types with (hardware-encrypted) local
     storage (infra/instance_storage.py)."""
     return None if has_instance_storage(settings.instance_type) else key.key_arn
+
+
+def model_variant(
+    model: sagemaker.CfnModel, settings: ServingSettings, *, initial_instance_count: int
+) -> sagemaker.CfnEndpointConfig.ProductionVariantProperty:
+    """The config's one variant, `AllTraffic`, serving `model` on the settings' instance type."""
+    return sagemaker.CfnEndpointConfig.ProductionVariantProperty(
+        variant_name=VARIANT,
+        model_name=model.attr_model_name,
+        instance_type=settings.instance_type,
+        initial_instance_count=initial_instance_count,
+        initial_variant_weight=1.0,
+    )
 
 
 def blue_green_endpoint(

@@ -1,5 +1,6 @@
 """The names every part of the platform agrees on, with one home: project, model kinds, content types,
-S3 layout, stack names and the CloudFormation output keys, the payload limit.
+S3 layout, stack and bucket names, the CloudFormation output keys, the payload limit, the files infra
+reads from the benchmarks and the planner, and the ML instance types (their naming and vCPUs).
 
 It imports nothing but the standard library (no framework, no CDK), so `infra`, `experiments`,
 `local_mode`, `review`, `planner` and `benchmarks` all import it. The container packages (`training/`,
@@ -8,6 +9,8 @@ It imports nothing but the standard library (no framework, no CDK), so `infra`, 
 """
 
 from __future__ import annotations
+
+import re
 
 # `project` in cdk.json context; infra validates it (infra/settings.py) and a test pins the two together.
 PROJECT = "elasticml"
@@ -23,7 +26,7 @@ SYNTHETIC_CHANNEL = "synthetic"
 CHANNELS_BY_MODEL: dict[str, tuple[str, ...]] = {"cnn": CHANNELS, "mlp": (*CHANNELS, SYNTHETIC_CHANNEL)}
 # The security evaluation's attacks and default budgets per model (training/training/security; the job
 # records accuracies under evaluation.json["security"]["robustness"]["accuracy"][attack][budget]); the
-# quality gate's `security` settings in cdk.json must name one of them (infra/settings.py).
+# quality gate's `security` settings in cdk.json must name one of them (infra/training_settings.py).
 SECURITY_ATTACKS: dict[str, tuple[str, ...]] = {"cnn": ("fgsm", "pgd"), "mlp": ("pgd", "noise")}
 SECURITY_DEFAULT_BUDGETS: dict[str, str] = {"cnn": "1/255,2/255,4/255,8/255", "mlp": "40,30,20"}
 SECURITY_BUDGET_HYPERPARAMETER: dict[str, str] = {"cnn": "security_eps", "mlp": "security_snr_db"}
@@ -56,6 +59,12 @@ def stack_name(env: str, part: str, project: str = PROJECT) -> str:
     if part not in STACK_PARTS:
         raise ValueError(f"unknown stack part {part!r}; allowed: {', '.join(STACK_PARTS)}")
     return f"{stack_prefix(env, project)}-{part}"
+
+
+def bucket_name(env: str, purpose: str, account: str, region: str, project: str = PROJECT) -> str:
+    """`elasticml-dev-artifacts-111111111111-eu-west-1`: globally unique and known before deploy. `purpose`
+    is `data`, `artifacts` or `access-logs`; `account`/`region` may be CloudFormation tokens."""
+    return f"{stack_prefix(env, project)}-{purpose}-{account}-{region}"
 
 
 # S3 layout. Data bucket: `<model>/<channel>/`. Artifact bucket: `training/<model>/` (job output,
@@ -148,3 +157,70 @@ def deploy_role_name(env: str, project: str = PROJECT) -> str:
 
 def deployed_tag(env: str) -> str:
     return f"{DEPLOYED_TAG_PREFIX}{env}"
+
+
+# Files infra reads as data (paths from the repository root): the serving benchmark's measured capacity
+# per model (`make bench-serve` writes it) and the planner's plans, `<dir>/<env>-<model>.json` (`make plan`).
+SERVING_CAPACITY_FILE = "benchmarks/serving_capacity.json"
+CAPACITY_PLANS_DIR = "planner/plans"
+
+
+# ML instance types, `ml.<family>.<size>`. The sizes follow the EC2 naming every ML instance family here
+# uses: medium and large = 2 vCPUs, xlarge = 4, Nxlarge = 4N (https://aws.amazon.com/sagemaker/ai/pricing/
+# lists vCPUs per ML instance; e.g. ml.c5.large 2, ml.c5.xlarge 4, ml.c5.9xlarge 36, ml.g5.2xlarge 8;
+# ml.t2.medium has 2). infra validates instance types with it; infra, the planner and the Kubernetes
+# manifests size capacity by it.
+INSTANCE_TYPE = re.compile(r"ml\.([a-z0-9]+)\.([a-z0-9]+)")
+VCPUS_BY_SIZE = {
+    "medium": 2,
+    "large": 2,
+    "xlarge": 4,
+    "2xlarge": 8,
+    "4xlarge": 16,
+    "8xlarge": 32,
+    "9xlarge": 36,
+    "12xlarge": 48,
+    "16xlarge": 64,
+    "18xlarge": 72,
+    "24xlarge": 96,
+    "32xlarge": 128,
+    "48xlarge": 192,
+}
+
+
+class InstanceTypeError(ValueError):
+    """Not an instance type of the form ml.<family>.<size>, or a family other than the one measured on."""
+
+
+def parse_instance_type(instance_type: str) -> tuple[str, int]:
+    """(family, vCPUs) of `ml.<family>.<size>`."""
+    match = INSTANCE_TYPE.fullmatch(instance_type or "")
+    if not match or match.group(2) not in VCPUS_BY_SIZE:
+        raise InstanceTypeError(
+            f"{instance_type!r} is not an instance type of the form ml.<family>.<size>; "
+            f"sizes: {', '.join(VCPUS_BY_SIZE)}"
+        )
+    return match.group(1), VCPUS_BY_SIZE[match.group(2)]
+
+
+def scale_to(rps: float, measured_type: str, target_type: str) -> tuple[float, str]:
+    """Capacity measured as `measured_type`, scaled by vCPU count to `target_type` (same family only).
+
+    Returns the scaled figure and a sentence saying how it was scaled. Linear in vCPUs: the server
+    runs one worker per core, so throughput scales with cores while memory is not the limit (the
+    capacity file records the memory it was measured with).
+    """
+    m_family, m_vcpus = parse_instance_type(measured_type)
+    t_family, t_vcpus = parse_instance_type(target_type)
+    if m_family != t_family:
+        raise InstanceTypeError(
+            f"{target_type}: family {t_family!r} differs from {m_family!r}, the family the "
+            f"capacity was measured as ({measured_type}); measure it on {t_family} or "
+            f"choose an ml.{m_family}.* type"
+        )
+    scaled = rps * t_vcpus / m_vcpus
+    return (
+        scaled,
+        f"{rps:g} req/s measured as {measured_type} ({m_vcpus} vCPU) x {t_vcpus}/{m_vcpus} vCPU "
+        f"= {scaled:g} req/s on {target_type}",
+    )

@@ -42,10 +42,11 @@ from inference.settings import SMALL_BATCH_ROWS  # framework-free: this process 
 from benchmarks import explain_load, peers, serve_report
 from benchmarks.peers import PEERS, Peer
 from benchmarks.serve_load import LoadParseError, LoadResult, ServerProcess, run_hey
+from shared_names import SERVING_CAPACITY_FILE
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
-CAPACITY_FILE = ROOT / "benchmarks" / "serving_capacity.json"
+CAPACITY_FILE = ROOT / SERVING_CAPACITY_FILE
 CONCURRENCY = (1, 8, 32, 64)  # the server's sweep (64: the capacity search starts above 32)
 PEER_CONCURRENCY = (1, 8, 32)
 EXPLAIN_CONCURRENCY = 8

@@ -49,7 +49,7 @@ def max_sustainable_rps(points: Iterable[Point], slo_ms: float) -> tuple[float, 
 
 
 def capacity_entry(rps: float, slo_ms: float, instance_type: str, measured_at: str, **extra: Any) -> dict[str, Any]:
-    """One model's entry of benchmarks/serving_capacity.json (read by infra/settings.py)."""
+    """One model's entry of benchmarks/serving_capacity.json (read by infra/serving_capacity.py)."""
     slo: float | int = int(slo_ms) if float(slo_ms).is_integer() else slo_ms
     return {
         "max_rps_per_instance": round(rps, 1),

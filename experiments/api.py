@@ -27,10 +27,10 @@ from experiments.spec import (
     CDK_JSON,
     base_job_name,
     build_training_spec,
-    load_metric_definitions,
     load_training_settings,
     merge_hyperparameters,
 )
+from infra.metric_definitions import load_metric_definitions
 from infra.settings import load_settings
 
 Printer = Callable[[str], None]

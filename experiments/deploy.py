@@ -72,9 +72,9 @@ def deployment_spec(*, name: str, job: dict[str, Any], outputs: PlatformOutputs,
         instance_type=instance_type,
         tags={
             TAG_KEY: name,
-            "project": "elasticml",
+            "project": shared_names.PROJECT,
             "environment": outputs.env,
-            "elasticml:training-job": job["TrainingJobName"],
+            f"{shared_names.PROJECT}:training-job": job["TrainingJobName"],
         },
     )
 
@@ -143,7 +143,11 @@ def register_step(
         },
         "Tags": [
             {"Key": k, "Value": v}
-            for k, v in {TAG_KEY: job["TrainingJobName"], "project": "elasticml", "environment": outputs.env}.items()
+            for k, v in {
+                TAG_KEY: job["TrainingJobName"],
+                "project": shared_names.PROJECT,
+                "environment": outputs.env,
+            }.items()
         ],
     }
     return lambda: session.client("sagemaker").create_model_package(**request)

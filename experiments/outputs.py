@@ -12,7 +12,7 @@ from botocore.exceptions import ClientError
 
 from experiments.errors import MissingOutput, StackNotDeployed
 from shared_names import MODEL_KINDS as MODELS
-from shared_names import PROJECT, output_keys, stack_name
+from shared_names import PROJECT, output_keys, stack_name, stack_prefix
 
 __all__ = ["MODELS", "PROJECT", "PlatformOutputs", "output_keys", "read_platform_outputs", "stack_names"]
 
@@ -37,7 +37,7 @@ class PlatformOutputs:
 
     @property
     def prefix(self) -> str:
-        return f"{PROJECT}-{self.env}"
+        return stack_prefix(self.env)
 
 
 def stack_names(env: str) -> dict[str, str]:

@@ -24,12 +24,11 @@ from shared_names import CHANNELS, PROJECT
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CDK_JSON = REPO_ROOT / "cdk.json"
-METRIC_DEFINITIONS_FILE = REPO_ROOT / "training" / "metric_definitions.json"
 CHECKPOINT_LOCAL_PATH = "/opt/ml/checkpoints"
 # SageMaker requires MaxWaitTimeInSeconds >= MaxRuntimeInSeconds; the platform wants head-room for
 # spot interruptions, so an experiment waits at least twice its run time.
 MIN_SPOT_WAIT_FACTOR = 2
-TAG_KEY = "elasticml:experiment"
+TAG_KEY = f"{PROJECT}:experiment"
 
 
 @dataclass(frozen=True)
@@ -82,15 +81,6 @@ def load_training_settings(env: str, model: str, cdk_json: Path = CDK_JSON) -> T
         max_wait_s=max(t.max_wait_s, MIN_SPOT_WAIT_FACTOR * t.max_runtime_s),
         hyperparameters=t.hyperparameter_map,
     )
-
-
-def load_metric_definitions(path: Path = METRIC_DEFINITIONS_FILE) -> list[dict[str, str]]:
-    definitions = json.loads(path.read_text())
-    if not isinstance(definitions, list) or not all(
-        isinstance(d, dict) and set(d) == {"Name", "Regex"} for d in definitions
-    ):
-        raise GuardrailViolation(f"{path}: expected a list of {{'Name', 'Regex'}} objects")
-    return definitions
 
 
 def _as_string(value: object) -> str:

@@ -28,6 +28,7 @@ from infra.stacks.network_stack import NetworkStack
 from infra.stacks.serving_stack import ServingStack
 from infra.stacks.storage_stack import StorageStack
 from infra.stacks.training_stack import TrainingStack
+from shared_names import CAPACITY_PLANS_DIR, SERVING_CAPACITY_FILE, training_output_prefix
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CONTEXT_KEYS = (
@@ -72,7 +73,7 @@ def select_settings(app: App, environ: Mapping[str, str] = os.environ) -> list[E
         for model in MODEL_NAMES:
             for key in VERSION_KEYS:
                 context[f"{env}:{model}_{key}"] = app.node.try_get_context(f"{env}:{model}_{key}")
-    capacity_file = REPO_ROOT / (context["serving_capacity_file"] or "benchmarks/serving_capacity.json")
+    capacity_file = REPO_ROOT / (context["serving_capacity_file"] or SERVING_CAPACITY_FILE)
     capacity = read_capacity_file(capacity_file)
     cli_account, cli_region = environ.get("CDK_DEFAULT_ACCOUNT") or None, environ.get("CDK_DEFAULT_REGION") or None
     if cli_account and not context["env"]:
@@ -82,7 +83,7 @@ def select_settings(app: App, environ: Mapping[str, str] = os.environ) -> list[E
             "without AWS credentials (make synth, make review), for review"
         )
     names = [context["env"]] if context["env"] else sorted(environments)
-    plans_dir = REPO_ROOT / (context["capacity_plans_dir"] or "planner/plans")
+    plans_dir = REPO_ROOT / (context["capacity_plans_dir"] or CAPACITY_PLANS_DIR)
     out = [
         load_settings(context, name, capacity=capacity, default_account=cli_account, default_region=cli_region)
         for name in names
@@ -163,7 +164,8 @@ def build(app: App, sources: Sources = Sources()) -> dict[str, object]:
                     f"{settings.env} with -c {serving.model}_model_package_arn=arn:aws:sagemaker:"
                     f"{settings.region or 'REGION'}:{settings.account or 'ACCOUNT'}:model-package/"
                     f"{p}-{serving.model}/N (an approved package) or -c {serving.model}_model_data_url="
-                    f"s3://{settings.artifact_bucket()}/training/{serving.model}/JOB/output/model.tar.gz"
+                    f"s3://{settings.artifact_bucket()}/{training_output_prefix(serving.model)}/JOB/output/"
+                    "model.tar.gz"
                 )
                 Annotations.of(training).add_info(message)
                 continue

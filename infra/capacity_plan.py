@@ -2,8 +2,8 @@
 
 `make plan` writes them; when one exists for an environment and model, the serving stack declares
 its target tracking (target value, cooldowns, min/max) and its scheduled actions instead of the
-cdk.json figures. infra reads the plan as data, a reviewed input like the capacity file; of the
-planner's code it shares only `planner.instances`, the dependency-free vCPU rule. Plans apply to the
+cdk.json figures. infra reads the plan as data, a reviewed input like the capacity file, and imports
+none of the planner's code (the vCPU rule both size by lives in `shared_names.py`). Plans apply to the
 `realtime` mode (the variant's scalable target); a plan for a model in another mode stops synth.
 """
 
@@ -13,12 +13,12 @@ import dataclasses
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from infra.errors import SettingsError
 from infra.serving_modes import REALTIME
-from infra.settings import EnvironmentSettings, SettingsError
+from infra.settings_types import CapacityPlan, EnvironmentSettings, ScheduledMinimum
 
 SCHEMA = 1
 METRIC = "SageMakerVariantInvocationsPerInstance"
@@ -29,25 +29,6 @@ MAX_SCHEDULED_ACTIONS = 200
 # https://docs.aws.amazon.com/autoscaling/application/userguide/scheduled-scaling-using-cron-expressions.html
 CRON = re.compile(r"^cron\((\S+ ){5}\S+\)$")
 ACTION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,62}$")
-
-
-@dataclass(frozen=True)
-class ScheduledMinimum:
-    name: str
-    schedule: str  # cron(...) in UTC
-    min_capacity: int
-
-
-@dataclass(frozen=True)
-class CapacityPlan:
-    source: str  # the plan file, for messages and outputs
-    policy: str
-    target_value: float  # invocations per instance per minute
-    scale_in_cooldown_s: int
-    scale_out_cooldown_s: int
-    min_capacity: int
-    max_capacity: int
-    scheduled_actions: tuple[ScheduledMinimum, ...]
 
 
 def _int(raw: Mapping[str, Any], key: str, where: str, minimum: int = 0) -> int:

@@ -2,7 +2,8 @@
 
 The GitHub repository whose workflows may deploy, the GitHub environment each AWS environment deploys
 from, an existing GitHub OIDC provider to reuse (an AWS account holds at most one per URL), and which
-environment's served models another one takes. Like `infra/settings.py`, every error names the key.
+environment's served models another one takes. Like `infra/settings.py`, every error names the key
+(`infra/settings_reader.py`).
 CDK-free: the release tooling (`release/`) reads the same settings.
 """
 
@@ -13,7 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from infra.settings import SettingsError, _Reader
+from infra.errors import SettingsError
+from infra.settings_reader import Reader
 
 # https://docs.github.com/en/actions/security-for-github-actions/security-hardening-your-deployments/configuring-openid-connect-in-amazon-web-services
 # (provider URL https://token.actions.githubusercontent.com, audience sts.amazonaws.com)
@@ -78,8 +80,8 @@ class CiSettings:
         return tuple(e for e in self.environments if e.promote_from == env)
 
 
-def _string(r: _Reader, name: str, pattern: re.Pattern[str], what: str) -> str:
-    key, value = r._get(name)
+def _string(r: Reader, name: str, pattern: re.Pattern[str], what: str) -> str:
+    key, value = r.get(name)
     if not isinstance(value, str) or not pattern.fullmatch(value):
         raise SettingsError(f"{key}: {value!r} is not {what}")
     return value
@@ -87,7 +89,7 @@ def _string(r: _Reader, name: str, pattern: re.Pattern[str], what: str) -> str:
 
 def _environment(
     env: str,
-    r: _Reader,
+    r: Reader,
     accounts: Mapping[str, str | None],
     regions: Mapping[str, str | None],
     known: set[str],
@@ -143,7 +145,7 @@ def load_ci_settings(context: Mapping[str, Any]) -> CiSettings | None:
     raw = context.get("ci")
     if raw is None:
         return None
-    r = _Reader(raw, "ci")
+    r = Reader(raw, "ci")
     environments = context.get("environments")
     environments = environments if isinstance(environments, Mapping) else {}
     accounts = {

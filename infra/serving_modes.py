@@ -22,6 +22,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from infra.errors import SettingsError
+from shared_names import VCPUS_BY_SIZE
+
 REALTIME, SCALE_TO_ZERO, ASYNC = "realtime", "scale-to-zero", "async"
 MODES = (REALTIME, SCALE_TO_ZERO, ASYNC)
 DEFAULT_MODE = REALTIME
@@ -61,21 +64,6 @@ INFERENCE_COMPONENT_REGIONS = (
 # https://docs.aws.amazon.com/sagemaker/latest/dg/endpoint-auto-scaling-add-console.html
 # Both zero modes leave zero only through Application Auto Scaling.
 BURSTABLE_FAMILY = re.compile(r"^t\d")
-VCPUS_BY_SIZE = {
-    "medium": 2,
-    "large": 2,
-    "xlarge": 4,
-    "2xlarge": 8,
-    "4xlarge": 16,
-    "8xlarge": 32,
-    "9xlarge": 36,
-    "12xlarge": 48,
-    "16xlarge": 64,
-    "18xlarge": 72,
-    "24xlarge": 96,
-    "32xlarge": 128,
-    "48xlarge": 192,
-}
 # Asynchronous inference accepts payloads up to 1 GB:
 # https://docs.aws.amazon.com/sagemaker/latest/dg/async-inference.html
 ASYNC_MAX_PAYLOAD_MB = 1024
@@ -101,17 +89,11 @@ ModeOptions = ScaleToZeroSettings | AsyncSettings | None
 _OPTION_KEY = {SCALE_TO_ZERO: "scale_to_zero", ASYNC: "async"}
 
 
-def _error(message: str) -> Exception:
-    from infra.settings import SettingsError  # settings imports this module
-
-    return SettingsError(message)
-
-
 def _number(key: str, value: Any, low: float, high: float, *, integer: bool = False) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or (integer and not isinstance(value, int)):
-        raise _error(f"{key}: expected {'an integer' if integer else 'a number'}, got {value!r}")
+        raise SettingsError(f"{key}: expected {'an integer' if integer else 'a number'}, got {value!r}")
     if not low <= value <= high:
-        raise _error(f"{key}: {value} is outside the allowed range [{low:g}, {high:g}]")
+        raise SettingsError(f"{key}: {value} is outside the allowed range [{low:g}, {high:g}]")
     return value
 
 
@@ -119,7 +101,7 @@ def read_mode(raw: Mapping[str, Any], key: str) -> str:
     """`<key>.mode`, `realtime` when absent."""
     mode = raw.get("mode", DEFAULT_MODE)
     if mode not in MODES:
-        raise _error(f"{key}.mode: {mode!r} is not allowed; allowed: {', '.join(MODES)}")
+        raise SettingsError(f"{key}.mode: {mode!r} is not allowed; allowed: {', '.join(MODES)}")
     return mode
 
 
@@ -127,25 +109,25 @@ def read_mode_options(raw: Mapping[str, Any], key: str, mode: str, instance_type
     """The options object of `mode` (defaults when absent); an object for another mode is an error."""
     for other_mode, name in _OPTION_KEY.items():
         if other_mode != mode and name in raw:
-            raise _error(f"{key}.{name}: only allowed with mode {other_mode!r}; this model's mode is {mode!r}")
+            raise SettingsError(f"{key}.{name}: only allowed with mode {other_mode!r}; this model's mode is {mode!r}")
     if mode == REALTIME:
         return None
     family, size = instance_type.split(".")[1:3]
     if BURSTABLE_FAMILY.match(family):
-        raise _error(
+        raise SettingsError(
             f"{key}.instance_type: {instance_type!r} cannot serve mode {mode!r}: Application Auto "
             "Scaling does not scale burstable (T) instances, and this mode leaves zero only through it "
             "(https://docs.aws.amazon.com/sagemaker/latest/dg/endpoint-auto-scaling-add-console.html)"
         )
     options = raw.get(_OPTION_KEY[mode], {})
     if not isinstance(options, Mapping):
-        raise _error(f"{key}.{_OPTION_KEY[mode]}: expected an object, got {type(options).__name__}")
+        raise SettingsError(f"{key}.{_OPTION_KEY[mode]}: expected an object, got {type(options).__name__}")
     okey = f"{key}.{_OPTION_KEY[mode]}"
     defaults = ScaleToZeroSettings() if mode == SCALE_TO_ZERO else AsyncSettings()
     allowed = sorted(defaults.__dataclass_fields__)
     unknown = sorted(set(options) - set(allowed))
     if unknown:
-        raise _error(f"{okey}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(allowed)}")
+        raise SettingsError(f"{okey}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(allowed)}")
     values = {name: options.get(name, getattr(defaults, name)) for name in allowed}
     if mode == SCALE_TO_ZERO:
         vcpus = VCPUS_BY_SIZE[size]
@@ -177,7 +159,7 @@ def check_region(mode: str, region: str | None, where: str) -> None:
     if mode != SCALE_TO_ZERO or region is None:
         return
     if region not in INFERENCE_COMPONENT_REGIONS:
-        raise _error(
+        raise SettingsError(
             f"{where}: mode 'scale-to-zero' needs SageMaker inference components, which CloudFormation "
             f"does not offer in {region}; use mode 'async' or 'realtime' there, or one of: "
             f"{', '.join(INFERENCE_COMPONENT_REGIONS)}"

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from infra.serving_modes import SCALE_TO_ZERO, ScaleToZeroSettings, invocations_per_copy_target
 from infra.settings import ServingSettings, SettingsError
-from planner.instances import parse
+from shared_names import parse_instance_type
 
 # Memory per vCPU of the CPU families infra serves on (EC2 instance type specifications,
 # https://docs.aws.amazon.com/ec2/latest/instancetypes/gp.html and .../co.html, .../mo.html:
@@ -72,7 +72,7 @@ class PodPlan:
 
 
 def pod_plan(serving: ServingSettings) -> PodPlan:
-    family, vcpus = parse(serving.instance_type)
+    family, vcpus = parse_instance_type(serving.instance_type)
     if family not in GIB_PER_VCPU:
         raise SettingsError(
             f"serving.{serving.model}.instance_type: {serving.instance_type!r} has no CPU pod size here; "

@@ -11,11 +11,10 @@ from typing import Any
 
 from infra.capacity_plan import apply_plans
 from infra.settings import EnvironmentSettings, SettingsError, load_settings, read_capacity_file
+from shared_names import CAPACITY_PLANS_DIR, SERVING_CAPACITY_FILE
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CDK_JSON = REPO_ROOT / "cdk.json"
-DEFAULT_CAPACITY_FILE = "benchmarks/serving_capacity.json"
-DEFAULT_PLANS_DIR = "planner/plans"
 
 
 def read_context(cdk_json: Path = CDK_JSON) -> dict[str, Any]:
@@ -34,6 +33,6 @@ def environment_settings(
     """`environments.<env>` with the capacity file and `planner/plans/<env>-<model>.json` applied.
     `extra` holds `-c`-style keys (e.g. `dev:cnn_model_data_url`), as the CDK CLI would pass them."""
     context = {**(read_context() if context is None else context), **(extra or {}), "env": env}
-    capacity = read_capacity_file(REPO_ROOT / (context.get("serving_capacity_file") or DEFAULT_CAPACITY_FILE))
+    capacity = read_capacity_file(REPO_ROOT / (context.get("serving_capacity_file") or SERVING_CAPACITY_FILE))
     settings = load_settings(context, env, capacity=capacity)
-    return apply_plans(settings, REPO_ROOT / (context.get("capacity_plans_dir") or DEFAULT_PLANS_DIR))
+    return apply_plans(settings, REPO_ROOT / (context.get("capacity_plans_dir") or CAPACITY_PLANS_DIR))

@@ -16,7 +16,7 @@ from planner.cloudwatch import read_invocations
 from planner.policies import WEEK, Comparison, Current, compare
 from planner.prices import hourly
 from planner.simulator import Behaviour
-from shared_names import MODEL_KINDS
+from shared_names import MODEL_KINDS, SERVING_CAPACITY_FILE
 
 ROOT = Path(__file__).resolve().parents[1]
 # Chosen among 1.0, 0.95 and 0.9 on the bench traces (benchmarks/results/plan-history.md): 0.9 let one anomaly
@@ -181,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--env", default="prod")  # the environment whose models are served in mode realtime
         p.add_argument("--model", default="cnn", choices=MODEL_KINDS)
         p.add_argument("--cdk-json", type=Path, default=ROOT / "cdk.json")
-        p.add_argument("--capacity-file", type=Path, default=ROOT / "benchmarks" / "serving_capacity.json")
+        p.add_argument("--capacity-file", type=Path, default=ROOT / SERVING_CAPACITY_FILE)
         p.add_argument(
             "--instance-start-min",
             type=int,

@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from planner.instances import InstanceTypeError, scale_to
+from shared_names import InstanceTypeError, scale_to
 
 
 class CapacityError(ValueError):

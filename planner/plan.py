@@ -11,9 +11,10 @@ from planner.forecast import actions
 from planner.policies import Comparison
 from planner.simulator import Behaviour
 from planner.traces import Trace
+from shared_names import CAPACITY_PLANS_DIR
 
 SCHEMA = 1
-PLANS_DIR = Path(__file__).resolve().parent / "plans"
+PLANS_DIR = Path(__file__).resolve().parents[1] / CAPACITY_PLANS_DIR
 
 
 def plan_document(

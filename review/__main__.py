@@ -16,8 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from review import cdkdiff, classify, cost, gitref, nagdiff, report, synth
-
-CAPACITY_FILE = "benchmarks/serving_capacity.json"
+from shared_names import SERVING_CAPACITY_FILE as CAPACITY_FILE
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

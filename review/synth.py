@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from shared_names import MODEL_KINDS as MODELS
-from shared_names import training_output_prefix
+from shared_names import bucket_name, training_output_prefix
 
 # Serving stacks exist only when a model version is given; the review gives each model of each
 # environment a placeholder (unless the caller names a version), on both sides, so the endpoints are
@@ -35,9 +35,12 @@ def placeholder_version(cdk_json: dict[str, Any], env: str, model: str) -> str:
     """A model.tar.gz URL in `env`'s artifact bucket (account and region from cdk.json, else stand-ins)."""
     context = cdk_json.get("context", {})
     settings = context.get("environments", {}).get(env, {})
-    bucket = (
-        f"{context.get('project')}-{env}-artifacts-{settings.get('account') or '000000000000'}-"
-        f"{settings.get('region') or 'us-east-1'}"
+    bucket = bucket_name(
+        env,
+        "artifacts",
+        settings.get("account") or "000000000000",
+        settings.get("region") or "us-east-1",
+        str(context.get("project")),
     )
     return f"s3://{bucket}/{PLACEHOLDER_KEY.format(prefix=training_output_prefix(model))}"
 

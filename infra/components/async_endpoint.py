@@ -25,27 +25,29 @@ import re
 from aws_cdk import Duration
 from aws_cdk import aws_applicationautoscaling as appscaling
 from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
-from aws_cdk import aws_ec2 as ec2
-from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sagemaker as sagemaker
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from infra.components.alarms import notified_rollback_alarms
 from infra.components.common import grant_prefix
-from infra.components.endpoint import KEEP_SCALED_CAPACITY, suspend_autoscaling
-from infra.components.inference_component import scaling_role
 from infra.components.serving_model import isolated_model
-from infra.instance_storage import has_instance_storage
+from infra.components.serving_parts import (
+    VARIANT,
+    ServingInputs,
+    blue_green_endpoint,
+    config_key,
+    latency_widget,
+    model_variant,
+    sagemaker_metric,
+    scale_out_from_zero,
+    suspend_autoscaling,
+    variant_target,
+)
 from infra.nag import allow_wildcards
 from infra.serving_modes import AsyncSettings
 from infra.settings import ServingSettings
-
-VARIANT = "AllTraffic"
 
 
 class AsyncEndpoint(Construct):
@@ -58,17 +60,9 @@ class AsyncEndpoint(Construct):
         *,
         endpoint_name: str,
         settings: ServingSettings,
-        image: ecr_assets.DockerImageAsset,
-        model_data_bucket: s3.IBucket,
-        model_data_prefix: str,
+        inputs: ServingInputs,
         io_bucket: s3.IBucket,
         io_prefix: str,
-        key: kms.IKey,
-        vpc: ec2.IVpc,
-        subnets: ec2.SubnetSelection,
-        s3_prefix_list_id: str,
-        log_retention_days: int,
-        retain: bool,
     ) -> None:
         super().__init__(scope, construct_id)
         options = settings.mode_options if isinstance(settings.mode_options, AsyncSettings) else AsyncSettings()
@@ -80,30 +74,43 @@ class AsyncEndpoint(Construct):
             self,
             endpoint_name=endpoint_name,
             version=settings.version,
-            image=image,
-            model_data_bucket=model_data_bucket,
-            model_data_prefix=model_data_prefix,
-            key=key,
-            vpc=vpc,
-            subnets=subnets,
-            s3_prefix_list_id=s3_prefix_list_id,
+            inputs=inputs,
             log_group=f"/aws/sagemaker/Endpoints/{endpoint_name}",
-            log_retention_days=log_retention_days,
-            retain=retain,
             environment={"SAGEMAKER_MAX_PAYLOAD_IN_MB": str(options.max_payload_mb)},
         )
-        # The model role reads the inputs and writes the answers and failures, all under io_prefix/.
+        self._queue_access(role, inputs, io_bucket, io_prefix)
+        self.config = self._config(settings, options, inputs, io_bucket)
+        self.alarm_topic, self.errors_alarm, self.latency_alarm, self.endpoint = blue_green_endpoint(
+            self,
+            endpoint_name=endpoint_name,
+            config=self.config,
+            settings=settings,
+            metric=self._metric,
+            key=inputs.key,
+            log_group=self.log_group,
+        )
+        self.backlog_target = options.backlog_per_instance_target
+        self.scaling_target, self.wake_alarm = None, None
+        if settings.autoscaling_suspended:
+            suspend_autoscaling(self.endpoint, endpoint_name)
+        else:
+            self.scaling_target, self.wake_alarm = self._scaling(settings)
+        self.dashboard = self._dashboard()
+
+    def _queue_access(self, role: iam.Role, inputs: ServingInputs, io_bucket: s3.IBucket, io_prefix: str) -> None:
+        """The model role reads the inputs and writes the answers and failures, all under io_prefix/, and
+        announces them on the success and error topics."""
         grant_prefix(role, io_bucket, io_prefix, write=True)
         allow_wildcards(
             role,
             f"Model execution role: reads async inputs and writes answers under {io_prefix}/.",
             rf"Resource::.*/{re.escape(io_prefix)}/\*",
         )
-        self.success_topic = sns.Topic(
-            self, "SuccessTopic", master_key=key, enforce_ssl=True, display_name=f"{endpoint_name} async answers"
-        )
-        self.error_topic = sns.Topic(
-            self, "ErrorTopic", master_key=key, enforce_ssl=True, display_name=f"{endpoint_name} async failures"
+        self.success_topic, self.error_topic = (
+            sns.Topic(
+                self, topic_id, master_key=inputs.key, enforce_ssl=True, display_name=f"{self.endpoint_name} {what}"
+            )
+            for topic_id, what in (("SuccessTopic", "async answers"), ("ErrorTopic", "async failures"))
         )
         # Publish only; the key use it needs (GenerateDataKey, Decrypt) the role holds already, without the
         # GenerateDataKey* wildcard `grant_publish` would add.
@@ -112,26 +119,21 @@ class AsyncEndpoint(Construct):
                 actions=["sns:Publish"], resources=[self.success_topic.topic_arn, self.error_topic.topic_arn]
             )
         )
+
+    def _config(
+        self, settings: ServingSettings, options: AsyncSettings, inputs: ServingInputs, io_bucket: s3.IBucket
+    ) -> sagemaker.CfnEndpointConfig:
         bucket = f"s3://{io_bucket.bucket_name}"
-        self.config = sagemaker.CfnEndpointConfig(
+        return sagemaker.CfnEndpointConfig(
             self,
             "Config",
-            # SageMaker refuses KmsKeyId for types with (hardware-encrypted) local storage
-            kms_key_id=None if has_instance_storage(settings.instance_type) else key.key_arn,
-            production_variants=[
-                sagemaker.CfnEndpointConfig.ProductionVariantProperty(
-                    variant_name=VARIANT,
-                    model_name=self.model.attr_model_name,
-                    instance_type=settings.instance_type,
-                    initial_instance_count=1,
-                    initial_variant_weight=1.0,
-                )
-            ],
+            kms_key_id=config_key(settings, inputs.key),
+            production_variants=[model_variant(self.model, settings, initial_instance_count=1)],
             async_inference_config=sagemaker.CfnEndpointConfig.AsyncInferenceConfigProperty(
                 output_config=sagemaker.CfnEndpointConfig.AsyncInferenceOutputConfigProperty(
                     s3_output_path=f"{bucket}/{self.output_prefix}",
                     s3_failure_path=f"{bucket}/{self.failure_prefix}",
-                    kms_key_id=key.key_arn,
+                    kms_key_id=inputs.key.key_arn,
                     notification_config=sagemaker.CfnEndpointConfig.AsyncInferenceNotificationConfigProperty(
                         success_topic=self.success_topic.topic_arn, error_topic=self.error_topic.topic_arn
                     ),
@@ -141,95 +143,32 @@ class AsyncEndpoint(Construct):
                 ),
             ),
         )
-        self.alarm_topic, self.errors_alarm, self.latency_alarm = notified_rollback_alarms(
-            self, name=self.endpoint_name, settings=settings, metric=self._metric, key=key, topic_name=endpoint_name
-        )
-        self.endpoint = sagemaker.CfnEndpoint(
-            self,
-            "Endpoint",
-            endpoint_name=endpoint_name,
-            endpoint_config_name=self.config.attr_endpoint_config_name,
-            **KEEP_SCALED_CAPACITY,
-            deployment_config=sagemaker.CfnEndpoint.DeploymentConfigProperty(
-                blue_green_update_policy=sagemaker.CfnEndpoint.BlueGreenUpdatePolicyProperty(
-                    traffic_routing_configuration=sagemaker.CfnEndpoint.TrafficRoutingConfigProperty(
-                        type="CANARY",
-                        wait_interval_in_seconds=settings.canary_wait_s,
-                        canary_size=sagemaker.CfnEndpoint.CapacitySizeProperty(
-                            type="CAPACITY_PERCENT", value=settings.canary_percent
-                        ),
-                    ),
-                    termination_wait_in_seconds=settings.termination_wait_s,
-                ),
-                auto_rollback_configuration=sagemaker.CfnEndpoint.AutoRollbackConfigProperty(
-                    alarms=[
-                        sagemaker.CfnEndpoint.AlarmProperty(alarm_name=alarm.alarm_name)
-                        for alarm in (self.errors_alarm, self.latency_alarm)
-                    ]
-                ),
-            ),
-        )
-        self.endpoint.node.add_dependency(self.log_group)  # exists before SageMaker writes to it
-        self.backlog_target = options.backlog_per_instance_target
-        self.scaling_target, self.wake_alarm = None, None
-        if settings.autoscaling_suspended:
-            suspend_autoscaling(self.endpoint, endpoint_name)
-            self.dashboard = self._dashboard()
-            return
-        self.scaling_target = appscaling.ScalableTarget(
-            self,
-            "ScalableTarget",
-            service_namespace=appscaling.ServiceNamespace.SAGEMAKER,
-            resource_id=f"endpoint/{endpoint_name}/variant/{VARIANT}",
-            scalable_dimension="sagemaker:variant:DesiredInstanceCount",
-            min_capacity=0,
-            max_capacity=settings.max_capacity,
-            role=scaling_role(self),
-        )
-        self.scaling_target.node.add_dependency(self.endpoint)
-        self.scaling_target.scale_to_track_metric(
+
+    def _scaling(self, settings: ServingSettings) -> tuple[appscaling.ScalableTarget, cloudwatch.Alarm]:
+        """Target tracking on the backlog per instance, from 0; and +1 instance when requests wait with none."""
+        target = variant_target(self, self.endpoint, self.endpoint_name, low=0, high=settings.max_capacity)
+        target.scale_to_track_metric(
             "BacklogPerInstance",
             target_value=self.backlog_target,
             custom_metric=self._metric("ApproximateBacklogSizePerInstance", "Average", variant=False),
             scale_in_cooldown=Duration.seconds(settings.scale_in_cooldown_s),
             scale_out_cooldown=Duration.seconds(settings.scale_out_cooldown_s),
         )
-        self.wake_alarm = self._scale_out_from_zero(settings)
-        self.dashboard = self._dashboard()
+        wake = scale_out_from_zero(
+            self,
+            target=target,
+            alarm_id="BacklogWithoutCapacity",
+            metric=self._metric("HasBacklogWithoutCapacity", "Average", variant=False),
+            aggregation=appscaling.MetricAggregationType.AVERAGE,
+            cooldown_s=settings.scale_out_cooldown_s,
+            description=f"{self.endpoint_name}: requests wait with no instance; adds one (scale out from zero)",
+        )
+        return target, wake
 
     def _metric(self, name: str, statistic: str, *, variant: bool = True) -> cloudwatch.Metric:
-        dimensions = {"EndpointName": self.endpoint_name, **({"VariantName": VARIANT} if variant else {})}
-        return cloudwatch.Metric(
-            namespace="AWS/SageMaker",
-            metric_name=name,
-            statistic=statistic,
-            period=Duration.minutes(1),
-            dimensions_map=dimensions,
+        return sagemaker_metric(
+            name, statistic, {"EndpointName": self.endpoint_name, **({"VariantName": VARIANT} if variant else {})}
         )
-
-    def _scale_out_from_zero(self, settings: ServingSettings) -> cloudwatch.Alarm:
-        step = appscaling.StepScalingAction(
-            self,
-            "ScaleOutFromZero",
-            scaling_target=self.scaling_target,
-            adjustment_type=appscaling.AdjustmentType.CHANGE_IN_CAPACITY,
-            metric_aggregation_type=appscaling.MetricAggregationType.AVERAGE,
-            cooldown=Duration.seconds(settings.scale_out_cooldown_s),
-        )
-        step.add_adjustment(adjustment=1, lower_bound=0)
-        alarm = cloudwatch.Alarm(
-            self,
-            "BacklogWithoutCapacity",
-            metric=self._metric("HasBacklogWithoutCapacity", "Average", variant=False),
-            threshold=1,
-            evaluation_periods=1,
-            datapoints_to_alarm=1,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-            alarm_description=f"{self.endpoint_name}: requests wait with no instance; adds one (scale out from zero)",
-        )
-        alarm.add_alarm_action(cloudwatch_actions.ApplicationScalingAction(step))
-        return alarm
 
     def _dashboard(self) -> cloudwatch.Dashboard:
         dashboard = cloudwatch.Dashboard(self, "Dashboard")
@@ -246,10 +185,7 @@ class AsyncEndpoint(Construct):
                     self._metric("HasBacklogWithoutCapacity", "Maximum", variant=False),
                 ],
             ),
-            cloudwatch.GraphWidget(
-                title="Model latency (us)",
-                left=[self._metric("ModelLatency", "p50"), self._metric("ModelLatency", "p99")],
-            ),
+            latency_widget(self._metric),
             cloudwatch.AlarmStatusWidget(
                 title="Alarms", alarms=[a for a in (self.errors_alarm, self.latency_alarm, self.wake_alarm) if a]
             ),

@@ -15,8 +15,8 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct, IConstruct
 
 from infra import nag
+from infra.allowed_values import LOG_RETENTION_DAYS
 from infra.nag import allow_wildcards
-from infra.settings import LOG_RETENTION_DAYS
 
 _RETENTION = dict(zip(LOG_RETENTION_DAYS, [m for m in logs.RetentionDays if m.name != "INFINITE"], strict=True))
 

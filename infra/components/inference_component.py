@@ -16,6 +16,23 @@ The pieces, each from "Scale an endpoint to zero instances"
   `GreaterThanOrEqualToThreshold` 1, so the first failed call wakes the endpoint.
 Model updates roll out copy by copy (the component's rolling update policy) and roll back on the
 5xx and latency alarms; endpoint-level canary traffic shifting and data capture are not used here.
+
+Data caching (`Specification.DataCacheConfig.EnableCaching`, on): "With caching enabled, the endpoint
+caches this data [the model artifacts and container image] in each instance that it provisions for the
+inference component. That way, the inference component deploys faster during the auto scaling process. If
+caching isn't enabled, the inference component takes longer to deploy because of the time it spends
+downloading the data." (InferenceComponentDataCacheConfig,
+https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_InferenceComponentDataCacheConfig.html;
+CloudFormation: AWS::SageMaker::InferenceComponent InferenceComponentDataCacheConfig, "Update requires: No
+interruption",
+https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-properties-sagemaker-inferencecomponent-inferencecomponentdatacacheconfig.html).
+The cache lives on instances that are already running: AWS describes it as cutting the cold start of
+copies placed on an instance the endpoint already has, not the launch of a new one ("Introducing container
+caching in Amazon SageMaker AI for faster model scaling", AWS Machine Learning Blog, 2026-06-16,
+https://aws.amazon.com/blogs/machine-learning/introducing-container-caching-in-amazon-sagemaker-ai-for-faster-model-scaling/).
+So here it speeds a copy that comes back while its instance is still up (the copy count reached 0 but
+managed instance scaling has not removed the instance yet) and copies added beside a running one; the
+wake-up from zero instances still pulls the image and the artifact. docs/cold-start.md has the figures.
 """
 
 from __future__ import annotations
@@ -23,36 +40,27 @@ from __future__ import annotations
 from aws_cdk import Duration, Stack, Token
 from aws_cdk import aws_applicationautoscaling as appscaling
 from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
-from aws_cdk import aws_ec2 as ec2
-from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
-from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
 from infra.components.alarms import notified_rollback_alarms
 from infra.components.common import depend_on_policy_only
 from infra.components.serving_model import isolated_model
-from infra.instance_storage import has_instance_storage
+from infra.components.serving_parts import (
+    COMPONENT_COPIES,
+    VARIANT,
+    ServingInputs,
+    config_key,
+    latency_widget,
+    sagemaker_metric,
+    scalable_target,
+    scale_out_from_zero,
+)
 from infra.serving_modes import SCALE_TO_ZERO, ScaleToZeroSettings, check_region, invocations_per_copy_target
 from infra.settings import ServingSettings
 
-VARIANT = "AllTraffic"
-# Application Auto Scaling's service-linked role for SageMaker (endpoints and inference components).
-SCALING_ROLE = (
-    "aws-service-role/sagemaker.application-autoscaling.amazonaws.com/"
-    "AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint"
-)
-
-
-def scaling_role(scope: Construct) -> iam.IRole:
-    return iam.Role.from_role_arn(
-        scope,
-        "ScalingRole",
-        Stack.of(scope).format_arn(service="iam", region="", resource="role", resource_name=SCALING_ROLE),
-    )
+IC = sagemaker.CfnInferenceComponent
 
 
 class ScaleToZeroEndpoint(Construct):
@@ -65,15 +73,7 @@ class ScaleToZeroEndpoint(Construct):
         *,
         endpoint_name: str,
         settings: ServingSettings,
-        image: ecr_assets.DockerImageAsset,
-        model_data_bucket: s3.IBucket,
-        model_data_prefix: str,
-        key: kms.IKey,
-        vpc: ec2.IVpc,
-        subnets: ec2.SubnetSelection,
-        s3_prefix_list_id: str,
-        log_retention_days: int,
-        retain: bool,
+        inputs: ServingInputs,
     ) -> None:
         super().__init__(scope, construct_id)
         region = Stack.of(self).region
@@ -82,36 +82,44 @@ class ScaleToZeroEndpoint(Construct):
             None if Token.is_unresolved(region) else region,
             f"{endpoint_name} (serving.{settings.model}.mode)",
         )
-        options = (
-            settings.mode_options if isinstance(settings.mode_options, ScaleToZeroSettings) else ScaleToZeroSettings()
-        )
         self.endpoint_name = endpoint_name
         self.component_name = f"{endpoint_name}-component"
         self.model, role, self.log_group = isolated_model(
             self,
             endpoint_name=endpoint_name,
             version=settings.version,
-            image=image,
-            model_data_bucket=model_data_bucket,
-            model_data_prefix=model_data_prefix,
-            key=key,
-            vpc=vpc,
-            subnets=subnets,
-            s3_prefix_list_id=s3_prefix_list_id,
+            inputs=inputs,
             log_group=f"/aws/sagemaker/InferenceComponents/{self.component_name}",
-            log_retention_days=log_retention_days,
-            retain=retain,
         )
+        self.config = self._config(settings, inputs, role)
+        self.endpoint = sagemaker.CfnEndpoint(
+            self, "Endpoint", endpoint_name=endpoint_name, endpoint_config_name=self.config.attr_endpoint_config_name
+        )
+        self.alarm_topic, self.errors_alarm, self.latency_alarm = notified_rollback_alarms(
+            self,
+            name=self.component_name,
+            settings=settings,
+            metric=self._metric,
+            key=inputs.key,
+            topic_name=endpoint_name,
+            rolls_back="a component update",
+        )
+        self.component = self._component(settings)
+        self.component.node.add_dependency(self.log_group)  # exists before SageMaker writes to it
+        self.copy_target = invocations_per_copy_target(settings)
+        self.scaling_target, self.wake_alarm = self._scaling(settings)
+        self.dashboard = self._dashboard()
+
+    def _config(self, settings: ServingSettings, inputs: ServingInputs, role: iam.Role) -> sagemaker.CfnEndpointConfig:
+        """An endpoint of inference components carries the execution role, the network isolation and the
+        VPC of its containers itself (EndpointConfig ExecutionRoleArn, EnableNetworkIsolation, VpcConfig:
+        https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-sagemaker-endpointconfig.html);
+        the model keeps its own as well."""
         model_vpc = self.model.vpc_config
-        # An endpoint of inference components carries the execution role, the network isolation and the
-        # VPC of its containers itself (EndpointConfig ExecutionRoleArn, EnableNetworkIsolation, VpcConfig:
-        # https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-sagemaker-endpointconfig.html);
-        # the model keeps its own as well.
-        self.config = sagemaker.CfnEndpointConfig(
+        config = sagemaker.CfnEndpointConfig(
             self,
             "Config",
-            # SageMaker refuses KmsKeyId for types with (hardware-encrypted) local storage
-            kms_key_id=None if has_instance_storage(settings.instance_type) else key.key_arn,
+            kms_key_id=config_key(settings, inputs.key),
             execution_role_arn=role.role_arn,
             enable_network_isolation=True,
             vpc_config=sagemaker.CfnEndpointConfig.VpcConfigProperty(
@@ -131,105 +139,75 @@ class ScaleToZeroEndpoint(Construct):
                 )
             ],
         )
-        depend_on_policy_only(self.config, role)
-        self.endpoint = sagemaker.CfnEndpoint(
-            self, "Endpoint", endpoint_name=endpoint_name, endpoint_config_name=self.config.attr_endpoint_config_name
+        depend_on_policy_only(config, role)
+        return config
+
+    def _component(self, settings: ServingSettings) -> sagemaker.CfnInferenceComponent:
+        """The model with one copy (a copy count of 0 is refused at creation), its data cached on the
+        instances (see the module's docstring), updated copy by copy with rollback on the alarms."""
+        options = (
+            settings.mode_options if isinstance(settings.mode_options, ScaleToZeroSettings) else ScaleToZeroSettings()
         )
-        self.alarm_topic, self.errors_alarm, self.latency_alarm = notified_rollback_alarms(
-            self,
-            name=self.component_name,
-            settings=settings,
-            metric=self._metric,
-            key=key,
-            topic_name=endpoint_name,
-            rolls_back="a component update",
-        )
-        self.component = sagemaker.CfnInferenceComponent(
+        return IC(
             self,
             "Component",
             inference_component_name=self.component_name,
             endpoint_name=self.endpoint.attr_endpoint_name,
             variant_name=VARIANT,
-            specification=sagemaker.CfnInferenceComponent.InferenceComponentSpecificationProperty(
+            specification=IC.InferenceComponentSpecificationProperty(
                 model_name=self.model.attr_model_name,
-                compute_resource_requirements=sagemaker.CfnInferenceComponent.InferenceComponentComputeResourceRequirementsProperty(
+                compute_resource_requirements=IC.InferenceComponentComputeResourceRequirementsProperty(
                     number_of_cpu_cores_required=options.copy_cpu_cores,
                     min_memory_required_in_mb=options.copy_memory_mb,
                 ),
+                data_cache_config=IC.InferenceComponentDataCacheConfigProperty(enable_caching=True),
             ),
-            runtime_config=sagemaker.CfnInferenceComponent.InferenceComponentRuntimeConfigProperty(copy_count=1),
+            runtime_config=IC.InferenceComponentRuntimeConfigProperty(copy_count=1),
             # https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_InferenceComponentRollingUpdatePolicy.html
             # MaximumBatchSize "must be between 5% to 50% of the copy count"; WaitIntervalInSeconds 0-3600.
-            deployment_config=sagemaker.CfnInferenceComponent.InferenceComponentDeploymentConfigProperty(
-                rolling_update_policy=sagemaker.CfnInferenceComponent.InferenceComponentRollingUpdatePolicyProperty(
-                    maximum_batch_size=sagemaker.CfnInferenceComponent.InferenceComponentCapacitySizeProperty(
+            deployment_config=IC.InferenceComponentDeploymentConfigProperty(
+                rolling_update_policy=IC.InferenceComponentRollingUpdatePolicyProperty(
+                    maximum_batch_size=IC.InferenceComponentCapacitySizeProperty(
                         type="CAPACITY_PERCENT", value=max(5, min(50, settings.canary_percent))
                     ),
                     wait_interval_in_seconds=min(settings.canary_wait_s, 3600),
                 ),
-                auto_rollback_configuration=sagemaker.CfnInferenceComponent.AutoRollbackConfigurationProperty(
-                    alarms=[
-                        sagemaker.CfnInferenceComponent.AlarmProperty(alarm_name=alarm.alarm_name)
-                        for alarm in (self.errors_alarm, self.latency_alarm)
-                    ]
+                auto_rollback_configuration=IC.AutoRollbackConfigurationProperty(
+                    alarms=[IC.AlarmProperty(alarm_name=a.alarm_name) for a in (self.errors_alarm, self.latency_alarm)]
                 ),
             ),
         )
-        self.component.node.add_dependency(self.log_group)  # exists before SageMaker writes to it
-        self.scaling_target = appscaling.ScalableTarget(
+
+    def _scaling(self, settings: ServingSettings) -> tuple[appscaling.ScalableTarget, cloudwatch.Alarm]:
+        """The copy count, 0 to max_capacity, tracks invocations per copy; +1 copy when a call finds none."""
+        target = scalable_target(
             self,
-            "ScalableTarget",
-            service_namespace=appscaling.ServiceNamespace.SAGEMAKER,
             resource_id=f"inference-component/{self.component_name}",
-            scalable_dimension="sagemaker:inference-component:DesiredCopyCount",
+            dimension=COMPONENT_COPIES,
             min_capacity=0,
             max_capacity=settings.max_capacity,
-            role=scaling_role(self),
+            after=self.component,
         )
-        self.scaling_target.node.add_dependency(self.component)
-        self.copy_target = invocations_per_copy_target(settings)
-        self.scaling_target.scale_to_track_metric(
+        target.scale_to_track_metric(
             "InvocationsPerCopy",
             target_value=self.copy_target,
             predefined_metric=appscaling.PredefinedMetric.SAGEMAKER_INFERENCE_COMPONENT_INVOCATIONS_PER_COPY,
             scale_in_cooldown=Duration.seconds(settings.scale_in_cooldown_s),
             scale_out_cooldown=Duration.seconds(settings.scale_out_cooldown_s),
         )
-        self.wake_alarm = self._scale_out_from_zero()
-        self.dashboard = self._dashboard()
+        wake = scale_out_from_zero(
+            self,
+            target=target,
+            alarm_id="NoCapacity",
+            metric=self._metric("NoCapacityInvocationFailures", "Sum"),
+            aggregation=appscaling.MetricAggregationType.MAXIMUM,
+            cooldown_s=60,
+            description=f"{self.component_name}: a call found no copy; adds one (scale out from zero)",
+        )
+        return target, wake
 
     def _metric(self, name: str, statistic: str) -> cloudwatch.Metric:
-        return cloudwatch.Metric(
-            namespace="AWS/SageMaker",
-            metric_name=name,
-            statistic=statistic,
-            period=Duration.minutes(1),
-            dimensions_map={"InferenceComponentName": self.component_name},
-        )
-
-    def _scale_out_from_zero(self) -> cloudwatch.Alarm:
-        step = appscaling.StepScalingAction(
-            self,
-            "ScaleOutFromZero",
-            scaling_target=self.scaling_target,
-            adjustment_type=appscaling.AdjustmentType.CHANGE_IN_CAPACITY,
-            metric_aggregation_type=appscaling.MetricAggregationType.MAXIMUM,
-            cooldown=Duration.seconds(60),
-        )
-        step.add_adjustment(adjustment=1, lower_bound=0)
-        alarm = cloudwatch.Alarm(
-            self,
-            "NoCapacity",
-            metric=self._metric("NoCapacityInvocationFailures", "Sum"),
-            threshold=1,
-            evaluation_periods=1,
-            datapoints_to_alarm=1,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-            alarm_description=f"{self.component_name}: a call found no copy; adds one (scale out from zero)",
-        )
-        alarm.add_alarm_action(cloudwatch_actions.ApplicationScalingAction(step))
-        return alarm
+        return sagemaker_metric(name, statistic, {"InferenceComponentName": self.component_name})
 
     def _dashboard(self) -> cloudwatch.Dashboard:
         dashboard = cloudwatch.Dashboard(self, "Dashboard")
@@ -242,10 +220,7 @@ class ScaleToZeroEndpoint(Construct):
             cloudwatch.GraphWidget(
                 title="Calls at zero capacity (wake-ups)", left=[self._metric("NoCapacityInvocationFailures", "Sum")]
             ),
-            cloudwatch.GraphWidget(
-                title="Model latency (us)",
-                left=[self._metric("ModelLatency", "p50"), self._metric("ModelLatency", "p99")],
-            ),
+            latency_widget(self._metric),
             cloudwatch.AlarmStatusWidget(
                 title="Alarms", alarms=[self.errors_alarm, self.latency_alarm, self.wake_alarm]
             ),

@@ -4,12 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from aws_cdk import aws_ec2 as ec2
-from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
-from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
@@ -19,6 +15,7 @@ from infra.components.common import (
     sagemaker_model_role,
     workload_security_group,
 )
+from infra.components.serving_parts import ServingInputs
 from infra.settings import ModelVersion
 
 
@@ -27,20 +24,12 @@ def isolated_model(
     *,
     endpoint_name: str,
     version: ModelVersion,
-    image: ecr_assets.DockerImageAsset,
-    model_data_bucket: s3.IBucket,
-    model_data_prefix: str,
-    key: kms.IKey,
-    vpc: ec2.IVpc,
-    subnets: ec2.SubnetSelection,
-    s3_prefix_list_id: str,
+    inputs: ServingInputs,
     log_group: str,
-    log_retention_days: int,
-    retain: bool,
     environment: Mapping[str, str] | None = None,
 ) -> tuple[sagemaker.CfnModel, iam.Role, logs.LogGroup]:
     """`Model` (and `ModelRole`, `SecurityGroup`, `Logs`) under `scope`: the model package or the inference
-    image with a model.tar.gz, `EnableNetworkIsolation` and a `VpcConfig` in `subnets` whose security group
+    image with a model.tar.gz, `EnableNetworkIsolation` and a `VpcConfig` in the subnets whose security group
     allows only HTTPS to S3; the role writes `log_group`, which is created here with the project key and
     a retention (else SageMaker creates it on first write, unencrypted and kept forever). Whatever
     writes to the log group should depend on it."""
@@ -49,21 +38,21 @@ def isolated_model(
     security_group = workload_security_group(
         scope,
         "SecurityGroup",
-        vpc=vpc,
-        s3_prefix_list_id=s3_prefix_list_id,
+        vpc=inputs.vpc,
+        s3_prefix_list_id=inputs.s3_prefix_list_id,
         description=f"{endpoint_name} model containers",
     )
     logs_group = encrypted_log_group(
-        scope, "Logs", key=key, retention_days=log_retention_days, retain=retain, name=log_group
+        scope, "Logs", key=inputs.key, retention_days=inputs.log_retention_days, retain=inputs.retain, name=log_group
     )
     role = sagemaker_model_role(
         scope,
         "ModelRole",
         description=f"{endpoint_name}: read the model artifact and pull the image",
-        image=image,
-        model_data_bucket=model_data_bucket,
-        model_data_prefix=model_data_prefix,
-        key=key,
+        image=inputs.image,
+        model_data_bucket=inputs.model_data_bucket,
+        model_data_prefix=inputs.model_data_prefix,
+        key=inputs.key,
         log_group=log_group,
     )
     env = dict(environment) if environment else None
@@ -71,7 +60,7 @@ def isolated_model(
         sagemaker.CfnModel.ContainerDefinitionProperty(model_package_name=version.model_package_arn, environment=env)
         if version.model_package_arn
         else sagemaker.CfnModel.ContainerDefinitionProperty(
-            image=image.image_uri, environment=env, model_data_url=version.model_data_url
+            image=inputs.image.image_uri, environment=env, model_data_url=version.model_data_url
         )
     )
     model = sagemaker.CfnModel(
@@ -82,7 +71,7 @@ def isolated_model(
         enable_network_isolation=True,
         vpc_config=sagemaker.CfnModel.VpcConfigProperty(
             security_group_ids=[security_group.security_group_id],
-            subnets=vpc.select_subnets(subnet_type=subnets.subnet_type).subnet_ids,
+            subnets=inputs.vpc.select_subnets(subnet_type=inputs.subnets.subnet_type).subnet_ids,
         ),
     )
     depend_on_policy_only(model, role)

@@ -7,11 +7,9 @@ machine's role needs to run it.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 from aws_cdk import Duration, Stack
 from aws_cdk import aws_ec2 as ec2
@@ -37,8 +35,6 @@ from infra.instance_storage import has_instance_storage
 from infra.nag import allow_wildcards
 from infra.settings import TrainingSettings
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-METRIC_DEFINITIONS_FILE = REPO_ROOT / "training" / "metric_definitions.json"
 CHECKPOINT_LOCAL_PATH = "/opt/ml/checkpoints"
 RETRIED_ERRORS = (
     "SageMaker.AmazonSageMakerException",
@@ -77,20 +73,6 @@ def allow_between_hosts(group: ec2.SecurityGroup) -> None:
             destination_security_group_id=group.security_group_id,
             description=f"Between training hosts: {what}",
         )
-
-
-def load_metric_definitions(path: Path = METRIC_DEFINITIONS_FILE) -> list[dict[str, str]]:
-    """SageMaker MetricDefinitions from the training side's data file (the same regexes it logs for)."""
-    definitions = json.loads(path.read_text())
-    if not isinstance(definitions, list) or not 0 < len(definitions) <= 40:
-        raise ValueError(f"{path}: expected a list of 1 to 40 metric definitions")
-    for item in definitions:
-        if not isinstance(item, dict) or set(item) != {"Name", "Regex"}:
-            raise ValueError(f"{path}: each metric definition needs exactly Name and Regex, got {item!r}")
-    names = [d["Name"] for d in definitions]
-    if len(set(names)) != len(names):
-        raise ValueError(f"{path}: duplicate metric names in {names}")
-    return definitions
 
 
 @dataclass(frozen=True)

@@ -13,11 +13,13 @@ from infra.components.async_endpoint import AsyncEndpoint
 from infra.components.endpoint import AutoscaledEndpoint
 from infra.components.inference_component import ScaleToZeroEndpoint
 from infra.components.promotion_access import read_promoted_models
+from infra.components.serving_parts import ServingInputs
 from infra.images import serving_image
 from infra.serving_modes import ASYNC, SCALE_TO_ZERO
 from infra.settings import EnvironmentSettings, ServingSettings
 from infra.stacks.network_stack import NetworkStack
 from infra.stacks.storage_stack import StorageStack
+from shared_names import bucket_name, training_output_prefix
 
 
 class ServingStack(Stack):
@@ -39,12 +41,10 @@ class ServingStack(Stack):
         super().__init__(scope, construct_id, description=description)
         _, artifact_bucket = storage.buckets_for(self)
         endpoint_name = f"{settings.prefix}-{serving.model}"
-        common = dict(
-            endpoint_name=endpoint_name,
-            settings=serving,
+        inputs = ServingInputs(
             image=serving_image(self, serving.model, inference_dir),
             model_data_bucket=artifact_bucket,
-            model_data_prefix=f"training/{serving.model}",
+            model_data_prefix=training_output_prefix(serving.model),
             key=storage.key,
             vpc=network.vpc,
             subnets=network.subnets,
@@ -52,6 +52,7 @@ class ServingStack(Stack):
             log_retention_days=settings.log_retention_days,
             retain=settings.retain,
         )
+        common = dict(endpoint_name=endpoint_name, settings=serving, inputs=inputs)
         if serving.mode == SCALE_TO_ZERO:
             self.endpoint = ScaleToZeroEndpoint(self, "Endpoint", **common)
             CfnOutput(
@@ -102,8 +103,13 @@ class ServingStack(Stack):
                 read_promoted_models(
                     role,
                     source_env=str(promoted_from.promote_from),
-                    bucket=f"{settings.project}-{promoted_from.promote_from}-artifacts-"
-                    f"{promoted_from.source_account}-{promoted_from.source_region}",
+                    bucket=bucket_name(
+                        str(promoted_from.promote_from),
+                        "artifacts",
+                        str(promoted_from.source_account),
+                        str(promoted_from.source_region),
+                        settings.project,
+                    ),
                     account=str(promoted_from.source_account),
                     region=str(promoted_from.source_region),
                     model=serving.model,

@@ -81,4 +81,4 @@ class StorageStack(Stack):
 
 def bucket_name(settings: EnvironmentSettings, purpose: str) -> str:
     """Globally unique and known before deploy: project, env, purpose, account and region."""
-    return f"{settings.prefix}-{purpose}-{Aws.ACCOUNT_ID}-{Aws.REGION}"
+    return names.bucket_name(settings.env, purpose, Aws.ACCOUNT_ID, Aws.REGION, settings.project)

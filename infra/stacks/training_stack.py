@@ -11,9 +11,10 @@ from constructs import Construct
 import shared_names as names
 from infra.components.common import sagemaker_model_role, workload_security_group
 from infra.components.evaluation import EvaluationReader
-from infra.components.training_job import TrainingJobProps, TrainingJobTask, load_metric_definitions
+from infra.components.training_job import TrainingJobProps, TrainingJobTask
 from infra.components.training_pipeline import TrainingPipeline
 from infra.images import image_asset, serving_image
+from infra.metric_definitions import load_metric_definitions
 from infra.settings import EnvironmentSettings
 from infra.stacks.network_stack import NetworkStack
 from infra.stacks.storage_stack import StorageStack

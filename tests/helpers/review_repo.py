@@ -17,8 +17,6 @@ SYNTH_FILES = (
     "training/metric_definitions.json",
     "training/Dockerfile",
     "inference/Dockerfile",
-    "planner/__init__.py",
-    "planner/instances.py",
     "shared_names.py",
     "evaluation_tarball.py",
 )

@@ -6,20 +6,26 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers.walls import imported_modules, wall_offenders
+from tests.helpers.walls import import_cycles, imported_modules, wall_offenders
 
 ROOT = Path(__file__).resolve().parents[2]
 FRAMEWORKS = ("torch", "tensorflow", "keras")
 CDK = ("aws_cdk", "constructs", "cdk_nag", "jsii")
 # package -> (forbidden modules, allowed exceptions among them)
 WALLS = {
-    "infra": (("training", "inference", *FRAMEWORKS), ()),
+    # infra reads the planner's plans and the benchmarks' capacity file as data (their paths, and the
+    # instance-type rule all three size by, live in shared_names.py), never their code.
+    "infra": (("training", "inference", "planner", "benchmarks", *FRAMEWORKS), ()),
     "inference/inference": (("training", "infra", "shared_names"), ()),
     "training/training": (("infra", "inference", "shared_names"), ()),
     # The review synthesizes other commits: it must not import this tree's infra.
     "review": (("infra", "training", "inference", *FRAMEWORKS), ()),
-    # Experiments validate cdk.json with infra's settings loader (CDK-free, pinned below), nothing else of infra.
-    "experiments": (("infra", "training", "inference", *FRAMEWORKS, *CDK), ("infra.settings",)),
+    # Experiments validate cdk.json with infra's settings loader and read the metric definitions with its
+    # loader (both CDK-free, pinned below), nothing else of infra.
+    "experiments": (
+        ("infra", "training", "inference", *FRAMEWORKS, *CDK),
+        ("infra.settings", "infra.metric_definitions"),
+    ),
     "local_mode": (("training", "infra", *FRAMEWORKS, *CDK), ()),
     # The planner imports no framework and no CDK: infra reads its plan files as data.
     "planner": (("infra", "training", "inference", *FRAMEWORKS, *CDK), ()),
@@ -53,7 +59,9 @@ def test_shared_names_imports_only_the_standard_library():
     assert modules <= set(sys.stdlib_module_names), modules - set(sys.stdlib_module_names)
 
 
-@pytest.mark.parametrize("module", ["infra.settings", "infra.ci_settings", "release.__main__"])
+@pytest.mark.parametrize(
+    "module", ["infra.settings", "infra.ci_settings", "infra.metric_definitions", "release.__main__"]
+)
 def test_infra_settings_loads_no_cdk(module):
     """What experiments and the release tooling import of infra must not pull the CDK (the experiments'
     venv has none; a release imports it only through the CLI)."""
@@ -82,3 +90,23 @@ def test_the_wall_check_sees_imports(tmp_path):
     assert wall_offenders(package, ("torch", "infra"), ("infra.settings",)) == {"m.py": ["infra.stacks", "torch.nn"]}
     with pytest.raises(FileNotFoundError, match="renamed"):
         wall_offenders(tmp_path / "renamed", ("torch",))
+
+
+@pytest.mark.parametrize("package", ["infra"])
+def test_no_import_circle_inside_the_package(package):
+    """Modules of one package import one another in one direction: a circle makes import order matter and
+    hides which module owns a fact (infra/errors.py holds SettingsError so its readers need not import each
+    other)."""
+    assert import_cycles(ROOT / package, package) == []
+
+
+def test_the_circle_check_sees_a_circle_through_a_function_level_import(tmp_path):
+    package = tmp_path / "pkg"
+    (package / "sub").mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "sub" / "__init__.py").write_text("")
+    (package / "a.py").write_text("from pkg.sub import b\n")
+    (package / "sub" / "b.py").write_text("def f():\n    from ..c import x\n")
+    (package / "c.py").write_text("from pkg import a\nimport os\n")
+    (package / "d.py").write_text("from pkg.a import y\n")
+    assert import_cycles(package, "pkg") == [["pkg.a", "pkg.c", "pkg.sub.b"]]

@@ -18,9 +18,9 @@ from aws_cdk import aws_stepfunctions as sfn
 
 from infra.components.alarms import allow_alarms_to_publish
 from infra.components.common import sagemaker_vpc_access
-from infra.components.endpoint import suspend_autoscaling
 from infra.components.evaluation import reserve_concurrency
 from infra.components.network import IsolatedNetwork
+from infra.components.serving_parts import suspend_autoscaling
 from infra.components.storage import ProjectKey
 from infra.rules import SYNC_TRAINING_ACTIONS, ProjectChecks
 

@@ -13,6 +13,7 @@ from aws_cdk.assertions import Capture, Match, Template
 
 from infra.application import build
 from infra.components.endpoint import AutoscaledEndpoint
+from infra.components.serving_parts import ServingInputs
 from infra.images import image_asset
 from infra.settings import DEFAULT_MAX_RPS_PER_INSTANCE, ModelVersion, ServingSettings
 
@@ -55,17 +56,19 @@ def make_endpoint(stub_sources, settings=SETTINGS, version=None):
         endpoint_name="proj-dev-cnn",
         settings=settings,
         version=version or settings.version,
-        image=image_asset(stack, "Image", stub_sources.inference_dir),
-        model_data_bucket=bucket,
-        model_data_prefix="training/cnn",
+        inputs=ServingInputs(
+            image=image_asset(stack, "Image", stub_sources.inference_dir),
+            model_data_bucket=bucket,
+            model_data_prefix="training/cnn",
+            key=key,
+            vpc=vpc,
+            subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED),
+            s3_prefix_list_id="pl-s3",
+            log_retention_days=30,
+            retain=False,
+        ),
         capture_bucket=bucket,
         capture_prefix="data-capture/cnn",
-        key=key,
-        vpc=vpc,
-        subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED),
-        s3_prefix_list_id="pl-s3",
-        log_retention_days=30,
-        retain=False,
     )
     return Template.from_stack(stack)
 

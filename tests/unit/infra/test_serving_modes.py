@@ -138,15 +138,7 @@ def test_a_stack_in_an_unsupported_region_stops_synth(stub_sources):
             "Endpoint",
             endpoint_name="x",
             settings=settings,
-            image=None,  # type: ignore[arg-type]
-            model_data_bucket=None,
-            model_data_prefix="p",
-            key=None,
-            vpc=None,  # type: ignore[arg-type]
-            subnets=None,
-            s3_prefix_list_id="pl-1",
-            log_retention_days=1,  # type: ignore[arg-type]
-            retain=False,
+            inputs=None,  # type: ignore[arg-type]  # the region check comes first
         )
 
 
@@ -192,6 +184,13 @@ def test_inference_component_serves_the_model_with_rolling_updates(zero):
     alarms = {a["AlarmName"]["Ref"] for a in props["DeploymentConfig"]["AutoRollbackConfiguration"]["Alarms"]}
     metrics = {resources(zero, "AWS::CloudWatch::Alarm")[a]["Properties"]["MetricName"] for a in alarms}
     assert metrics == {"Invocation5XXErrors", "ModelLatency"}
+
+
+def test_inference_component_caches_the_artifact_and_image_on_its_instances(zero):
+    """Specification.DataCacheConfig: a copy placed on an instance the endpoint already has starts from
+    the cached model artifact and image (infra/components/inference_component.py)."""
+    _, component = one(zero, "AWS::SageMaker::InferenceComponent")
+    assert component["Properties"]["Specification"]["DataCacheConfig"] == {"EnableCaching": True}
 
 
 def test_copy_count_scales_from_zero_on_invocations_per_copy(zero):

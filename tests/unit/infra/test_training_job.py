@@ -11,13 +11,9 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk.assertions import Match, Template
 
-from infra.components.training_job import (
-    METRIC_DEFINITIONS_FILE,
-    TrainingJobProps,
-    TrainingJobTask,
-    load_metric_definitions,
-)
+from infra.components.training_job import TrainingJobProps, TrainingJobTask
 from infra.images import image_asset
+from infra.metric_definitions import METRIC_DEFINITIONS_FILE, load_metric_definitions
 from infra.rules import SYNC_TRAINING_ACTIONS
 from infra.settings import TrainingSettings
 
@@ -225,6 +221,9 @@ def test_metric_definitions_file_is_checked(tmp_path):
         load_metric_definitions(bad)
     bad.write_text(json.dumps([{"Name": "a"}]))
     with pytest.raises(ValueError, match="exactly Name and Regex"):
+        load_metric_definitions(bad)
+    bad.write_text(json.dumps([{"Name": f"m{i}", "Regex": "x"} for i in range(41)]))
+    with pytest.raises(ValueError, match="1 to 40 metric definitions"):
         load_metric_definitions(bad)
 
 

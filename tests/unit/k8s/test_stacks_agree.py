@@ -12,7 +12,7 @@ import pytest
 
 from k8s.chart import MODEL_DIR
 from k8s.source import REPO_ROOT, read_context
-from planner.instances import parse
+from shared_names import parse_instance_type
 from tests.unit.k8s.conftest import ACCOUNTS, Manifests, versions, write_manifests
 
 REGION = "eu-west-1"
@@ -130,7 +130,7 @@ def test_capacity_agrees(synthesized, built, env, model):
     else:  # realtime: a pod is one instance
         (config,) = of_type(template, "AWS::SageMaker::EndpointConfig")
         instance_type = config["ProductionVariants"][0]["InstanceType"]
-        assert int(resources["cpu"]) == parse(instance_type)[1]
+        assert int(resources["cpu"]) == parse_instance_type(instance_type)[1]
         hpa = built[env].one("HorizontalPodAutoscaler", model)["spec"]
         assert (hpa["minReplicas"], hpa["maxReplicas"]) == (target["MinCapacity"], target["MaxCapacity"])
         assert hpa["behavior"]["scaleDown"]["stabilizationWindowSeconds"] == policies[0]["ScaleInCooldown"]

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from planner import forecast
-from planner.instances import InstanceTypeError, parse, scale_to
 from planner.traces import TraceError, read_csv
+from shared_names import InstanceTypeError, parse_instance_type, scale_to
 
 
 def test_counts_per_interval_are_spread_over_its_minutes(tmp_path):
@@ -40,7 +40,7 @@ def test_scaling_to_a_peak_and_minute_of_week(tmp_path):
 
 
 def test_vcpu_scaling_within_a_family_and_refusal_across():
-    assert parse("ml.c5.9xlarge") == ("c5", 36)
+    assert parse_instance_type("ml.c5.9xlarge") == ("c5", 36)
     assert scale_to(100.0, "ml.c5.large", "ml.c5.2xlarge")[0] == 400.0
     with pytest.raises(InstanceTypeError, match="family 'g5' differs from 'c5'"):
         scale_to(100.0, "ml.c5.large", "ml.g5.xlarge")

@@ -26,12 +26,12 @@ from typing import Any
 # anything LitServe imports might load torch, so both servers run the model with the same OpenMP setting.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-import litserve as ls  # noqa: E402
-import numpy as np  # noqa: E402
-from inference.app import encode  # noqa: E402
-from inference.artifact import load_manifest  # noqa: E402
-from inference.decoding import decode  # noqa: E402
-from inference.models import load_predictor  # noqa: E402
+import litserve as ls
+import numpy as np
+from inference.app import encode
+from inference.artifact import load_manifest
+from inference.decoding import decode
+from inference.models import load_predictor
 
 CONTENT_TYPES = {"image_classification": "image/png", "audio_classification": "audio/wav"}
 

@@ -58,7 +58,7 @@ def build_explained_cnn(model_dir: Path, seed: int = 0, width: int = 8, head_gai
     return model_dir
 
 
-def patch_model(randomize: bool = False, seed: int = 0):  # noqa: ANN201 - torch is imported lazily
+def patch_model(randomize: bool = False, seed: int = 0):  # unannotated: torch is imported lazily
     """Logits `(N, 2)`: class 1 rises with the green in PATCH (a conv, a GELU, a patch mean), class 0 is a
     constant. `randomize`: the same architecture with its conv re-initialised at random."""
     import torch

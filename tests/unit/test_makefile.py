@@ -58,7 +58,9 @@ def test_every_mk_file_is_included_once_and_infra_first(database):
 
 
 def test_make_bench_runs_every_benchmark_but_those_said_here(database):
-    documented = set(re.findall(r"^## (bench-[\w-]+)", "".join(p.read_text() for p in (ROOT / "mk").glob("*.mk")), re.M))
+    documented = set(
+        re.findall(r"^## (bench-[\w-]+)", "".join(p.read_text() for p in (ROOT / "mk").glob("*.mk")), re.M)
+    )
     bench = prerequisites(database, "bench")
     assert set(bench) == documented - set(NOT_IN_BENCH)
     assert set(NOT_IN_BENCH) <= documented  # a renamed benchmark must be renamed here too

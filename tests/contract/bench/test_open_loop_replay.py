@@ -10,7 +10,7 @@ from benchmarks import open_loop_replay
 
 
 class _Ok(BaseHTTPRequestHandler):
-    def do_POST(self):  # noqa: N802 (http.server's name)
+    def do_POST(self):
         self.rfile.read(int(self.headers["Content-Length"]))
         body = b"{}"
         self.send_response(200)

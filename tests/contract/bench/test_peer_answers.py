@@ -18,7 +18,7 @@ def answering() -> Iterator[dict[str, bytes]]:
     answers = {"body": b""}
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802  (http.server's name)
+        def do_POST(self) -> None:
             self.rfile.read(int(self.headers["content-length"]))
             self.send_response(200)
             self.end_headers()

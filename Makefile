@@ -44,6 +44,14 @@ DATA ?= ../shared/datasets
 # The port of a local server (make serve, make local): SageMaker's own, 8080.
 PORT ?= 8080
 
+# A package's version as the requirements file that is its one home pins it (NAME==VERSION), and a list of
+# NAME==VERSION: $(call pinned,torch,requirements.txt), $(call pins,numpy starlette,inference/requirements.txt).
+pinned = $(or $(shell sed -n 's/^$(1)==\([^ #]*\).*/\1/p' $(2)),$(error $(2) pins no $(1)))
+pins = $(foreach p,$(1),$(p)==$(call pinned,$(p),$(2)))
+# torch's version: pinned once, in requirements.txt. The PyTorch images get it as their build argument
+# TORCH_VERSION (make images here, infra/images.py for cdk deploy), the serving peers' venvs as a pin.
+TORCH_VERSION := $(call pinned,torch,requirements.txt)
+
 # The mk files, in this order: infra.mk first, since the others name what it defines (NODE_STAMP,
 # CHECKOV_STAMP, NO_AWS_CREDENTIALS) in their prerequisites, which make expands as it reads them.
 # tests/unit/test_makefile.py fails when a file in mk/ is missing here.

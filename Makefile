@@ -22,6 +22,8 @@ PYTEST_PARALLEL := -n $(TEST_JOBS) --dist loadfile
 # checkov, trainings).
 FAST_TESTS := tests/unit -m "not slow"
 RUFF := $(VENV)/bin/ruff
+# The type checker; what it checks and how: pyproject.toml, [tool.mypy]. Its cache (.mypy_cache) makes a rerun fast.
+MYPY := $(VENV)/bin/mypy
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 
 # Prerequisites of `make test`; the included mk files add theirs.
@@ -83,6 +85,7 @@ include $(addprefix mk/,$(MK_FILES))
 lint: $(VENV_STAMP)
 	$(RUFF) check .
 	$(RUFF) format --check .
+	$(MYPY)
 
 test-fast: $(VENV_STAMP)
 	time $(PY) -m pytest $(PYTEST_PARALLEL) $(FAST_TESTS) $(PYTEST_ARGS)

@@ -47,7 +47,7 @@ class ArtifactAPI(ls.LitAPI):
         self.predictor = load_predictor(self.manifest, self.threads)
         self.content_type = CONTENT_TYPES[self.manifest.task]
 
-    def decode_request(self, request):  # type: ignore[no-untyped-def]  # unannotated: LitServe passes the form
+    def decode_request(self, request):  # unannotated: LitServe passes the form
         (part,) = decode(request["file"].file.read(), self.content_type, self.manifest)
         return part.entry, part.array
 

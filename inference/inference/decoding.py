@@ -326,7 +326,7 @@ def accepted_types(manifest: Manifest) -> list[str]:
     if manifest.is_image:
         return list(IMAGE_DECODERS)
     types = list(AUDIO_DECODERS)
-    if manifest.input.waveform_signature is None:  # type: ignore[union-attr]
+    if manifest.audio.waveform_signature is None:
         types = [t for t in types if t not in WAV_TYPES]
     return types
 
@@ -394,7 +394,7 @@ def decodes_inline(body: bytes, content_type: str | None, manifest: Manifest, li
         if header is None:
             return False
         rate, channels = header
-        target = manifest.input.sample_rate  # type: ignore[union-attr]
+        target = manifest.audio.sample_rate
         if target is None or rate <= 0 or not 1 <= channels <= 8:
             return False
         divisor = math.gcd(rate, target)

@@ -138,14 +138,14 @@ def test_a_stack_in_an_unsupported_region_stops_synth(stub_sources):
             "Endpoint",
             endpoint_name="x",
             settings=settings,
-            image=None,  # type: ignore[arg-type]
+            image=None,
             model_data_bucket=None,
             model_data_prefix="p",
             key=None,
-            vpc=None,  # type: ignore[arg-type]
+            vpc=None,
             subnets=None,
             s3_prefix_list_id="pl-1",
-            log_retention_days=1,  # type: ignore[arg-type]
+            log_retention_days=1,
             retain=False,
         )
 

@@ -21,8 +21,10 @@ NOT_IN_BENCH = {
 
 
 def make(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    # VENV_STAMP= : a dry run that does not first plan a virtualenv's install.
-    environment = {k: v for k, v in os.environ.items() if k not in ("ENV", "MODEL", "DATA", "PORT", "LABELS")}
+    # VENV_STAMP= : a dry run that does not first plan a virtualenv's install. Without the variables under
+    # test, and without an outer make's (`make test ENV=dev` would pass ENV=dev on through MAKEFLAGS).
+    dropped = {"ENV", "MODEL", "DATA", "PORT", "LABELS", "MAKEFLAGS", "MFLAGS", "MAKELEVEL"}
+    environment = {k: v for k, v in os.environ.items() if k not in dropped}
     return subprocess.run(
         ["make", "--no-print-directory", "VENV_STAMP=", *args],
         cwd=ROOT,

@@ -209,7 +209,9 @@ def _wav_input(body: bytes, spec: AudioInput) -> Part:
     # an audio model's server imports it while it loads (app.Model.load), not on its first request.
     from inference.audio import decode_wav
 
-    return Part(_waveform_entry(spec), decode_wav(body, spec.sample_rate, spec.num_samples)[None])
+    rate, samples = spec.sample_rate, spec.num_samples
+    assert rate is not None and samples is not None  # a waveform model's manifest names both (inference.artifact)
+    return Part(_waveform_entry(spec), decode_wav(body, rate, samples)[None])
 
 
 def _audio_instance(value: Any, spec: AudioInput, index: int) -> Part:

@@ -183,7 +183,8 @@ def _torch_explainer(manifest: Manifest) -> Explainer:
         with torch.inference_mode():
             probabilities = served(x).float().numpy()
         targets = _targets(probabilities, request)
-        maps, deltas = [], []
+        maps: list[np.ndarray] = []
+        deltas: list[float | None] = []
         for row, target in enumerate(targets):
             if cancel.is_set():
                 raise Cancelled
@@ -270,7 +271,8 @@ def _tensorflow_explainer(manifest: Manifest) -> Explainer:
             features = batch
         probabilities = np.asarray(served(tf.constant(features)), np.float32)
         targets = _targets(probabilities, request)
-        maps, deltas = [], []
+        maps: list[np.ndarray] = []
+        deltas: list[float | None] = []
         for row, target in enumerate(targets):
             if cancel.is_set():
                 raise Cancelled

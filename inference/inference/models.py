@@ -43,6 +43,7 @@ class Predictor:
         if isinstance(spec, ImageInput):
             shape: tuple[int, ...] = (3, spec.height, spec.width)
         elif entry == WAVEFORM:
+            assert spec.num_samples is not None  # a waveform entry exists only with its length (inference.artifact)
             shape = (spec.num_samples,)
         else:
             shape = tuple(spec.feature_shape)

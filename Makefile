@@ -87,7 +87,7 @@ lint: $(VENV_STAMP)
 	$(RUFF) format --check .
 	$(MYPY)
 
-test-fast: $(VENV_STAMP)
+test-fast: $(VENV_STAMP) $(NODE_STAMP)
 	time $(PY) -m pytest $(PYTEST_PARALLEL) $(FAST_TESTS) $(PYTEST_ARGS)
 
 test: lint $(TEST_PREREQS)

@@ -35,10 +35,9 @@ def measure(
     single = Topology(hosts=("probe",), host_rank=0, processes_per_host=1, local_rank=device.index or 0, port=0)
 
     def make_step(width: int) -> tuple[Callable[[int], int], Callable[[], None]]:
-        trainer: CNNTrainer | None = CNNTrainer(
-            dataclasses.replace(hp, width=width, epochs=1), train, validation, single, device
-        )
-        batches = trainer.batches(0)
+        built = CNNTrainer(dataclasses.replace(hp, width=width, epochs=1), train, validation, single, device)
+        batches = built.batches(0)
+        trainer: CNNTrainer | None = built
 
         def step(i: int) -> int:
             assert trainer is not None

@@ -21,9 +21,10 @@ def read_evaluation(tarball: bytes, where: str = "output.tar.gz") -> dict:
         member = next(
             (m for m in tar.getmembers() if m.isfile() and m.name.removeprefix("./") == EVALUATION_FILE), None
         )
-        if member is None:
+        handle = tar.extractfile(member) if member is not None else None
+        if handle is None:
             raise EvaluationMissing(f"{where} holds no {EVALUATION_FILE}")
-        return json.load(tar.extractfile(member))
+        return json.load(handle)
 
 
 def security_verdict(evaluation: dict, gate: dict) -> dict:

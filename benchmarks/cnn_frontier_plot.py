@@ -16,9 +16,9 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from training.recipe import Frontier  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+from training.recipe import Frontier
 
 OUT = Path(__file__).resolve().parent / "results" / "cnn_frontier.png"
 

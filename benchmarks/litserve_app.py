@@ -26,12 +26,12 @@ from typing import Any
 # anything LitServe imports might load torch, so both servers run the model with the same OpenMP setting.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-import litserve as ls  # noqa: E402
-import numpy as np  # noqa: E402
-from inference.app import encode  # noqa: E402
-from inference.artifact import load_manifest  # noqa: E402
-from inference.decoding import decode  # noqa: E402
-from inference.models import load_predictor  # noqa: E402
+import litserve as ls
+import numpy as np
+from inference.app import encode
+from inference.artifact import load_manifest
+from inference.decoding import decode
+from inference.models import load_predictor
 
 CONTENT_TYPES = {"image_classification": "image/png", "audio_classification": "audio/wav"}
 
@@ -47,7 +47,7 @@ class ArtifactAPI(ls.LitAPI):
         self.predictor = load_predictor(self.manifest, self.threads)
         self.content_type = CONTENT_TYPES[self.manifest.task]
 
-    def decode_request(self, request):  # type: ignore[no-untyped-def]  # unannotated: LitServe passes the form
+    def decode_request(self, request):  # unannotated: LitServe passes the form
         (part,) = decode(request["file"].file.read(), self.content_type, self.manifest)
         return part.entry, part.array
 

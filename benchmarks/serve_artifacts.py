@@ -49,7 +49,7 @@ def wav_bytes(sample_rate: int = 8000, seconds: float = 1.0, seed: int = 0) -> b
 
 def build_cnn(model_dir: Path) -> Path:
     import torch
-    from training.artifact import Manifest, write_manifest
+    from training.artifact import Manifest, image_input, write_manifest
     from training.hyperparameters import parse_hyperparameters
     from training.models.cnn import CNNConfig, ImageClassifier, export_cnn, export_explainer
     from training.recipe import with_default_recipe
@@ -70,20 +70,7 @@ def build_cnn(model_dir: Path) -> Path:
             task="image_classification",
             model_file="model.pt2",
             class_names=CIFAR_CLASSES,
-            input={
-                "kind": "image",
-                "height": 32,
-                "width": 32,
-                "channels": 3,
-                "color_mode": "RGB",
-                "resize": "bilinear",
-                "scale": 1 / 255,
-                "mean": list(config.mean),
-                "std": list(config.std),
-                "normalization_in_model": True,
-                "layout": "NCHW",
-                "dtype": "float32",
-            },
+            input=image_input(config.image_size, config.mean, config.std),
             metrics={"split": "none", "note": "untrained weights, for the serving benchmark"},
             hyperparameters={"model": "cnn", "width": 32, "image_size": 32, "test_time_flip": True},
             explanation={"model_file": "explain.pt2", "output": "logits"},

@@ -126,9 +126,9 @@ def launch(
         if r.dry_run:
             recorder = RecordingSession.like(session)
             trainer = sdk.model_trainer(spec, sdk.sdk_session(recorder.boto_session))
-            request = recorder.capture(lambda: sdk.start(trainer))
+            recorded = recorder.capture(lambda: sdk.start(trainer))
             out(f"# dry run: nothing sent. The request `launch` would send:\n{recorder.render()}")
-            return Result(names=[request.body["TrainingJobName"]], requests=recorder.requests)
+            return Result(names=[recorded.body["TrainingJobName"]], requests=recorder.requests)
         job = sdk.start(sdk.model_trainer(spec, sdk.sdk_session(session)))
         name = job.training_job_name
         out(f"Started training job {name}\n  checkpoints {spec.checkpoint_uri}\n  output      {spec.output_path}")
@@ -195,7 +195,7 @@ def deploy(
             step = deployment.register_step(
                 job=description, outputs=outputs, instance_type=instance_type, evaluation=evaluation, session=writer
             )
-            steps = [step]
+            steps: list[Callable[[], Any]] = [step]
         else:
             name = name or job
             if not name.startswith(f"{outputs.prefix}-"):
@@ -219,7 +219,7 @@ def deploy(
         if wait:
             created[-1].wait_for_status("InService")
             out(f"Endpoint {name} is InService")
-        return Result(names=[name])
+        return Result(names=[name or job])
 
 
 def _evaluation_or_none(s3, description: dict[str, Any], out: Printer) -> dict[str, Any] | None:

@@ -7,6 +7,7 @@ a missing stack or output is an error that names it and says how to deploy it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from botocore.exceptions import ClientError
 
@@ -78,7 +79,7 @@ def read_platform_outputs(cloudformation, *, env: str, model: str) -> PlatformOu
                 stack, cloudformation.meta.region_name, others_in_region=any_platform_stack(cloudformation)
             )
         by_part[part] = outputs
-    values: dict[str, object] = {}
+    values: dict[str, Any] = {}
     for field, (part, key) in output_keys(model).items():
         if key not in by_part[part]:
             raise MissingOutput(names[part], key, list(by_part[part]))

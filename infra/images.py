@@ -22,6 +22,8 @@ from shared_names import FRAMEWORK_BY_MODEL
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 INFERENCE_DIR = REPO_ROOT / "inference"
+# The one home of torch's version (the dev venv's pin); the PyTorch images get it as a build argument.
+TORCH_PIN_FILE = REPO_ROOT / "requirements.txt"
 
 # Build-context clutter that must not change the asset hash or reach the image.
 IMAGE_EXCLUDES = [
@@ -37,7 +39,19 @@ IMAGE_EXCLUDES = [
 ]
 
 
+def pinned_version(package: str, requirements: Path = TORCH_PIN_FILE) -> str:
+    """VERSION of the `package==VERSION` line of a requirements file."""
+    for line in requirements.read_text().splitlines():
+        name, _, version = line.split("#")[0].strip().partition("==")
+        if name == package and version:
+            return version
+    raise SettingsError(f"{requirements}: no {package}==VERSION line")
+
+
 def image_asset(scope: Construct, construct_id: str, directory: Path, **build_args: str) -> ecr_assets.DockerImageAsset:
+    """A Docker image asset. FRAMEWORK=pytorch also passes TORCH_VERSION, as `make images` does."""
+    if build_args.get("FRAMEWORK") == "pytorch":
+        build_args = {**build_args, "TORCH_VERSION": pinned_version("torch")}
     return ecr_assets.DockerImageAsset(
         scope,
         construct_id,

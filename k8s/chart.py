@@ -395,7 +395,7 @@ class ServingChart(Chart):
 def build(app: App, settings: EnvironmentSettings, images: dict[str, str], options: Options = Options()) -> dict:
     """The namespace chart and one chart per model of `settings` into `app`."""
     # `kubectl apply -f DIR` applies files in name order: the namespace's file sorts first.
-    charts = {"namespace": NamespaceChart(app, "00-namespace", namespace=settings.prefix)}
+    charts: dict[str, Chart] = {"namespace": NamespaceChart(app, "00-namespace", namespace=settings.prefix)}
     for serving in settings.serving:
         charts[serving.model] = ServingChart(
             app, serving.model, settings=settings, serving=serving, image=images[serving.model], options=options

@@ -122,7 +122,7 @@ def _split_fsdd(files: list[Path], work: Path, fraction: float, limit: int, seed
         how = f"speaker {held_speaker} held out"
     else:
         mask, how = held_out_mask(labels, fraction, limit, seed), f"one speaker, {fraction:.0%} held out"
-    samples = []
+    samples: list[Sample] = []
     for path, label, held in zip(files, labels, mask, strict=True):
         if not held:
             _link(path, work / "train" / path.name)

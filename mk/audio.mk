@@ -1,8 +1,8 @@
 # Synthetic speakers for the audio model: Debian's text-to-speech engines and the synthesizer.
 TTS_TEST_PACKAGES := espeak-ng
 TTS_PACKAGES := espeak-ng flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts
-WORDS ?= zero,one,two,three,four,five,six,seven,eight,nine
-LABELS ?= 0,1,2,3,4,5,6,7,8,9
+SYNTHETIC_WORDS ?= zero,one,two,three,four,five,six,seven,eight,nine
+SYNTHETIC_LABELS ?= 0,1,2,3,4,5,6,7,8,9
 SYNTHETIC_OUT ?= local/synthetic
 SYNTHETIC_ARGS ?=
 
@@ -24,6 +24,6 @@ tts-engines:
 	  && [ -d /usr/share/festival/voices/us/cmu_us_slt_arctic_hts ] \
 	  || DEBIAN_FRONTEND=noninteractive apt-get install -y $(TTS_PACKAGES)
 
-## synthetic-audio [WORDS=zero,...] [LABELS=0,...] [SYNTHETIC_OUT=local/synthetic]  synthetic speakers for the MLP's `synthetic` channel
+## synthetic-audio [SYNTHETIC_WORDS=zero,...] [SYNTHETIC_LABELS=0,...] [SYNTHETIC_OUT=local/synthetic]  synthetic speakers for the MLP's `synthetic` channel
 synthetic-audio: $(VENV_STAMP) tts-engines
-	$(PY) -m training.synthesize --words "$(WORDS)" --labels "$(LABELS)" --out "$(SYNTHETIC_OUT)" $(SYNTHETIC_ARGS)
+	$(PY) -m training.synthesize --words "$(SYNTHETIC_WORDS)" --labels "$(SYNTHETIC_LABELS)" --out "$(SYNTHETIC_OUT)" $(SYNTHETIC_ARGS)

@@ -12,7 +12,6 @@ BUILD ?= local
 CONTAINER_PYTEST_ARGS ?=
 # Which images `make images` builds (mk/containers/build-images.sh; empty: all four).
 IMAGES ?=
-TORCH_VERSION := $(shell sed -n 's/^ARG TORCH_VERSION=//p' inference/Dockerfile)
 TORCH_WHEEL_STAMP := $(WHEEL_DIR)/.torch-$(TORCH_VERSION)
 
 .PHONY: docker-engine images container-test
@@ -21,7 +20,7 @@ docker-engine:
 
 # torch's wheel for the images' Python (3.11, x86_64), by pip's own configuration: on this machine kind
 # the CPU build that lies on disk (PIP_FIND_LINKS), elsewhere PyPI's.
-$(TORCH_WHEEL_STAMP): inference/Dockerfile | $(VENV_STAMP)
+$(TORCH_WHEEL_STAMP): requirements.txt | $(VENV_STAMP)
 	$(PY) -m pip download --quiet --disable-pip-version-check --no-deps --only-binary=:all: \
 		--python-version 3.11 --platform manylinux_2_28_x86_64 --dest $(WHEEL_DIR) torch==$(TORCH_VERSION)
 	touch $@
@@ -30,7 +29,7 @@ $(TORCH_WHEEL_STAMP): inference/Dockerfile | $(VENV_STAMP)
 images: docker-engine $(if $(filter local,$(BUILD)),$(TORCH_WHEEL_STAMP))
 	@start=$$(date +%s); \
 	base=$$($(if $(filter local,$(BUILD)),mk/containers/local-base.sh $(IMAGE_PREFIX)-local-base,echo)) && \
-	BUILD=$(BUILD) LOCAL_BASE=$$base WHEEL_DIR=$(abspath $(WHEEL_DIR)) IMAGE_PREFIX=$(IMAGE_PREFIX) \
+	BUILD=$(BUILD) TORCH_VERSION=$(TORCH_VERSION) LOCAL_BASE=$$base WHEEL_DIR=$(abspath $(WHEEL_DIR)) IMAGE_PREFIX=$(IMAGE_PREFIX) \
 		IMAGE_TAG=$(IMAGE_TAG) IMAGES="$(IMAGES)" mk/containers/build-images.sh && \
 	echo "images: $$(($$(date +%s) - start)) s"
 

@@ -1,6 +1,5 @@
 # Serving side: `make serve` runs the serving container's entry point on this machine.
 MODEL_DIR ?= local/model/cnn
-PORT ?= 8080
 
 ## serve MODEL_DIR=dir [PORT=8080]  serve a model artifact over HTTP (python -m inference serve)
 .PHONY: serve

@@ -5,7 +5,7 @@ K8S_OUT ?= build/k8s
 K8S_VERSIONS ?= 1.31.0 1.33.0
 K8S_ARGS ?=
 
-## k8s [ENV=dev] [K8S_ARGS="-c dev:cnn_model_data_url=s3://..."]  write build/k8s/ENV/*.k8s.yaml from cdk.json, then check them
+## k8s [ENV=prod] [K8S_ARGS="-c dev:cnn_model_data_url=s3://..."]  write build/k8s/ENV/*.k8s.yaml from cdk.json, then check them
 .PHONY: k8s k8s-manifests k8s-check
 k8s: k8s-manifests k8s-check
 

@@ -1,7 +1,6 @@
 # Local mode: the whole loop (sample data, train both models through the training
 # container's `train` program, package model.tar.gz, serve, invoke through the boto3 client, report)
 # on this machine with no AWS account and no Docker. Everything it writes goes under local/.
-PORT ?= 8080
 IMAGES ?=
 AUDIO ?=
 

@@ -1,6 +1,5 @@
 # Drift and quality monitoring (docs/monitoring.md): the `monitor` entry point on local mode's captures,
 # and the benchmark of its tests on generated shifts.
-MODEL ?= cnn
 LABELS ?=
 
 ## monitor [MODEL=cnn|mlp] [LABELS=file]  drift report of local mode's captured requests (run `make local` first) into local/monitor/<model>/

@@ -1,7 +1,5 @@
 # Capacity planning: the planner (planner/) simulates SageMaker autoscaling on a traffic trace and
 # writes a plan file per environment and model that the serving stack declares (infra/capacity_plan.py).
-ENV ?= prod
-MODEL ?= cnn
 TRACE ?=
 ENDPOINT ?=
 DAYS ?= 14

@@ -1,5 +1,4 @@
 # Continuous deployment (release/, .github/workflows/release.yml and promote.yml, docs/deploy.md).
-ENV ?= prod
 
 ## release-plan ENV=prod [BASE=ref]  print offline what a release of ENV would do: stacks, model versions, review findings
 .PHONY: release-plan release-review

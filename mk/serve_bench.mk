@@ -1,15 +1,19 @@
 # Serving benchmark: the inference server against the raw model and the serving peers (LitServe, Ray Serve,
 # BentoML, TorchServe, KServe's Python model server), over HTTP with hey.
 # Each peer lives in its own venv, so its dependencies never change the server under test (and the peers'
-# pins, which clash with each other, never meet). Same torch, tensorflow and numpy pins as .venv.
+# pins, which clash with each other, never meet). The frameworks' and the server's pins are .venv's, read
+# from the files that pin them there.
+PIN_FILES := requirements.txt inference/requirements.txt inference/requirements-pytorch.txt \
+	inference/requirements-tensorflow.txt
+PEER_BASE := torch==$(TORCH_VERSION) $(call pins,tensorflow-cpu scipy,inference/requirements-tensorflow.txt) \
+	$(call pins,numpy,inference/requirements.txt) $(call pins,pillow,inference/requirements-pytorch.txt)
 LITSERVE_VENV := .venv-litserve
 LITSERVE_STAMP := $(LITSERVE_VENV)/.installed
-LITSERVE_PINS := litserve==0.2.19 python-multipart==0.0.34 torch==2.13.0 tensorflow-cpu==2.21.0 \
-	numpy==2.4.6 pillow==13.0.0 scipy==1.17.1 starlette==1.10.0 uvicorn==0.54.0 anyio==4.16.0 \
-	uvloop==0.23.0 httptools==0.9.0
+LITSERVE_PINS := litserve==0.2.19 python-multipart==0.0.34 $(PEER_BASE) \
+	$(call pins,starlette uvicorn anyio uvloop httptools,inference/requirements.txt)
 SERVE_BENCH_ARGS ?=
 
-$(LITSERVE_STAMP): mk/serve_bench.mk inference/pyproject.toml
+$(LITSERVE_STAMP): mk/serve_bench.mk inference/pyproject.toml $(PIN_FILES)
 	test -x $(LITSERVE_VENV)/bin/python || $(PYTHON) -m venv $(LITSERVE_VENV)
 	$(LITSERVE_VENV)/bin/pip install --quiet --disable-pip-version-check $(LITSERVE_PINS)
 	$(LITSERVE_VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps -e inference
@@ -20,15 +24,15 @@ $(LITSERVE_STAMP): mk/serve_bench.mk inference/pyproject.toml
 # reports as the reason it is missing (benchmarks/peers.py). TorchServe also needs a JDK 17 (Debian's
 # openjdk-17-jre-headless); the benchmark reports it missing where `java` is not on PATH.
 PEERS := ray bentoml torchserve kserve
-PEER_BASE := torch==2.13.0 tensorflow-cpu==2.21.0 numpy==2.4.6 pillow==13.0.0 scipy==1.17.1
 PEER_PINS_ray := ray[serve]==2.60.0
 PEER_PINS_bentoml := bentoml==1.4.40
 # torchserve 0.12 imports yaml without declaring it: pyyaml.
-PEER_PINS_torchserve := torchserve==0.12.0 torch-model-archiver==0.12.0 pyyaml==6.0.4 starlette==1.10.0 anyio==4.16.0
+PEER_PINS_torchserve := torchserve==0.12.0 torch-model-archiver==0.12.0 $(call pins,pyyaml,requirements-dev.txt) \
+	$(call pins,starlette anyio,inference/requirements.txt)
 PEER_PINS_kserve := kserve==0.21.0
 PEER_STAMPS := $(foreach peer,$(PEERS),.venv-peers-$(peer)/.installed)
 
-.venv-peers-%/.installed: mk/serve_bench.mk inference/pyproject.toml
+.venv-peers-%/.installed: mk/serve_bench.mk inference/pyproject.toml $(PIN_FILES)
 	@test -x .venv-peers-$*/bin/python || $(PYTHON) -m venv .venv-peers-$*
 	@rm -f .venv-peers-$*/.failed
 	@echo "installing peer $* into .venv-peers-$* (log: .venv-peers-$*/install.log)"

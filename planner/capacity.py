@@ -44,10 +44,9 @@ def load(path: Path, model: str, instance_type: str) -> Capacity:
     closed = entry.get("max_rps_per_instance")
     if not isinstance(closed, (int, float)) or closed <= 0:
         raise CapacityError(f"{path}: {model}.max_rps_per_instance must be a positive number")
-    source = (
-        "open-loop knee" if isinstance(knee, (int, float)) and knee > 0 else "closed-loop max (no open-loop knee yet)"
-    )
-    base = float(knee) if source == "open-loop knee" else float(closed)
+    measured = knee if isinstance(knee, (int, float)) and knee > 0 else None
+    source = "open-loop knee" if measured is not None else "closed-loop max (no open-loop knee yet)"
+    base = float(measured if measured is not None else closed)
     try:
         rps, how = scale_to(base, measured_as, instance_type)
         closed_rps, _ = scale_to(float(closed), measured_as, instance_type)

@@ -69,6 +69,7 @@ def tune(
                 )
                 if best is None or key < best[0]:
                     best = (key, tt, fraction)
+    assert best is not None  # the loops above try at least one policy
     return best[1], best[2]
 
 

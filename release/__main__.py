@@ -153,23 +153,23 @@ def main(argv: list[str] | None = None) -> int:
             approval = read_approval(args.event)
             result = run_promotion(approval, environment.target, registry, _deploy_serving(environment), _now())
             print(result.message)
-            if result.deployed and args.source_out and environment.ci.promoted_to(args.env):
-                record = source_record(registry, result.model_package_arn, args.env)
+            promoted = result.model_package_arn
+            if result.deployed and promoted and args.source_out and environment.ci.promoted_to(args.env):
+                record = source_record(registry, promoted, args.env)
                 record["model"] = result.model
                 args.source_out.write_text(json.dumps(record, indent=2, default=str))
             return 0
         if args.command == "register":
             source = json.loads(args.source.read_text())
             lookup = release_deploy.lookup_session(session, environment)
+            # The serving image of the model's framework, as the training stack outputs it per model.
+            output = names.model_output_key(source["model"], names.TRAINING_MODEL_OUTPUTS["inference_image_uri"])
             image = release_deploy.stack_output(
-                lookup.client("cloudformation"),
-                f"{environment.target.prefix}-training",
-                names.INFERENCE_IMAGE_OUTPUT,
+                lookup.client("cloudformation"), f"{environment.target.prefix}-training", output
             )
             if not image:
                 raise PromotionError(
-                    f"{environment.target.prefix}-training has no {names.INFERENCE_IMAGE_OUTPUT}: "
-                    "release this environment first"
+                    f"{environment.target.prefix}-training has no {output}: release this environment first"
                 )
             arn = register(source, source["model"], environment.target, registry, image)
             print(

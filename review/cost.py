@@ -166,7 +166,7 @@ def serving(template: dict[str, Any]) -> dict[str, Serving]:
         name = _endpoint_name(endpoint, logical_id)
         ref = endpoint["Properties"].get("EndpointConfigName", {})
         config_id = ref.get("Fn::GetAtt", [None])[0] if isinstance(ref, dict) else None
-        config = configs.get(config_id) or next(iter(configs.values()), None)
+        config = configs.get(config_id or "") or next(iter(configs.values()), None)
         if not config:
             continue
         props = config["Properties"]
@@ -175,7 +175,8 @@ def serving(template: dict[str, Any]) -> dict[str, Serving]:
         percent = int(capture.get("InitialSamplingPercentage", 0)) if capturing else 0
         for variant in props.get("ProductionVariants", []):
             count = int(variant.get("InitialInstanceCount", 1))
-            low, high, target, schedule = count, count, None, ()
+            low, high, target = count, count, None
+            schedule: tuple[tuple[str, int], ...] = ()
             for t in targets:
                 if str(t.get("ResourceId", "")).endswith(f"endpoint/{name}/variant/{variant.get('VariantName')}"):
                     low, high = int(t["MinCapacity"]), int(t["MaxCapacity"])
@@ -315,22 +316,23 @@ def cost_changes(
         )
     b_training, h_training = training(base or {}), training(head or {})
     for key in sorted(set(b_training) | set(h_training)):
-        b, h = b_training.get(key), h_training.get(key)
-        if b == h:
+        b_job, h_job = b_training.get(key), h_training.get(key)
+        if b_job == h_job:
             continue
-        before, after = _monthly_training(b, prices), _monthly_training(h, prices)
+        before, after = _monthly_training(b_job, prices), _monthly_training(h_job, prices)
         notes = [f"{prices.training_runs_per_month:g} runs a month at on-demand for the whole max runtime"]
-        if (b and h) and b.spot != h.spot:
-            notes.append(f"managed spot turned {'on' if h.spot else 'off'} (spot is typically far cheaper; not priced)")
+        if (b_job and h_job) and b_job.spot != h_job.spot:
+            turned = "on" if h_job.spot else "off"
+            notes.append(f"managed spot turned {turned} (spot is typically far cheaper; not priced)")
         if None in (before, after):
-            missing = {x.instance_type for x in (b, h) if x and x.instance_type not in prices.training}
+            missing = {x.instance_type for x in (b_job, h_job) if x and x.instance_type not in prices.training}
             notes.append(f"no price for {', '.join(sorted(missing))} in review/prices.json")
         out.append(
             CostChange(
                 stack,
                 f"training {key}",
-                _training_line(b) if b else "(none)",
-                _training_line(h) if h else "(none)",
+                _training_line(b_job) if b_job else "(none)",
+                _training_line(h_job) if h_job else "(none)",
                 before,
                 after,
                 "; ".join(notes),

@@ -56,11 +56,10 @@ def resolve_base(repo: Path, ref: str | None = None) -> Base:
             merge_base = git(repo, "merge-base", "HEAD", main)
             return Base(f"merge-base HEAD {main}", merge_base, f"merge base of HEAD and {main}")
     dirty = bool(git(repo, "status", "--porcelain", "--untracked-files=no"))
-    if dirty or not _commit(repo, "HEAD~1"):
+    parent = _commit(repo, "HEAD~1")
+    if dirty or not parent:
         return Base("HEAD", head, "no other main to compare with: the uncommitted changes are reviewed")
-    return Base(
-        "HEAD~1", _commit(repo, "HEAD~1"), "no other main to compare with and a clean tree: the last commit is reviewed"
-    )
+    return Base("HEAD~1", parent, "no other main to compare with and a clean tree: the last commit is reviewed")
 
 
 @contextmanager

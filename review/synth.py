@@ -141,7 +141,7 @@ class Assembly:
             name: a for name, a in manifest.get("artifacts", {}).items() if a.get("type") == "aws:cloudformation:stack"
         }
         reports = [self.outdir / VALIDATION_REPORT, self.outdir / VALIDATION_REPORT_ASIDE]
-        self.report = next((json.loads(r.read_text()) for r in reports if r.is_file()), {})
+        self.report: dict[str, Any] = next((json.loads(r.read_text()) for r in reports if r.is_file()), {})
 
     @property
     def stacks(self) -> list[str]:

@@ -198,7 +198,7 @@ def _clip(path: Path) -> np.ndarray:
 def audio_rows(data: Path, model_dir: Path, windows: int) -> list[Row]:
     manifest = load_manifest(model_dir)
     predictor = load_predictor(manifest, threads=os.cpu_count() or 1)
-    num_samples, rate = manifest.input.num_samples, manifest.input.sample_rate  # type: ignore[union-attr]
+    num_samples, rate = manifest.audio.num_samples, manifest.audio.sample_rate
     split = fsdd_split(data / "fsdd-dev")
     pool_clips = [_clip(p) for p in split["test"]]
     unheard = [_clip(p) for p in split["unheard"]]

@@ -12,14 +12,14 @@ import os
 # peer imports anything that might load torch, so every server runs the model with the same OpenMP setting.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from pathlib import Path  # noqa: E402
-from typing import Any  # noqa: E402
+from pathlib import Path
+from typing import Any
 
-import numpy as np  # noqa: E402
-from inference.app import encode  # noqa: E402
-from inference.artifact import load_manifest  # noqa: E402
-from inference.decoding import decode  # noqa: E402
-from inference.models import load_predictor  # noqa: E402
+import numpy as np
+from inference.app import encode
+from inference.artifact import load_manifest
+from inference.decoding import decode
+from inference.models import load_predictor
 
 CONTENT_TYPES = {"image_classification": "image/png", "audio_classification": "audio/wav"}
 MODEL_DIR_ENV = "SERVE_BENCH_MODEL_DIR"

@@ -53,7 +53,7 @@ def listen_locally() -> None:
     def local(self: uvicorn.Config, *args: Any, **kwargs: Any) -> None:
         original(self, *args, **{**kwargs, "host": "127.0.0.1"})
 
-    uvicorn.Config.__init__ = local  # type: ignore[method-assign]
+    uvicorn.Config.__init__ = local  # type: ignore[method-assign]  # KServe has no option for the host
 
 
 def main() -> None:

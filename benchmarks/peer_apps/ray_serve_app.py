@@ -29,7 +29,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from benchmarks.peer_apps.common import MODEL_DIR_ENV, THREADS_ENV, ArtifactModel
 
 
-def build(max_batch_size: int, batch_wait_s: float):  # type: ignore[no-untyped-def]  # Ray's Application type
+def build(max_batch_size: int, batch_wait_s: float):  # unannotated: Ray's Application (Ray is not in .venv)
     @serve.deployment(num_replicas=1, max_ongoing_requests=256, ray_actor_options={"num_cpus": 0})
     class Classifier:
         def __init__(self) -> None:

@@ -42,6 +42,20 @@ class Manifest:
     def is_image(self) -> bool:
         return isinstance(self.input, ImageInput)
 
+    @property
+    def image(self) -> ImageInput:
+        """The image model's input (an audio model's manifest raises: check `is_image` first)."""
+        if not isinstance(self.input, ImageInput):
+            raise ArtifactError(f"manifest.json: {self.name} is not an image model")
+        return self.input
+
+    @property
+    def audio(self) -> AudioInput:
+        """The audio model's input (an image model's manifest raises: check `is_image` first)."""
+        if not isinstance(self.input, AudioInput):
+            raise ArtifactError(f"manifest.json: {self.name} is not an audio model")
+        return self.input
+
 
 def _get(mapping: Any, key: str, kind: type | tuple[type, ...], where: str) -> Any:
     if not isinstance(mapping, dict) or key not in mapping:

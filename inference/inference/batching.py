@@ -64,7 +64,8 @@ def _resolve(future: asyncio.Future[np.ndarray], result: np.ndarray | None, erro
     if error is not None:
         future.set_exception(error)
     else:
-        future.set_result(result)  # type: ignore[arg-type]
+        assert result is not None  # a batch that raised nothing answered every row
+        future.set_result(result)
 
 
 def _resolve_all(answers: list[tuple[asyncio.Future[np.ndarray], np.ndarray | None, BaseException | None]]) -> None:
@@ -141,8 +142,9 @@ class MicroBatcher:
         if item is _STOP:
             self._stopping = True
         else:
-            self._pending.append(item)  # type: ignore[arg-type]
-            self._turns.setdefault(id(item.request), self._turn - 0.5)  # type: ignore[attr-defined]
+            assert isinstance(item, _Job)  # the queue holds jobs and the stop sentinel only
+            self._pending.append(item)
+            self._turns.setdefault(id(item.request), self._turn - 0.5)
         return True
 
     def _rows_for(self, entry: str) -> int:

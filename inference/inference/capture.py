@@ -32,6 +32,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from types import EllipsisType
 
 log = logging.getLogger(__name__)
 
@@ -140,6 +141,7 @@ class CaptureWriter:
     def _write_loop(self) -> None:
         handle, count, opened = None, 0, 0.0
         while True:
+            item: tuple[bytes, str, bytes, str | None] | None | EllipsisType
             try:
                 item = self.queue.get(timeout=1.0)
             except queue.Empty:

@@ -209,7 +209,9 @@ def _wav_input(body: bytes, spec: AudioInput) -> Part:
     # an audio model's server imports it while it loads (app.Model.load), not on its first request.
     from inference.audio import decode_wav
 
-    return Part(_waveform_entry(spec), decode_wav(body, spec.sample_rate, spec.num_samples)[None])
+    rate, samples = spec.sample_rate, spec.num_samples
+    assert rate is not None and samples is not None  # a waveform model's manifest names both (inference.artifact)
+    return Part(_waveform_entry(spec), decode_wav(body, rate, samples)[None])
 
 
 def _audio_instance(value: Any, spec: AudioInput, index: int) -> Part:
@@ -326,7 +328,7 @@ def accepted_types(manifest: Manifest) -> list[str]:
     if manifest.is_image:
         return list(IMAGE_DECODERS)
     types = list(AUDIO_DECODERS)
-    if manifest.input.waveform_signature is None:  # type: ignore[union-attr]
+    if manifest.audio.waveform_signature is None:
         types = [t for t in types if t not in WAV_TYPES]
     return types
 
@@ -394,7 +396,7 @@ def decodes_inline(body: bytes, content_type: str | None, manifest: Manifest, li
         if header is None:
             return False
         rate, channels = header
-        target = manifest.input.sample_rate  # type: ignore[union-attr]
+        target = manifest.audio.sample_rate
         if target is None or rate <= 0 or not 1 <= channels <= 8:
             return False
         divisor = math.gcd(rate, target)

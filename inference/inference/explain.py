@@ -183,7 +183,8 @@ def _torch_explainer(manifest: Manifest) -> Explainer:
         with torch.inference_mode():
             probabilities = served(x).float().numpy()
         targets = _targets(probabilities, request)
-        maps, deltas = [], []
+        maps: list[np.ndarray] = []
+        deltas: list[float | None] = []
         for row, target in enumerate(targets):
             if cancel.is_set():
                 raise Cancelled
@@ -270,7 +271,8 @@ def _tensorflow_explainer(manifest: Manifest) -> Explainer:
             features = batch
         probabilities = np.asarray(served(tf.constant(features)), np.float32)
         targets = _targets(probabilities, request)
-        maps, deltas = [], []
+        maps: list[np.ndarray] = []
+        deltas: list[float | None] = []
         for row, target in enumerate(targets):
             if cancel.is_set():
                 raise Cancelled
@@ -296,8 +298,7 @@ def load_explainer(manifest: Manifest) -> Explainer | None:
         raise ArtifactError("manifest.json: explanation must be an object")
     explainer = _torch_explainer(manifest) if manifest.framework == "pytorch" else _tensorflow_explainer(manifest)
     entry = IMAGE if manifest.is_image else FEATURES
-    spec = manifest.input
-    shape = (3, spec.height, spec.width) if manifest.is_image else tuple(spec.feature_shape)  # type: ignore[union-attr]
+    shape = (3, manifest.image.height, manifest.image.width) if manifest.is_image else manifest.audio.feature_shape
     explainer(entry, np.zeros((1, *shape), np.float32), ExplainRequest(GRADIENT_X_INPUT, None, 1))  # warm up
     return explainer
 

@@ -61,7 +61,8 @@ def write_explanation_pngs(path: Path, body: bytes, content_type: str, predictio
         if "frames" in predictions[i]["explanation"]:
             data = heatmap_png(attribution)
         else:
-            image = images[i] if i < len(images) and images[i] is not None else np.full((3, *attribution.shape), 0.5)
+            given = images[i] if i < len(images) else None
+            image = given if given is not None else np.full((3, *attribution.shape), 0.5)
             data = overlay_png(image, attribution, scale=max(1, math.ceil(224 / min(attribution.shape))))
         target.write_bytes(data)
         written.append(target)

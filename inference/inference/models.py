@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -42,6 +43,7 @@ class Predictor:
         if isinstance(spec, ImageInput):
             shape: tuple[int, ...] = (3, spec.height, spec.width)
         elif entry == WAVEFORM:
+            assert spec.num_samples is not None  # a waveform entry exists only with its length (inference.artifact)
             shape = (spec.num_samples,)
         else:
             shape = tuple(spec.feature_shape)
@@ -120,12 +122,13 @@ def _tensorflow_forwards(manifest: Manifest, threads: int) -> dict[str, Forward]
     return forwards
 
 
-def _tf_forward(tf: object, function: Callable[..., object], owner: object) -> Forward:
-    """`owner` (the loaded SavedModel) holds the variables; the closure keeps it alive."""
+def _tf_forward(tf: Any, function: Callable[..., object], owner: object) -> Forward:
+    """`tf`: the tensorflow module, imported lazily (and untyped). `owner` (the loaded SavedModel) holds the
+    variables; the closure keeps it alive."""
 
     def forward(batch: np.ndarray) -> np.ndarray:
         assert owner is not None
-        result = function(tf.constant(batch))  # type: ignore[attr-defined]
+        result = function(tf.constant(batch))
         if isinstance(result, dict):
             (result,) = result.values()
         return np.asarray(result, dtype=np.float32)

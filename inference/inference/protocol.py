@@ -90,7 +90,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
 
     # -- protocol -----------------------------------------------------------------------------------
 
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]  # as uvicorn's
         super().connection_made(transport)
         self._arm(self.timeout_keep_alive, self._idle)
 

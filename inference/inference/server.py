@@ -11,10 +11,12 @@ Connection limits: the httptools protocol of inference.protocol (header size and
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import logging
 import os
 import signal
+from typing import Any
 
 import uvicorn
 
@@ -30,7 +32,7 @@ def _available(module: str, fallback: str) -> str:
     return module if importlib.util.find_spec(module) is not None else fallback
 
 
-def _common(settings: ServeSettings) -> dict[str, object]:
+def _common(settings: ServeSettings) -> dict[str, Any]:
     return {
         "host": settings.host,
         "port": settings.port,
@@ -44,7 +46,7 @@ def _common(settings: ServeSettings) -> dict[str, object]:
     }
 
 
-def _http(settings: ServeSettings, workers: bool) -> object:
+def _http(settings: ServeSettings, workers: bool) -> type[asyncio.Protocol] | str:
     """The HTTP protocol: httptools with header limits, or uvicorn's h11 where httptools is missing."""
     if _available("httptools", "h11") == "h11":
         log.warning("httptools is not installed: the h11 parser bounds header size but not header time")
@@ -90,9 +92,9 @@ def serve(settings: ServeSettings) -> int:
             workers=settings.workers,
             http=_http(settings, workers=True),
             **_common(settings),
-        )  # type: ignore[arg-type]
+        )
         return 0
-    config = uvicorn.Config(create_app(settings), http=_http(settings, workers=False), **_common(settings))  # type: ignore[arg-type]
+    config = uvicorn.Config(create_app(settings), http=_http(settings, workers=False), **_common(settings))
     server = uvicorn.Server(config)
     server.run()
     return 0 if server.started else 1

@@ -12,6 +12,8 @@
 #   TENSORFLOW_PACKAGE  (training) tensorflow-cpu instead of tensorflow[and-cuda] (GBs of CUDA wheels).
 # BUILD=public builds the Dockerfiles as they are, as `cdk deploy` does (needs Docker Hub and
 # download.pytorch.org).
+# TORCH_VERSION (required; make images reads it from requirements.txt, its one home) is the PyTorch images'
+# build argument of that name.
 # Builds use the classic builder (DOCKER_BUILDKIT=0): BuildKit needs the buildx plugin with newer
 # clients, and a `# syntax=` line would make it pull its frontend image from a registry.
 set -euo pipefail
@@ -21,6 +23,7 @@ BUILD=${BUILD:-local}
 PREFIX=${IMAGE_PREFIX:-elasticml}
 TAG=${IMAGE_TAG:-local}
 LABEL=org.elasticml.build=$BUILD
+: "${TORCH_VERSION:?TORCH_VERSION (the torch version pinned in requirements.txt) is required}"
 export DOCKER_BUILDKIT=0
 
 args=(--network host --label "$LABEL")
@@ -64,14 +67,16 @@ build() {  # NAME CONTEXT [--build-arg K=V]...
 
 local_only() { if [ "$BUILD" = local ]; then printf -- '--build-arg\n%s\n' "$@"; fi; }
 mapfile -t serving_args < <(local_only TORCH_INDEX_URL=https://pypi.org/simple)
+torch=(--build-arg "TORCH_VERSION=$TORCH_VERSION")
 mapfile -t tensorflow_args < <(local_only TENSORFLOW_PACKAGE=tensorflow-cpu)
 
 for image in ${IMAGES:-inference-pytorch inference-tensorflow training-pytorch training-tensorflow}; do
     case "$image" in
         inference-pytorch)
-            build "$PREFIX-$image:$TAG" inference --build-arg FRAMEWORK=pytorch ${serving_args[@]+"${serving_args[@]}"} ;;
+            build "$PREFIX-$image:$TAG" inference --build-arg FRAMEWORK=pytorch "${torch[@]}" \
+                ${serving_args[@]+"${serving_args[@]}"} ;;
         inference-tensorflow) build "$PREFIX-$image:$TAG" inference --build-arg FRAMEWORK=tensorflow ;;
-        training-pytorch) build "$PREFIX-$image:$TAG" training --build-arg FRAMEWORK=pytorch ;;
+        training-pytorch) build "$PREFIX-$image:$TAG" training --build-arg FRAMEWORK=pytorch "${torch[@]}" ;;
         training-tensorflow)
             build "$PREFIX-$image:$TAG" training --build-arg FRAMEWORK=tensorflow \
                 ${tensorflow_args[@]+"${tensorflow_args[@]}"} ;;

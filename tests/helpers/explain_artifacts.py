@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+from training.artifact import image_input
 
 from tests.helpers.inference_fixtures import (
     AUDIO_CLASSES,
@@ -32,18 +33,7 @@ def _cnn_manifest(model_dir: Path, name: str, classes: list[str]) -> None:
         task="image_classification",
         model_file="model.pt2",
         class_names=classes,
-        input={
-            "kind": "image",
-            "height": IMAGE_SIZE,
-            "width": IMAGE_SIZE,
-            "channels": 3,
-            "color_mode": "RGB",
-            "resize": "bilinear",
-            "scale": 1 / 255,
-            "normalization_in_model": True,
-            "layout": "NCHW",
-            "dtype": "float32",
-        },
+        input=image_input(IMAGE_SIZE),
         hyperparameters={"model": "cnn"},
         explanation={"model_file": "explain.pt2", "output": "logits"},
     )
@@ -68,7 +58,7 @@ def build_explained_cnn(model_dir: Path, seed: int = 0, width: int = 8, head_gai
     return model_dir
 
 
-def patch_model(randomize: bool = False, seed: int = 0):  # noqa: ANN201 - torch is imported lazily
+def patch_model(randomize: bool = False, seed: int = 0):  # unannotated: torch is imported lazily
     """Logits `(N, 2)`: class 1 rises with the green in PATCH (a conv, a GELU, a patch mean), class 0 is a
     constant. `randomize`: the same architecture with its conv re-initialised at random."""
     import torch

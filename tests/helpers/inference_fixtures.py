@@ -15,6 +15,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+from training.artifact import image_input
 
 IMAGE_CLASSES = ["airplane", "bird", "cat", "dog"]
 AUDIO_CLASSES = ["zero", "one", "two"]
@@ -85,20 +86,7 @@ def build_cnn_artifact(model_dir: Path, seed: int = 0) -> Path:
         task="image_classification",
         model_file="model.pt2",
         class_names=IMAGE_CLASSES,
-        input={
-            "kind": "image",
-            "height": IMAGE_SIZE,
-            "width": IMAGE_SIZE,
-            "channels": 3,
-            "color_mode": "RGB",
-            "resize": "bilinear",
-            "scale": 1 / 255,
-            "mean": mean,
-            "std": std,
-            "normalization_in_model": True,
-            "layout": "NCHW",
-            "dtype": "float32",
-        },
+        input=image_input(IMAGE_SIZE, mean, std),
         hyperparameters={"model": "cnn", "epochs": 1},
     )
     return model_dir

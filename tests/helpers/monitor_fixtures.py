@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 from inference.capture import model_version, record
 from PIL import Image
+from training.artifact import image_input
 
 CLASSES = ["a", "b", "c"]
 SIZE = 8
@@ -61,7 +62,7 @@ def make_artifact(root: Path, *, with_profile: bool = True, rows: int = 400, see
         "task": "image_classification",
         "model_file": "model.pt2",
         "class_names": CLASSES,
-        "input": {"kind": "image", "height": SIZE, "width": SIZE, "channels": 3},
+        "input": image_input(SIZE),
         "output": {"kind": "probabilities"},
         "created_at": f"2026-12-07T00:00:0{seed}Z",
     }

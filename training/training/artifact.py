@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -42,6 +43,28 @@ class Manifest:
             **({"explanation": self.explanation} if self.explanation else {}),
             "created_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         }
+
+
+def image_input(
+    size: int, mean: Sequence[float] | None = None, std: Sequence[float] | None = None
+) -> dict[str, object]:
+    """The image model's `input` block (docs/contracts.md): RGB pixels resized to `size` x `size` (bilinear),
+    scaled to [0, 1], NCHW float32; the model normalises them itself, with `mean` and `std` when given.
+    The one home of that block: training writes it, and the benchmark's and the tests' artifacts too."""
+    return {
+        "kind": "image",
+        "height": size,
+        "width": size,
+        "channels": 3,
+        "color_mode": "RGB",
+        "resize": "bilinear",
+        "scale": 1 / 255,
+        **({"mean": list(mean)} if mean is not None else {}),
+        **({"std": list(std)} if std is not None else {}),
+        "normalization_in_model": True,
+        "layout": "NCHW",
+        "dtype": "float32",
+    }
 
 
 def write_manifest(model_dir: Path, manifest: Manifest) -> Path:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Callable
 
 import torch
 import torch.distributed as dist
@@ -33,11 +34,10 @@ def measure(
     measured narrowest first until `PROBE_BUDGET_FRACTION` of the time budget is used."""
     single = Topology(hosts=("probe",), host_rank=0, processes_per_host=1, local_rank=device.index or 0, port=0)
 
-    def make_step(width: int):  # type: ignore[no-untyped-def]
-        trainer: CNNTrainer | None = CNNTrainer(
-            dataclasses.replace(hp, width=width, epochs=1), train, validation, single, device
-        )
-        batches = trainer.batches(0)
+    def make_step(width: int) -> tuple[Callable[[int], int], Callable[[], None]]:
+        built = CNNTrainer(dataclasses.replace(hp, width=width, epochs=1), train, validation, single, device)
+        batches = built.batches(0)
+        trainer: CNNTrainer | None = built
 
         def step(i: int) -> int:
             assert trainer is not None

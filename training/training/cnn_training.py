@@ -17,6 +17,7 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel
 
+from training.artifact import image_input
 from training.data.folders import Dataset
 from training.distributed import Topology
 from training.hyperparameters import Hyperparameters
@@ -272,21 +273,7 @@ class CNNTrainer:
         return path
 
     def input_contract(self) -> dict[str, object]:
-        size = self.config.image_size
-        return {
-            "kind": "image",
-            "height": size,
-            "width": size,
-            "channels": 3,
-            "color_mode": "RGB",
-            "resize": "bilinear",
-            "scale": 1 / 255,
-            "mean": list(self.config.mean),
-            "std": list(self.config.std),
-            "normalization_in_model": True,
-            "layout": "NCHW",
-            "dtype": "float32",
-        }
+        return image_input(self.config.image_size, self.config.mean, self.config.std)
 
 
 def predict_with_artifact(path: Path, pixels: np.ndarray, batch_size: int = 256) -> np.ndarray:

@@ -405,10 +405,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DataError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    print(
-        f"{manifest['clips']} clips from {len(manifest['speakers'])} synthetic speakers "  # type: ignore[arg-type]
-        f"({', '.join(manifest['engines'])}) in {args.out}"
-    )  # type: ignore[arg-type]
+    speakers, engines = manifest["speakers"], manifest["engines"]
+    assert isinstance(speakers, list) and isinstance(engines, dict)
+    print(f"{manifest['clips']} clips from {len(speakers)} synthetic speakers ({', '.join(engines)}) in {args.out}")
     return 0
 
 

@@ -31,7 +31,7 @@ def _explainer(model_dir: Path) -> Explainer:
     return explainer
 
 
-def _ig(explainer: Explainer, entry: str, batch: np.ndarray, target: int | None = None):  # noqa: ANN202
+def _ig(explainer: Explainer, entry: str, batch: np.ndarray, target: int | None = None):
     return explainer(entry, batch, ExplainRequest(INTEGRATED_GRADIENTS, target, 32))
 
 

@@ -11,6 +11,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from tests.helpers.inference_fixtures import build_cnn_artifact
+
 INFERENCE = Path(__file__).resolve().parents[3] / "inference"
 
 SCRIPT = """
@@ -41,6 +45,11 @@ thread.start()
 thread.join()
 print(json.dumps(out))
 """
+
+
+@pytest.fixture(scope="module")
+def cnn_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_cnn_artifact(tmp_path_factory.mktemp("artifacts") / "cnn")
 
 
 def run(cnn_dir: Path, **env: str) -> dict[str, object]:

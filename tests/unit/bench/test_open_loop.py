@@ -1,7 +1,5 @@
-"""The open-loop benchmark's parsing, knee and replay, without tsung (made-up dumps, a loopback server)."""
-
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+"""The open-loop benchmark's parsing, knee and time scaling, without tsung (made-up dumps). Its replay over
+a loopback server: tests/contract/bench/test_open_loop_replay.py."""
 
 import numpy as np
 
@@ -39,33 +37,3 @@ def test_time_scaling_keeps_the_shape_and_sets_the_mean_rate():
     arrivals = np.array([0.0, 1.0, 1.5, 4.0])  # 4 requests over 4 s
     scaled = open_loop_replay.time_scaled(arrivals, mean_rps=2.0, max_seconds=100)
     assert np.allclose(scaled, arrivals / 2)
-
-
-class _Ok(BaseHTTPRequestHandler):
-    def do_POST(self):  # noqa: N802 (http.server's name)
-        self.rfile.read(int(self.headers["Content-Length"]))
-        body = b"{}"
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
-
-
-def test_the_replay_sends_every_request_and_measures_from_the_intended_time():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Ok)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        schedule = np.linspace(0, 0.5, 20)
-        sent = open_loop_replay.replay(
-            "127.0.0.1", server.server_address[1], "/invocations", b"{}", "application/json", schedule
-        )
-    finally:
-        server.shutdown()
-    assert [s.status for s in sent] == [200] * 20
-    assert all(s.latency >= s.lag >= -0.001 for s in sent)
-    summary = open_loop_replay.summarise(sent, slo_ms=1000, knee_rps=1000, window_s=1.0)
-    assert summary["requests"] == 20 and summary["errors"] == 0

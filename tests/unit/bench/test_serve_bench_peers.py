@@ -1,17 +1,13 @@
 """The serving peers' plumbing (benchmarks.peers, serve_bench.bench_peer): why a peer is missing, what
-it is sent, how its first answer is judged. No peer is installed or started here."""
+it is sent. No peer is installed or started here; how a first answer is judged, over a loopback server:
+tests/contract/bench/test_peer_answers.py."""
 
 from __future__ import annotations
 
 import argparse
 import base64
 import json
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-
-import pytest
 
 from benchmarks import peers, serve_bench
 from benchmarks.peers import BY_KEY, KSERVE_JSON, MULTIPART, RAW, Peer
@@ -56,49 +52,9 @@ def test_each_peer_gets_the_same_file_in_its_apis_form() -> None:
     assert base64.b64decode(json.loads(document)["instances"][0]["b64"]) == png
 
 
-@pytest.fixture
-def answering() -> Iterator[dict[str, bytes]]:
-    """A local HTTP server whose POST answer is whatever the test puts in `answers["body"]`."""
-    answers = {"body": b""}
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802  (http.server's name)
-            self.rfile.read(int(self.headers["content-length"]))
-            self.send_response(200)
-            self.end_headers()
-            self.wfile.write(answers["body"])
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    answers["url"] = f"http://127.0.0.1:{server.server_address[1]}/predict".encode()
-    yield answers
-    server.shutdown()
-    server.server_close()
-
-
-def test_a_first_answer_counts_only_with_the_models_predictions(answering: dict[str, bytes]) -> None:
-    url = answering["url"].decode()
-    answering["body"] = b'{"model": "cnn", "predictions": [{"label": "cat"}]}'
-    assert peers.first_answer(url, b"x", "image/png") is None
-    answering["body"] = b"<html>Internal Server Error</html>"
-    assert "not JSON" in (peers.first_answer(url, b"x", "image/png") or "")
-    answering["body"] = b'{"error": "bad"}'
-    assert "no predictions" in (peers.first_answer(url, b"x", "image/png") or "")
-    assert "failed" in (peers.first_answer("http://127.0.0.1:9/predict", b"x", "image/png", timeout_s=2) or "")
-
-
 def test_a_missing_peer_is_recorded_and_nothing_is_started(tmp_path: Path) -> None:
     (tmp_path / "image.png").write_bytes(b"png")
     absent = Peer("nowhere", "Nowhere", ".venv-peers-nowhere-at-all", "nowhere", RAW, "none")
     args = argparse.Namespace(seconds=1.0, warmup=0.0, peer_threads=0)
     result = serve_bench.bench_peer(absent, "cnn", tmp_path, args, threads=2)
     assert result["name"] == "Nowhere" and "is missing" in result["missing"] and "points" not in result
-
-
-def test_a_batchable_apis_one_item_list_is_its_answer(answering: dict[str, bytes]) -> None:
-    answering["body"] = b'[{"model": "cnn", "predictions": [{"label": "cat"}]}]'
-    assert peers.first_answer(answering["url"].decode(), b"x", "image/png") is None

@@ -39,7 +39,7 @@ def record_plans(batcher: MicroBatcher) -> list[tuple[int, float]]:
         plans.append(plan(entry))
         return plans[-1]
 
-    batcher._wait_plan = recording  # type: ignore[method-assign]
+    batcher._wait_plan = recording  # type: ignore[method-assign]  # records the batcher's own plans
     return plans
 
 

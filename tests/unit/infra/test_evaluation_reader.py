@@ -22,10 +22,10 @@ class FakeS3:
     def __init__(self, objects: dict[tuple[str, str], bytes]) -> None:
         self.objects = objects
 
-    def head_object(self, Bucket, Key):  # noqa: N803 (boto3's names)
+    def head_object(self, Bucket, Key):  # boto3's names
         return {"ContentLength": len(self.objects[(Bucket, Key)])}
 
-    def get_object(self, Bucket, Key):  # noqa: N803
+    def get_object(self, Bucket, Key):
         return {"Body": io.BytesIO(self.objects[(Bucket, Key)])}
 
 

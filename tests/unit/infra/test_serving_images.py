@@ -9,7 +9,7 @@ import json
 import pytest
 from aws_cdk import App
 
-from infra.application import build
+from infra.application import REPO_ROOT, build
 
 from .conftest import (
     MEASURED_CAPACITY,
@@ -86,3 +86,14 @@ def test_the_registered_model_package_names_the_serving_image_of_the_models_fram
     assets = image_assets(synthesized, training)
     tags = image_tags_in(machine["Properties"]["DefinitionString"])
     assert sorted(assets[t] for t in tags) == [("inference", FRAMEWORK[model]), ("training", FRAMEWORK[model])]
+
+
+def test_every_pytorch_image_gets_the_torch_version_of_requirements_txt_and_no_other_does(synthesized):
+    """torch's one pin (requirements.txt) reaches the PyTorch images as their build argument TORCH_VERSION."""
+    [pin] = [line for line in (REPO_ROOT / "requirements.txt").read_text().splitlines() if line.startswith("torch==")]
+    seen = set()
+    for manifest in synthesized.outdir.glob("*.assets.json"):
+        for asset in json.loads(manifest.read_text())["dockerImages"].values():
+            build_args = asset["source"].get("dockerBuildArgs") or {}
+            seen.add((build_args.get("FRAMEWORK"), build_args.get("TORCH_VERSION")))
+    assert seen == {("pytorch", pin.removeprefix("torch==")), ("tensorflow", None)}

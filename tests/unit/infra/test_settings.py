@@ -36,7 +36,7 @@ def test_every_environment_in_cdk_json_is_valid(context):
 def test_settings_are_frozen_and_hyperparameters_are_strings(context):
     settings = load_settings(context, "dev")
     with pytest.raises(dataclasses.FrozenInstanceError):
-        settings.env = "prod"  # type: ignore[misc]
+        settings.env = "prod"
     cnn = settings.training[0]
     assert cnn.hyperparameter_map["model"] == "cnn"
     assert cnn.hyperparameter_map["time_budget_s"] == "3300"

@@ -177,7 +177,9 @@ def load_npz_folder(root: Path, class_names: list[str] | None = None) -> Dataset
     """Precomputed features: every `.npz` in the folder, concatenated."""
     require_directory(root)
     files = sorted(root.glob("*.npz"))
-    features, labels, groups = [], [], []
+    features: list[np.ndarray] = []
+    labels: list[str] = []
+    groups: list[np.ndarray | None] = []
     for path in files:
         try:
             with np.load(path, allow_pickle=False) as archive:

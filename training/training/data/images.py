@@ -33,10 +33,10 @@ def _load_image(path: Path, size: int) -> np.ndarray:
             width, height = image.size
             if width * height > MAX_IMAGE_PIXELS:
                 raise DataError(f"{path}: image is {width}x{height}, over the limit of {MAX_IMAGE_PIXELS:,} pixels")
-            image = image.convert("RGB")
-            if image.size != (size, size):
-                image = image.resize((size, size), Image.Resampling.BILINEAR)
-            return np.asarray(image, dtype=np.uint8)
+            rgb = image.convert("RGB")
+            if rgb.size != (size, size):
+                rgb = rgb.resize((size, size), Image.Resampling.BILINEAR)
+            return np.asarray(rgb, dtype=np.uint8)
     except Image.DecompressionBombError:
         raise DataError(
             f"{path}: image is over the limit of {MAX_IMAGE_PIXELS:,} pixels (a decompression bomb by Pillow's measure)"
@@ -77,7 +77,7 @@ def load_image_folder(
         log.warning("skipped %d unreadable image(s) under %s (on_bad_file=skip)", skipped, root)
     if not keep:
         raise DataError(f"{root}: no readable images")
-    pixels = np.stack([images[i] for i in keep]).transpose(0, 3, 1, 2).copy()
+    pixels = np.stack([image for image in images if image is not None]).transpose(0, 3, 1, 2).copy()
     return Dataset(
         inputs=pixels,
         labels=np.asarray([labels[i] for i in keep], dtype=np.int64),

@@ -77,7 +77,7 @@ class MLPConfig:
     def from_hyperparameters(cls, hp: Hyperparameters, num_classes: int, feature_shape: tuple[int, int]) -> MLPConfig:
         return cls(
             num_classes=num_classes,
-            feature_shape=tuple(feature_shape),
+            feature_shape=(feature_shape[0], feature_shape[1]),
             hidden_units=hp.hidden_units,
             hidden_layers=hp.hidden_layers,
             dropout=hp.dropout,

@@ -132,9 +132,9 @@ def measure_security(
     # Robustness: the attack sample, sized by the measured cost of one gradient and one prediction.
     attack_items = _sample(rng, len(held_out), plan.samples)
     x, y = _unit(plan.model, held_out.inputs[attack_items]), held_out.labels[attack_items]
-    clock = time.monotonic()
+    timer = time.monotonic()
     clean = predict(classifier, x)
-    per_prediction = (time.monotonic() - clock) / max(len(x), 1)
+    per_prediction = (time.monotonic() - timer) / max(len(x), 1)
     robust: dict[str, Any] = {"clean_accuracy": robustness.accuracy(clean, y)}
     result["robustness"] = robust
     if plan.model == "mlp" and not waveform:
@@ -143,15 +143,15 @@ def measure_security(
     probe = x[: min(32, len(x))]
     onehot = np.eye(num_classes, dtype=np.float32)[y[: len(probe)]]
     classifier.loss_gradient(probe[:2], onehot[:2])  # warm-up (graph tracing, allocations)
-    clock = time.monotonic()
+    timer = time.monotonic()
     classifier.loss_gradient(probe, onehot)
-    per_gradient = (time.monotonic() - clock) / max(len(probe), 1)
+    per_gradient = (time.monotonic() - timer) / max(len(probe), 1)
     per_item = plan.gradients_per_item() * per_gradient + plan.predictions_per_item() * per_prediction
     per_corrupted_item = 0.0
     if plan.model == "cnn":
-        clock = time.monotonic()
+        timer = time.monotonic()
         robustness.image_corruptions(classifier, x[:4], y[:4], plan.severity, plan.seed)
-        per_corrupted_item = (time.monotonic() - clock) / 4
+        per_corrupted_item = (time.monotonic() - timer) / 4
         per_item += per_corrupted_item
     left = plan.budget_s - (time.monotonic() - started) - RESERVE_S
     affordable = max(0, math.floor(left / per_item)) if per_item > 0 else len(x)

@@ -51,7 +51,7 @@ def black_box(
     non_member_probabilities: np.ndarray,
     non_member_labels: np.ndarray,
     seed: int = 0,
-) -> dict[str, float]:
+) -> dict[str, float | str]:
     """ART's black-box attack, two-fold over members and non-members (precomputed predictions)."""
     from art.attacks.inference.membership_inference import MembershipInferenceBlackBox
 

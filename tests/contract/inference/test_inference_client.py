@@ -108,7 +108,7 @@ class _Flaky(BaseHTTPRequestHandler):
 
     calls = 0
 
-    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+    def do_POST(self) -> None:
         self.rfile.read(int(self.headers["Content-Length"]))
         type(self).calls += 1
         if type(self).calls <= 2:

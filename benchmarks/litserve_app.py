@@ -28,10 +28,10 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import litserve as ls  # noqa: E402
 import numpy as np  # noqa: E402
-from inference.app import encode  # noqa: E402
 from inference.artifact import load_manifest  # noqa: E402
 from inference.decoding import decode  # noqa: E402
 from inference.models import load_predictor  # noqa: E402
+from inference.stages import encode  # noqa: E402
 
 CONTENT_TYPES = {"image_classification": "image/png", "audio_classification": "audio/wav"}
 

@@ -1,15 +1,20 @@
 # Serving benchmark: the inference server against the raw model and the serving peers (LitServe, Ray Serve,
 # BentoML, TorchServe, KServe's Python model server), over HTTP with hey.
 # Each peer lives in its own venv, so its dependencies never change the server under test (and the peers'
-# pins, which clash with each other, never meet). Same torch, tensorflow and numpy pins as .venv.
+# pins, which clash with each other, never meet). Same torch, tensorflow and numpy pins as .venv, read from
+# where they are pinned (torch: requirements.txt; the rest: inference/requirements*.txt), never restated here.
+# Each peer venv serves both models (the CNN and the MLP, one after the other), so it holds both frameworks,
+# as .venv does; the serving images hold one each.
+SERVING_REQUIREMENTS := requirements.txt inference/requirements.txt inference/requirements-pytorch.txt \
+	inference/requirements-tensorflow.txt
+PEER_BASE := $(shell grep -hE '^(torch|tensorflow-cpu|numpy|pillow|scipy)==' $(SERVING_REQUIREMENTS) | sort -u)
 LITSERVE_VENV := .venv-litserve
 LITSERVE_STAMP := $(LITSERVE_VENV)/.installed
-LITSERVE_PINS := litserve==0.2.19 python-multipart==0.0.34 torch==2.13.0 tensorflow-cpu==2.21.0 \
-	numpy==2.4.6 pillow==13.0.0 scipy==1.17.1 starlette==1.10.0 uvicorn==0.54.0 anyio==4.16.0 \
-	uvloop==0.23.0 httptools==0.9.0
+# LitServe's app runs the server's own stages (benchmarks/litserve_app.py): the server's stack as well.
+LITSERVE_PINS := litserve==0.2.19 python-multipart==0.0.34 $(PEER_BASE) -r inference/requirements.txt
 SERVE_BENCH_ARGS ?=
 
-$(LITSERVE_STAMP): mk/serve_bench.mk inference/pyproject.toml
+$(LITSERVE_STAMP): mk/serve_bench.mk inference/pyproject.toml $(SERVING_REQUIREMENTS)
 	test -x $(LITSERVE_VENV)/bin/python || $(PYTHON) -m venv $(LITSERVE_VENV)
 	$(LITSERVE_VENV)/bin/pip install --quiet --disable-pip-version-check $(LITSERVE_PINS)
 	$(LITSERVE_VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps -e inference
@@ -20,7 +25,6 @@ $(LITSERVE_STAMP): mk/serve_bench.mk inference/pyproject.toml
 # reports as the reason it is missing (benchmarks/peers.py). TorchServe also needs a JDK 17 (Debian's
 # openjdk-17-jre-headless); the benchmark reports it missing where `java` is not on PATH.
 PEERS := ray bentoml torchserve kserve
-PEER_BASE := torch==2.13.0 tensorflow-cpu==2.21.0 numpy==2.4.6 pillow==13.0.0 scipy==1.17.1
 PEER_PINS_ray := ray[serve]==2.60.0
 PEER_PINS_bentoml := bentoml==1.4.40
 # torchserve 0.12 imports yaml without declaring it: pyyaml.
@@ -28,7 +32,7 @@ PEER_PINS_torchserve := torchserve==0.12.0 torch-model-archiver==0.12.0 pyyaml==
 PEER_PINS_kserve := kserve==0.21.0
 PEER_STAMPS := $(foreach peer,$(PEERS),.venv-peers-$(peer)/.installed)
 
-.venv-peers-%/.installed: mk/serve_bench.mk inference/pyproject.toml
+.venv-peers-%/.installed: mk/serve_bench.mk inference/pyproject.toml $(SERVING_REQUIREMENTS)
 	@test -x .venv-peers-$*/bin/python || $(PYTHON) -m venv .venv-peers-$*
 	@rm -f .venv-peers-$*/.failed
 	@echo "installing peer $* into .venv-peers-$* (log: .venv-peers-$*/install.log)"

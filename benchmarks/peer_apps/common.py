@@ -16,10 +16,10 @@ from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
 import numpy as np  # noqa: E402
-from inference.app import encode  # noqa: E402
 from inference.artifact import load_manifest  # noqa: E402
 from inference.decoding import decode  # noqa: E402
 from inference.models import load_predictor  # noqa: E402
+from inference.stages import encode  # noqa: E402
 
 CONTENT_TYPES = {"image_classification": "image/png", "audio_classification": "audio/wav"}
 MODEL_DIR_ENV = "SERVE_BENCH_MODEL_DIR"

@@ -23,7 +23,8 @@ the drain. The request line and headers must arrive within `header_timeout_s` (4
 Explanations (inference.explain_serving) run outside the batcher, at most
 `max_concurrent_explanations` at a time (429 with Retry-After beyond), each within
 `explain_deadline_s` (503 after; below the drain like the request deadline) and over at most
-`max_explain_rows` inputs (413 beyond).
+`max_explain_rows` inputs (413 beyond). Their path loads after `/ping` answers 200; a request that
+comes before it is loaded waits for it within `explain_deadline_s` (503 `explanation_loading` after).
 """
 
 from __future__ import annotations

@@ -4,13 +4,15 @@ on a shared machine strikes alike (the full `make bench-serve` measures one serv
     python -m benchmarks.serve_duel PEER [--models cnn mlp] [--concurrency 1 8 32] [--rounds 3]
         [--seconds 6] [--write NAME]
     python -m benchmarks.serve_duel tree --tree /path/to/other/checkout ...   # before/after of a change
+    python -m benchmarks.serve_duel tree --env INFERENCE_MODEL_PROCESS=1 ...     # a setting against the default
 
 For each model, starts `python -m inference serve` and PEER (benchmarks/peers.py) on the same
 artifact, then for each concurrency runs `hey` against each in turn, ROUNDS times, swapping which goes
 first each round; prints each run and the medians (requests/s, p50, p99). With `--write NAME`, writes
 benchmarks/results/NAME.{json,md}. PEER `tree` is the inference server of another checkout
-(`--tree DIR`: its `inference` package first on PYTHONPATH, the same venv): a change against the code
-it changes, measured in one run.
+(`--tree DIR`, default this one: its `inference` package first on PYTHONPATH, the same venv) with the
+environment `--env KEY=VALUE ...`: a change against the code it changes, or a server setting against
+its default, measured in one run.
 """
 
 from __future__ import annotations
@@ -41,13 +43,16 @@ def server_command(model_dir: Path, port: int) -> list[str]:
             "--port", str(port)]  # fmt: skip
 
 
-def tree_peer(tree: Path) -> peers.Peer:
-    return peers.Peer(TREE, f"inference server of {tree}", "", "inference", peers.RAW, "the server's own")
+def tree_peer(tree: Path, env: dict[str, str]) -> peers.Peer:
+    where = "" if tree.resolve() == ROOT else f" of {tree}"
+    name = f"inference server{where}" + "".join(f" {key}={value}" for key, value in env.items())
+    return peers.Peer(TREE, name, "", "inference", peers.RAW, "the server's own")
 
 
-def tree_launch(tree: Path, model_dir: Path, port: int) -> peers.Launch:
-    """The inference server of the checkout `tree`, in this venv: its package shadows the installed one."""
-    env = {**python_env(), "PYTHONPATH": str(tree.resolve() / "inference")}
+def tree_launch(tree: Path, env: dict[str, str], model_dir: Path, port: int) -> peers.Launch:
+    """The inference server of the checkout `tree` with `env`, in this venv: its package shadows the
+    installed one."""
+    env = {**python_env(), "PYTHONPATH": str(tree.resolve() / "inference"), **env}
     base = f"http://127.0.0.1:{port}"
     return peers.Launch(server_command(model_dir, port), f"{base}/ping", f"{base}/invocations", env)
 
@@ -66,7 +71,7 @@ def duel(peer: peers.Peer, name: str, workdir: Path, args: argparse.Namespace) -
     command = server_command(model_dir, port)
     threads = len(os.sched_getaffinity(0))
     if peer.key == TREE:
-        launch = tree_launch(args.tree, model_dir, peer_port)
+        launch = tree_launch(args.tree, args.env, model_dir, peer_port)
     else:
         launch = peers.launch(peer, model_dir, peer_port, workdir, threads)
     targets = {
@@ -127,7 +132,8 @@ def markdown(results: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("peer", choices=[*sorted(peers.BY_KEY), TREE])
-    parser.add_argument("--tree", type=Path, help="with PEER tree: the other checkout's root")
+    parser.add_argument("--tree", type=Path, default=ROOT, help="with PEER tree: the checkout's root (default: this)")
+    parser.add_argument("--env", nargs="+", default=[], metavar="KEY=VALUE", help="with PEER tree: its environment")
     parser.add_argument("--models", nargs="+", choices=sorted(MODELS), default=sorted(MODELS))
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32])
     parser.add_argument("--rounds", type=int, default=3)
@@ -135,9 +141,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--write", help="write benchmarks/results/NAME.{json,md}")
     args = parser.parse_args(argv)
     if args.peer == TREE:
-        if args.tree is None or not (args.tree / "inference" / "inference" / "app.py").is_file():
-            parser.error("PEER tree needs --tree DIR, a checkout with inference/inference/app.py")
-        peer = tree_peer(args.tree)
+        if not (args.tree / "inference" / "inference" / "app.py").is_file():
+            parser.error(f"--tree {args.tree}: not a checkout (no inference/inference/app.py)")
+        if not all("=" in item for item in args.env):
+            parser.error(f"--env takes KEY=VALUE items, found {args.env}")
+        args.env = dict(item.split("=", 1) for item in args.env)
+        peer = tree_peer(args.tree, args.env)
     else:
         peer = peers.BY_KEY[args.peer]
         reason = peers.missing_reason(peer)

@@ -107,6 +107,8 @@ class Routes:
     async def ping(self, request: Request) -> Response:
         if self.served.manifest is None or self.served.batcher is None:
             return JSONResponse({"status": "loading"}, status_code=503)
+        if not self.served.healthy:
+            return JSONResponse({"status": "failed", "message": "the model process has exited"}, status_code=503)
         return JSONResponse(self.served.status())
 
     async def execution_parameters(self, request: Request) -> Response:

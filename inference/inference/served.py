@@ -13,18 +13,20 @@ from __future__ import annotations
 import gc
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
 import anyio
+import numpy as np
 
 from inference.artifact import Manifest, load_manifest
 from inference.batching import MicroBatcher
 from inference.capture import CaptureWriter, start_capture
 from inference.explain import has_explanation, load_explainer
 from inference.explain_serving import BackgroundExplainer, ExplanationGate
-from inference.models import Predictor, load_predictor
+from inference.forward_process import ForwardProcess
+from inference.models import load_predictor
 from inference.settings import ServeSettings, cpu_count
 
 log = logging.getLogger(__name__)
@@ -56,6 +58,7 @@ class ServedModel:
         self.explanations: BackgroundExplainer | None = None  # None: the artifact has no explanation path
         self.gate = ExplanationGate(settings.max_concurrent_explanations)
         self.capture: CaptureWriter | None = None
+        self.forward_process: ForwardProcess | None = None  # with model_process=1
 
     def load(self) -> None:
         """Load the served program and start its batcher, and log how long it took: the model-load
@@ -66,10 +69,14 @@ class ServedModel:
         manifest = load_manifest(self.settings.model_dir)
         if not manifest.is_image:
             import inference.audio  # noqa: F401 - scipy's WAV decoding, now rather than on the first request
-        predictor: Predictor = load_predictor(manifest, self.settings.threads)
+        if self.settings.model_process:
+            self.forward_process = ForwardProcess(self.settings.model_dir, self.settings.threads)
+            run: Callable[[str, np.ndarray], np.ndarray] = self.forward_process
+        else:
+            run = load_predictor(manifest, self.settings.threads)
         loaded = time.perf_counter()
         self.batcher = MicroBatcher(
-            predictor,
+            run,
             self.settings.max_batch_size,
             self.settings.max_batch_delay_ms / 1000,
             self.settings.adaptive_batch_wait_ms / 1000,
@@ -92,6 +99,11 @@ class ServedModel:
         if self.explanations is not None:
             self.explanations.start()
 
+    @property
+    def healthy(self) -> bool:
+        """False once the model process (model_process=1) has died: no batch can run any more."""
+        return self.forward_process is None or self.forward_process.alive
+
     def status(self) -> dict[str, Any]:
         """`/ping`'s document: this worker's forward passes and rows, and the explanation path's state."""
         assert self.manifest is not None and self.batcher is not None
@@ -110,6 +122,8 @@ class ServedModel:
         # loading the explanation path, if it is still at it.
         if self.batcher is not None:
             self.batcher.stop(timeout=SHUTDOWN_JOIN_S)
+        if self.forward_process is not None:
+            self.forward_process.close()
         self.gate.close()
         if self.capture is not None:
             self.capture.close()

@@ -17,7 +17,7 @@
   a core the predictions (forward thread, event loop) need. The scheduler gives the predictions the
   CPU first; explanations use what is left.
 - The explanation path loads after `/ping` answers 200 (`BackgroundExplainer`): on a thread of its
-  own at the same lower priority, once the served program is loaded and warmed up, so a new copy
+  own, once the served program is loaded and warmed up, so a new copy
   takes predictions that much sooner (the path was 5.1 s of the CNN's 16.1 s load and 1.3 s of the
   MLP's 13.9 s: benchmarks/results/coldstart-2026-12-07.md). An explanation request that arrives
   before it is loaded waits for it, holding its slot, within its deadline; still loading at the
@@ -99,7 +99,11 @@ class ExplanationFailed(RequestError):
 
 
 class BackgroundExplainer:
-    """The artifact's explanation path, loaded on a daemon thread at a lower CPU priority.
+    """The artifact's explanation path, loaded on a daemon thread.
+
+    At the process's own priority, unlike the explanations: the load is a one-time cost that the first
+    explanation request waits for, and most of it (Captum's and matplotlib's imports, unpickling the
+    program) holds the GIL, which a lower CPU priority would not give back to the predictions anyway.
 
     `start()` (on the event loop, once the served program is up) begins the load; `await get()` is
     the explainer once loaded, `ExplanationFailed` if its load failed. The loading thread wakes the
@@ -129,7 +133,6 @@ class BackgroundExplainer:
         threading.Thread(target=self._run, args=(loop, self._done), name="explain-load", daemon=True).start()
 
     def _run(self, loop: asyncio.AbstractEventLoop, done: asyncio.Event) -> None:
-        lower_priority()  # predictions are being served meanwhile: they get the CPU first
         started = time.monotonic()
         try:
             explainer = self._load()

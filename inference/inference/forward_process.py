@@ -9,7 +9,7 @@ micro-batcher, the deadlines and the fair turns stay where they are; only the ca
 - the child is started with `spawn` (no copy of this process's threads or locks), loads the artifact
   with the same `load_predictor` (framework, threads, warm-up) and says `ready`; the server's model
   load waits for it, so `/ping` answers 200 only once the child can run batches;
-- each batch goes over a pipe (`multiprocessing.connection`: the array pickled, protocol 5) and its
+- each batch goes over a pipe (`multiprocessing.connection`: the array pickled, one copy) and its
   probabilities come back the same way; the batcher's thread blocks in the pipe's read, holding no
   GIL, while the child computes;
 - an error in the child's forward pass comes back as that batch's error (a 500, as in-process); a

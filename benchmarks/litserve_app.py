@@ -28,10 +28,10 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import litserve as ls
 import numpy as np
-from inference.app import encode
 from inference.artifact import load_manifest
 from inference.decoding import decode
 from inference.models import load_predictor
+from inference.stages import encode
 
 CONTENT_TYPES = {"image_classification": "image/png", "audio_classification": "audio/wav"}
 

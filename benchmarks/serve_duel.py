@@ -3,11 +3,16 @@ on a shared machine strikes alike (the full `make bench-serve` measures one serv
 
     python -m benchmarks.serve_duel PEER [--models cnn mlp] [--concurrency 1 8 32] [--rounds 3]
         [--seconds 6] [--write NAME]
+    python -m benchmarks.serve_duel tree --tree /path/to/other/checkout ...   # before/after of a change
+    python -m benchmarks.serve_duel tree --env INFERENCE_MODEL_PROCESS=1 ...     # a setting against the default
 
 For each model, starts `python -m inference serve` and PEER (benchmarks/peers.py) on the same
 artifact, then for each concurrency runs `hey` against each in turn, ROUNDS times, swapping which goes
 first each round; prints each run and the medians (requests/s, p50, p99). With `--write NAME`, writes
-benchmarks/results/NAME.{json,md}.
+benchmarks/results/NAME.{json,md}. PEER `tree` is the inference server of another checkout
+(`--tree DIR`, default this one: its `inference` package first on PYTHONPATH, the same venv) with the
+environment `--env KEY=VALUE ...`: a change against the code it changes, or a server setting against
+its default, measured in one run.
 """
 
 from __future__ import annotations
@@ -30,6 +35,26 @@ from benchmarks.serve_bench import MODELS, ROOT, build_artifacts, log, python_en
 from benchmarks.serve_load import ServerProcess, run_hey
 
 RESULTS = ROOT / "benchmarks" / "results"
+TREE = "tree"
+
+
+def server_command(model_dir: Path, port: int) -> list[str]:
+    return [sys.executable, "-m", "inference", "serve", "--model-dir", str(model_dir), "--host", "127.0.0.1",
+            "--port", str(port)]  # fmt: skip
+
+
+def tree_peer(tree: Path, env: dict[str, str]) -> peers.Peer:
+    where = "" if tree.resolve() == ROOT else f" of {tree}"
+    name = f"inference server{where}" + "".join(f" {key}={value}" for key, value in env.items())
+    return peers.Peer(TREE, name, "", "inference", peers.RAW, "the server's own")
+
+
+def tree_launch(tree: Path, env: dict[str, str], model_dir: Path, port: int) -> peers.Launch:
+    """The inference server of the checkout `tree` with `env`, in this venv: its package shadows the
+    installed one."""
+    env = {**python_env(), "PYTHONPATH": str(tree.resolve() / "inference"), **env}
+    base = f"http://127.0.0.1:{port}"
+    return peers.Launch(server_command(model_dir, port), f"{base}/ping", f"{base}/invocations", env)
 
 
 def medians(runs: list[dict[str, float]]) -> dict[str, float]:
@@ -43,10 +68,12 @@ def duel(peer: peers.Peer, name: str, workdir: Path, args: argparse.Namespace) -
     peer_body = workdir / f"{spec['body']}.{peer.key}"
     peer_body.write_bytes(data)
     port, peer_port = free_port(), free_port(span=3)
-    command = [sys.executable, "-m", "inference", "serve", "--model-dir", str(model_dir)]
-    command += ["--host", "127.0.0.1", "--port", str(port)]
+    command = server_command(model_dir, port)
     threads = len(os.sched_getaffinity(0))
-    launch = peers.launch(peer, model_dir, peer_port, workdir, threads)
+    if peer.key == TREE:
+        launch = tree_launch(args.tree, args.env, model_dir, peer_port)
+    else:
+        launch = peers.launch(peer, model_dir, peer_port, workdir, threads)
     targets = {
         "inference server": (f"http://127.0.0.1:{port}/invocations", body, spec["type"]),
         peer.name: (launch.predict_url, peer_body, peer_type),
@@ -104,17 +131,27 @@ def markdown(results: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("peer", choices=sorted(peers.BY_KEY))
+    parser.add_argument("peer", choices=[*sorted(peers.BY_KEY), TREE])
+    parser.add_argument("--tree", type=Path, default=ROOT, help="with PEER tree: the checkout's root (default: this)")
+    parser.add_argument("--env", nargs="+", default=[], metavar="KEY=VALUE", help="with PEER tree: its environment")
     parser.add_argument("--models", nargs="+", choices=sorted(MODELS), default=sorted(MODELS))
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=6.0)
     parser.add_argument("--write", help="write benchmarks/results/NAME.{json,md}")
     args = parser.parse_args(argv)
-    peer = peers.BY_KEY[args.peer]
-    reason = peers.missing_reason(peer)
-    if reason is not None:
-        parser.error(f"{peer.name} is missing: {reason}")
+    if args.peer == TREE:
+        if not (args.tree / "inference" / "inference" / "app.py").is_file():
+            parser.error(f"--tree {args.tree}: not a checkout (no inference/inference/app.py)")
+        if not all("=" in item for item in args.env):
+            parser.error(f"--env takes KEY=VALUE items, found {args.env}")
+        args.env = dict(item.split("=", 1) for item in args.env)
+        peer = tree_peer(args.tree, args.env)
+    else:
+        peer = peers.BY_KEY[args.peer]
+        reason = peers.missing_reason(peer)
+        if reason is not None:
+            parser.error(f"{peer.name} is missing: {reason}")
     before = uptime()
     results: dict[str, Any] = {"models": {}}
     with tempfile.TemporaryDirectory(prefix="serve-duel-") as tmp:
@@ -125,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     results["meta"] = {
         "date": date.today().isoformat(),
         "command": "python -m benchmarks.serve_duel " + " ".join(argv if argv is not None else sys.argv[1:]),
-        "peer": f"{peer.name} {peers.version(peer)}",
+        "peer": peer.name if peer.key == TREE else f"{peer.name} {peers.version(peer)}",
         "rounds": args.rounds,
         "seconds": args.seconds,
         "uptime_before": before,

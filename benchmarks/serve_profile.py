@@ -56,6 +56,9 @@ MODULES = {
     "torch/": "framework (Python side)",
     "json/": "JSON encoding",
     "inference/app.py": "inference.app",
+    "inference/stages.py": "inference.app",  # the request's stages, composed by inference.app
+    "inference/http_errors.py": "inference.app",
+    "inference/served.py": "inference.app",
 }
 BODIES = {"cnn": ("image.png", "image/png"), "mlp": ("audio.wav", "audio/wav")}
 TICK = os.sysconf("SC_CLK_TCK")

@@ -2,7 +2,8 @@
 # BentoML, TorchServe, KServe's Python model server), over HTTP with hey.
 # Each peer lives in its own venv, so its dependencies never change the server under test (and the peers'
 # pins, which clash with each other, never meet). The frameworks' and the server's pins are .venv's, read
-# from the files that pin them there.
+# from the files that pin them there. Each peer venv serves both models (the CNN and the MLP, one after the
+# other), so it holds both frameworks, as .venv does; the serving images hold one each.
 PIN_FILES := requirements.txt inference/requirements.txt inference/requirements-pytorch.txt \
 	inference/requirements-tensorflow.txt
 PEER_BASE := torch==$(TORCH_VERSION) $(call pins,tensorflow-cpu scipy,inference/requirements-tensorflow.txt) \

@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from inference.app import encode
 from inference.artifact import load_manifest
 from inference.decoding import decode
 from inference.models import load_predictor
+from inference.stages import encode
 
 CONTENT_TYPES = {"image_classification": "image/png", "audio_classification": "audio/wav"}
 MODEL_DIR_ENV = "SERVE_BENCH_MODEL_DIR"

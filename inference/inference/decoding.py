@@ -206,7 +206,7 @@ def _audio_array(array: np.ndarray, spec: AudioInput, max_rows: int) -> Part:
 
 def _wav_input(body: bytes, spec: AudioInput) -> Part:
     # Imported here: inference.audio needs scipy, which only the TensorFlow (audio) serving image holds;
-    # an audio model's server imports it while it loads (app.Model.load), not on its first request.
+    # an audio model's server imports it while it loads (served.ServedModel.load), not on its first request.
     from inference.audio import decode_wav
 
     rate, samples = spec.sample_rate, spec.num_samples

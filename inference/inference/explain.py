@@ -289,13 +289,19 @@ def _tensorflow_explainer(manifest: Manifest) -> Explainer:
     return Explainer(manifest, attribute)
 
 
+def has_explanation(manifest: Manifest) -> bool:
+    """Whether the artifact has an explanation path (manifest.json's `explanation` block); a block
+    that is not an object is an ArtifactError. Cheap: reads the manifest only."""
+    block = manifest.raw.get("explanation")
+    if block is not None and not isinstance(block, dict):
+        raise ArtifactError("manifest.json: explanation must be an object")
+    return block is not None
+
+
 def load_explainer(manifest: Manifest) -> Explainer | None:
     """The artifact's explanation path, or None for an artifact without one (predictions only)."""
-    block = manifest.raw.get("explanation")
-    if block is None:
+    if not has_explanation(manifest):
         return None
-    if not isinstance(block, dict):
-        raise ArtifactError("manifest.json: explanation must be an object")
     explainer = _torch_explainer(manifest) if manifest.framework == "pytorch" else _tensorflow_explainer(manifest)
     entry = IMAGE if manifest.is_image else FEATURES
     shape = (3, manifest.image.height, manifest.image.width) if manifest.is_image else manifest.audio.feature_shape

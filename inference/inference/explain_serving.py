@@ -16,23 +16,34 @@
   `setpriority`): an explanation is seconds of CPU, and on a 2-vCPU instance it would otherwise take
   a core the predictions (forward thread, event loop) need. The scheduler gives the predictions the
   CPU first; explanations use what is left.
+- The explanation path loads after `/ping` answers 200 (`BackgroundExplainer`): on a thread of its
+  own, once the served program is loaded and warmed up, so a new copy
+  takes predictions that much sooner (the path was 5.1 s of the CNN's 16.1 s load and 1.3 s of the
+  MLP's 13.9 s: benchmarks/results/coldstart-2026-12-07.md). An explanation request that arrives
+  before it is loaded waits for it, holding its slot, within its deadline; still loading at the
+  deadline, it is answered `503 explanation_loading` with `Retry-After` (and `retry_after_s` in the
+  body, like the 429). A path that fails to load (a broken `explain.pt2`) is logged as an ERROR and
+  each explanation request is answered `500 explanation_failed`; predictions go on.
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import io
 import logging
 import math
 import os
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
 
 from inference.errors import RequestError
+from inference.explain import Explainer
 
 log = logging.getLogger(__name__)
 EXPLAIN_NICENESS = 10  # added to the process's nice value, per explanation thread
@@ -60,6 +71,98 @@ class TooManyExplanations(RequestError):
         # (https://docs.aws.amazon.com/botocore/latest/reference/services/sagemaker-runtime/client/exceptions/ModelError.html):
         # the hint rides in the body too.
         self.body_extra = {"retry_after_s": retry_after_s}
+
+
+# Retry-After for an explanation that found the path still loading at its deadline: by then the load
+# has run for a whole deadline (15 s by default), about three times the CNN path's 5.1 s on a loaded
+# 2-vCPU machine, so what is left of it is short.
+LOADING_RETRY_AFTER_S = 2
+
+
+class ExplanationLoading(RequestError):
+    """The explanation path was still loading at the request's deadline (it loads after /ping)."""
+
+    status = 503
+    code = "explanation_loading"
+
+    def __init__(self, message: str, retry_after_s: int = LOADING_RETRY_AFTER_S) -> None:
+        super().__init__(message)
+        self.headers = {"retry-after": str(retry_after_s)}
+        self.body_extra = {"retry_after_s": retry_after_s}  # as TooManyExplanations: InvokeEndpoint drops headers
+
+
+class ExplanationFailed(RequestError):
+    """The artifact declares an explanation path that did not load: a deployment fault, not a client's."""
+
+    status = 500
+    code = "explanation_failed"
+
+
+class BackgroundExplainer:
+    """The artifact's explanation path, loaded on a daemon thread.
+
+    At the process's own priority, unlike the explanations: the load is a one-time cost that the first
+    explanation request waits for, and most of it (Captum's and matplotlib's imports, unpickling the
+    program) holds the GIL, which a lower CPU priority would not give back to the predictions anyway.
+
+    `start()` (on the event loop, once the served program is up) begins the load; `await get()` is
+    the explainer once loaded, `ExplanationFailed` if its load failed. The loading thread wakes the
+    waiters through the loop (`call_soon_threadsafe`), once."""
+
+    def __init__(self, load: Callable[[], Explainer | None]) -> None:
+        self._load = load
+        self.explainer: Explainer | None = None
+        self.error: str | None = None
+        self.load_s: float | None = None
+        self._done: asyncio.Event | None = None
+
+    @property
+    def state(self) -> str:
+        """`loading`, `ready` or `failed` (for /ping and the logs)."""
+        if self.explainer is not None:
+            return "ready"
+        return "failed" if self.error is not None else "loading"
+
+    @property
+    def loaded(self) -> bool:
+        return self._done is not None and self._done.is_set()
+
+    def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._done = asyncio.Event()
+        threading.Thread(target=self._run, args=(loop, self._done), name="explain-load", daemon=True).start()
+
+    def _run(self, loop: asyncio.AbstractEventLoop, done: asyncio.Event) -> None:
+        started = time.monotonic()
+        try:
+            explainer = self._load()
+            if explainer is None:
+                raise RuntimeError("the artifact has no explanation path")
+        except Exception as error:  # logged with its traceback; each explanation request names it
+            log.error("the explanation path failed to load; predictions go on", exc_info=error)
+            self.error = f"{type(error).__name__}: {error}"
+        else:
+            self.explainer = explainer
+            self.load_s = time.monotonic() - started
+            # What the load made lives as long as the process: out of the collector's sight, like the
+            # model's objects (inference.served.freeze_loaded_objects). No collection first: a full
+            # one would pause the requests being served now.
+            gc.freeze()
+            log.info("explanation path loaded in %.2f s (after /ping, in the background)", self.load_s)
+        try:
+            loop.call_soon_threadsafe(done.set)
+        except RuntimeError:  # the event loop has closed: the server is gone
+            pass
+
+    async def get(self) -> Explainer:
+        """The explainer, waiting for its load (the caller's deadline bounds the wait)."""
+        assert self._done is not None, "start() first"
+        await self._done.wait()
+        if self.explainer is None:
+            raise ExplanationFailed(
+                f"the explanation path failed to load ({self.error}; see the server log); predictions still work"
+            )
+        return self.explainer
 
 
 class ExplanationGate:

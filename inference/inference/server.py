@@ -62,8 +62,8 @@ def serve(settings: ServeSettings) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     log.info(
         "serving %s on %s:%d (workers=%d, max_batch_size=%d, max_batch_delay_ms=%g, adaptive_batch_wait_ms=%g, "
-        "threads=%d, event loop %s, HTTP parser %s; limits: %d rows per request, %g s deadline, headers %d bytes "
-        "in %g s, %d connections)",
+        "threads=%d, forward pass in %s, event loop %s, HTTP parser %s; limits: %d rows per request, %g s deadline, "
+        "headers %d bytes in %g s, %d connections)",
         settings.model_dir,
         settings.host,
         settings.port,
@@ -72,6 +72,7 @@ def serve(settings: ServeSettings) -> int:
         settings.max_batch_delay_ms,
         settings.adaptive_batch_wait_ms,
         settings.threads,
+        "a process of its own" if settings.model_process else "the model thread",
         _available("uvloop", "asyncio"),
         _available("httptools", "h11"),
         settings.max_rows_per_request,

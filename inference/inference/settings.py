@@ -23,7 +23,8 @@ the drain. The request line and headers must arrive within `header_timeout_s` (4
 Explanations (inference.explain_serving) run outside the batcher, at most
 `max_concurrent_explanations` at a time (429 with Retry-After beyond), each within
 `explain_deadline_s` (503 after; below the drain like the request deadline) and over at most
-`max_explain_rows` inputs (413 beyond).
+`max_explain_rows` inputs (413 beyond). Their path loads after `/ping` answers 200; a request that
+comes before it is loaded waits for it within `explain_deadline_s` (503 `explanation_loading` after).
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ ENVIRONMENT = {
     "max_concurrent_explanations": "INFERENCE_MAX_CONCURRENT_EXPLANATIONS",
     "explain_deadline_s": "INFERENCE_EXPLAIN_DEADLINE_S",
     "max_explain_rows": "INFERENCE_MAX_EXPLAIN_ROWS",
+    "model_process": "INFERENCE_MODEL_PROCESS",
 }
 
 
@@ -98,6 +100,11 @@ DESCRIPTIONS: dict[str, tuple[str, str, str]] = {
     "max_concurrent_explanations": ("explanations at once", "explanations at once", "429 beyond"),
     "explain_deadline_s": ("explanation deadline (s)", "seconds per explanation request", "503 beyond"),
     "max_explain_rows": ("rows per explanation", "inputs per explanation request", "413 beyond"),
+    "model_process": (
+        "forward pass in its own process",
+        "1: a child process owns the model and runs the batches (inference.forward_process)",
+        "0: the model thread of this process",
+    ),
 }
 
 
@@ -141,6 +148,8 @@ class ServeSettings:
     max_concurrent_explanations: int = 1
     explain_deadline_s: float = 15.0
     max_explain_rows: int = 8
+    # docs/serving-performance.md: measured against the default (0) with benchmarks/serve_duel.py.
+    model_process: int = 0
     graceful_timeout_s: float = 25.0  # SageMaker kills the container 30 s after SIGTERM
 
     @property
@@ -186,6 +195,7 @@ class ServeSettings:
             "max_concurrent_explanations": 1 <= self.max_concurrent_explanations <= 64,
             "explain_deadline_s": 0 < self.explain_deadline_s < self.graceful_timeout_s,
             "max_explain_rows": 1 <= self.max_explain_rows <= 1024,
+            "model_process": self.model_process in (0, 1),
         }
         hints = {
             "request_deadline_s": f"; it must be above 0 and below the drain after SIGTERM "

@@ -48,6 +48,7 @@ def test_environment_then_flags():
         ({"INFERENCE_MAX_BATCH_SIZE": "5000"}, "INFERENCE_MAX_BATCH_SIZE"),
         ({"INFERENCE_ADAPTIVE_BATCH_WAIT_MS": "-1"}, "INFERENCE_ADAPTIVE_BATCH_WAIT_MS"),
         ({"INFERENCE_ADAPTIVE_BATCH_WAIT_MS": "soon"}, "INFERENCE_ADAPTIVE_BATCH_WAIT_MS"),
+        ({"INFERENCE_MODEL_PROCESS": "2"}, "INFERENCE_MODEL_PROCESS"),
     ],
 )
 def test_invalid_settings_name_the_variable(env, name):

@@ -146,7 +146,7 @@ def build(app: App, sources: Sources = Sources()) -> dict[str, object]:
             description=f"{p}: training images and train/evaluate/register state machines",
         )
         env_stacks: list[Stack] = [storage, network, training]
-        if ci_env is not None:
+        if ci is not None and ci_env is not None:
             env_stacks.append(
                 CiAccessStack(
                     app,

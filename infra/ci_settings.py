@@ -102,7 +102,9 @@ def _environment(
         arn = _string(
             r, "oidc_provider_arn", OIDC_PROVIDER_ARN, f"the ARN of an IAM OIDC provider for {GITHUB_OIDC_HOST}"
         )
-        account = OIDC_PROVIDER_ARN.fullmatch(arn)["account"]
+        match = OIDC_PROVIDER_ARN.fullmatch(arn)
+        assert match is not None  # _string checked the pattern
+        account = match["account"]
         if accounts.get(env) and account != accounts[env]:
             raise SettingsError(
                 f"{r.key}.oidc_provider_arn: the provider is in account {account}, but environments.{env}.account "

@@ -58,12 +58,12 @@ INSTANCE_STORAGE_FAMILIES = frozenset(
 _INSTANCE_TYPE = re.compile(r"ml\.([a-z0-9-]+)\.[a-z0-9-]+")
 
 
-def instance_family(instance_type: str) -> str | None:
-    """`g5` for `ml.g5.xlarge`; None for anything that is not a literal ml.<family>.<size>."""
+def instance_family(instance_type: object) -> str | None:
+    """`g5` for `ml.g5.xlarge`; None for anything that is not a literal ml.<family>.<size> (a token, None)."""
     match = _INSTANCE_TYPE.fullmatch(instance_type) if isinstance(instance_type, str) else None
     return match.group(1) if match else None
 
 
-def has_instance_storage(instance_type: str) -> bool:
+def has_instance_storage(instance_type: object) -> bool:
     """Whether SageMaker refuses a KMS key for this instance type's storage volume."""
     return instance_family(instance_type) in INSTANCE_STORAGE_FAMILIES

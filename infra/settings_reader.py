@@ -16,7 +16,8 @@ class Reader:
     def __init__(self, raw: Any, key: str) -> None:
         if not isinstance(raw, Mapping):
             raise SettingsError(f"{key}: expected an object, got {type(raw).__name__}")
-        self.raw, self.key, self.used = raw, key, set()
+        self.raw, self.key = raw, key
+        self.used: set[str] = set()
 
     def get(self, name: str) -> tuple[str, Any]:
         """(full key, raw value) of a required key."""

@@ -52,9 +52,10 @@ class ServingStack(Stack):
             log_retention_days=settings.log_retention_days,
             retain=settings.retain,
         )
-        common = dict(endpoint_name=endpoint_name, settings=serving, inputs=inputs)
         if serving.mode == SCALE_TO_ZERO:
-            self.endpoint = ScaleToZeroEndpoint(self, "Endpoint", **common)
+            self.endpoint = ScaleToZeroEndpoint(
+                self, "Endpoint", endpoint_name=endpoint_name, settings=serving, inputs=inputs
+            )
             CfnOutput(
                 self,
                 "InferenceComponentName",
@@ -64,7 +65,13 @@ class ServingStack(Stack):
             )
         elif serving.mode == ASYNC:
             self.endpoint = AsyncEndpoint(
-                self, "Endpoint", io_bucket=artifact_bucket, io_prefix=f"async/{serving.model}", **common
+                self,
+                "Endpoint",
+                endpoint_name=endpoint_name,
+                settings=serving,
+                inputs=inputs,
+                io_bucket=artifact_bucket,
+                io_prefix=f"async/{serving.model}",
             )
             CfnOutput(
                 self,
@@ -81,7 +88,9 @@ class ServingStack(Stack):
                 version=serving.version,
                 capture_bucket=artifact_bucket,
                 capture_prefix=f"data-capture/{serving.model}",
-                **common,
+                endpoint_name=endpoint_name,
+                settings=serving,
+                inputs=inputs,
             )
             how = (
                 f"capacity plan {Path(serving.plan.source).name} (policy {serving.plan.policy}, "

@@ -8,12 +8,13 @@ tensorflow`, `shared_names.FRAMEWORK_BY_MODEL`): the CNN's holds torch, the MLP'
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from aws_cdk import App, DefaultStackSynthesizer, Stack
+from aws_cdk import App, AssetHashType, DefaultStackSynthesizer, FileSystem, Stack
 from aws_cdk import aws_ecr_assets as ecr_assets
 from constructs import Construct
 
@@ -22,6 +23,8 @@ from shared_names import FRAMEWORK_BY_MODEL
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 INFERENCE_DIR = REPO_ROOT / "inference"
+MONITOR_DIR = REPO_ROOT / "monitor"
+MONITOR_TARGET, MONITOR_CONTEXT = "monitor", "monitor_src"  # inference/Dockerfile's stage and named context
 
 # Build-context clutter that must not change the asset hash or reach the image.
 IMAGE_EXCLUDES = [
@@ -53,6 +56,35 @@ def serving_image(
 ) -> ecr_assets.DockerImageAsset:
     """The image asset that serves `model`: its framework's serving image."""
     return image_asset(scope, construct_id, inference_dir, FRAMEWORK=FRAMEWORK_BY_MODEL[model])
+
+
+def monitor_image(
+    scope: Construct,
+    model: str,
+    inference_dir: Path,
+    monitor_dir: Path = MONITOR_DIR,
+    construct_id: str = "MonitorImage",
+) -> ecr_assets.DockerImageAsset:
+    """The drift monitor's image for `model`: its serving image's Dockerfile built to the `monitor` target,
+    with the `monitor` package as a named build context. The CDK fingerprints only the main directory
+    and hashes a build context by its path, so the hash is set here from the contents of both folders:
+    deterministic across checkouts, and a change in `monitor/` rebuilds the image.
+    https://docs.aws.amazon.com/cdk/api/v2/python/aws_cdk.aws_ecr_assets/DockerImageAsset.html (buildContexts)"""
+    framework = FRAMEWORK_BY_MODEL[model]
+    parts = [FileSystem.fingerprint(str(d), exclude=IMAGE_EXCLUDES) for d in (inference_dir, monitor_dir)]
+    digest = hashlib.sha256(":".join([*parts, MONITOR_TARGET, framework]).encode()).hexdigest()
+    return ecr_assets.DockerImageAsset(
+        scope,
+        construct_id,
+        directory=str(inference_dir),
+        build_args={"FRAMEWORK": framework},
+        build_contexts={MONITOR_CONTEXT: str(monitor_dir)},
+        target=MONITOR_TARGET,
+        exclude=IMAGE_EXCLUDES,
+        platform=ecr_assets.Platform.LINUX_AMD64,
+        asset_hash_type=AssetHashType.CUSTOM,
+        asset_hash=digest,
+    )
 
 
 def asset_uri(asset: ecr_assets.DockerImageAsset, account: str, region: str) -> str:

@@ -26,6 +26,7 @@ from shared_names import (
 
 if TYPE_CHECKING:
     from infra.capacity_plan import CapacityPlan
+    from infra.drift_settings import DriftMonitorSettings
 
 from infra.serving_modes import REALTIME, SCALE_TO_ZERO, ModeOptions, read_mode, read_mode_options
 
@@ -200,6 +201,7 @@ class ServingSettings:
     # instance type of an autoscaled endpoint"): the variant is deregistered from Application Auto
     # Scaling, which SageMaker requires before it changes the instance type of a registered variant.
     autoscaling_suspended: bool = False
+    drift_monitor: DriftMonitorSettings | None = None  # serving.<model>.drift_monitor (infra/drift_settings.py)
 
     @property
     def framework(self) -> str:
@@ -533,6 +535,7 @@ def _serving(model: str, r: _Reader, capacity: Mapping[str, Any], version: Model
         mode=mode,
         mode_options=read_mode_options(r.raw, r.key, mode, instance_type),
         autoscaling_suspended=r.bool("autoscaling_suspended") if "autoscaling_suspended" in r.raw else False,
+        drift_monitor=_drift_monitor(r, mode),
     )
     if out.autoscaling_suspended and mode == SCALE_TO_ZERO:
         raise SettingsError(
@@ -553,6 +556,12 @@ def _serving(model: str, r: _Reader, capacity: Mapping[str, Any], version: Model
         )
     r.done()
     return out
+
+
+def _drift_monitor(r: _Reader, mode: str) -> DriftMonitorSettings | None:
+    from infra.drift_settings import read_drift_monitor  # it imports this module
+
+    return read_drift_monitor(r, mode=mode, data_capture_percent=r.raw.get("data_capture_percent", 0))
 
 
 def _measured_rps(model: str, measured: Mapping[str, Any], instance_type: str) -> tuple[float, str]:

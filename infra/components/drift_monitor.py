@@ -135,7 +135,9 @@ class DriftMonitor(Construct):
             self,
             "Schedule",
             schedule=scheduler.ScheduleExpression.expression(settings.schedule),
-            target=scheduler_targets.StepFunctionsStartExecution(self.state_machine),
+            target=scheduler_targets.StepFunctionsStartExecution(
+                self.state_machine, role=self._starter_role("SchedulerRole", "scheduler.amazonaws.com")
+            ),
             description=f"{p.name}: one drift window of {settings.window_hours} h",
         )
         self.drift_alarm, self.failed_alarm = self._alarms()
@@ -443,6 +445,23 @@ class DriftMonitor(Construct):
 
     # --- alarms and retraining ---------------------------------------------------------------------
 
+    def _starter_role(self, construct_id: str, service: str) -> iam.Role:
+        """A role `service` assumes to start an execution (the target grants states:StartExecution).
+        The state machines are encrypted with the project key, so starting one needs kms:GenerateDataKey
+        and kms:Decrypt on it ("Data at rest encryption in Step Functions",
+        https://docs.aws.amazon.com/step-functions/latest/dg/encryption-at-rest.html)."""
+        role = iam.Role(
+            self,
+            construct_id,
+            assumed_by=iam.ServicePrincipal(
+                service, conditions={"StringEquals": {"aws:SourceAccount": Stack.of(self).account}}
+            ),
+            description=f"{self.job_prefix}: {service.split('.')[0]} starts a state machine execution",
+        )
+        self.props.key.grant(role, "kms:GenerateDataKey", "kms:Decrypt")
+        acknowledge_inline_policies(role)
+        return role
+
     def metric(self, name: str, statistic: str = "Maximum") -> cloudwatch.Metric:
         """One of the monitor's metrics (monitor/metrics.py), one datapoint per window."""
         return cloudwatch.Metric(
@@ -503,7 +522,9 @@ class DriftMonitor(Construct):
                 detail={"state": {"value": ["ALARM"]}},
             ),
         )
-        rule.add_target(events_targets.SfnStateMachine(pipeline))
+        rule.add_target(
+            events_targets.SfnStateMachine(pipeline, role=self._starter_role("RetrainRole", "events.amazonaws.com"))
+        )
         return rule
 
 

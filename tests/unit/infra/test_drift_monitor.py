@@ -274,17 +274,23 @@ def test_retraining_starts_the_training_pipeline_when_the_drift_alarm_fires(tmp_
         "AWS::CloudWatch::Alarm",
         {"MetricName": "Drift", "Period": 86400, "EvaluationPeriods": 2, "DatapointsToAlarm": 2},
     )
-    starts = [
+    statements = [
         s
         for policy in template.find_resources("AWS::IAM::Policy").values()
         for s in policy["Properties"]["PolicyDocument"]["Statement"]
-        if s["Action"] == "states:StartExecution"
     ]
-    assert any(
-        'stateMachine:elasticml-dev-mlp"' in json.dumps(s["Resource"])
-        or json.dumps(s["Resource"]).endswith('stateMachine:elasticml-dev-mlp"]]}')
-        for s in starts
-    )
+    starts = [s for s in statements if s["Action"] == "states:StartExecution"]
+    assert any(":stateMachine:elasticml-dev-mlp" in json.dumps(s["Resource"]) for s in starts)
+    # Both starters (the schedule and the rule) may use the key the state machines are encrypted with.
+    for starter in ("DriftMonitorSchedulerRole", "DriftMonitorRetrainRole"):
+        actions = {
+            action
+            for policy in template.find_resources("AWS::IAM::Policy").values()
+            if policy["Properties"]["Roles"][0]["Ref"].startswith(starter)
+            for s in policy["Properties"]["PolicyDocument"]["Statement"]
+            for action in as_list(s["Action"])
+        }
+        assert {"states:StartExecution", "kms:GenerateDataKey", "kms:Decrypt"} <= actions, starter
 
 
 def test_no_retraining_rule_by_default(tmp_path):

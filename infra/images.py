@@ -8,13 +8,12 @@ tensorflow`, `shared_names.FRAMEWORK_BY_MODEL`): the CNN's holds torch, the MLP'
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from aws_cdk import App, AssetHashType, DefaultStackSynthesizer, FileSystem, Stack
+from aws_cdk import App, DefaultStackSynthesizer, FileSystem, Stack
 from aws_cdk import aws_ecr_assets as ecr_assets
 from constructs import Construct
 
@@ -67,23 +66,21 @@ def monitor_image(
 ) -> ecr_assets.DockerImageAsset:
     """The drift monitor's image for `model`: its serving image's Dockerfile built to the `monitor` target,
     with the `monitor` package as a named build context. The CDK fingerprints only the main directory
-    and hashes a build context by its path, so the hash is set here from the contents of both folders:
-    deterministic across checkouts, and a change in `monitor/` rebuilds the image.
+    and hashes a build context by its path (which differs between checkouts), so the context's path is
+    left out of the hash and the contents of `monitor_dir` go in as the extra hash: deterministic, and a
+    change in `monitor/` rebuilds the image.
     https://docs.aws.amazon.com/cdk/api/v2/python/aws_cdk.aws_ecr_assets/DockerImageAsset.html (buildContexts)"""
-    framework = FRAMEWORK_BY_MODEL[model]
-    parts = [FileSystem.fingerprint(str(d), exclude=IMAGE_EXCLUDES) for d in (inference_dir, monitor_dir)]
-    digest = hashlib.sha256(":".join([*parts, MONITOR_TARGET, framework]).encode()).hexdigest()
     return ecr_assets.DockerImageAsset(
         scope,
         construct_id,
         directory=str(inference_dir),
-        build_args={"FRAMEWORK": framework},
+        build_args={"FRAMEWORK": FRAMEWORK_BY_MODEL[model]},
         build_contexts={MONITOR_CONTEXT: str(monitor_dir)},
         target=MONITOR_TARGET,
         exclude=IMAGE_EXCLUDES,
         platform=ecr_assets.Platform.LINUX_AMD64,
-        asset_hash_type=AssetHashType.CUSTOM,
-        asset_hash=digest,
+        invalidation=ecr_assets.DockerImageAssetInvalidationOptions(build_contexts=False),
+        extra_hash=FileSystem.fingerprint(str(monitor_dir), exclude=IMAGE_EXCLUDES),
     )
 
 

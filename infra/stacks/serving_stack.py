@@ -6,6 +6,7 @@ from pathlib import Path
 
 from aws_cdk import CfnOutput, Stack
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 import shared_names as names
@@ -100,7 +101,9 @@ class ServingStack(Stack):
             )
         self.drift_monitor = None
         if serving.drift_monitor is not None:
-            self.drift_monitor = self._drift_monitor(settings, serving, storage, network, inference_dir, monitor_dir)
+            self.drift_monitor = self._drift_monitor(
+                settings, serving, storage, network, artifact_bucket, inference_dir, monitor_dir
+            )
         if promoted_from is not None:
             readers = [c for c in self.endpoint.node.find_all() if isinstance(c, iam.Role) and c.node.id == "ModelRole"]
             for role in readers + ([self.drift_monitor.job_role] if self.drift_monitor else []):
@@ -128,6 +131,7 @@ class ServingStack(Stack):
         serving: ServingSettings,
         storage: StorageStack,
         network: NetworkStack,
+        artifact_bucket: s3.IBucket,
         inference_dir: Path,
         monitor_dir: Path,
     ) -> DriftMonitor:
@@ -140,7 +144,6 @@ class ServingStack(Stack):
                 f"environments.{settings.env}.serving.{serving.model}.drift_monitor.retrain: true, but "
                 f"training.{serving.model} is not set, so there is no training pipeline to start"
             )
-        _, artifact_bucket = storage.buckets_for(self)
         drift = DriftMonitor(
             self,
             "DriftMonitor",

@@ -99,7 +99,7 @@ def test_the_state_machine_role_holds_the_published_sync_policy_and_one_namespac
     assert "processing-job/elasticml-prod-cnn-drift-*" in json.dumps(processing[0]["Resource"])
     rule = "rule/StepFunctionsGetEventsForSageMakerProcessingJobsRule"
     assert any(rule in json.dumps(s["Resource"]) for s in statements if "events:PutRule" in as_list(s["Action"]))
-    assert any(s["Action"] == "sagemaker:ListTags" and s["Resource"] == "*" for s in statements)
+    assert any("sagemaker:ListTags" in as_list(s["Action"]) and s["Resource"] == "*" for s in statements)
     passes = [s for s in statements if s["Action"] == "iam:PassRole" and "DriftMonitorJobRole" in json.dumps(s)]
     assert passes and passes[0]["Condition"] == {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}
     metrics = [s for s in statements if "cloudwatch:PutMetricData" in as_list(s["Action"])]
@@ -199,7 +199,12 @@ def test_a_simulated_run_lists_the_windows_days_and_feeds_the_job_their_captures
     assert inputs[0]["S3Input"]["S3Uri"] == with_model["model"]
     assert inputs[1]["S3Input"]["LocalPath"] == "/opt/ml/processing/captures/2026-12-07"
     assert inputs[1]["S3Input"]["S3Uri"].endswith("/data-capture/cnn/elasticml-prod-cnn/AllTraffic/2026/12/07/")
-    assert arguments["ContainerArguments"][-4:] == ["--window-hours", "6", "--window-end", "2026-12-07T04:30:00.123Z"]
+    assert arguments["AppSpecification"]["ContainerArguments"][-4:] == [
+        "--window-hours",
+        "6",
+        "--window-end",
+        "2026-12-07T04:30:00.123Z",
+    ]
     assert arguments["ProcessingJobName"] == window["job"]
     report = arguments["ProcessingOutputConfig"]["Outputs"][0]["S3Output"]["S3Uri"]
     assert report.endswith("/monitor/cnn/elasticml-prod-cnn-drift-20261207-043000")

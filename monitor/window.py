@@ -52,11 +52,24 @@ class TimeWindow:
 def model_dir(path: Path) -> Path:
     """`path` itself when it holds the unpacked artifact; else its one `model.tar.gz` unpacked into a
     temporary folder (the processing job's model input). Members that would land outside the folder
-    are refused (tarfile's `data` filter)."""
+    are refused (tarfile's `data` filter, or the same check by hand where Python lacks it)."""
     tarball = path / ARTIFACT_TARBALL
     if (path / "manifest.json").exists() or not tarball.is_file():
         return path
     target = Path(tempfile.mkdtemp(prefix="model-"))
     with tarfile.open(tarball, "r:gz") as archive:
-        archive.extractall(target, filter="data")
+        if hasattr(tarfile, "data_filter"):
+            archive.extractall(target, filter="data")
+        else:  # Python before 3.11.4 (Debian bookworm's 3.11.2): the same refusal, by hand
+            archive.extractall(target, members=_plain_members(archive, tarball))
     return target
+
+
+def _plain_members(archive: tarfile.TarFile, tarball: Path) -> list[tarfile.TarInfo]:
+    """Files and folders that stay inside the target; anything else is refused, naming the member."""
+    members = archive.getmembers()
+    for member in members:
+        parts = Path(member.name).parts
+        if member.name.startswith("/") or ".." in parts or not (member.isfile() or member.isdir()):
+            raise ValueError(f"{tarball}: member {member.name!r} is not a plain file inside the archive")
+    return members

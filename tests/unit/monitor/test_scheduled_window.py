@@ -76,3 +76,22 @@ def test_the_window_flags_go_together(artifact, tmp_path, capsys):
     assert main([*argv, "--window-end", "2026-12-07T04:30:00Z"]) == 2
     assert "go together" in capsys.readouterr().err
     assert main([*argv, "--window-end", "not a time", "--window-hours", "6"]) == 2
+
+
+@pytest.mark.parametrize("with_filter", [True, False])
+def test_a_model_tarball_with_a_member_outside_the_folder_is_refused(tmp_path, monkeypatch, with_filter):
+    import io
+    import tarfile as tarfile_module
+
+    from monitor.window import model_dir
+
+    if not with_filter:  # Debian bookworm's Python 3.11.2, the local images' base, has no extraction filters
+        monkeypatch.delattr(tarfile_module, "data_filter")
+    (tmp_path / "model").mkdir()
+    with tarfile_module.open(tmp_path / "model" / "model.tar.gz", "w:gz") as archive:
+        info = tarfile_module.TarInfo("../escaped.txt")
+        info.size = 2
+        archive.addfile(info, io.BytesIO(b"hi"))
+    with pytest.raises((ValueError, tarfile_module.TarError)):
+        model_dir(tmp_path / "model")
+    assert not (tmp_path / "escaped.txt").exists()

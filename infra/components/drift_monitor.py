@@ -91,9 +91,12 @@ class DriftMonitorProps:
 
 
 class DriftMonitor(Construct):
+    """Schedule -> state machine -> processing job -> metrics -> alarms (and, with `retrain`, the rule that
+    starts the training pipeline) for one endpoint; the module docstring says what AWS validates where."""
+
     def __init__(
         self, scope: Construct, construct_id: str, *, settings: DriftMonitorSettings, props: DriftMonitorProps
-    ):
+    ) -> None:
         super().__init__(scope, construct_id)
         self.settings, self.props = settings, props
         stack = Stack.of(self)

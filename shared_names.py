@@ -81,6 +81,22 @@ def training_output_prefix(model: str) -> str:
     return f"{TRAINING_OUTPUT_ROOT}/{model}"
 
 
+MONITOR_REPORT_ROOT = "monitor"  # drift reports: monitor/<model>/<job name>/ in the artifact bucket
+DATA_CAPTURE_ROOT = "data-capture"  # realtime endpoints' captures: data-capture/<model>/<endpoint>/<variant>/...
+# The drift monitor's CloudWatch metrics: namespace and dimension (monitor/metrics.py keeps a copy, pinned
+# to these by tests/unit/test_shared_names.py: the monitor's image holds no shared_names).
+MONITOR_NAMESPACE = "ElasticML/Monitor"
+MONITOR_DIMENSION = "Model"
+
+
+def monitor_report_prefix(model: str) -> str:
+    return f"{MONITOR_REPORT_ROOT}/{model}"
+
+
+def data_capture_prefix(model: str) -> str:
+    return f"{DATA_CAPTURE_ROOT}/{model}"
+
+
 def checkpoint_prefix(model: str) -> str:
     return f"{CHECKPOINT_ROOT}/{model}"
 

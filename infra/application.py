@@ -55,6 +55,7 @@ class Sources:
     training_dir: Path = REPO_ROOT / "training"
     inference_dir: Path = REPO_ROOT / "inference"
     metric_definitions_file: Path = REPO_ROOT / "training" / "metric_definitions.json"
+    monitor_dir: Path = REPO_ROOT / "monitor"
 
 
 def select_settings(app: App, environ: Mapping[str, str] = os.environ) -> list[EnvironmentSettings]:
@@ -179,6 +180,7 @@ def build(app: App, sources: Sources = Sources()) -> dict[str, object]:
                 inference_dir=sources.inference_dir,
                 description=f"{p}: autoscaled {serving.model} endpoint",
                 promoted_from=ci_env if ci_env is not None and ci_env.promote_from else None,
+                monitor_dir=sources.monitor_dir,
             )
             env_stacks.append(stack)
         for stack in env_stacks:  # this environment's stacks only

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from aws_cdk import App, DefaultStackSynthesizer, Stack
+from aws_cdk import App, DefaultStackSynthesizer, FileSystem, Stack
 from aws_cdk import aws_ecr_assets as ecr_assets
 from constructs import Construct
 
@@ -24,6 +24,8 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 INFERENCE_DIR = REPO_ROOT / "inference"
 # The one home of torch's version (the dev venv's pin); the PyTorch images get it as a build argument.
 TORCH_PIN_FILE = REPO_ROOT / "requirements.txt"
+MONITOR_DIR = REPO_ROOT / "monitor"
+MONITOR_TARGET, MONITOR_CONTEXT = "monitor", "monitor_src"  # inference/Dockerfile's stage and named context
 
 # Build-context clutter that must not change the asset hash or reach the image.
 IMAGE_EXCLUDES = [
@@ -48,10 +50,17 @@ def pinned_version(package: str, requirements: Path = TORCH_PIN_FILE) -> str:
     raise SettingsError(f"{requirements}: no {package}==VERSION line")
 
 
-def image_asset(scope: Construct, construct_id: str, directory: Path, **build_args: str) -> ecr_assets.DockerImageAsset:
-    """A Docker image asset. FRAMEWORK=pytorch also passes TORCH_VERSION, as `make images` does."""
+def with_torch_version(build_args: dict[str, str]) -> dict[str, str]:
+    """FRAMEWORK=pytorch also passes TORCH_VERSION, as `make images` does (the Dockerfiles refuse to build
+    a PyTorch image without it)."""
     if build_args.get("FRAMEWORK") == "pytorch":
-        build_args = {**build_args, "TORCH_VERSION": pinned_version("torch")}
+        return {**build_args, "TORCH_VERSION": pinned_version("torch")}
+    return build_args
+
+
+def image_asset(scope: Construct, construct_id: str, directory: Path, **build_args: str) -> ecr_assets.DockerImageAsset:
+    """A Docker image asset, built with `build_args` (and torch's pinned version for a PyTorch image)."""
+    build_args = with_torch_version(build_args)
     return ecr_assets.DockerImageAsset(
         scope,
         construct_id,
@@ -67,6 +76,33 @@ def serving_image(
 ) -> ecr_assets.DockerImageAsset:
     """The image asset that serves `model`: its framework's serving image."""
     return image_asset(scope, construct_id, inference_dir, FRAMEWORK=FRAMEWORK_BY_MODEL[model])
+
+
+def monitor_image(
+    scope: Construct,
+    model: str,
+    inference_dir: Path,
+    monitor_dir: Path = MONITOR_DIR,
+    construct_id: str = "MonitorImage",
+) -> ecr_assets.DockerImageAsset:
+    """The drift monitor's image for `model`: its serving image's Dockerfile built to the `monitor` target,
+    with the `monitor` package as a named build context. The CDK fingerprints only the main directory
+    and hashes a build context by its path (which differs between checkouts), so the context's path is
+    left out of the hash and the contents of `monitor_dir` go in as the extra hash: deterministic, and a
+    change in `monitor/` rebuilds the image.
+    https://docs.aws.amazon.com/cdk/api/v2/python/aws_cdk.aws_ecr_assets/DockerImageAsset.html (buildContexts)"""
+    return ecr_assets.DockerImageAsset(
+        scope,
+        construct_id,
+        directory=str(inference_dir),
+        build_args=with_torch_version({"FRAMEWORK": FRAMEWORK_BY_MODEL[model]}),
+        build_contexts={MONITOR_CONTEXT: str(monitor_dir)},
+        target=MONITOR_TARGET,
+        exclude=IMAGE_EXCLUDES,
+        platform=ecr_assets.Platform.LINUX_AMD64,
+        invalidation=ecr_assets.DockerImageAssetInvalidationOptions(build_contexts=False),
+        extra_hash=FileSystem.fingerprint(str(monitor_dir), exclude=IMAGE_EXCLUDES),
+    )
 
 
 def asset_uri(asset: ecr_assets.DockerImageAsset, account: str, region: str) -> str:

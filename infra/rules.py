@@ -186,7 +186,8 @@ def _definition(node: sfn.CfnStateMachine) -> dict[str, Any]:
 def _states(definition: dict[str, Any]):
     for state in definition.get("States", {}).values():
         yield state
-        for branch in state.get("Branches", []) + ([state["Iterator"]] if "Iterator" in state else []):
+        inner = [state[key] for key in ("Iterator", "ItemProcessor") if key in state]
+        for branch in state.get("Branches", []) + inner:
             yield from _states(branch)
 
 
@@ -217,6 +218,40 @@ def training_job_isolated(node: CfnResource) -> NagRuleCompliance:
             and p.get("EnableInterContainerTrafficEncryption") is True
             and (p.get("OutputDataConfig") or {}).get("KmsKeyId")
             and (resources.get("VolumeKmsKeyId") or has_instance_storage(resources.get("InstanceType")))
+        ):
+            return NON_COMPLIANT
+    return COMPLIANT
+
+
+def _processing_jobs(node: CfnResource) -> list[dict[str, Any]]:
+    """The CreateProcessingJob arguments of every state that starts one (`Arguments` in JSONata,
+    `Parameters` in JSONPath)."""
+    if not isinstance(node, sfn.CfnStateMachine) or node.definition_string is None:
+        return []
+    return [
+        s.get("Arguments") or s.get("Parameters") or {}
+        for s in _states(_definition(node))
+        if "sagemaker:createProcessingJob" in str(s.get("Resource", ""))
+    ]
+
+
+def processing_job_isolated(node: CfnResource) -> NagRuleCompliance:
+    """Processing jobs started by a state machine (the drift monitor) run in the VPC with network
+    isolation and KMS on the output (and on the volume unless the instance type has local storage).
+    NetworkConfig: https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_NetworkConfig.html"""
+    jobs = _processing_jobs(node)
+    if not jobs:
+        return NOT_APPLICABLE
+    for p in jobs:
+        network = p.get("NetworkConfig") or {}
+        vpc = network.get("VpcConfig") or {}
+        cluster = (p.get("ProcessingResources") or {}).get("ClusterConfig") or {}
+        if not (
+            vpc.get("Subnets")
+            and vpc.get("SecurityGroupIds")
+            and network.get("EnableNetworkIsolation") is True
+            and (p.get("ProcessingOutputConfig") or {}).get("KmsKeyId")
+            and (cluster.get("VolumeKmsKeyId") or has_instance_storage(cluster.get("InstanceType")))
         ):
             return NON_COMPLIANT
     return COMPLIANT
@@ -586,6 +621,33 @@ def sync_training_permissions(node: CfnResource) -> NagRuleCompliance:
     return COMPLIANT if _role_allows(role, SYNC_TRAINING_ACTIONS) else NON_COMPLIANT
 
 
+# The same page, CreateProcessingJob, Run a Job (.sync).
+SYNC_PROCESSING_ACTIONS = (
+    "sagemaker:CreateProcessingJob",
+    "sagemaker:DescribeProcessingJob",
+    "sagemaker:StopProcessingJob",
+    "sagemaker:ListTags",
+    "iam:PassRole",
+    "events:PutTargets",
+    "events:PutRule",
+    "events:DescribeRule",
+)
+
+
+def sync_processing_permissions(node: CfnResource) -> NagRuleCompliance:
+    """A state machine that runs `createProcessingJob.sync` has a role holding every action of the policy
+    AWS publishes for it ("IAM policies for Amazon SageMaker",
+    https://docs.aws.amazon.com/step-functions/latest/dg/sagemaker-iam.html)."""
+    if not _processing_jobs(node) or not any(
+        "createProcessingJob.sync" in str(s.get("Resource", "")) for s in _states(_definition(node))
+    ):
+        return NOT_APPLICABLE
+    role = _role(node, _resolve(node, node.role_arn))
+    if role is None:
+        return NOT_APPLICABLE
+    return COMPLIANT if _role_allows(role, SYNC_PROCESSING_ACTIONS) else NON_COMPLIANT
+
+
 # "Give SageMaker hosted endpoints access to resources in your Amazon VPC", "Add Permissions for Endpoint
 # Access for Containers Running in a VPC to Custom IAM Policies": https://docs.aws.amazon.com/sagemaker/latest/dg/host-vpc.html
 HOST_VPC_ACTIONS = (
@@ -669,6 +731,18 @@ RULES: dict[str, tuple[Callable[[CfnResource], NagRuleCompliance], str, str]] = 
         "A training job is not isolated in the VPC with encryption.",
         "Training jobs need VpcConfig, network isolation, inter-container encryption and "
         "KMS on output (and on the volume, for types without local storage).",
+    ),
+    "ProcessingJobIsolated": (
+        processing_job_isolated,
+        "A processing job is not isolated in the VPC with encryption.",
+        "Processing jobs need NetworkConfig with a VpcConfig and network isolation, and KMS on "
+        "the output (and on the volume, for types without local storage).",
+    ),
+    "SyncProcessingPermissions": (
+        sync_processing_permissions,
+        "A state machine runs createProcessingJob.sync without the published policy.",
+        "The .sync processing integration needs Create/Describe/StopProcessingJob, sagemaker:ListTags, "
+        "iam:PassRole and the events rule actions (Step Functions' IAM policies for SageMaker).",
     ),
     "LambdaVpcEniPermissions": (
         lambda_vpc_eni_permissions,

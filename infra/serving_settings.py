@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from infra.allowed_values import SERVING_INSTANCE_FAMILIES
+from infra.drift_settings import read_drift_monitor
 from infra.errors import SettingsError
 from infra.serving_capacity import max_rps_per_instance
 from infra.serving_modes import REALTIME, SCALE_TO_ZERO, read_mode, read_mode_options
@@ -40,6 +41,7 @@ def read_serving(model: str, r: Reader, capacity: Mapping[str, Any], version: Mo
         mode=mode,
         mode_options=read_mode_options(r.raw, r.key, mode, instance_type),
         autoscaling_suspended=r.bool("autoscaling_suspended") if "autoscaling_suspended" in r.raw else False,
+        drift_monitor=read_drift_monitor(r, mode=mode, data_capture_percent=r.raw.get("data_capture_percent", 0)),
     )
     _check(out, r.key)
     r.done()

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from infra.drift_settings import DriftMonitorSettings
 from infra.serving_modes import REALTIME, ModeOptions
 from shared_names import FRAMEWORK_BY_MODEL, bucket_name, stack_prefix
 
@@ -129,6 +130,7 @@ class ServingSettings:
     # instance type of an autoscaled endpoint"): the variant is deregistered from Application Auto
     # Scaling, which SageMaker requires before it changes the instance type of a registered variant.
     autoscaling_suspended: bool = False
+    drift_monitor: DriftMonitorSettings | None = None  # serving.<model>.drift_monitor (infra/drift_settings.py)
 
     @property
     def framework(self) -> str:

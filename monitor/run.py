@@ -22,6 +22,7 @@ from monitor.captures import CaptureRead, read_captures
 from monitor.embeddings import Window, decode_window, embed, statistics
 from monitor.labels import LabelsError, read_labels
 from monitor.profile import NoReference, Reference, load_reference
+from monitor.window import TimeWindow
 
 SCHEMA_VERSION = 1
 
@@ -87,10 +88,13 @@ def detect(
     return tests
 
 
-def _window_summary(read: CaptureRead, other_version: int, window: Window | None) -> dict[str, Any]:
+def _window_summary(
+    read: CaptureRead, other_version: int, window: Window | None, outside_time_window: int = 0
+) -> dict[str, Any]:
     summary: dict[str, Any] = {
         "files": read.files,
         "captures": len(read.captures),
+        "outside_time_window": outside_time_window,
         "bad_lines": read.bad_lines,
         "not_json_lines": read.not_json_lines,
         "other_model_version": other_version,
@@ -118,8 +122,11 @@ def monitor(
     capture_paths: list[Path],
     labels_path: Path | None = None,
     settings: MonitorSettings | None = None,
+    window_time: TimeWindow | None = None,
 ) -> dict[str, Any]:
-    """The report of one window (docs/monitoring.md); raises only for a model dir that is no artifact."""
+    """The report of one window (docs/monitoring.md); raises only for a model dir that is no artifact.
+    `window_time`: only captures whose time lies in it count (the scheduled job's window); the others
+    are counted in `window.outside_time_window`."""
     settings = settings or MonitorSettings()
     manifest: Manifest = load_manifest(model_dir)  # ArtifactError: not a model artifact at all
     base = {"model": manifest.name, "model_dir": str(model_dir), "settings": asdict(settings)}
@@ -130,6 +137,11 @@ def monitor(
     version = model_version(model_dir)
     base["model_version"] = version
     read = read_captures(capture_paths)
+    outside = 0
+    if window_time is not None:
+        base["time_window"] = window_time.as_dict()
+        inside = [c for c in read.captures if window_time.contains(c.time)]
+        outside, read.captures = len(read.captures) - len(inside), inside
     matching = [
         c
         for c in read.captures
@@ -141,18 +153,20 @@ def monitor(
         message = (
             "; ".join(read.not_json_lines[:5])
             if read.not_json_lines
-            else f"no captured requests in {', '.join(map(str, capture_paths))} ({read.files} files)"
+            else f"no captured requests in {', '.join(map(str, capture_paths))} ({read.files} files"
+            + (f", {outside} outside the time window" if window_time is not None else "")
+            + ")"
         )
-        return _result(status, message, window=_window_summary(read, other, None), **base)
+        return _result(status, message, window=_window_summary(read, other, None, outside), **base)
     if not matching:
         return _result(
             "no_matching_captures",
             f"all {len(read.captures)} captures are of another model version or name than {manifest.name} {version}",
-            window=_window_summary(read, other, None),
+            window=_window_summary(read, other, None, outside),
             **base,
         )
     window = decode_window(matching, manifest)
-    summary = _window_summary(read, other, window)
+    summary = _window_summary(read, other, window, outside)
     if window.rows < settings.min_window:
         return _result(
             "window_too_small",

@@ -21,7 +21,8 @@ from infra.components.common import (
 from infra.nag import allow_wildcards
 
 # Interface endpoints, each with what in the VPC calls it. None is needed today: training jobs and
-# models run with network isolation (their containers call nothing; SageMaker itself fetches the image,
+# models (and the drift monitor's processing jobs, whose metrics the state machine publishes) run with
+# network isolation (their containers call nothing; SageMaker itself fetches the image,
 # in the default "Platform" repository access mode, and ships logs and metrics), and the evaluation
 # Lambda calls only S3 (gateway endpoint) while Lambda itself delivers its logs and traces. Add an entry
 # here, naming its caller, when something in the VPC starts calling an AWS API.

@@ -6,17 +6,21 @@ from pathlib import Path
 
 from aws_cdk import CfnOutput, Stack
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+import shared_names as names
 from infra.ci_settings import CiEnvironment
 from infra.components.async_endpoint import AsyncEndpoint
+from infra.components.drift_monitor import DriftMonitor, DriftMonitorProps
 from infra.components.endpoint import AutoscaledEndpoint
 from infra.components.inference_component import ScaleToZeroEndpoint
 from infra.components.promotion_access import read_promoted_models
 from infra.components.serving_parts import ServingInputs
-from infra.images import serving_image
+from infra.drift_settings import DriftMonitorSettings
+from infra.images import MONITOR_DIR, monitor_image, serving_image
 from infra.serving_modes import ASYNC, SCALE_TO_ZERO
-from infra.settings import EnvironmentSettings, ServingSettings
+from infra.settings import EnvironmentSettings, ServingSettings, SettingsError
 from infra.stacks.network_stack import NetworkStack
 from infra.stacks.storage_stack import StorageStack
 from shared_names import bucket_name, training_output_prefix
@@ -35,6 +39,7 @@ class ServingStack(Stack):
         inference_dir: Path,
         description: str,
         promoted_from: CiEnvironment | None = None,
+        monitor_dir: Path = MONITOR_DIR,
     ) -> None:
         """`promoted_from`: this environment serves packages that served in another one (prod: dev);
         its model role may then read that environment's model artifacts (infra/components/promotion_access.py)."""
@@ -87,7 +92,7 @@ class ServingStack(Stack):
                 "Endpoint",
                 version=serving.version,
                 capture_bucket=artifact_bucket,
-                capture_prefix=f"data-capture/{serving.model}",
+                capture_prefix=names.data_capture_prefix(serving.model),
                 endpoint_name=endpoint_name,
                 settings=serving,
                 inputs=inputs,
@@ -105,10 +110,14 @@ class ServingStack(Stack):
                 value=str(serving.invocations_per_instance_target),
                 description=how,
             )
+        self.drift_monitor = None
+        if serving.drift_monitor is not None:
+            self.drift_monitor = self._drift_monitor(
+                serving.drift_monitor, settings, serving, storage, network, artifact_bucket, inference_dir, monitor_dir
+            )
         if promoted_from is not None:
-            for role in [
-                c for c in self.endpoint.node.find_all() if isinstance(c, iam.Role) and c.node.id == "ModelRole"
-            ]:
+            readers = [c for c in self.endpoint.node.find_all() if isinstance(c, iam.Role) and c.node.id == "ModelRole"]
+            for role in readers + ([self.drift_monitor.job_role] if self.drift_monitor else []):
                 read_promoted_models(
                     role,
                     source_env=str(promoted_from.promote_from),
@@ -131,3 +140,51 @@ class ServingStack(Stack):
             value=self.endpoint.alarm_topic.topic_arn,
             description="Subscribe to hear of 5xx and latency alarms (they also roll back deployments)",
         )
+
+    def _drift_monitor(
+        self,
+        monitor: DriftMonitorSettings,
+        settings: EnvironmentSettings,
+        serving: ServingSettings,
+        storage: StorageStack,
+        network: NetworkStack,
+        artifact_bucket: s3.IBucket,
+        inference_dir: Path,
+        monitor_dir: Path,
+    ) -> DriftMonitor:
+        """The scheduled drift monitor of this endpoint (serving.<model>.drift_monitor): here, beside the
+        endpoint whose captures it reads and whose alarm topic it notifies."""
+        trained = {t.model for t in settings.training}
+        if monitor.retrain and serving.model not in trained:
+            raise SettingsError(
+                f"environments.{settings.env}.serving.{serving.model}.drift_monitor.retrain: true, but "
+                f"training.{serving.model} is not set, so there is no training pipeline to start"
+            )
+        drift = DriftMonitor(
+            self,
+            "DriftMonitor",
+            settings=monitor,
+            props=DriftMonitorProps(
+                name=f"{settings.prefix}-{serving.model}",
+                model=serving.model,
+                version=serving.version,
+                image=monitor_image(self, serving.model, inference_dir, monitor_dir),
+                artifact_bucket=artifact_bucket,
+                key=storage.key,
+                vpc=network.vpc,
+                subnets=network.subnets,
+                s3_prefix_list_id=network.s3_prefix_list_id,
+                alarm_topic=self.endpoint.alarm_topic,
+                log_retention_days=settings.log_retention_days,
+                retain=settings.retain,
+                training_state_machine=f"{settings.prefix}-{serving.model}" if monitor.retrain else None,
+            ),
+        )
+        CfnOutput(self, "DriftMonitorStateMachineArn", value=drift.state_machine.state_machine_arn)
+        CfnOutput(
+            self,
+            "DriftReportLocation",
+            value=f"s3://{artifact_bucket.bucket_name}/{drift.report_prefix}/",
+            description="drift.json, drift.png and metrics.json of each window (docs/drift-monitoring.md)",
+        )
+        return drift

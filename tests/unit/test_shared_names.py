@@ -72,3 +72,11 @@ def test_unknown_stack_part_is_named():
     assert names.stack_name("dev", "serving") == "elasticml-dev-serving"
     with pytest.raises(ValueError, match="'servng'"):
         names.stack_name("dev", "servng")
+
+
+def test_monitor_metric_names_are_the_shared_ones():
+    from monitor import metrics
+
+    assert metrics.NAMESPACE == names.MONITOR_NAMESPACE
+    data = metrics.metric_data({"status": "empty_window", "window": {"captures": 0}}, "cnn")
+    assert {d["Name"] for datum in data for d in datum["Dimensions"]} == {names.MONITOR_DIMENSION}

@@ -22,9 +22,11 @@ def test_dockerfile_passes_hadolint():
 def test_dockerfile_pins_its_base_runs_unprivileged_and_serves_on_8080():
     text = (CONTEXT / "Dockerfile").read_text()
     defaults = dict(re.findall(r"^ARG\s+(\w+)=(\S+)", text, re.M))  # FROM ${PYTHON_IMAGE}: its default
+    stages = set(re.findall(r"^FROM\s+\S+\s+AS\s+(\S+)", text, re.M)) | {"scratch"}  # not pulled: no pin
     bases = [
         re.sub(r"\$\{(\w+)\}", lambda m: defaults.get(m[1], m[0]), base)
         for base in re.findall(r"^FROM\s+(\S+)", text, re.M)
+        if base not in stages
     ]
     assert bases and all(re.search(r":\d+\.\d+\.\d+", base) for base in bases), bases
     assert re.search(r"^USER\s+(?!root|0\b)\S+", text, re.M)

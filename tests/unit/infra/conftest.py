@@ -74,10 +74,13 @@ def write_stub_sources(root: Path) -> Sources:
             f"# {name}\nFROM public.ecr.aws/docker/library/python:3.11-slim\nARG FRAMEWORK\n"
         )
     (root / "metric_definitions.json").write_text(json.dumps(STUB_METRICS))
+    (root / "monitor").mkdir(parents=True, exist_ok=True)
+    (root / "monitor" / "__init__.py").write_text("# monitor stand-in\n")
     return Sources(
         training_dir=root / "training",
         inference_dir=root / "inference",
         metric_definitions_file=root / "metric_definitions.json",
+        monitor_dir=root / "monitor",
     )
 
 
@@ -186,7 +189,8 @@ MODE_ROTATIONS = ({"dev": "realtime", "prod": "async"}, {"dev": "async", "prod":
 
 def with_modes(context: dict[str, Any], modes: dict[str, str]) -> dict[str, Any]:
     """`context` with every model of each named environment in that serving mode, its capacity floor
-    and data capture made valid for the mode (realtime: min 1; zero modes: min 0, no capture)."""
+    and data capture made valid for the mode (realtime: min 1; zero modes: min 0, no capture and so no
+    drift monitor)."""
     out = json.loads(json.dumps(context))
     for env, mode in modes.items():
         for serving in out["environments"][env]["serving"].values():
@@ -195,6 +199,7 @@ def with_modes(context: dict[str, Any], modes: dict[str, str]) -> dict[str, Any]
                 serving["min_capacity"] = max(1, serving["min_capacity"])
             else:
                 serving.update(min_capacity=0, data_capture_percent=0)
+                serving.pop("drift_monitor", None)  # it needs the realtime mode's data capture
     return out
 
 

@@ -263,11 +263,12 @@ def test_prods_model_role_reads_the_dev_artifact_and_nothing_else_of_dev(synthes
         "kms:EncryptionContext:aws:s3:arn": "arn:aws:s3:::elasticml-dev-artifacts-111111111111-eu-west-1",
     }
     tagged = [
-        r
-        for r in resources(template, "AWS::IAM::Role").values()
+        logical_id
+        for logical_id, r in resources(template, "AWS::IAM::Role").items()
         if {"Key": "elasticml:reads-models-of", "Value": "dev"} in r["Properties"].get("Tags", [])
     ]
-    assert len(tagged) == 1
+    # The endpoint's model role, and the drift monitor's job role, which reads the served artifact too.
+    assert sorted(t.rstrip("0123456789ABCDEF") for t in tagged) == ["DriftMonitorJobRole", "EndpointModelRole"]
     assert "PromotedModel" not in json.dumps(synthesized.json("elasticml-dev-serving-cnn"))
 
 

@@ -22,7 +22,7 @@ from infra.components.evaluation import reserve_concurrency
 from infra.components.network import IsolatedNetwork
 from infra.components.serving_parts import suspend_autoscaling
 from infra.components.storage import ProjectKey
-from infra.rules import SYNC_TRAINING_ACTIONS, ProjectChecks
+from infra.rules import SYNC_PROCESSING_ACTIONS, SYNC_TRAINING_ACTIONS, ProjectChecks
 
 from .conftest import bare_stack, base_context, scale_variant
 from .test_deploy_rules import network, synth_fails_naming
@@ -286,3 +286,59 @@ def test_the_projects_network_grants_what_the_flow_log_page_lists():
         bucket_names=["b"],
     )
     assert "Project-FlowLogRolePermissions" not in findings(stack)
+
+
+# --- Project-SyncProcessingPermissions, Project-ProcessingJobIsolated (the drift monitor) -----------------
+
+
+def processing_machine(stack, actions: list[str], arguments: dict) -> sfn.StateMachine:
+    state = sfn.CustomState(
+        stack,
+        "Monitor",
+        state_json={
+            "Type": "Task",
+            "QueryLanguage": "JSONata",
+            "Resource": "arn:aws:states:::sagemaker:createProcessingJob.sync",
+            "Arguments": arguments,
+        },
+    )
+    machine = sfn.StateMachine(stack, "Machine", definition_body=sfn.DefinitionBody.from_chainable(state))
+    machine.add_to_role_policy(iam.PolicyStatement(actions=actions, resources=["*"]))
+    return machine
+
+
+ISOLATED_JOB = {
+    "ProcessingJobName": "j",
+    "NetworkConfig": {
+        "EnableNetworkIsolation": True,
+        "VpcConfig": {"SecurityGroupIds": ["sg-1"], "Subnets": ["subnet-1"]},
+    },
+    "ProcessingOutputConfig": {"KmsKeyId": "arn:aws:kms:eu-west-1:111111111111:key/k", "Outputs": []},
+    "ProcessingResources": {"ClusterConfig": {"InstanceType": "ml.m5.xlarge", "VolumeKmsKeyId": "k"}},
+}
+
+
+def test_a_sync_processing_state_machine_without_the_events_rule_actions_fails_synth():
+    stack = bare_stack()
+    processing_machine(stack, [a for a in SYNC_PROCESSING_ACTIONS if not a.startswith("events:")], ISOLATED_JOB)
+    assert findings(stack) == {"Project-SyncProcessingPermissions"}
+    assert "Project-SyncProcessingPermissions" in synth_fails_naming(stack)
+    fixed = bare_stack("Fixed")
+    processing_machine(fixed, list(SYNC_PROCESSING_ACTIONS), ISOLATED_JOB)
+    assert findings(fixed) == set()
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [
+        {"NetworkConfig": {"VpcConfig": ISOLATED_JOB["NetworkConfig"]["VpcConfig"]}},
+        {"NetworkConfig": {"EnableNetworkIsolation": True}},
+        {"ProcessingOutputConfig": {"Outputs": []}},
+        {"ProcessingResources": {"ClusterConfig": {"InstanceType": "ml.m5.xlarge"}}},
+    ],
+)
+def test_a_processing_job_outside_the_vpc_or_without_keys_fails_synth(broken):
+    stack = bare_stack()
+    processing_machine(stack, list(SYNC_PROCESSING_ACTIONS), {**ISOLATED_JOB, **broken})
+    assert findings(stack) == {"Project-ProcessingJobIsolated"}
+    assert "Project-ProcessingJobIsolated" in synth_fails_naming(stack)

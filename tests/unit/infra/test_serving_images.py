@@ -28,8 +28,14 @@ FRAMEWORK = {"cnn": "pytorch", "mlp": "tensorflow"}
 @pytest.mark.parametrize("env", ENVS)
 @pytest.mark.parametrize("model", ["cnn", "mlp"])
 def test_a_serving_stack_builds_only_the_serving_image_of_its_models_framework(synthesized, env, model):
-    assets = image_assets(synthesized, f"elasticml-{env}-serving-{model}")
-    assert list(assets.values()) == [("inference", FRAMEWORK[model])]
+    stack = f"elasticml-{env}-serving-{model}"
+    assets = image_assets(synthesized, stack)
+    # The serving image, and where the endpoint has a drift monitor (prod), the monitor image: the same
+    # Dockerfile and framework built to its `monitor` target (tests/unit/infra/test_drift_monitor.py).
+    manifest = json.loads((synthesized.outdir / f"{stack}.assets.json").read_text())
+    targets = sorted(a["source"].get("dockerBuildTarget", "") for a in manifest["dockerImages"].values())
+    assert targets == (["", "monitor"] if env == "prod" else [""])
+    assert set(assets.values()) == {("inference", FRAMEWORK[model])}
 
 
 def model_image(synthesized, stack: str) -> tuple[str, str | None]:

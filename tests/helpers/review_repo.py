@@ -19,8 +19,9 @@ SYNTH_FILES = (
     "inference/Dockerfile",
     "shared_names.py",
     "evaluation_tarball.py",
+    "requirements.txt",  # torch's one pin: the PyTorch images' build argument (infra/images.py)
 )
-SYNTH_DIRS = ("infra",)
+SYNTH_DIRS = ("infra", "monitor")  # monitor/: the drift monitor image's build context
 
 
 def git(repo: Path, *args: str) -> str:

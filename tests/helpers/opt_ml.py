@@ -14,4 +14,7 @@ def make_opt_ml(
     hosts: tuple[str, ...] = (HOST,),
     current_host: str = HOST,
 ) -> OptMl:
+    """The tree, with the small-data floor of optimizer steps off (`min_steps=0`) unless the test sets it:
+    the tests train a few exact epochs on a few dozen samples, which the floor would lengthen."""
+    hyperparameters = {"min_steps": "0", **hyperparameters}
     return lay_out(root, hyperparameters, dict.fromkeys(channels), hosts=hosts, current_host=current_host)

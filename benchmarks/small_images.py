@@ -7,7 +7,7 @@ the layout `make local IMAGES=dir` reads (`<out>/cat/*.png`, `<out>/dog/*.png`).
 it also writes a disjoint evaluation set (`<out>-eval/`), for measurements that need more than local
 mode's 12 held-out images to tell one recipe from another.
 
-    python -m benchmarks.small_images --data ../shared/datasets --out /tmp/cats-dogs [--per-class 60] [--eval-per-class 250]
+    python -m benchmarks.small_images --data ../shared/datasets --out /tmp/cats-dogs [--eval-per-class 250]
 """
 
 from __future__ import annotations

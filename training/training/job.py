@@ -32,6 +32,7 @@ from training.loop import EpochLoop, StopSignal
 from training.reporting import emit, final_line
 from training.schedule import Budget
 from training.security.budgets import SECURITY_KEYS
+from training.step_floor import plan as step_plan
 from training.storage import check_output_folders, write_error
 
 log = logging.getLogger(__name__)
@@ -231,9 +232,7 @@ def _prepare_mlp(
 def _with_step_floor(hp: Hyperparameters, splits: Splits, topo: Topology) -> Hyperparameters:
     """`hp` after the small-data floor of optimizer steps (training/step_floor.py), recorded in the
     evaluation's `training.steps`. Every rank computes the same plan from the same train channel."""
-    from training import step_floor
-
-    plan = step_floor.plan(len(splits.train), hp.batch_size, hp.epochs, hp.learning_rate, hp.min_steps)
+    plan = step_plan(len(splits.train), hp.batch_size, hp.epochs, hp.learning_rate, hp.min_steps)
     splits.fit["steps"] = plan.as_dict()
     if splits.fit.get("refit"):
         splits.fit["epochs"] = plan.epochs

@@ -5,7 +5,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from training import step_floor
+import training.step_floor as step_floor
 from training.data.folders import Dataset
 from training.hyperparameters import parse_hyperparameters
 from training.job import _with_step_floor, load_splits

@@ -90,6 +90,7 @@ def run_training(model: str, tree: OptMl, log: Path, epochs: int, timeout_s: flo
                 line = raw.decode(errors="replace").strip()
                 if match := EPOCH_LINE.match(line):
                     completed = int(match["epoch"])
+                    progress.set_total(int(match["epochs"]))
                     progress.advance(
                         note=f"epoch {completed}/{match['epochs']} val_accuracy={match['val']} ({match['time']} s)"
                     )

@@ -1,11 +1,14 @@
-"""A model that learned nothing is said so: the training job's warning line, and local mode's summary."""
+"""A model that learned nothing is said so (the job's warning line, local mode's summary); the progress bar
+follows the epochs the job trains."""
 
+import io
 from pathlib import Path
 
 import numpy as np
 from training.evaluation import evaluate
 from training.job import LEARNING_WARNING_PREFIX
 
+from local_mode.progress import Progress
 from local_mode.report import ModelReport, Report, format_summary
 from local_mode.training_job import LEARNING_WARNING_LINE
 
@@ -43,3 +46,12 @@ def test_a_model_that_learned_gets_no_warning_in_the_summary():
         _report(evaluate(labels, probabilities, ["cat", "dog"], "test")), Path("/tmp/r.json"), Path("/tmp")
     )
     assert "WARNING" not in summary
+
+
+def test_the_progress_follows_the_epochs_the_job_says_it_trains():
+    stream = io.StringIO()
+    with Progress("train cnn", 6, stream=stream, interactive=False) as progress:
+        progress.set_total(75)  # the small-data floor raised 6 epochs to 75
+        for _ in range(10):
+            progress.advance()
+    assert progress.total == 75 and progress.count == 10

@@ -102,12 +102,14 @@ def load_splits(
         }
         if train.groups is not None:
             fit["speakers"] = sorted(str(g) for g in np.unique(train.groups))
-        held = "speakers" if hp.model == "mlp" else "a share of the train channel"
-        epochs = f"{hp.epochs} epochs" if hp.epochs > 0 else "the epochs the recipe chooses"
+        if hp.model == "mlp":
+            epochs, held = f"{hp.epochs} epochs, the count the four-rotation protocol chose", "speakers"
+        else:
+            epochs = f"{hp.epochs} epochs" if hp.epochs > 0 else "the epochs the recipe chooses"
+            held = f"{hp.validation_fraction:.0%} of it"
         emit(
-            f"refit: training on every sample of the train channel{_speakers(train)} for {epochs}, the count "
-            f"{REFIT_EPOCHS_CHOSEN_BY[hp.model].split(' (')[0]} chose; the per-epoch validation figures are on the "
-            f"test channel and choose nothing (refit=false holds {held} out instead)"
+            f"refit: training on every sample of the train channel{_speakers(train)} for {epochs}; the per-epoch "
+            f"validation figures are on the test channel and choose nothing (refit=false holds {held} out instead)"
         )
     else:
         train, validation = split_train_validation(train, hp.validation_fraction, hp.seed)

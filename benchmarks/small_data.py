@@ -10,7 +10,8 @@ evaluation and explanations are off (they measure the artifact, they change noth
 - `main`: main's recipe before issue 31 (10% of the train channel held out for validation, width 16,
   6 epochs at batch 64: `refit=false min_steps=0`);
 - `floor=N`: this branch's recipe (refit on all 108, the floor at N steps; 0: 6 epochs at batch 64).
-  The MLP refit on main already: its main is `floor=0`.
+  The MLP refit on main already: its main is `floor=0`;
+- `auto=N`: epochs on auto, chosen from local mode's time budget and the measured speed, then the floor.
 
 With `--audio` the same for the MLP on a small spoken-digit set from `fsdd-dev` (`--audio-clips` per
 digit of two speakers to train, a third speaker's clips as the test channel).
@@ -18,7 +19,8 @@ digit of two speakers to train, a third speaker's clips as the test channel).
 Process CPU seconds (the jobs' user + system time, `resource.getrusage(RUSAGE_CHILDREN)`) are
 reported beside wall seconds: on a shared machine they are the fairer cost.
 
-    nice -n 10 python -m benchmarks.small_data --data ../shared/datasets --floors 0,50,100,200,400,800 --seeds 0,1,2
+    nice -n 10 python -m benchmarks.small_data --data ../shared/datasets --seeds 0,1,2 \\
+        --recipes main,floor=0,floor=100,floor=300,floor=800,auto=300 [--audio]
 """
 
 from __future__ import annotations
@@ -49,12 +51,16 @@ def children_cpu_s() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def recipe(model: str, floor: int | None) -> dict[str, str]:
-    """Local mode's recipe for `model` with the floor at `floor` (None: main's, before issue 31)."""
+def recipe(model: str, name: str) -> dict[str, str]:
+    """Local mode's recipe for `model` as `name` runs it: `main` (before issue 31), `floor=N`, or
+    `auto=N` (epochs on auto: chosen from local mode's time budget, then the floor at N)."""
     base = {k: v for k, v in FULL_RECIPES[model].items() if not k.startswith("security")}
-    if floor is None:  # the MLP already refit on main: its "main" is floor=0
+    if name == "main":  # the MLP already refit on main: its main is floor=0
         return {**base, **QUIET, "refit": "false" if model == "cnn" else "true", "min_steps": "0"}
-    return {**base, **QUIET, "min_steps": str(floor)}
+    kind, _, floor = name.partition("=")
+    if kind == "auto":
+        return {**base, **QUIET, "epochs": "0", "min_steps": floor}
+    return {**base, **QUIET, "min_steps": floor}
 
 
 def one_run(channels: dict[str, Path], hyperparameters: dict[str, str], work: Path) -> dict[str, Any]:
@@ -80,18 +86,14 @@ def one_run(channels: dict[str, Path], hyperparameters: dict[str, str], work: Pa
 
 
 def sweep(
-    model: str,
-    channels: dict[str, Path],
-    floors: list[int | None],
-    seeds: list[int],
-    work: Path,
+    model: str, channels: dict[str, Path], names: list[str], seeds: list[int], work: Path
 ) -> list[dict[str, Any]]:
     rows = []
-    for floor in floors:
+    for name in names:
         for seed in seeds:
-            hyperparameters = {**recipe(model, floor), "seed": str(seed)}
-            row = {"model": model, "recipe": "main" if floor is None else f"floor={floor}", "seed": seed}
-            row.update(one_run(channels, hyperparameters, work / f"{model}-{row['recipe']}-{seed}"))
+            hyperparameters = {**recipe(model, name), "seed": str(seed)}
+            row = {"model": model, "recipe": name, "seed": seed}
+            row.update(one_run(channels, hyperparameters, work / f"{model}-{name}-{seed}"))
             print(json.dumps(row), flush=True)
             rows.append(row)
     return rows
@@ -161,18 +163,17 @@ def markdown(result: dict[str, Any]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, required=True, help="the shared datasets folder")
-    parser.add_argument("--floors", default="0,100,200,400", help="min_steps values; 'main' runs main's recipe too")
+    parser.add_argument(
+        "--recipes", default="main,floor=0,floor=100,floor=300", help="main, floor=N and auto=N (see the module doc)"
+    )
     parser.add_argument("--seeds", default="0")
     parser.add_argument("--eval-per-class", type=int, default=250)
     parser.add_argument("--audio", action="store_true")
-    parser.add_argument("--audio-floors", default="0,300")
+    parser.add_argument("--audio-recipes", default="floor=0,floor=300")
     parser.add_argument("--audio-clips", type=int, default=5, help="clips per digit and training speaker")
-    parser.add_argument("--no-main", action="store_true", help="skip main's recipe")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     seeds = [int(s) for s in args.seeds.split(",")]
-    floors: list[int | None] = [] if args.no_main else [None]
-    floors += [int(f) for f in args.floors.split(",")]
     load_before = os.getloadavg()
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="small-data-") as tmp:
@@ -186,12 +187,12 @@ def main() -> None:
             f"mode splits it ({len(split.samples)} held out, the rest train); judged on "
             f"{2 * args.eval_per_class} other cifar10-dev cats and dogs"
         )
-        rows += sweep("cnn", channels, floors, seeds, work / "runs")
+        rows += sweep("cnn", channels, args.recipes.split(","), seeds, work / "runs")
         result: dict[str, Any] = {"images": described}
         if args.audio:
             train_dir, test_dir = small_audio(args.data, work / "audio", args.audio_clips)
-            audio_floors: list[int | None] = [int(f) for f in args.audio_floors.split(",")]
-            rows += sweep("mlp", {"train": train_dir, "test": test_dir}, audio_floors, seeds, work / "runs")
+            channels = {"train": train_dir, "test": test_dir}
+            rows += sweep("mlp", channels, args.audio_recipes.split(","), seeds, work / "runs")
             result["audio"] = (
                 f"fsdd-dev: {args.audio_clips} clips per digit of george and jackson train "
                 f"({20 * args.audio_clips} clips), every clip of nicolas is the test channel"

@@ -40,6 +40,7 @@ WARMUP_STEPS = 2
 MAX_WARMUP_STEPS = 12
 STEADY_TOLERANCE = 0.1
 MIN_TIMED_STEPS = 3
+WARMUP_SECONDS_FACTOR = 3.0  # warm-up stops after this many times `probe_seconds` even if not steady
 HICCUP_FACTOR = 2.0  # a timed step over this many times the median is a hiccup, not the pace
 # Probing stops starting new widths once it has used this share of the budget (narrowest first), so a
 # short budget on a slow machine is not spent measuring; the widths left out are not candidates.
@@ -302,8 +303,8 @@ def probe_samples_per_s(
     growth, oneDNN's primitive creation and first-batch effects, and timing them read 732 samples/s
     for a loop that then ran at 848 (a 1,800 s job left 250 s unused). Warm-up lasts until two
     consecutive steps agree within `STEADY_TOLERANCE` (at least `WARMUP_STEPS`, at most
-    `MAX_WARMUP_STEPS` or `seconds`); then each step is timed alone for about `seconds` (at least
-    `MIN_TIMED_STEPS`). `synchronize` waits for queued device work before a clock is read (CUDA
+    `MAX_WARMUP_STEPS` or `WARMUP_SECONDS_FACTOR` x `seconds`); then each step is timed alone for
+    about `seconds` (at least `MIN_TIMED_STEPS`). `synchronize` waits for queued device work before a clock is read (CUDA
     runs asynchronously); `clock` is injectable for tests."""
     warmup: list[float] = []
     warm_started = clock()
@@ -316,7 +317,8 @@ def probe_samples_per_s(
         index += 1
         if warmed_up(warmup):
             break
-        if len(warmup) >= MAX_WARMUP_STEPS or (len(warmup) >= WARMUP_STEPS and clock() - warm_started >= seconds):
+        too_long = clock() - warm_started >= WARMUP_SECONDS_FACTOR * seconds
+        if len(warmup) >= MAX_WARMUP_STEPS or (len(warmup) >= WARMUP_STEPS and too_long):
             break
     samples: list[int] = []
     times: list[float] = []

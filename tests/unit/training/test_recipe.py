@@ -154,6 +154,9 @@ def test_the_probe_warm_up_is_bounded_and_a_hiccup_does_not_set_the_pace():
     never_steady = FakeSteps([2.0**-i for i in range(recipe.MAX_WARMUP_STEPS)] + [1.0])  # each step half the last
     recipe.probe_samples_per_s(never_steady.step, seconds=3.0, clock=never_steady.clock)
     assert never_steady.calls == recipe.MAX_WARMUP_STEPS + recipe.MIN_TIMED_STEPS
+    slow = FakeSteps([4.0**i for i in range(10)])  # slower and slower: the warm-up's time cap ends it
+    recipe.probe_samples_per_s(slow.step, seconds=2.0, clock=slow.clock)
+    assert slow.calls == 3 + recipe.MIN_TIMED_STEPS  # 1 + 4 + 16 s >= 3 x 2 s after the third step
     hiccup = FakeSteps([1.0, 1.0, 1.0, 1.0, 9.0, 1.0, 1.0, 1.0])
     assert recipe.probe_samples_per_s(hiccup.step, seconds=6.0, clock=hiccup.clock) == pytest.approx(10.0)
 

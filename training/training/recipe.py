@@ -304,8 +304,8 @@ def probe_samples_per_s(
     for a loop that then ran at 848 (a 1,800 s job left 250 s unused). Warm-up lasts until two
     consecutive steps agree within `STEADY_TOLERANCE` (at least `WARMUP_STEPS`, at most
     `MAX_WARMUP_STEPS` or `WARMUP_SECONDS_FACTOR` x `seconds`); then each step is timed alone for
-    about `seconds` (at least `MIN_TIMED_STEPS`). `synchronize` waits for queued device work before a clock is read (CUDA
-    runs asynchronously); `clock` is injectable for tests."""
+    about `seconds` (at least `MIN_TIMED_STEPS`). `synchronize` waits for queued device work before a
+    clock is read (CUDA runs asynchronously); `clock` is injectable for tests."""
     warmup: list[float] = []
     warm_started = clock()
     index = 0

@@ -172,10 +172,13 @@ def main() -> None:
     parser.add_argument("--audio-recipes", default="floor=0,floor=300")
     parser.add_argument("--audio-clips", type=int, default=5, help="clips per digit and training speaker")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--append", type=Path, help="a JSON log of earlier runs (one row a line) to include")
     args = parser.parse_args()
     seeds = [int(s) for s in args.seeds.split(",")]
     load_before = os.getloadavg()
     rows: list[dict[str, Any]] = []
+    if args.append:
+        rows += [json.loads(line) for line in args.append.read_text().splitlines() if line.startswith("{")]
     with tempfile.TemporaryDirectory(prefix="small-data-") as tmp:
         work = Path(tmp)
         images, evaluation = build(args.data, work / "cats-dogs", eval_per_class=args.eval_per_class)
@@ -187,7 +190,7 @@ def main() -> None:
             f"mode splits it ({len(split.samples)} held out, the rest train); judged on "
             f"{2 * args.eval_per_class} other cifar10-dev cats and dogs"
         )
-        rows += sweep("cnn", channels, args.recipes.split(","), seeds, work / "runs")
+        rows += sweep("cnn", channels, [r for r in args.recipes.split(",") if r], seeds, work / "runs")
         result: dict[str, Any] = {"images": described}
         if args.audio:
             train_dir, test_dir = small_audio(args.data, work / "audio", args.audio_clips)

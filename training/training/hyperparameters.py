@@ -142,10 +142,11 @@ class Hyperparameters:
         default=10, metadata=_for(help="PGD steps per budget; the largest epsilon (CNN) gets twice as many")
     )
     min_steps: int = field(
-        default=300,
+        default=100,
         metadata=_for(
             help="small data: the epochs rise (and the batch shrinks to give an epoch 4 steps) until training "
-            "holds at least this many optimizer steps; 0: off (training/step_floor.py, measured floor)"
+            "holds at least this many optimizer steps; 0: off (training/step_floor.py; 100: measured, "
+            "benchmarks/results/small-data-2026-12-07.md)"
         ),
     )
     refit: bool = field(

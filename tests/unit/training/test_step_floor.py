@@ -43,6 +43,6 @@ def test_the_job_trains_with_the_plan_and_records_it(tmp_path, capsys, model):
     hp = parse_hyperparameters({"model": model, "epochs": "6", "batch_size": "64", "learning_rate": "0.1"})
     splits = load_splits(env, hp, lambda path, names: data if path.name == "train" else test)
     resolved = _with_step_floor(hp, splits, SimpleNamespace(is_master=True))
-    assert (resolved.batch_size, resolved.epochs) == (30, 75)
-    assert splits.fit["steps"]["steps"] == 300 and splits.fit["epochs"] == 75  # a refit: the whole train channel
-    assert "small data: 120 training samples; batch_size 64 -> 30, epochs 6 -> 75" in capsys.readouterr().out
+    assert (resolved.batch_size, resolved.epochs) == (30, 25)  # the default floor: 100 steps
+    assert splits.fit["steps"]["steps"] == 100 and splits.fit["epochs"] == 25  # a refit: the whole train channel
+    assert "small data: 120 training samples; batch_size 64 -> 30, epochs 6 -> 25" in capsys.readouterr().out

@@ -234,7 +234,8 @@ def _prepare_mlp(
 def _with_step_floor(hp: Hyperparameters, splits: Splits, topo: Topology) -> Hyperparameters:
     """`hp` after the small-data floor of optimizer steps (training/step_floor.py), recorded in the
     evaluation's `training.steps`. Every rank computes the same plan from the same train channel."""
-    plan = step_plan(len(splits.train), hp.batch_size, hp.epochs, hp.learning_rate, hp.min_steps)
+    shrink_batch = hp.model == "cnn"  # SGD; the MLP's AdamW keeps its batch (training/step_floor.py)
+    plan = step_plan(len(splits.train), hp.batch_size, hp.epochs, hp.learning_rate, hp.min_steps, shrink_batch)
     splits.fit["steps"] = plan.as_dict()
     if splits.fit.get("refit"):
         splits.fit["epochs"] = plan.epochs

@@ -43,6 +43,9 @@ def test_the_job_trains_with_the_plan_and_records_it(tmp_path, capsys, model):
     hp = parse_hyperparameters({"model": model, "epochs": "6", "batch_size": "64", "learning_rate": "0.1"})
     splits = load_splits(env, hp, lambda path, names: data if path.name == "train" else test)
     resolved = _with_step_floor(hp, splits, SimpleNamespace(is_master=True))
-    assert (resolved.batch_size, resolved.epochs) == (30, 25)  # the default floor: 100 steps
-    assert splits.fit["steps"]["steps"] == 100 and splits.fit["epochs"] == 25  # a refit: the whole train channel
-    assert "small data: 120 training samples; batch_size 64 -> 30, epochs 6 -> 25" in capsys.readouterr().out
+    # The default floor, 100 steps: the CNN's SGD gets a smaller batch, the MLP's AdamW more epochs of its batch.
+    batch, epochs = (30, 25) if model == "cnn" else (64, 100)
+    assert (resolved.batch_size, resolved.epochs) == (batch, epochs)
+    assert splits.fit["steps"]["steps"] == 100 and splits.fit["epochs"] == epochs  # a refit: the whole train channel
+    line = f"small data: 120 training samples; batch_size 64 -> {batch}, epochs 6 -> {epochs}"
+    assert line in capsys.readouterr().out

@@ -12,7 +12,7 @@ Large data sets pass through unchanged. The time budget still ends the run (the 
 the budget when it is spent first, training/schedule.py). The floor's default (100) is measured
 (benchmarks/small_data.py, benchmarks/results/small-data-2026-12-07.md): on the 120-photo stand-in,
 local mode's recipe at 6 steps answered one class for every image (accuracy 0.500, 3 seeds); at 100
-steps 0.577 (2 seeds) on 500 other images; at 300 steps 0.564 (1 seed, no better, 2.6x the CPU time).
+steps 0.577 (2 seeds) on 500 other images; at 300 steps 0.564 (1 seed, no better, 2.2x the CPU time).
 """
 
 from __future__ import annotations

@@ -95,7 +95,8 @@ def _count_files(folder: Path) -> int:
 
 def _evaluation(tree: OptMl) -> dict:
     evaluation = json.loads((tree.output_data_dir / "evaluation.json").read_text())
-    return {key: evaluation[key] for key in ("split", "num_samples", "accuracy", "macro_f1")}
+    keys = ("split", "num_samples", "accuracy", "macro_f1", "learning_check")
+    return {key: evaluation[key] for key in keys if key in evaluation}
 
 
 def train_and_package(settings: LocalSettings, data: ModelData, report: Report) -> ModelReport:

@@ -32,6 +32,16 @@ class Progress:
         elif note:
             self.line(f"{self.description}: {note}")
 
+    def set_total(self, total: int) -> None:
+        """The job may train other than the epochs asked (an auto recipe, the small-data floor): its
+        epoch lines say how many, and the bar follows them."""
+        if total == self.total:
+            return
+        self.total = total
+        if self._bar is not None:
+            self._bar.total = total
+            self._bar.refresh()
+
     def line(self, text: str) -> None:
         if self._bar is not None:
             self._bar.write(text, file=self.stream)

@@ -63,6 +63,9 @@ def format_summary(report: Report, report_path: Path, root: Path) -> str:
             f"p99 {latency.get('p99', 0):.1f}  via {server.get('url', '')}",
             f"  trained {model.epochs_completed} epochs on {model.train_samples} files in {model.train_seconds:.0f} s",
         ]
+        warning = (evaluation.get("learning_check") or {}).get("warning")
+        if warning:
+            lines.append(f"  WARNING: {warning}")
         lines += [
             f"  explained {Path(e['file']).name} ({e['label']}) -> {e['predicted']}: {_relative(e['png'], root)}"
             for e in model.explanations

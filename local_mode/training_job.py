@@ -29,6 +29,8 @@ EPOCH_LINE = re.compile(
     r".* epoch_time_s=(?P<time>[0-9.]+)"
 )
 FINAL_LINE = re.compile(r"^final split=(?P<split>\S+) num_samples=(?P<n>\d+) accuracy=(?P<accuracy>[0-9.]+)")
+# The job's line when the evaluated model learned nothing (docs/contracts.md, metrics log lines).
+LEARNING_WARNING_LINE = re.compile(r"^warning: learning_check: (?P<text>.+)$")
 
 
 @dataclass(frozen=True)
@@ -88,6 +90,7 @@ def run_training(model: str, tree: OptMl, log: Path, epochs: int, timeout_s: flo
                 line = raw.decode(errors="replace").strip()
                 if match := EPOCH_LINE.match(line):
                     completed = int(match["epoch"])
+                    progress.set_total(int(match["epochs"]))
                     progress.advance(
                         note=f"epoch {completed}/{match['epochs']} val_accuracy={match['val']} ({match['time']} s)"
                     )
@@ -95,6 +98,8 @@ def run_training(model: str, tree: OptMl, log: Path, epochs: int, timeout_s: flo
                     progress.line(
                         f"train {model}: {match['split']} accuracy {match['accuracy']} on {match['n']} samples"
                     )
+                elif match := LEARNING_WARNING_LINE.match(line):
+                    progress.line(f"train {model}: WARNING: {match['text']}")
             code = process.wait()
         finally:
             watchdog.cancel()

@@ -12,11 +12,19 @@ import matplotlib
 matplotlib.use("Agg")  # no display in a container
 import matplotlib.pyplot as plt
 import numpy as np
+from scipy.stats import binomtest
 from sklearn.metrics import (
     ConfusionMatrixDisplay,
     accuracy_score,
     confusion_matrix,
     precision_recall_fscore_support,
+)
+
+# A model that gives one class to at least this share of the held-out inputs "predicts one class".
+ONE_CLASS_SHARE = 0.9
+LEARNING_ADVICE = (
+    "what to try: more data (a few hundred examples per class; tens are rarely enough), a longer "
+    "time_budget_s or more epochs, and a look at the class folders (labels, one class per folder)"
 )
 
 
@@ -44,6 +52,48 @@ def evaluate(labels: np.ndarray, probabilities: np.ndarray, class_names: Sequenc
             for i, name in enumerate(class_names)
         },
         "confusion_matrix": confusion_matrix(labels, predicted, labels=indices).tolist(),
+        "learning_check": learning_check(labels, predicted, class_names),
+    }
+
+
+def learning_check(labels: np.ndarray, predicted: np.ndarray, class_names: Sequence[str]) -> dict[str, Any]:
+    """Whether the model learned more than a constant answer: the share of the held-out inputs given its
+    most-predicted class, and its accuracy against always answering the held-out majority class (with a
+    one-sided binomial test's p-value: on a small held-out set a few lucky answers beat the majority).
+    `warning` is None when neither sign of a model that learned nothing shows."""
+    labels, predicted = np.asarray(labels), np.asarray(predicted)
+    n = len(labels)
+    k = len(class_names)
+    true_counts = np.bincount(labels, minlength=k)
+    predicted_counts = np.bincount(predicted, minlength=k)
+    majority, top = int(true_counts.argmax()), int(predicted_counts.argmax())
+    majority_share = float(true_counts[majority] / max(n, 1))
+    top_share = float(predicted_counts[top] / max(n, 1))
+    correct = int((labels == predicted).sum())
+    accuracy = correct / max(n, 1)
+    one_class = n > 0 and k > 1 and top_share >= ONE_CLASS_SHARE
+    beats_majority = accuracy > majority_share
+    p_value = float(binomtest(correct, n, majority_share, alternative="greater").pvalue) if 0 < n else 1.0
+    problems = []
+    if one_class:
+        problems.append(
+            f"the model predicts '{class_names[top]}' for {top_share:.0%} of the {n} held-out inputs: it has "
+            "learned little more than a constant answer"
+        )
+    if not beats_majority:
+        problems.append(
+            f"its accuracy {accuracy:.3f} is no better than always answering the most common held-out class "
+            f"'{class_names[majority]}' ({majority_share:.3f})"
+        )
+    return {
+        "majority_class": class_names[majority],
+        "majority_share": round(majority_share, 4),
+        "top_predicted_class": class_names[top],
+        "top_predicted_share": round(top_share, 4),
+        "predicts_one_class": bool(one_class),
+        "beats_majority": bool(beats_majority),
+        "p_value_vs_majority": round(p_value, 4),
+        "warning": "; ".join(problems) + f". {LEARNING_ADVICE}" if problems else None,
     }
 
 

@@ -60,6 +60,7 @@ RANGES: dict[str, Range] = {
     "seed": Range(0, 2**32 - 1),
     "time_budget_s": Range(0, 28 * 24 * 3600),  # SageMaker's longest training job: 28 days
     "validation_fraction": Range(0, 1, high_open=True),
+    "min_steps": Range(0, 10_000_000),
     "processes_per_host": Range(0, 1024),
     "dist_port": Range(1, 65535),
     "image_size": Range(16, 4096),
@@ -162,6 +163,24 @@ class Hyperparameters:
     )
     security_pgd_steps: int = field(
         default=10, metadata=_for(help="PGD steps per budget; the largest epsilon (CNN) gets twice as many")
+    )
+    min_steps: int = field(
+        default=100,
+        metadata=_for(
+            help="small data: the epochs rise (and the batch shrinks to give an epoch 4 steps) until training "
+            "holds at least this many optimizer steps; 0: off (training/step_floor.py; 100: measured, "
+            "benchmarks/results/small-data-2026-12-07.md)"
+        ),
+    )
+    refit: bool = field(
+        default=True,
+        metadata=_for(
+            "cnn",
+            "mlp",
+            help="with a 'test' channel and no 'validation' channel: train the artifact on every sample of the "
+            "train channel (MLP: for `epochs`, the count the four-rotation protocol chose; CNN: the recipe's "
+            "epochs) instead of holding a share (MLP: speakers) out for validation",
+        ),
     )
     # CNN
     security_eps: str = field(
@@ -292,15 +311,6 @@ class Hyperparameters:
             "mlp",
             help="synthetic clips (the 'synthetic' channel, `python -m training.synthesize`) added per real clip "
             "in each batch; 0: ignore the channel",
-        ),
-    )
-    refit: bool = field(
-        default=True,
-        metadata=_for(
-            "mlp",
-            help="with a 'test' channel and no 'validation' channel: train the artifact on every speaker of the "
-            "train channel for `epochs` (the count the four-rotation protocol chose) instead of holding "
-            "speakers out for validation",
         ),
     )
 

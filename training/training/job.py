@@ -32,6 +32,7 @@ from training.loop import EpochLoop, StopSignal
 from training.reporting import emit, final_line
 from training.schedule import Budget
 from training.security.budgets import SECURITY_KEYS
+from training.step_floor import plan as step_plan
 from training.storage import check_output_folders, write_error
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,15 @@ NOT_FINGERPRINTED = (
     "probe_seconds",
     *SECURITY_KEYS,  # the security evaluation measures the artifact; it changes nothing trained
 )
+
+
+# The training log's line when the evaluated model learned nothing (evaluation.json's `learning_check`).
+LEARNING_WARNING_PREFIX = "warning: learning_check: "
+# Who chose the epochs of a refit (no validation split is left to choose them from).
+REFIT_EPOCHS_CHOSEN_BY = {
+    "mlp": "the four-rotation protocol (benchmarks/results/train-history.md)",
+    "cnn": "the recipe (time budget, measured speed and the frontier table; `recipe` beside this)",
+}
 
 
 @dataclass
@@ -79,21 +89,27 @@ def load_splits(
     if "validation" in env.channels:
         validation = load(env.channels["validation"], train.class_names)
         fit = {"refit": False, "trained_on": "train channel", "validated_on": "validation channel"}
-    elif test is not None and hp.model == "mlp" and hp.refit:
+    elif test is not None and hp.refit:
+        # The artifact learns every sample of the train channel; the test channel is only watched.
+        # The reference profile is written from the held-out split, the test channel here (`Splits.held_out`).
         validation = test
         fit = {
             "refit": True,
             "trained_on": "the whole train channel",
             "validated_on": "test channel (monitoring only)",
-            "epochs": hp.epochs,
-            "epochs_chosen_by": "the four-rotation protocol (benchmarks/results/train-history.md)",
+            "epochs": hp.epochs,  # the CNN's auto (0) is replaced by the recipe's choice in _prepare_cnn
+            "epochs_chosen_by": REFIT_EPOCHS_CHOSEN_BY[hp.model],
         }
         if train.groups is not None:
             fit["speakers"] = sorted(str(g) for g in np.unique(train.groups))
+        if hp.model == "mlp":
+            epochs, held = f"{hp.epochs} epochs, the count the four-rotation protocol chose", "speakers"
+        else:
+            epochs = f"{hp.epochs} epochs" if hp.epochs > 0 else "the epochs the recipe chooses"
+            held = f"{hp.validation_fraction:.0%} of it"
         emit(
-            f"refit: training on every sample of the train channel{_speakers(train)} for {hp.epochs} epochs, the "
-            "count the four-rotation protocol chose; the per-epoch validation figures are on the test channel "
-            "and choose nothing (refit=false holds speakers out instead)"
+            f"refit: training on every sample of the train channel{_speakers(train)} for {epochs}; the per-epoch "
+            f"validation figures are on the test channel and choose nothing (refit=false holds {held} out instead)"
         )
     else:
         train, validation = split_train_validation(train, hp.validation_fraction, hp.seed)
@@ -162,12 +178,12 @@ def _prepare_cnn(
     store = checkpoint_store(directory, hp, splits.train.class_names)
     # Before any model is built: a restarted job takes its checkpoint's choice, a new one measures.
     choice = cnn_recipe.resolve(hp, splits.train, splits.validation, topo, device, budget, store)
-    resolved = dataclasses.replace(hp, width=choice.width, epochs=choice.epochs)
     if store is not None:
         store.recipe = {**choice.as_dict(), "resumed": False}
     if topo.is_master:
         emit(choice.line())
         splits.fit["recipe"] = choice.as_dict()
+    resolved = _with_step_floor(dataclasses.replace(hp, width=choice.width, epochs=choice.epochs), splits, topo)
     trainer = cnn_training.CNNTrainer(resolved, splits.train, splits.validation, topo, device, budget)
     framework = {
         "framework": "pytorch",
@@ -208,10 +224,24 @@ def _prepare_mlp(
         }
     elif SYNTHETIC_CHANNEL in env.channels:
         log.info("synthetic channel given but synthetic_ratio=0: not used")
-    trainer = mlp_training.MLPTrainer(hp, splits.train, splits.validation, topo, strategy, synthetic)
+    store = checkpoint_store(directory, hp, splits.train.class_names)  # fingerprinted as given
+    resolved = _with_step_floor(hp, splits, topo)
+    trainer = mlp_training.MLPTrainer(resolved, splits.train, splits.validation, topo, strategy, synthetic)
     framework = {"framework": "tensorflow", "framework_version": tf.__version__, "task": "audio_classification"}
-    store = checkpoint_store(directory, hp, splits.train.class_names)
-    return Prepared(trainer, splits, mlp_training.predict_with_artifact, framework, topo, hp, store)
+    return Prepared(trainer, splits, mlp_training.predict_with_artifact, framework, topo, resolved, store)
+
+
+def _with_step_floor(hp: Hyperparameters, splits: Splits, topo: Topology) -> Hyperparameters:
+    """`hp` after the small-data floor of optimizer steps (training/step_floor.py), recorded in the
+    evaluation's `training.steps`. Every rank computes the same plan from the same train channel."""
+    shrink_batch = hp.model == "cnn"  # SGD; the MLP's AdamW keeps its batch (training/step_floor.py)
+    plan = step_plan(len(splits.train), hp.batch_size, hp.epochs, hp.learning_rate, hp.min_steps, shrink_batch)
+    splits.fit["steps"] = plan.as_dict()
+    if splits.fit.get("refit"):
+        splits.fit["epochs"] = plan.epochs
+    if plan.changed and topo.is_master:
+        emit(plan.line(hp.batch_size, hp.epochs))
+    return dataclasses.replace(hp, batch_size=plan.batch_size, epochs=plan.epochs, learning_rate=plan.learning_rate)
 
 
 def _finish(
@@ -241,6 +271,8 @@ def _evaluate_and_write(
     evaluation = evaluate(held_out.labels, probabilities, splits.train.class_names, split)
     evaluation["training"] = splits.fit
     emit(final_line(split, evaluation["num_samples"], evaluation["accuracy"], evaluation["macro_f1"]))
+    if evaluation["learning_check"]["warning"]:
+        emit(f"{LEARNING_WARNING_PREFIX}{evaluation['learning_check']['warning']}")
     write_manifest(
         env.model_dir,
         Manifest(

@@ -12,6 +12,7 @@ from __future__ import annotations
 import gc
 import json
 import math
+import statistics
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -33,7 +34,14 @@ DEFAULT_WIDTH, DEFAULT_EPOCHS = 24, 18
 TIE = 0.002  # predicted accuracies this close count as equal: the narrower width wins
 SAFETY_FRACTION = 0.03  # of the seconds left, kept back for what the estimate misses
 VALIDATION_SPEEDUP = 3.0  # forward-only validation runs at about this many times the training samples/s
+# The probe's warm-up (probe_samples_per_s): at least WARMUP_STEPS untimed steps, more until two
+# consecutive steps' times agree within STEADY_TOLERANCE, at most MAX_WARMUP_STEPS.
 WARMUP_STEPS = 2
+MAX_WARMUP_STEPS = 12
+STEADY_TOLERANCE = 0.1
+MIN_TIMED_STEPS = 3
+WARMUP_SECONDS_FACTOR = 3.0  # warm-up stops after this many times `probe_seconds` even if not steady
+HICCUP_FACTOR = 2.0  # a timed step over this many times the median is a hiccup, not the pace
 # Probing stops starting new widths once it has used this share of the budget (narrowest first), so a
 # short budget on a slow machine is not spent measuring; the widths left out are not candidates.
 PROBE_BUDGET_FRACTION = 0.1
@@ -266,24 +274,64 @@ def choose(
     )
 
 
+def warmed_up(step_seconds: Sequence[float]) -> bool:
+    """Whether warm-up is over: at least `WARMUP_STEPS` steps, the last two of which took times that
+    agree within `STEADY_TOLERANCE` (a step still paying for warm-up is slower than the next)."""
+    if len(step_seconds) < max(2, WARMUP_STEPS):
+        return False
+    previous, last = step_seconds[-2], step_seconds[-1]
+    return abs(last - previous) <= STEADY_TOLERANCE * previous
+
+
+def steady_rate(samples: Sequence[int], step_seconds: Sequence[float]) -> float:
+    """Samples/s over timed steps, leaving out hiccups (a step over `HICCUP_FACTOR` times the median:
+    a garbage collection, another process taking the core) that the median-paced loop averages away."""
+    median = statistics.median(step_seconds)
+    kept = [(n, t) for n, t in zip(samples, step_seconds, strict=True) if t <= HICCUP_FACTOR * median]
+    return sum(n for n, _ in kept) / max(sum(t for _, t in kept), 1e-12)
+
+
 def probe_samples_per_s(
-    step: Callable[[int], int], seconds: float, synchronize: Callable[[], None] = lambda: None
+    step: Callable[[int], int],
+    seconds: float,
+    synchronize: Callable[[], None] = lambda: None,
+    clock: Callable[[], float] = time.perf_counter,
 ) -> float:
-    """Samples/s of `step(i)` (one training step on batch i, returning its sample count): `WARMUP_STEPS`
-    untimed, then steps for about `seconds` (at least one). `synchronize` waits for queued device work
-    before a clock is read (CUDA runs asynchronously)."""
-    for i in range(WARMUP_STEPS):
-        step(i)
-    synchronize()
-    started = time.perf_counter()
-    steps = samples = 0
+    """Steady-state samples/s of `step(i)` (one training step on batch i, returning its sample count).
+
+    Warm-up steps are run and not timed: the first steps of a fresh model pay for the allocator's
+    growth, oneDNN's primitive creation and first-batch effects, and timing them read 732 samples/s
+    for a loop that then ran at 848 (a 1,800 s job left 250 s unused). Warm-up lasts until two
+    consecutive steps agree within `STEADY_TOLERANCE` (at least `WARMUP_STEPS`, at most
+    `MAX_WARMUP_STEPS` or `WARMUP_SECONDS_FACTOR` x `seconds`); then each step is timed alone for
+    about `seconds` (at least `MIN_TIMED_STEPS`). `synchronize` waits for queued device work before a
+    clock is read (CUDA runs asynchronously); `clock` is injectable for tests."""
+    warmup: list[float] = []
+    warm_started = clock()
+    index = 0
     while True:
-        samples += step(WARMUP_STEPS + steps)
-        steps += 1
+        started = clock()
+        step(index)
         synchronize()
-        if time.perf_counter() - started >= seconds:
+        warmup.append(clock() - started)
+        index += 1
+        if warmed_up(warmup):
             break
-    return samples / (time.perf_counter() - started)
+        too_long = clock() - warm_started >= WARMUP_SECONDS_FACTOR * seconds
+        if len(warmup) >= MAX_WARMUP_STEPS or (len(warmup) >= WARMUP_STEPS and too_long):
+            break
+    samples: list[int] = []
+    times: list[float] = []
+    timed_started = clock()
+    while True:
+        started = clock()
+        samples.append(step(index))
+        synchronize()
+        times.append(clock() - started)
+        index += 1
+        if len(times) >= MIN_TIMED_STEPS and clock() - timed_started >= seconds:
+            break
+    return steady_rate(samples, times)
 
 
 def probe_widths(
@@ -292,18 +340,19 @@ def probe_widths(
     seconds: float,
     synchronize: Callable[[], None] = lambda: None,
     total_s: float = math.inf,
+    clock: Callable[[], float] = time.perf_counter,
 ) -> dict[int, float]:
     """Measure each width with a throwaway model; `make_step(width)` gives (step, release), and
     `release` frees the model before the next width is built. No width is started once `total_s`
     have gone (the first always is)."""
     rates: dict[int, float] = {}
-    started = time.perf_counter()
+    started = clock()
     for width in widths:
-        if rates and time.perf_counter() - started >= total_s:
+        if rates and clock() - started >= total_s:
             break
         step, release = make_step(width)
         try:
-            rates[width] = probe_samples_per_s(step, seconds, synchronize)
+            rates[width] = probe_samples_per_s(step, seconds, synchronize, clock)
         finally:
             release()
             gc.collect()

@@ -5,7 +5,7 @@ from training.contract import load_environment, parse_flags
 from training.distributed import topology
 from training.errors import ConfigError
 
-from tests.helpers.opt_ml import make_opt_ml
+from tests.helpers.opt_ml import TEST_DEFAULTS, make_opt_ml
 
 
 def test_paths_hosts_and_hyperparameters_come_from_the_opt_ml_tree(tmp_path):
@@ -22,7 +22,7 @@ def test_paths_hosts_and_hyperparameters_come_from_the_opt_ml_tree(tmp_path):
     assert env.channels == {"train": tree.channel("train"), "validation": tree.channel("validation")}
     assert env.hosts == ("algo-1", "algo-2")  # sorted: the first is the master on every host
     assert env.current_host == "algo-2" and not topology(env, processes=1, port=29500).is_master
-    assert env.hyperparameters == {"model": "cnn", "epochs": "3"}
+    assert env.hyperparameters == {**TEST_DEFAULTS, "model": "cnn", "epochs": "3"}
 
 
 def test_variables_override_files_and_flags_override_hyperparameters(tmp_path):
@@ -41,7 +41,7 @@ def test_variables_override_files_and_flags_override_hyperparameters(tmp_path):
     assert env.hosts == ("a", "b") and env.current_host == "b"
     assert env.num_cpus == 7
     assert env.output_data_dir == tmp_path / "od"
-    assert env.hyperparameters == {"model": "cnn", "epochs": "5", "batch_size": "8"}
+    assert env.hyperparameters == {**TEST_DEFAULTS, "model": "cnn", "epochs": "5", "batch_size": "8"}
 
 
 def test_json_quoted_values_from_the_sdk_are_unquoted(tmp_path):

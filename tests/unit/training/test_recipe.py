@@ -124,3 +124,44 @@ def test_the_probe_times_real_training_steps_of_a_throwaway_model(monkeypatch):
     rates = measure(hp, data, data, torch.device("cpu"), [4, 8])
     assert set(rates) == {4, 8} and all(rate > 0 for rate in rates.values())
     assert steps.count(4) >= recipe.WARMUP_STEPS + 1 and steps.count(8) >= recipe.WARMUP_STEPS + 1
+
+
+class FakeSteps:
+    """A step function on a fake clock: step i takes `times[i]` seconds (the last time repeats)."""
+
+    def __init__(self, times, batch=10):
+        self.now, self.times, self.batch, self.calls = 0.0, list(times), batch, 0
+
+    def clock(self):
+        return self.now
+
+    def step(self, i):
+        assert i == self.calls
+        self.now += self.times[min(i, len(self.times) - 1)]
+        self.calls += 1
+        return self.batch
+
+
+def test_the_probe_discards_warm_up_steps_and_times_only_the_steady_state():
+    # Allocator growth, oneDNN primitive creation, first batch: 5 s, 3 s, 2 s, then a steady 1 s per step.
+    fake = FakeSteps([5.0, 3.0, 2.0, 1.0])
+    rate = recipe.probe_samples_per_s(fake.step, seconds=4.0, clock=fake.clock)
+    assert rate == pytest.approx(10.0)  # 10 samples per steady 1 s step; timing from step 0 would read ~4.3
+    assert fake.calls >= 5 + 4  # 5 warm-up steps (until two agree), then about `seconds` of timed steps
+
+
+def test_the_probe_warm_up_is_bounded_and_a_hiccup_does_not_set_the_pace():
+    never_steady = FakeSteps([2.0**-i for i in range(recipe.MAX_WARMUP_STEPS)] + [1.0])  # each step half the last
+    recipe.probe_samples_per_s(never_steady.step, seconds=3.0, clock=never_steady.clock)
+    assert never_steady.calls == recipe.MAX_WARMUP_STEPS + recipe.MIN_TIMED_STEPS
+    slow = FakeSteps([4.0**i for i in range(10)])  # slower and slower: the warm-up's time cap ends it
+    recipe.probe_samples_per_s(slow.step, seconds=2.0, clock=slow.clock)
+    assert slow.calls == 3 + recipe.MIN_TIMED_STEPS  # 1 + 4 + 16 s >= 3 x 2 s after the third step
+    hiccup = FakeSteps([1.0, 1.0, 1.0, 1.0, 9.0, 1.0, 1.0, 1.0])
+    assert recipe.probe_samples_per_s(hiccup.step, seconds=6.0, clock=hiccup.clock) == pytest.approx(10.0)
+
+
+def test_a_steady_machine_needs_only_the_minimum_warm_up():
+    fake = FakeSteps([1.0])
+    rate = recipe.probe_samples_per_s(fake.step, seconds=3.0, clock=fake.clock)
+    assert rate == pytest.approx(10.0) and fake.calls == recipe.WARMUP_STEPS + 3

@@ -64,11 +64,14 @@ def test_docker_stop_mid_epoch_checkpoints_exits_0_and_a_second_run_resumes(imag
     """SageMaker stops a job (spot interruption, StopTrainingJob) with SIGTERM and SIGKILL 120 s later
     (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_StopTrainingJob.html); the restarted
     job gets the checkpoints back in /opt/ml/checkpoints."""
-    # Small batches and a few epochs: an epoch of many steps, so that the stop lands inside one even on a
-    # quiet machine where an epoch takes a fraction of a second, and epochs to spare should it land late.
+    # Small batches, a few epochs and epochs of a few seconds even on a quiet machine: finding the epoch
+    # line (docker logs, polled every 0.5 s) and delivering the stop take up to about a second, which
+    # outlasted a whole 0.85 s epoch of 900 samples on a quiet machine (2026-12-07). Epochs to spare
+    # should the stop land late.
+    per_class = 400
     tree = make_opt_ml(tmp_path / "ml", {"model": "cnn", "epochs": "6", "batch_size": "8", "width": "8"})
-    copy_images(tree.channel("train"), per_class=100)
-    train_samples = 0.9 * 1000  # validation_fraction 0.1
+    copy_images(tree.channel("train"), per_class=per_class)
+    train_samples = 0.9 * 10 * per_class  # validation_fraction 0.1
     container = docker_cli.Container.start(
         images["training-pytorch"],
         ["train"],

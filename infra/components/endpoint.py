@@ -27,7 +27,7 @@ from infra.components.serving_parts import (
     variant_target,
 )
 from infra.nag import allow_wildcards
-from infra.settings import ModelVersion, ServingSettings
+from infra.settings import ServingSettings
 
 
 class AutoscaledEndpoint(Construct):
@@ -40,7 +40,6 @@ class AutoscaledEndpoint(Construct):
         *,
         endpoint_name: str,
         settings: ServingSettings,
-        version: ModelVersion,
         inputs: ServingInputs,
         capture_bucket: s3.IBucket,
         capture_prefix: str,
@@ -50,7 +49,7 @@ class AutoscaledEndpoint(Construct):
         self.model, role, self.log_group = isolated_model(
             self,
             endpoint_name=endpoint_name,
-            version=version,
+            version=settings.version,
             inputs=inputs,
             log_group=f"/aws/sagemaker/Endpoints/{endpoint_name}",
         )

@@ -90,7 +90,6 @@ class ServingStack(Stack):
             self.endpoint = AutoscaledEndpoint(
                 self,
                 "Endpoint",
-                version=serving.version,
                 capture_bucket=artifact_bucket,
                 capture_prefix=names.data_capture_prefix(serving.model),
                 endpoint_name=endpoint_name,

@@ -39,7 +39,7 @@ SETTINGS = ServingSettings(
 )
 
 
-def make_endpoint(stub_sources, settings=SETTINGS, version=None):
+def make_endpoint(stub_sources, settings=SETTINGS):
     stack = bare_stack()
     vpc = ec2.Vpc(
         stack,
@@ -55,7 +55,6 @@ def make_endpoint(stub_sources, settings=SETTINGS, version=None):
         "Endpoint",
         endpoint_name="proj-dev-cnn",
         settings=settings,
-        version=version or settings.version,
         inputs=ServingInputs(
             image=image_asset(stack, "Image", stub_sources.inference_dir),
             model_data_bucket=bucket,

@@ -1,4 +1,4 @@
-"""The CNN frontier table as a figure: held-out accuracy against training samples, one line per width.
+"""The CNN frontier table as a figure: held-out accuracy against training samples, one line per family and width.
 
 Drawn from the package's own table (`training/training/models/cnn_frontier.json`), so the figure shows
 what the trainer predicts from: markers at measured points, solid lines between them, dashed where
@@ -27,15 +27,15 @@ def plot(frontier: Frontier, out: Path) -> Path:
     samples = [p.train_samples for p in frontier.points]
     low, high = min(samples) / 2, max(samples) * 8
     figure, axes = plt.subplots(figsize=(7, 4.5))
-    for width in frontier.widths():
-        points = sorted((p for p in frontier.points if p.width == width), key=lambda p: p.train_samples)
+    for candidate in frontier.candidates():
+        points = sorted((p for p in frontier.points if p.candidate == candidate), key=lambda p: p.train_samples)
         grid = np.geomspace(low, high, 200)
-        predicted = [frontier.predict(width, s) for s in grid]
+        predicted = [frontier.predict(candidate.width, s, candidate.family) for s in grid]
         first, last = points[0].train_samples, points[-1].train_samples
         inside = [(s, p.accuracy) for s, p in zip(grid, predicted, strict=True) if first <= s <= last]
         line = None
         if inside:
-            (line,) = axes.plot(*zip(*inside, strict=True), "-", label=f"width {width}")
+            (line,) = axes.plot(*zip(*inside, strict=True), "-", label=f"{candidate.family} width {candidate.width}")
         color = line.get_color() if line else None
         below = [(s, p.accuracy) for s, p in zip(grid, predicted, strict=True) if s <= first]
         beyond = [(s, p.accuracy) for s, p in zip(grid, predicted, strict=True) if s >= last]
@@ -48,7 +48,7 @@ def plot(frontier: Frontier, out: Path) -> Path:
             [p.accuracy for p in points],
             "o",
             color=color,
-            label=None if line else f"width {width}",
+            label=None if line else f"{candidate.family} width {candidate.width}",
         )
     axes.set_xscale("log")
     axes.set_xlabel("training samples (epochs x training images)")

@@ -5,14 +5,16 @@ for each width; this sweep answers which recipe is best at that many epochs, and
 a GPU, where the CPU would need ten minutes a run. Each run trains with the product's own
 `CNNTrainer` and `EpochLoop` (bf16 autocast, one-cycle schedule) on the same seeded 10% split as
 `make bench-train`, and reports validation accuracy with and without the test-time flip the artifact
-applies. Variants that are not part of the product (a frozen 2x2 patch-whitening stem, airbench-style
-blocks without residuals, alternating flips, an EMA of the weights) are defined here.
+applies. The product's families are chosen with the `family` hyperparameter (`residual`, `airbench`).
+Variants that are not part of the product (the first experiments with a frozen 2x2 patch-whitening stem
+on the residual network, `whiten`, and airbench blocks on the residual recipe, `air`; alternating
+flips and an EMA of the weights on the residual family) are defined here.
 
     python -m benchmarks.cnn_recipe_sweep --data ../shared/datasets/cifar10-dev \\
         --configs benchmarks/results/cnn_sweep/round1.json --device cuda --parallel 8
 
-Each config is a JSON object of CNN hyperparameters plus optional `arch` (base | whiten | air),
-`altflip` (0/1) and `ema` (decay per step, 0: none).
+Each config is a JSON object of CNN hyperparameters plus optional `arch` (base: the product's network
+of the config's `family` | whiten | air), `altflip` (0/1) and `ema` (decay per step, 0: none).
 """
 
 from __future__ import annotations
@@ -94,11 +96,21 @@ def _trainer_class(cfg: dict[str, Any]) -> Any:
     from training import cnn_training
 
     arch = cfg.get("arch", "base")
-    cnn_training.ImageClassifier = lambda config: build_classifier(arch, config)
+    if arch != "base":  # an experimental network in place of the product's
+        cnn_training.build_classifier = lambda config: build_classifier(arch, config)
 
     class SweepTrainer(CNNTrainer):
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
+            if arch == "base":  # the product's network and optimizer; only the sweep's EMA and flips
+                self.ema = (
+                    AveragedModel(
+                        self.classifier, multi_avg_fn=get_ema_multi_avg_fn(float(cfg["ema"])), use_buffers=True
+                    )
+                    if float(cfg.get("ema", 0))
+                    else None
+                )
+                return
             if hasattr(self.classifier, "init_whitening"):
                 self.classifier.init_whitening(self.train_x)
                 self.classifier.to(memory_format=torch.channels_last)
@@ -166,6 +178,8 @@ def run_config(cfg: dict[str, Any], cache: str, device_name: str, threads: int =
         checkpoints=None,
         is_master=False,
     ).run()
+    if trainer.airbench is not None:
+        trainer.airbench.finish()  # as export does: the airbench family serves its weights' average
     model = (trainer.ema.module if trainer.ema is not None else trainer.classifier).eval()
     with torch.no_grad():
         x = (torch.from_numpy(arrays["vx"]).float() / 255).to(device).contiguous(memory_format=torch.channels_last)

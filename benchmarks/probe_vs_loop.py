@@ -26,6 +26,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, required=True, help="class folders of images (the train channel)")
     parser.add_argument("--width", type=int, default=16)
+    parser.add_argument("--family", choices=("residual", "airbench"), default="residual")
     parser.add_argument("--budget", type=int, default=120, help="time_budget_s of the job")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
@@ -36,6 +37,7 @@ def main() -> None:
             {
                 "model": "cnn",
                 "width": str(args.width),
+                "family": args.family,
                 "time_budget_s": str(args.budget),
                 "seed": str(args.seed),
                 "security": "false",
@@ -44,7 +46,7 @@ def main() -> None:
             Path(tmp),
         )
     recipe = run.evaluation["training"]["recipe"]
-    probe = recipe["samples_per_s"][str(args.width)]
+    probe = recipe["samples_per_s"][f"{args.family}-w{args.width}"]
     loop = [rate for _, _, rate in run.epochs[1:]] or [rate for _, _, rate in run.epochs]
     result = {
         "width": args.width,

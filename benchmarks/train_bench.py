@@ -214,12 +214,15 @@ def bench_budgets(data: Path, work: Path, budgets: list[int], seeds: list[int], 
                 {
                     "time_budget_s": budget,
                     "seed": seed,
+                    "family": chosen.get("family", "residual"),
                     "width": chosen["width"],
                     "epochs": chosen["epochs"],
                     "epochs_run": len(run.epochs),
                     "probe_samples_per_s": chosen["samples_per_s"],
                     "training_samples_per_s": run.epochs[-1][2] if run.epochs else None,
-                    "predicted_accuracy": chosen["predicted"].get(str(chosen["width"]), {}).get("accuracy"),
+                    "predicted_accuracy": chosen["predicted"]
+                    .get(f"{chosen.get('family', 'residual')}-w{chosen['width']}", {})
+                    .get("accuracy"),
                     "wall_s": round(run.seconds, 1),
                     "accuracy": run.evaluation["accuracy"],
                     "recipe": chosen,
@@ -232,16 +235,17 @@ def bench_budgets(data: Path, work: Path, budgets: list[int], seeds: list[int], 
 
 def budget_markdown(budgets: dict[str, Any]) -> list[str]:
     lines = [
-        f"| CNN, auto recipe, 45k/5k split ({budgets['machine']}) | seed | width | epochs (run) | "
-        "probe samples/s per width | wall s | held-out accuracy |",
+        f"| CNN, auto recipe, 45k/5k split ({budgets['machine']}) | seed | family, width | epochs (run) | "
+        "probe samples/s per candidate | wall s | held-out accuracy |",
         "|---|---|---|---|---|---|---|",
     ]
     for budget in sorted({r["time_budget_s"] for r in budgets["runs"]}):
         runs = [r for r in budgets["runs"] if r["time_budget_s"] == budget]
         for r in runs:
-            rates = ", ".join(f"w{w}: {s:.0f}" for w, s in r["probe_samples_per_s"].items()) or "-"
+            rates = ", ".join(f"{key}: {s:.0f}" for key, s in r["probe_samples_per_s"].items()) or "-"
             lines.append(
-                f"| time_budget_s={budget} | {r['seed']} | {r['width']} | {r['epochs']} ({r['epochs_run']}) | "
+                f"| time_budget_s={budget} | {r['seed']} | {r.get('family', 'residual')} w{r['width']} | "
+                f"{r['epochs']} ({r['epochs_run']}) | "
                 f"{rates} | {r['wall_s']} | {r['accuracy']:.4f} |"
             )
         mean = sum(r["accuracy"] for r in runs) / len(runs)

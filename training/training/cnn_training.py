@@ -1,5 +1,8 @@
 """Training the CNN: SGD with Nesterov momentum, label smoothing, one-cycle schedule, flip and crop.
 
+The airbench family adds its own extras (training.airbench_training): per-group learning rates,
+lookahead weight averaging, alternating flips, and a whitening layer set from the data.
+
 Data stays in memory as uint8 NCHW pixels; augmentation runs on whole batches (cheap on a CPU).
 Several ranks train data-parallel with DistributedDataParallel (gloo on CPU, nccl on GPU).
 """
@@ -17,11 +20,13 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel
 
+from training.airbench_training import AirbenchRecipe
 from training.artifact import image_input
 from training.data.folders import Dataset
 from training.distributed import Topology
 from training.hyperparameters import Hyperparameters
-from training.models.cnn import CNNConfig, ImageClassifier, export_cnn, export_explainer, load_exported
+from training.models.airbench import AirbenchClassifier
+from training.models.cnn import CNNConfig, build_classifier, export_cnn, export_explainer, load_exported
 from training.sampler import global_batches, rank_share, step_seed
 from training.schedule import Budget, progress
 from training.security.adversarial_training import adversarial_phase, pgd_examples
@@ -41,14 +46,24 @@ def _reflect(index: torch.Tensor, size: int) -> torch.Tensor:
     return torch.where(index > size - 1, 2 * (size - 1) - index, index)
 
 
-def augment(pixels: torch.Tensor, padding: int, generator: torch.Generator, flip: bool = True) -> torch.Tensor:
-    """Random horizontal flip (when `flip`) and random translation by up to `padding` pixels (reflect-padded).
+def augment(
+    pixels: torch.Tensor,
+    padding: int,
+    generator: torch.Generator,
+    flip: bool = True,
+    flipped: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Random horizontal flip (when `flip`; `flipped` says which images instead of chance) and random
+    translation by up to `padding` pixels (reflect-padded).
 
     Works on any dtype; on uint8 pixels it is one gather over a quarter of the bytes of float
     images, which keeps augmentation a small share of a bf16 training step.
     """
     n, c, h, w = pixels.shape
-    flipped = torch.rand(n, generator=generator) < 0.5 if flip else torch.zeros(n, dtype=torch.bool)
+    if not flip:
+        flipped = torch.zeros(n, dtype=torch.bool)
+    elif flipped is None:
+        flipped = torch.rand(n, generator=generator) < 0.5
     dy = torch.randint(0, 2 * padding + 1, (n,), generator=generator) - padding if padding > 0 else torch.zeros(n)
     dx = torch.randint(0, 2 * padding + 1, (n,), generator=generator) - padding if padding > 0 else torch.zeros(n)
     rows = _reflect(torch.arange(h).view(1, h) + dy.long().view(n, 1), h)
@@ -134,25 +149,35 @@ class CNNTrainer:
         share = slice(topo.rank, None, topo.world_size)  # validation is split across ranks and summed
         self.val_x = torch.from_numpy(validation.inputs[share])
         self.val_y = torch.from_numpy(validation.labels[share])
-        self.config = CNNConfig(num_classes=len(train.class_names), image_size=hp.image_size, width=hp.width)
-        self.classifier = ImageClassifier(self.config).to(device, memory_format=torch.channels_last)
+        family = "residual" if hp.family == "auto" else hp.family  # auto unresolved: the default recipe's
+        self.config = CNNConfig(len(train.class_names), image_size=hp.image_size, width=hp.width, family=family)
+        self.classifier = build_classifier(self.config).to(device, memory_format=torch.channels_last)
+        self.steps_per_epoch = max(1, len(self.train_y) // hp.batch_size)
+        self.airbench = (
+            AirbenchRecipe(self.classifier, hp, self.train_x, self.steps_per_epoch)
+            if isinstance(self.classifier, AirbenchClassifier)
+            else None
+        )
         self.model: torch.nn.Module = self.classifier
         if topo.world_size > 1:
             device_ids = [device.index] if device.type == "cuda" else None
             self.model = DistributedDataParallel(self.classifier, device_ids=device_ids)
-        decay = [p for p in self.classifier.parameters() if p.ndim > 1]
-        no_decay = [p for p in self.classifier.parameters() if p.ndim <= 1]
         self.optimizer = torch.optim.SGD(
-            [{"params": decay, "weight_decay": hp.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+            self.airbench.param_groups(hp) if self.airbench is not None else self._param_groups(),
             lr=hp.learning_rate,
             momentum=hp.momentum,
             nesterov=True,
         )
-        self.steps_per_epoch = max(1, len(self.train_y) // hp.batch_size)
         # Mixed precision: bf16 convolutions (about 2x on CPUs with AVX-512 BF16), float32 weights,
         # optimizer and loss; the exported model is float32.
         self.autocast = autocast_dtype(hp.precision, device)
         log.info("precision: %s", "bf16 autocast" if self.autocast else "float32")
+
+    def _param_groups(self) -> list[dict[str, object]]:
+        """Weight decay on the convolutions and the head, none on BatchNorm's scales and shifts."""
+        decay = [p for p in self.classifier.parameters() if p.ndim > 1]
+        no_decay = [p for p in self.classifier.parameters() if p.ndim <= 1]
+        return [{"params": decay, "weight_decay": self.hp.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
 
     def _autocast(self) -> torch.autocast:
         return autocast(self.autocast, self.device)
@@ -170,12 +195,17 @@ class CNNTrainer:
 
     def augmented_images(self, index: torch.Tensor, step: int) -> torch.Tensor:
         """The batch's training images, augmented, as float in [0, 1]."""
-        pixels = augment(self.train_x[index], self.hp.crop_padding, self.step_generator(step), self.hp.random_flip)
+        flipped = self.airbench.flips(index, step) if self.airbench is not None else None
+        generator = self.step_generator(step)
+        pixels = augment(self.train_x[index], self.hp.crop_padding, generator, self.hp.random_flip, flipped)
         return to_unit_float(pixels)
 
     def train_batch(self, batch: np.ndarray, learning_rate: float, step: int) -> tuple[float, float, float]:
-        for group in self.optimizer.param_groups:
-            group["lr"] = learning_rate
+        if self.airbench is not None:
+            self.airbench.set_learning_rates(self.optimizer, learning_rate, step)
+        else:
+            for group in self.optimizer.param_groups:
+                group["lr"] = learning_rate
         index = torch.from_numpy(batch)
         images = self.augmented_images(index, step)
         labels = self.train_y[index].to(self.device)
@@ -188,6 +218,8 @@ class CNNTrainer:
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
+        if self.airbench is not None:
+            self.airbench.after_step(step)
         return loss.item() * len(labels), float((logits.argmax(1) == labels).sum()), float(len(labels))
 
     def adversarial_step(self, step: int) -> bool:
@@ -238,20 +270,22 @@ class CNNTrainer:
         return tensor.tolist()
 
     def write_state(self, path: Path) -> None:
-        torch.save(
-            {
-                "model": self.classifier.state_dict(),
-                "optimizer": self.optimizer.state_dict(),
-                "torch_rng": torch.get_rng_state(),
-            },
-            path,
-        )
+        state = {
+            "model": self.classifier.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "torch_rng": torch.get_rng_state(),
+        }
+        if self.airbench is not None:
+            state["weight_average"] = self.airbench.state_dict()
+        torch.save(state, path)
 
     def read_state(self, path: Path) -> None:
         state = torch.load(path, map_location=self.device, weights_only=True)
         self.classifier.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         torch.set_rng_state(state["torch_rng"])
+        if self.airbench is not None:
+            self.airbench.load_state_dict(state["weight_average"])
 
     def close(self, completed: bool) -> None:
         """Leave the DDP group. After a completed run the ranks meet first, so none exits while a peer
@@ -266,6 +300,8 @@ class CNNTrainer:
         return float(sum(p.detach().double().abs().sum() for p in self.classifier.parameters()))
 
     def export(self, model_dir: Path) -> Path:
+        if self.airbench is not None:
+            self.airbench.finish()  # the exported model is the weights' average
         path = model_dir / MODEL_FILE
         export_cnn(self.classifier, path, self.hp.test_time_flip)
         export_explainer(self.classifier, model_dir / EXPLAIN_FILE, self.hp.test_time_flip)

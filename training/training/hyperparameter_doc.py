@@ -64,6 +64,8 @@ def rows() -> list[tuple[str, str, str, str, str]]:
     """(name, models, default, allowed values, meaning) per hyperparameter, in the dataclass's order."""
     table = []
     for field in dataclasses.fields(Hyperparameters):
+        if field.metadata.get("internal"):
+            continue
         help_text = field.metadata.get("help", "").replace("|", "\\|")
         if not help_text:
             raise ValueError(f"hyperparameter {field.name!r} has no help in training/training/hyperparameters.py")

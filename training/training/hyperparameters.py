@@ -17,14 +17,39 @@ from training.security.budgets import DEFAULT_EPS, DEFAULT_SNR_DB, parse_eps, pa
 
 MODELS = ("cnn", "mlp")
 PRECISIONS = ("auto", "bf16", "fp32")
+# The CNN's network families (training/models/cnn.py `build_classifier`); "auto" lets the budget-aware
+# recipe choose one with the width (training/recipe.py).
+CNN_FAMILIES = ("residual", "airbench")
 # The string hyperparameters that take one of a few values (checked in Hyperparameters.__post_init__).
-CHOICES: dict[str, tuple[str, ...]] = {"model": MODELS, "precision": PRECISIONS, "on_bad_file": ("error", "skip")}
+CHOICES: dict[str, tuple[str, ...]] = {
+    "model": MODELS,
+    "precision": PRECISIONS,
+    "on_bad_file": ("error", "skip"),
+    "family": ("auto", *CNN_FAMILIES),
+}
 # Each model's recipe where the common settings differ (epochs, batch size, peak learning rate).
 # The CNN's epochs (and width) default to 0, "auto": chosen from time_budget_s and the measured
 # throughput (training/recipe.py), or the default recipe without a budget.
 MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
     "cnn": {"epochs": 0, "batch_size": 256, "learning_rate": 0.2},
     "mlp": {"epochs": 80, "batch_size": 64, "learning_rate": 2e-3},
+}
+# Each CNN family's training recipe where it differs from the residual one, under any value given
+# explicitly. The airbench family's are Keller Jordan's published airbench94 settings (batch 1024,
+# Nesterov momentum 0.85, label smoothing 0.2, 23% warm-up; learning rate 11.5 and weight decay 0.0153
+# "per 1024 examples" on a summed loss, divided by 1024 * (1 + 1 / (1 - 0.85)) = 7851), restated for
+# this trainer's loss, the batch mean: learning rate 11.5 / 7851 * 1024 = 1.5, and weight decay such
+# that each step still decays the weights by 0.0153 * 1024 / 7851 = 0.002 at the peak: 0.002 / 1.5.
+FAMILY_DEFAULTS: dict[str, dict[str, Any]] = {
+    "residual": {},
+    "airbench": {
+        "batch_size": 1024,
+        "learning_rate": 1.5,
+        "momentum": 0.85,
+        "weight_decay": 0.00133,
+        "label_smoothing": 0.2,
+        "warmup_fraction": 0.23,
+    },
 }
 # Keys SageMaker or its SDK add on their own; they are not ours to validate.
 _FOREIGN_PREFIXES = ("sagemaker_", "_tuning_", "_sagemaker")
@@ -211,6 +236,16 @@ class Hyperparameters:
             "the measured throughput (24 without a budget)",
         ),
     )
+    family: str = field(
+        default="auto",
+        metadata=_for(
+            "cnn",
+            help="the network: 'residual' (three residual stages), 'airbench' (a frozen whitened first layer, "
+            "three plain blocks, weight averaging; its own batch size, learning rate, momentum, weight decay, "
+            "label smoothing and warm-up unless given), or 'auto': chosen with the width from time_budget_s "
+            "(residual without a budget)",
+        ),
+    )
     probe_seconds: float = field(
         default=2.0,
         metadata=_for(
@@ -314,6 +349,9 @@ class Hyperparameters:
         ),
     )
 
+    # The names given explicitly (parse_hyperparameters): a family's defaults never override them.
+    given: frozenset[str] = field(default=frozenset(), compare=False, repr=False, metadata={"internal": True})
+
     def __post_init__(self) -> None:
         for key, allowed in CHOICES.items():
             if getattr(self, key) not in allowed:
@@ -346,6 +384,8 @@ class Hyperparameters:
         """The values that apply to the chosen model (what the manifest records)."""
         values = {}
         for f in dataclasses.fields(self):
+            if f.metadata.get("internal"):
+                continue
             models = f.metadata.get("models")
             if not models or self.model in models:
                 values[f.name] = getattr(self, f.name)
@@ -383,6 +423,19 @@ def parse_hyperparameters(raw: Mapping[str, str]) -> Hyperparameters:
         if key not in fields:
             known = ", ".join(sorted(fields))
             raise ConfigError(f"unknown hyperparameter {key!r}; known: {known}")
+        if fields[key].metadata.get("internal"):
+            raise ConfigError(f"unknown hyperparameter {key!r}: it is not a setting")
         kind = {"int": int, "float": float, "bool": bool, "str": str}[str(fields[key].type)]
         values[key] = _convert(key, str(text), kind)
-    return Hyperparameters(**values)
+    given = frozenset(key for key in raw if key in fields)
+    hp = Hyperparameters(**values, given=given)
+    return with_family(hp, hp.family) if hp.family != "auto" else hp
+
+
+def with_family(hp: Hyperparameters, family: str) -> Hyperparameters:
+    """`hp` for the CNN family `family`: its recipe's defaults (FAMILY_DEFAULTS) where no value was
+    given explicitly."""
+    if family not in CNN_FAMILIES:
+        raise ConfigError(f"hyperparameter 'family' must be one of {', '.join(CNN_FAMILIES)}, got {family!r}")
+    defaults = {k: v for k, v in FAMILY_DEFAULTS[family].items() if k not in hp.given}
+    return dataclasses.replace(hp, family=family, **defaults)

@@ -27,7 +27,7 @@ from training.data.split import split_train_validation
 from training.distributed import Topology, export_tf_config, pin_network_interface, processes_per_host, topology
 from training.errors import DataError
 from training.evaluation import evaluate, plot_confusion_matrix, plot_learning_curves, write_evaluation
-from training.hyperparameters import Hyperparameters
+from training.hyperparameters import Hyperparameters, with_family
 from training.loop import EpochLoop, StopSignal
 from training.reporting import emit, final_line
 from training.schedule import Budget
@@ -183,7 +183,8 @@ def _prepare_cnn(
     if topo.is_master:
         emit(choice.line())
         splits.fit["recipe"] = choice.as_dict()
-    resolved = _with_step_floor(dataclasses.replace(hp, width=choice.width, epochs=choice.epochs), splits, topo)
+    chosen = dataclasses.replace(with_family(hp, choice.family), width=choice.width, epochs=choice.epochs)
+    resolved = _with_step_floor(chosen, splits, topo)
     trainer = cnn_training.CNNTrainer(resolved, splits.train, splits.validation, topo, device, budget)
     framework = {
         "framework": "pytorch",

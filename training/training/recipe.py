@@ -1,10 +1,11 @@
-"""The CNN's width and epochs, chosen from the time budget and the throughput measured on this hardware.
+"""The CNN's family, width and epochs, chosen from the time budget and the throughput measured here.
 
 A frontier table (package data, `models/cnn_frontier.json`) holds measured held-out accuracy against
-training samples (epochs x training images) per width. The job measures samples/s for each candidate
-width with a few real training steps, works out how many samples the rest of its budget affords at
-that rate, and picks the width whose predicted accuracy at those samples is best (the narrower one,
-cheaper to serve, when two are within `TIE`). Width or epochs given explicitly win.
+training samples (epochs x training images) per candidate: a network family (`residual`, `airbench`)
+at a width. The job measures samples/s for each candidate with a few real training steps, works out
+how many samples the rest of its budget affords at that rate, and picks the candidate whose predicted
+accuracy at those samples is best (the faster one, cheaper to serve, when two are within `TIE`).
+A family, width or epochs given explicitly win.
 """
 
 from __future__ import annotations
@@ -19,10 +20,10 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from training.errors import ConfigError
-from training.hyperparameters import Hyperparameters
+from training.hyperparameters import Hyperparameters, with_family
 
 FRONTIER_FILE = "cnn_frontier.json"
 # Epochs are clamped to this: far beyond any point of the frontier, so a tiny train set on a large
@@ -45,6 +46,23 @@ HICCUP_FACTOR = 2.0  # a timed step over this many times the median is a hiccup,
 # Probing stops starting new widths once it has used this share of the budget (narrowest first), so a
 # short budget on a slow machine is not spent measuring; the widths left out are not candidates.
 PROBE_BUDGET_FRACTION = 0.1
+K = TypeVar("K")
+
+
+DEFAULT_FAMILY = "residual"
+
+
+@dataclass(frozen=True, order=True)
+class Candidate:
+    """A network the recipe can choose: a family (training.hyperparameters.CNN_FAMILIES) at a width."""
+
+    family: str
+    width: int
+
+    @property
+    def key(self) -> str:
+        """How the choice's records (evaluation.json, checkpoints) name it: `airbench-w32`."""
+        return f"{self.family}-w{self.width}"
 
 
 @dataclass(frozen=True)
@@ -57,6 +75,11 @@ class FrontierPoint:
     data: str = ""
     device: str = ""
     measured: str = ""
+    family: str = DEFAULT_FAMILY
+
+    @property
+    def candidate(self) -> Candidate:
+        return Candidate(self.family, self.width)
 
 
 @dataclass(frozen=True)
@@ -85,35 +108,38 @@ class Frontier:
             raise ConfigError(f"frontier table {source}: no points, or points out of range: {bad}")
         return cls(points, data.get("header", {}))
 
-    def widths(self) -> list[int]:
-        return sorted({p.width for p in self.points})
+    def candidates(self) -> list[Candidate]:
+        return sorted({p.candidate for p in self.points})
 
-    def _curve(self, width: int) -> list[tuple[float, float, FrontierPoint]]:
-        """(log2 samples, accuracy, a point) per distinct sample count of `width`, seeds averaged."""
+    def _curve(self, candidate: Candidate) -> list[tuple[float, float, FrontierPoint]]:
+        """(log2 samples, accuracy, a point) per distinct sample count of `candidate`, seeds averaged."""
         groups: dict[int, list[FrontierPoint]] = defaultdict(list)
         for point in self.points:
-            if point.width == width:
+            if point.candidate == candidate:
                 groups[point.train_samples].append(point)
         if not groups:
-            raise ConfigError(f"width {width} is not in the frontier table (widths: {self.widths()})")
+            known = ", ".join(c.key for c in self.candidates())
+            raise ConfigError(
+                f"{candidate.family} width {candidate.width} is not in the frontier table (candidates: {known})"
+            )
         return [
             (math.log2(samples), sum(p.accuracy for p in group) / len(group), group[0])
             for samples, group in sorted(groups.items())
         ]
 
-    def predict(self, width: int, samples: float) -> Prediction:
+    def predict(self, width: int, samples: float, family: str = DEFAULT_FAMILY) -> Prediction:
         """Accuracy at `samples` training samples: linear in log2(samples) between measured points;
         beyond the largest, the last segment's slope halves with each further doubling (the gain stays
         below twice that slope); below the smallest, the first segment's slope; one point: flat."""
-        curve = self._curve(width)
+        curve = self._curve(Candidate(family, width))
         x = math.log2(max(samples, 1.0))
         for x0, a0, p0 in curve:
             if abs(x - x0) < 1e-9:
                 return Prediction(a0, "measured", (p0,))
         if len(curve) == 1:
             x0, a0, p0 = curve[0]
-            # Flat beyond the one point; below it, the other widths' mean first-segment slope (flat
-            # there would rate a width measured once at many samples as good at few).
+            # Flat beyond the one point; below it, the other candidates' mean first-segment slope
+            # (flat there would rate a width measured once at many samples as good at few).
             slope = self._mean_first_slope() if x < x0 else 0.0
             return Prediction(_clip(a0 + slope * (x - x0)), "extrapolated", (p0,))
         if x < curve[0][0]:
@@ -132,8 +158,8 @@ class Frontier:
 
     def _mean_first_slope(self) -> float:
         slopes = []
-        for width in self.widths():
-            curve = self._curve(width)
+        for candidate in self.candidates():
+            curve = self._curve(candidate)
             if len(curve) > 1:
                 (x0, a0, _), (x1, a1, _) = curve[0], curve[1]
                 slopes.append(max(0.0, (a1 - a0) / (x1 - x0)))
@@ -152,14 +178,20 @@ class RecipeChoice:
     epochs: int
     chosen_by: str  # "budget" | "hyperparameters" | "default"
     reason: str = ""
-    given: dict[str, int] = field(default_factory=dict)  # width/epochs given explicitly
-    samples_per_s: dict[str, float] = field(default_factory=dict)  # per probed width (JSON keys)
-    affordable_samples: dict[str, int] = field(default_factory=dict)  # per probed width
-    predicted: dict[str, dict[str, Any]] = field(default_factory=dict)  # per width: accuracy, kind, between
+    given: dict[str, Any] = field(default_factory=dict)  # family/width/epochs given explicitly
+    samples_per_s: dict[str, float] = field(default_factory=dict)  # per probed candidate (`Candidate.key`)
+    affordable_samples: dict[str, int] = field(default_factory=dict)  # per probed candidate
+    predicted: dict[str, dict[str, Any]] = field(default_factory=dict)  # per candidate: accuracy, kind, between
     budget_s: float = 0.0
     spent_before_choice_s: float = 0.0
     train_samples_per_epoch: int = 0
     resumed: bool = False
+    # Last, with a default: a checkpoint written before families existed recorded none (residual).
+    family: str = DEFAULT_FAMILY
+
+    @property
+    def candidate(self) -> Candidate:
+        return Candidate(self.family, self.width)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -174,13 +206,13 @@ class RecipeChoice:
 
     def line(self) -> str:
         """One log line: what was chosen and why."""
-        rates = " ".join(f"w{w}={s:.0f}/s" for w, s in self.samples_per_s.items())
-        chosen = self.predicted.get(str(self.width), {})
+        rates = " ".join(f"{key}={s:.0f}/s" for key, s in self.samples_per_s.items())
+        chosen = self.predicted.get(self.candidate.key, {})
         point = (
             f" predicted={chosen['accuracy']:.4f} ({chosen['kind']}, frontier {chosen['between']})" if chosen else ""
         )
         return (
-            f"recipe width={self.width} epochs={self.epochs} chosen_by={self.chosen_by}"
+            f"recipe family={self.family} width={self.width} epochs={self.epochs} chosen_by={self.chosen_by}"
             f"{' resumed=true' if self.resumed else ''} budget_s={self.budget_s:g} "
             f"spent_s={self.spent_before_choice_s:.1f}{' samples_per_s: ' + rates if rates else ''}{point}"
             f"{' (' + self.reason + ')' if self.reason else ''}"
@@ -207,23 +239,35 @@ def _describe(prediction: Prediction) -> dict[str, Any]:
     return {
         "accuracy": round(prediction.accuracy, 4),
         "kind": prediction.kind,
-        "between": [f"w{p.width}x{p.epochs}ep:{p.accuracy:.4f}" for p in prediction.between],
+        "between": [f"{p.candidate.key}x{p.epochs}ep:{p.accuracy:.4f}" for p in prediction.between],
     }
 
 
 def with_default_recipe(hp: Hyperparameters) -> Hyperparameters:
-    """`hp` with an auto width/epochs (0) replaced by the default recipe: what a job without a time
+    """`hp` with an auto family/width/epochs replaced by the default recipe: what a job without a time
     budget trains (benchmarks that build the default network use it)."""
-    return replace(hp, width=hp.width or DEFAULT_WIDTH, epochs=hp.epochs or DEFAULT_EPOCHS)
+    family = DEFAULT_FAMILY if hp.family == "auto" else hp.family
+    return replace(with_family(hp, family), width=hp.width or DEFAULT_WIDTH, epochs=hp.epochs or DEFAULT_EPOCHS)
 
 
-def default_choice(width: int, epochs: int) -> RecipeChoice:
+def _given(family: str, width: int, epochs: int) -> dict[str, Any]:
+    named = (("family", family != "auto", family), ("width", width > 0, width), ("epochs", epochs > 0, epochs))
+    return {key: value for key, is_given, value in named if is_given}
+
+
+def default_choice(width: int, epochs: int, family: str = "auto") -> RecipeChoice:
     """No time budget: the auto values take the default recipe, nothing is measured."""
-    given = {k: v for k, v in (("width", width), ("epochs", epochs)) if v > 0}
-    if len(given) == 2:
-        return RecipeChoice(width, epochs, "hyperparameters", "width and epochs given", given)
+    given = _given(family, width, epochs)
+    chosen_family = DEFAULT_FAMILY if family == "auto" else family
+    if width > 0 and epochs > 0:
+        return RecipeChoice(width, epochs, "hyperparameters", "width and epochs given", given, family=chosen_family)
     return RecipeChoice(
-        width or DEFAULT_WIDTH, epochs or DEFAULT_EPOCHS, "default", "default recipe (no time_budget_s)", given
+        width or DEFAULT_WIDTH,
+        epochs or DEFAULT_EPOCHS,
+        "default",
+        "default recipe (no time_budget_s)",
+        given,
+        family=chosen_family,
     )
 
 
@@ -232,45 +276,55 @@ def choose(
     *,
     width: int,
     epochs: int,
-    samples_per_s: Mapping[int, float],
+    samples_per_s: Mapping[Candidate, float],
     budget_s: float,
     spent_s: float,
     n_train: int,
     n_val: int,
+    family: str = "auto",
 ) -> RecipeChoice:
-    """Width and epochs from measured `samples_per_s` per candidate width (0 = auto for width/epochs)."""
+    """Family, width and epochs from measured `samples_per_s` per candidate (0 or "auto": choose).
+
+    Only candidates of a given family or width are measured (`candidates_to_probe`). Among
+    predictions within `TIE` of the best, the fastest candidate wins: the cheapest to serve."""
     seconds = trainable_seconds(budget_s, spent_s)
-    affordable = {w: affordable_samples(s, seconds, n_train, n_val) for w, s in samples_per_s.items()}
-    planned = {w: (epochs if epochs > 0 else epochs_for(a, n_train)) * n_train for w, a in affordable.items()}
-    known = set(frontier.widths())  # a width given explicitly may lie outside the table: no prediction
-    predictions = {w: frontier.predict(w, planned[w]) for w in planned if w in known}
-    candidates = sorted(predictions)
-    given = {k: v for k, v in (("width", width), ("epochs", epochs)) if v > 0}
-    if width > 0:
-        chosen, reason = width, "width given"
+    affordable = {c: affordable_samples(s, seconds, n_train, n_val) for c, s in samples_per_s.items()}
+    planned = {c: (epochs if epochs > 0 else epochs_for(a, n_train)) * n_train for c, a in affordable.items()}
+    known = set(frontier.candidates())  # a width given explicitly may lie outside the table: no prediction
+    predictions = {c: frontier.predict(c.width, planned[c], c.family) for c in planned if c in known}
+
+    def fastest(pool: Iterable[Candidate]) -> Candidate:
+        return min(pool, key=lambda c: (-samples_per_s[c], c.width, c.family))
+
+    if not predictions:  # nothing measured is in the table: a width given outside it
+        chosen, reason = fastest(samples_per_s), "given; not in the frontier table"
     else:
+        candidates = list(predictions)
         if epochs > 0:
-            covering = [w for w in candidates if affordable[w] >= planned[w]]
-            candidates = covering or candidates[:1]
-            reason = "epochs given; widest-predicted width whose affordable samples cover them"
+            covering = [c for c in candidates if affordable[c] >= planned[c]]
+            candidates = covering or [fastest(candidates)]
+            reason = "epochs given; best predicted candidate whose affordable samples cover them"
             if not covering:
-                reason = "epochs given; no width affords them: the narrowest"
+                reason = "epochs given; no candidate affords them: the fastest"
         else:
             reason = "best predicted accuracy at the affordable samples"
-        best = max(predictions[w].accuracy for w in candidates)
-        chosen = min(w for w in candidates if predictions[w].accuracy >= best - TIE)
+        best = max(predictions[c].accuracy for c in candidates)
+        chosen = fastest(c for c in candidates if predictions[c].accuracy >= best - TIE)
+        if width > 0 or family != "auto":
+            reason = f"{', '.join(sorted(_given(family, width, 0)))} given; {reason}"
     return RecipeChoice(
-        width=chosen,
+        width=chosen.width,
         epochs=epochs if epochs > 0 else epochs_for(affordable[chosen], n_train),
         chosen_by="budget",
         reason=reason,
-        given=given,
-        samples_per_s={str(w): round(s, 1) for w, s in sorted(samples_per_s.items())},
-        affordable_samples={str(w): a for w, a in sorted(affordable.items())},
-        predicted={str(w): _describe(p) for w, p in sorted(predictions.items())},
+        given=_given(family, width, epochs),
+        samples_per_s={c.key: round(s, 1) for c, s in sorted(samples_per_s.items())},
+        affordable_samples={c.key: a for c, a in sorted(affordable.items())},
+        predicted={c.key: _describe(p) for c, p in sorted(predictions.items())},
         budget_s=budget_s,
         spent_before_choice_s=round(spent_s, 2),
         train_samples_per_epoch=n_train,
+        family=chosen.family,
     )
 
 
@@ -335,30 +389,39 @@ def probe_samples_per_s(
 
 
 def probe_widths(
-    widths: Iterable[int],
-    make_step: Callable[[int], tuple[Callable[[int], int], Callable[[], None]]],
+    candidates: Iterable[K],
+    make_step: Callable[[K], tuple[Callable[[int], int], Callable[[], None]]],
     seconds: float,
     synchronize: Callable[[], None] = lambda: None,
     total_s: float = math.inf,
     clock: Callable[[], float] = time.perf_counter,
-) -> dict[int, float]:
-    """Measure each width with a throwaway model; `make_step(width)` gives (step, release), and
-    `release` frees the model before the next width is built. No width is started once `total_s`
+) -> dict[K, float]:
+    """Measure each candidate with a throwaway model; `make_step(candidate)` gives (step, release), and
+    `release` frees the model before the next one is built. No candidate is started once `total_s`
     have gone (the first always is)."""
-    rates: dict[int, float] = {}
+    rates: dict[K, float] = {}
     started = clock()
-    for width in widths:
+    for candidate in candidates:
         if rates and clock() - started >= total_s:
             break
-        step, release = make_step(width)
+        step, release = make_step(candidate)
         try:
-            rates[width] = probe_samples_per_s(step, seconds, synchronize, clock)
+            rates[candidate] = probe_samples_per_s(step, seconds, synchronize, clock)
         finally:
             release()
             gc.collect()
     return rates
 
 
-def widths_to_probe(frontier: Frontier, width: int) -> Sequence[int]:
-    """Widths to probe: the given one, else every width of the table."""
-    return [width] if width > 0 else frontier.widths()
+def candidates_to_probe(frontier: Frontier, width: int, family: str = "auto") -> list[Candidate]:
+    """What to probe, fastest first (narrowest of each family): the table's candidates of the given
+    family and width; a width given outside the table is probed alone, in the given family (or the
+    default one)."""
+    pool = [
+        c
+        for c in frontier.candidates()
+        if (family == "auto" or c.family == family) and (width <= 0 or c.width == width)
+    ]
+    if not pool and width > 0:
+        pool = [Candidate(DEFAULT_FAMILY if family == "auto" else family, width)]
+    return sorted(pool, key=lambda c: (c.width, c.family))

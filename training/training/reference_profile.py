@@ -96,9 +96,7 @@ def export_cnn_embedding(classifier: Any, model_dir: Path) -> dict[str, Any]:
             self.inner = inner
 
         def forward(self, x: torch.Tensor) -> torch.Tensor:
-            c = self.inner
-            x = (x - c.mean) / c.std
-            return torch.flatten(c.pool(c.stages(c.stem(x))), 1)
+            return self.inner.embed(x)
 
     weights = copy.deepcopy(classifier).to("cpu", memory_format=torch.contiguous_format)
     model = Embedding(weights).eval()

@@ -58,12 +58,13 @@ def image_tree(root, hyperparameters, **kwargs):
     return tree
 
 
-def test_sigterm_checkpoints_and_a_restart_finishes_the_same_epochs(tmp_path):
-    reference = image_tree(tmp_path / "reference", {"epochs": "5"})
+@pytest.mark.parametrize("family", ["residual", "airbench"])
+def test_sigterm_checkpoints_and_a_restart_finishes_the_same_epochs(tmp_path, family):
+    reference = image_tree(tmp_path / "reference", {"epochs": "5", "family": family})
     reference_out = finish(start_train(reference))
 
     checkpoints = tmp_path / "checkpoints"
-    tree = image_tree(tmp_path / "spot", {"epochs": "5", "checkpoint_dir": str(checkpoints)})
+    tree = image_tree(tmp_path / "spot", {"epochs": "5", "family": family, "checkpoint_dir": str(checkpoints)})
     launched = time.monotonic()
     process = start_train(tree)
     lines = []
@@ -136,9 +137,12 @@ def test_two_worker_multi_worker_mirrored_strategy_on_loopback(tmp_path):
     assert mwms_accuracy == pytest.approx(single_accuracy, abs=0.15)
 
 
-def test_several_processes_on_one_host_train_in_step(tmp_path):
-    """One process per GPU on a GPU host; forced to two on this CPU host with processes_per_host."""
-    tree = image_tree(tmp_path / "host", {"epochs": "2", "processes_per_host": "2", "dist_port": str(free_port())})
+@pytest.mark.parametrize("family", ["residual", "airbench"])
+def test_several_processes_on_one_host_train_in_step(tmp_path, family):
+    """One process per GPU on a GPU host; forced to two on this CPU host with processes_per_host. The
+    airbench family's weight averaging and alternating flips depend on the step only: still in step."""
+    hyperparameters = {"epochs": "2", "family": family, "processes_per_host": "2", "dist_port": str(free_port())}
+    tree = image_tree(tmp_path / "host", hyperparameters)
     output = finish(start_train(tree, {"SM_NUM_CPUS": "2"}))
     checksums = {
         line.split()[0]: line.split("weights_checksum=")[1]

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import training.recipe as recipe
 from training.errors import ConfigError
-from training.recipe import Frontier, FrontierPoint, choose
+from training.recipe import Candidate, Frontier, FrontierPoint, choose
 
 TABLE = Frontier(
     (
@@ -41,21 +41,31 @@ def test_a_width_measured_once_is_flat_beyond_its_point():
     beyond = TABLE.predict(32, 64000)
     assert (beyond.accuracy, beyond.kind) == (0.80, "extrapolated")
     assert TABLE.predict(32, 500).accuracy < 0.80  # below it, the others' first slope
-    with pytest.raises(ConfigError, match="width 12 is not in the frontier"):
+    with pytest.raises(ConfigError, match="residual width 12 is not in the frontier"):
         TABLE.predict(12, 1000)
 
 
 def test_the_packaged_table_loads_and_a_bad_one_names_its_file(tmp_path):
-    assert Frontier.load().widths()
+    assert Frontier.load().candidates()
     bad = tmp_path / "frontier.json"
     bad.write_text('{"points": [{"width": 8}]}')
     with pytest.raises(ConfigError, match="frontier.json"):
         Frontier.load(bad)
 
 
-def pick(rates, width=0, epochs=0, budget=100.0, table=TABLE):
+def pick(rates, width=0, epochs=0, budget=100.0, table=TABLE, family="auto"):
+    """`rates` per residual width, or per `Candidate`."""
+    rates = {c if isinstance(c, Candidate) else Candidate("residual", c): s for c, s in rates.items()}
     return choose(
-        table, width=width, epochs=epochs, samples_per_s=rates, budget_s=budget, spent_s=0.0, n_train=100, n_val=0
+        table,
+        family=family,
+        width=width,
+        epochs=epochs,
+        samples_per_s=rates,
+        budget_s=budget,
+        spent_s=0.0,
+        n_train=100,
+        n_val=0,
     )
 
 
@@ -67,7 +77,8 @@ def test_a_fast_machine_trains_a_wider_network_or_longer_than_a_slow_one():
     assert (slow.width, fast.width) == (8, 16)
     assert fast.epochs > slow.epochs
     assert fast.epochs == int(50.0 * 100 * (1 - recipe.SAFETY_FRACTION)) // 100  # floor(affordable / n_train)
-    assert fast.predicted["16"]["kind"] == "extrapolated" and fast.samples_per_s == {"8": 100.0, "16": 50.0}
+    assert fast.predicted["residual-w16"]["kind"] == "extrapolated"
+    assert fast.samples_per_s == {"residual-w8": 100.0, "residual-w16": 50.0}
 
 
 def test_near_ties_go_to_the_narrower_width_and_epochs_are_clamped():
@@ -86,9 +97,9 @@ def test_given_width_or_epochs_win_and_no_budget_takes_the_default_recipe():
     given_epochs = pick({8: 100.0, 16: 20.0}, epochs=30)  # only width 8 affords 30 epochs in 100 s
     assert (given_epochs.width, given_epochs.epochs) == (8, 30)
     too_many = pick({8: 1.0, 16: 1.0}, epochs=30)
-    assert (too_many.width, too_many.epochs) == (8, 30) and "narrowest" in too_many.reason
+    assert (too_many.width, too_many.epochs) == (8, 30) and "the fastest" in too_many.reason
     default = recipe.default_choice(0, 0)
-    assert (default.width, default.epochs, default.chosen_by) == (24, 18, "default")
+    assert (default.family, default.width, default.epochs, default.chosen_by) == ("residual", 24, 18, "default")
     assert default.reason == "default recipe (no time_budget_s)"
     assert recipe.default_choice(16, 5).chosen_by == "hyperparameters"
 
@@ -121,8 +132,9 @@ def test_the_probe_times_real_training_steps_of_a_throwaway_model(monkeypatch):
 
     monkeypatch.setattr(CNNTrainer, "train_batch", counted)
     hp = Hyperparameters(model="cnn", batch_size=8, probe_seconds=0.05, precision="fp32")
-    rates = measure(hp, data, data, torch.device("cpu"), [4, 8])
-    assert set(rates) == {4, 8} and all(rate > 0 for rate in rates.values())
+    candidates = [Candidate("residual", 4), Candidate("residual", 8)]
+    rates = measure(hp, data, data, torch.device("cpu"), candidates)
+    assert set(rates) == set(candidates) and all(rate > 0 for rate in rates.values())
     assert steps.count(4) >= recipe.WARMUP_STEPS + 1 and steps.count(8) >= recipe.WARMUP_STEPS + 1
 
 

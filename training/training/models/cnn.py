@@ -23,6 +23,7 @@ class CNNConfig:
     num_classes: int
     image_size: int = 32
     width: int = 32
+    family: str = "residual"  # FAMILIES: which network `build_classifier` makes
     mean: tuple[float, float, float] = CIFAR_MEAN
     std: tuple[float, float, float] = CIFAR_STD
 
@@ -65,16 +66,30 @@ class ImageClassifier(nn.Module):
         self.head = nn.Linear(8 * w, config.num_classes, bias=False)
         self.logit_scale = 0.125  # a scaled head trains faster with large learning rates (airbench)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """The pooled output of the last stage (N, 8 * width): what the head reads."""
         x = (x - self.mean) / self.std
-        x = self.stages(self.stem(x))
-        return self.head(torch.flatten(self.pool(x), 1)) * self.logit_scale
+        return torch.flatten(self.pool(self.stages(self.stem(x))), 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.embed(x)) * self.logit_scale
+
+
+def build_classifier(config: CNNConfig) -> nn.Module:
+    """The network of `config.family`: both take [0, 1] RGB, normalise inside and have `embed`."""
+    if config.family == "airbench":
+        from training.models.airbench import AirbenchClassifier
+
+        return AirbenchClassifier(config)
+    if config.family != "residual":
+        raise ValueError(f"unknown CNN family {config.family!r}; known: residual, airbench")
+    return ImageClassifier(config)
 
 
 class ExportedImageClassifier(nn.Module):
     """What the artifact holds: [0, 1] RGB in, class probabilities out, optional test-time flip."""
 
-    def __init__(self, classifier: ImageClassifier, test_time_flip: bool) -> None:
+    def __init__(self, classifier: nn.Module, test_time_flip: bool) -> None:
         super().__init__()
         self.classifier = classifier
         self.test_time_flip = test_time_flip
@@ -88,7 +103,7 @@ class ExportedImageClassifier(nn.Module):
         return probabilities
 
 
-def export_cnn(classifier: ImageClassifier, path: Path, test_time_flip: bool) -> None:
+def export_cnn(classifier: nn.Module, path: Path, test_time_flip: bool) -> None:
     """Write a torch.export program with a dynamic batch dimension (docs/contracts.md)."""
     # Weights are saved in the default layout: channels_last parameters do not serialise cleanly
     # in torch.export archives. The program still runs its convolutions channels_last.
@@ -107,7 +122,7 @@ class ExplainedImageClassifier(nn.Module):
     views as the served program). Logits rather than probabilities: a confident softmax saturates, so
     gradients there say little (gradient x input of a 0.999 probability is ~0)."""
 
-    def __init__(self, classifier: ImageClassifier, test_time_flip: bool) -> None:
+    def __init__(self, classifier: nn.Module, test_time_flip: bool) -> None:
         super().__init__()
         self.classifier = classifier
         self.test_time_flip = test_time_flip
@@ -119,7 +134,7 @@ class ExplainedImageClassifier(nn.Module):
         return logits
 
 
-def export_explainer(classifier: ImageClassifier, path: Path, test_time_flip: bool) -> None:
+def export_explainer(classifier: nn.Module, path: Path, test_time_flip: bool) -> None:
     """Write the explanation program (`explain.pt2`): exported with autograd on, so the loaded module
     is differentiable with respect to its input (the served program is too, but outputs probabilities).
     Its input contract is the served program's: one explanation per row, the batch dynamic."""

@@ -24,7 +24,7 @@ from training.airbench_training import AirbenchRecipe
 from training.artifact import image_input
 from training.data.folders import Dataset
 from training.distributed import Topology
-from training.hyperparameters import Hyperparameters
+from training.hyperparameters import DEFAULT_CNN_FAMILY, Hyperparameters
 from training.models.airbench import AirbenchClassifier
 from training.models.cnn import CNNConfig, build_classifier, export_cnn, export_explainer, load_exported
 from training.sampler import global_batches, rank_share, step_seed
@@ -149,7 +149,7 @@ class CNNTrainer:
         share = slice(topo.rank, None, topo.world_size)  # validation is split across ranks and summed
         self.val_x = torch.from_numpy(validation.inputs[share])
         self.val_y = torch.from_numpy(validation.labels[share])
-        family = "residual" if hp.family == "auto" else hp.family  # auto unresolved: the default recipe's
+        family = DEFAULT_CNN_FAMILY if hp.family == "auto" else hp.family  # unresolved: the default recipe's
         self.config = CNNConfig(len(train.class_names), image_size=hp.image_size, width=hp.width, family=family)
         self.classifier = build_classifier(self.config).to(device, memory_format=torch.channels_last)
         self.steps_per_epoch = max(1, len(self.train_y) // hp.batch_size)

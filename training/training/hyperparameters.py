@@ -20,6 +20,7 @@ PRECISIONS = ("auto", "bf16", "fp32")
 # The CNN's network families (training/models/cnn.py `build_classifier`); "auto" lets the budget-aware
 # recipe choose one with the width (training/recipe.py).
 CNN_FAMILIES = ("residual", "airbench")
+DEFAULT_CNN_FAMILY = "residual"  # what "auto" trains without a time budget (the default recipe)
 # The string hyperparameters that take one of a few values (checked in Hyperparameters.__post_init__).
 CHOICES: dict[str, tuple[str, ...]] = {
     "model": MODELS,

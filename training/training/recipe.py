@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from training.errors import ConfigError
+from training.hyperparameters import DEFAULT_CNN_FAMILY as DEFAULT_FAMILY
 from training.hyperparameters import Hyperparameters, with_family
 
 FRONTIER_FILE = "cnn_frontier.json"
@@ -43,13 +44,10 @@ STEADY_TOLERANCE = 0.1
 MIN_TIMED_STEPS = 3
 WARMUP_SECONDS_FACTOR = 3.0  # warm-up stops after this many times `probe_seconds` even if not steady
 HICCUP_FACTOR = 2.0  # a timed step over this many times the median is a hiccup, not the pace
-# Probing stops starting new widths once it has used this share of the budget (narrowest first), so a
-# short budget on a slow machine is not spent measuring; the widths left out are not candidates.
+# Probing stops starting new candidates once it has used this share of the budget (narrowest first), so
+# a short budget on a slow machine is not spent measuring; the ones left out are not chosen.
 PROBE_BUDGET_FRACTION = 0.1
-K = TypeVar("K")
-
-
-DEFAULT_FAMILY = "residual"
+K = TypeVar("K")  # what `probe_widths` measures: a `Candidate`
 
 
 @dataclass(frozen=True, order=True)

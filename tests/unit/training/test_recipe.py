@@ -177,3 +177,54 @@ def test_a_steady_machine_needs_only_the_minimum_warm_up():
     fake = FakeSteps([1.0])
     rate = recipe.probe_samples_per_s(fake.step, seconds=3.0, clock=fake.clock)
     assert rate == pytest.approx(10.0) and fake.calls == recipe.WARMUP_STEPS + 3
+
+
+FAMILIES = Frontier(
+    (
+        FrontierPoint(width=16, epochs=10, train_samples=1000, accuracy=0.70),
+        FrontierPoint(width=16, epochs=20, train_samples=2000, accuracy=0.76),
+        FrontierPoint(width=32, epochs=10, train_samples=1000, accuracy=0.74, family="airbench"),
+    )
+)
+RES16, AIR32 = Candidate("residual", 16), Candidate("airbench", 32)
+
+
+def test_the_recipe_chooses_across_families_by_predicted_accuracy():
+    # Equal speed: airbench's 0.74 at 10 epochs beats the residual's 0.70.
+    even = pick({RES16: 10.0, AIR32: 10.0}, table=FAMILIES)
+    assert (even.family, even.width, even.epochs) == ("airbench", 32, 9)
+    assert even.predicted["airbench-w32"]["between"] == ["airbench-w32x10ep:0.7400"]
+    # Residual four times as fast: 38 epochs' predicted 0.76+ beats airbench's 0.74 at 9.
+    fast = pick({RES16: 40.0, AIR32: 10.0}, table=FAMILIES)
+    assert (fast.family, fast.width) == ("residual", 16)
+    assert "recipe family=residual width=16" in fast.line()
+
+
+def test_a_near_tie_across_families_goes_to_the_faster_candidate():
+    tied = Frontier(
+        (
+            FrontierPoint(width=16, epochs=1, train_samples=100, accuracy=0.701, family="airbench"),
+            FrontierPoint(width=24, epochs=1, train_samples=100, accuracy=0.700),
+        )
+    )
+    choice = pick({Candidate("airbench", 16): 5.0, Candidate("residual", 24): 6.0}, table=tied)
+    assert choice.candidate == Candidate("residual", 24)
+
+
+def test_a_given_family_or_width_limits_what_is_probed():
+    assert recipe.candidates_to_probe(FAMILIES, 0) == [RES16, AIR32]
+    assert recipe.candidates_to_probe(FAMILIES, 0, "airbench") == [AIR32]
+    assert recipe.candidates_to_probe(FAMILIES, 16) == [RES16]
+    assert recipe.candidates_to_probe(FAMILIES, 48, "airbench") == [Candidate("airbench", 48)]  # outside the table
+    outside = pick({Candidate("airbench", 48): 10.0}, width=48, family="airbench", table=FAMILIES)
+    assert (outside.family, outside.width, outside.predicted) == ("airbench", 48, {})
+    assert outside.given == {"family": "airbench", "width": 48}
+    default = recipe.default_choice(0, 0, "airbench")
+    assert (default.family, default.width, default.epochs) == ("airbench", 24, 18)
+    assert default.given == {"family": "airbench"}
+
+
+def test_a_checkpoint_record_from_before_families_is_the_residual_family():
+    old = {"width": 24, "epochs": 18, "chosen_by": "budget", "samples_per_s": {"24": 700.0}}
+    resumed = recipe.RecipeChoice.from_record(old)
+    assert (resumed.family, resumed.width, resumed.resumed) == ("residual", 24, True)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import torch
 from torch import nn
+from training.hyperparameters import CNN_FAMILIES, DEFAULT_CNN_FAMILY
 
 CIFAR_MEAN = (0.4914, 0.4822, 0.4465)
 CIFAR_STD = (0.2470, 0.2435, 0.2616)
@@ -23,7 +24,7 @@ class CNNConfig:
     num_classes: int
     image_size: int = 32
     width: int = 32
-    family: str = "residual"  # FAMILIES: which network `build_classifier` makes
+    family: str = DEFAULT_CNN_FAMILY  # one of CNN_FAMILIES: which network `build_classifier` makes
     mean: tuple[float, float, float] = CIFAR_MEAN
     std: tuple[float, float, float] = CIFAR_STD
 
@@ -81,8 +82,8 @@ def build_classifier(config: CNNConfig) -> nn.Module:
         from training.models.airbench import AirbenchClassifier
 
         return AirbenchClassifier(config)
-    if config.family != "residual":
-        raise ValueError(f"unknown CNN family {config.family!r}; known: residual, airbench")
+    if config.family != DEFAULT_CNN_FAMILY:
+        raise ValueError(f"unknown CNN family {config.family!r}; known: {', '.join(CNN_FAMILIES)}")
     return ImageClassifier(config)
 
 

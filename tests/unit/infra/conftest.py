@@ -19,9 +19,14 @@ os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
 
 from aws_cdk import App, Stack
 from aws_cdk import aws_applicationautoscaling as appscaling
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sagemaker as sagemaker
 from aws_cdk.assertions import Template
 
 from infra.application import REPO_ROOT, Sources, build
+from infra.components.network import IsolatedNetwork
 
 CDK_JSON = REPO_ROOT / "cdk.json"
 CNN_PACKAGE = "arn:aws:sagemaker:eu-west-1:111111111111:model-package/elasticml-dev-cnn/3"
@@ -180,6 +185,63 @@ def bare_stack(name: str = "Bare") -> Stack:
     """A stack in an app with the project's feature flags, for testing one construct alone."""
     flags = {k: v for k, v in base_context().items() if k.startswith("@") or k.startswith("aws:")}
     return Stack(App(context=flags), name)
+
+
+def isolated_vpc(stack: Stack) -> ec2.Vpc:
+    """A plain VPC of two isolated subnets, for a construct that only needs one to stand in."""
+    return ec2.Vpc(
+        stack,
+        "Vpc",
+        nat_gateways=0,
+        max_azs=2,
+        subnet_configuration=[ec2.SubnetConfiguration(name="isolated", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)],
+    )
+
+
+def project_network(stack: Stack, cidr: str, bucket_names: list[str]) -> IsolatedNetwork:
+    """The project's own network construct, its flow logs kept 30 days under a fresh key."""
+    return IsolatedNetwork(
+        stack,
+        "Network",
+        cidr=cidr,
+        flow_log_key=kms.Key(stack, "Key"),
+        flow_log_retention_days=30,
+        retain=False,
+        bucket_names=bucket_names,
+    )
+
+
+def endpoint_config(
+    stack: Stack,
+    *,
+    instance_type: str = "ml.c5.large",
+    kms_key_id: str = "arn:aws:kms:eu-west-1:111111111111:key/k",
+    **kwargs: Any,
+) -> sagemaker.CfnEndpointConfig:
+    """An endpoint config of one instance of model `m` in variant `AllTraffic`; `kwargs` add the rest."""
+    return sagemaker.CfnEndpointConfig(
+        stack,
+        "Config",
+        kms_key_id=kms_key_id,
+        production_variants=[
+            sagemaker.CfnEndpointConfig.ProductionVariantProperty(
+                variant_name="AllTraffic", model_name="m", instance_type=instance_type, initial_instance_count=1
+            )
+        ],
+        **kwargs,
+    )
+
+
+def inline_function(stack: Stack, **kwargs: Any) -> lambda_.Function:
+    """A Python Lambda function with an inline no-op handler; `kwargs` add what a test is about."""
+    return lambda_.Function(
+        stack,
+        "Function",
+        runtime=lambda_.Runtime.PYTHON_3_12,
+        handler="index.handler",
+        code=lambda_.Code.from_inline("def handler(e, c): pass"),
+        **kwargs,
+    )
 
 
 # Every serving mode in both environments: cdk.json's own modes (dev scale-to-zero, prod realtime,

@@ -10,7 +10,6 @@ import pytest
 from aws_cdk import Validations
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sagemaker as sagemaker
 from aws_cdk import aws_stepfunctions as sfn
 
@@ -20,7 +19,7 @@ from infra.instance_storage import has_instance_storage
 from infra.nag import StaleAcknowledgement, add_checks
 from infra.rules import SYNC_TRAINING_ACTIONS, ProjectChecks
 
-from .conftest import bare_stack
+from .conftest import bare_stack, endpoint_config, inline_function, isolated_vpc
 
 
 def synth_fails_naming(stack) -> set[str]:
@@ -37,14 +36,14 @@ def findings(stack) -> set[str]:
     return {v.rule_name for v in ProjectChecks().validate_scope(stack).violations}
 
 
+def fails_on(stack, rule: str) -> None:
+    """The project pack finds `rule` alone in the stack, and synth fails naming it."""
+    assert findings(stack) == {rule}
+    assert rule in synth_fails_naming(stack)
+
+
 def network(stack):
-    vpc = ec2.Vpc(
-        stack,
-        "Vpc",
-        nat_gateways=0,
-        max_azs=2,
-        subnet_configuration=[ec2.SubnetConfiguration(name="isolated", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)],
-    )
+    vpc = isolated_vpc(stack)
     return vpc, vpc.select_subnets(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED).subnet_ids
 
 
@@ -55,16 +54,33 @@ def vpc_only_group(stack, vpc, name="VpcOnly"):
     return group
 
 
+def workload_group(stack, vpc, name="Workload"):
+    return workload_security_group(stack, name, vpc=vpc, s3_prefix_list_id="pl-1234", description="d")
+
+
+def workload_stack():
+    """A bare stack with a network and the project's workload security group in it."""
+    stack = bare_stack()
+    vpc, _ = network(stack)
+    return stack, vpc, workload_group(stack, vpc)
+
+
 def vpc_function(stack, vpc, role):
-    return lambda_.Function(
+    return inline_function(
         stack,
-        "Function",
-        runtime=lambda_.Runtime.PYTHON_3_12,
-        handler="index.handler",
-        code=lambda_.Code.from_inline("def handler(e, c): pass"),
         role=role,
         vpc=vpc,
         vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED),
+    )
+
+
+def isolated_model(stack, group, subnets):
+    return sagemaker.CfnModel(
+        stack,
+        "Model",
+        execution_role_arn="arn:aws:iam::111111111111:role/r",
+        enable_network_isolation=True,
+        vpc_config=sagemaker.CfnModel.VpcConfigProperty(security_group_ids=[group.security_group_id], subnets=subnets),
     )
 
 
@@ -127,13 +143,7 @@ def test_model_and_training_job_without_https_to_s3_fail_synth():
     stack = bare_stack()
     vpc, subnets = network(stack)
     group = vpc_only_group(stack, vpc)
-    sagemaker.CfnModel(
-        stack,
-        "Model",
-        execution_role_arn="arn:aws:iam::111111111111:role/r",
-        enable_network_isolation=True,
-        vpc_config=sagemaker.CfnModel.VpcConfigProperty(security_group_ids=[group.security_group_id], subnets=subnets),
-    )
+    isolated_model(stack, group, subnets)
     training_state(stack, vpc_only_group(stack, vpc, "TrainingVpcOnly"))
     assert findings(stack) == {"Project-S3EgressFromVpc"}
     assert len(ProjectChecks().validate_scope(stack).violations[0].violating_resources) == 2
@@ -143,41 +153,21 @@ def test_model_and_training_job_without_https_to_s3_fail_synth():
 def test_https_to_the_s3_prefix_list_passes():
     stack = bare_stack()
     vpc, subnets = network(stack)
-    group = workload_security_group(stack, "Workload", vpc=vpc, s3_prefix_list_id="pl-1234", description="d")
-    sagemaker.CfnModel(
-        stack,
-        "Model",
-        execution_role_arn="arn:aws:iam::111111111111:role/r",
-        enable_network_isolation=True,
-        vpc_config=sagemaker.CfnModel.VpcConfigProperty(security_group_ids=[group.security_group_id], subnets=subnets),
-    )
+    group = workload_group(stack, vpc)
+    isolated_model(stack, group, subnets)
     training_state(stack, group)
     assert findings(stack) == set()
 
 
 def test_volume_key_on_instance_storage_fails_synth():
-    stack = bare_stack()
-    vpc, _ = network(stack)
-    group = workload_security_group(stack, "Workload", vpc=vpc, s3_prefix_list_id="pl-1234", description="d")
+    stack, vpc, group = workload_stack()
     training_state(stack, group, instance_type="ml.g5.xlarge")
-    sagemaker.CfnEndpointConfig(
-        stack,
-        "Config",
-        kms_key_id="arn:aws:kms:eu-west-1:111111111111:key/k",
-        production_variants=[
-            sagemaker.CfnEndpointConfig.ProductionVariantProperty(
-                variant_name="AllTraffic", model_name="m", instance_type="ml.g4dn.xlarge", initial_instance_count=1
-            )
-        ],
-    )
-    assert findings(stack) == {"Project-VolumeKmsOnInstanceStorage"}
-    assert "Project-VolumeKmsOnInstanceStorage" in synth_fails_naming(stack)
+    endpoint_config(stack, instance_type="ml.g4dn.xlarge")
+    fails_on(stack, "Project-VolumeKmsOnInstanceStorage")
 
 
 def test_no_volume_key_on_instance_storage_and_a_key_elsewhere_pass():
-    stack = bare_stack()
-    vpc, _ = network(stack)
-    group = workload_security_group(stack, "Workload", vpc=vpc, s3_prefix_list_id="pl-1234", description="d")
+    stack, vpc, group = workload_stack()
     training_state(stack, group, instance_type="ml.g5.xlarge", volume_key=False)
     training_state(stack, group, instance_type="ml.m5.xlarge", name="Cpu")
     assert findings(stack) == set()
@@ -186,23 +176,18 @@ def test_no_volume_key_on_instance_storage_and_a_key_elsewhere_pass():
 
 
 def test_encrypted_multi_host_training_without_ipsec_rules_fails_synth():
-    stack = bare_stack()
-    vpc, _ = network(stack)
-    group = workload_security_group(stack, "Workload", vpc=vpc, s3_prefix_list_id="pl-1234", description="d")
+    stack, vpc, group = workload_stack()
     group.add_ingress_rule(group, ec2.Port.all_tcp())  # TCP only: IKE and ESP are dropped
     group.add_egress_rule(group, ec2.Port.all_tcp())
     training_state(stack, group, count=2)
-    assert findings(stack) == {"Project-InterHostEncryptedTraffic"}
-    assert "Project-InterHostEncryptedTraffic" in synth_fails_naming(stack)
+    fails_on(stack, "Project-InterHostEncryptedTraffic")
 
 
 def test_ipsec_between_hosts_passes_and_one_host_needs_none():
-    stack = bare_stack()
-    vpc, _ = network(stack)
-    group = workload_security_group(stack, "Workload", vpc=vpc, s3_prefix_list_id="pl-1234", description="d")
+    stack, vpc, group = workload_stack()
     allow_between_hosts(group)
     training_state(stack, group, count=2)
-    single = workload_security_group(stack, "Single", vpc=vpc, s3_prefix_list_id="pl-1234", description="d")
+    single = workload_group(stack, vpc, "Single")
     training_state(stack, single, count=1, name="One")
     assert findings(stack) == set()
 

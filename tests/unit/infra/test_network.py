@@ -7,12 +7,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from aws_cdk import aws_kms as kms
 from aws_cdk.assertions import Match, Template
 
-from infra.components.network import INTERFACE_ENDPOINTS, IsolatedNetwork
+from infra.components.network import INTERFACE_ENDPOINTS
 
-from .conftest import bare_stack
+from .conftest import bare_stack, project_network
 
 BUCKETS = ["proj-dev-data-1", "proj-dev-artifacts-1"]
 
@@ -20,15 +19,7 @@ BUCKETS = ["proj-dev-data-1", "proj-dev-artifacts-1"]
 @pytest.fixture(scope="module")
 def template() -> Template:
     stack = bare_stack()
-    IsolatedNetwork(
-        stack,
-        "Network",
-        cidr="10.9.0.0/16",
-        flow_log_key=kms.Key(stack, "Key"),
-        flow_log_retention_days=30,
-        retain=False,
-        bucket_names=BUCKETS,
-    )
+    project_network(stack, "10.9.0.0/16", BUCKETS)
     return Template.from_stack(stack)
 
 

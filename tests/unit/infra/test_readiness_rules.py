@@ -10,7 +10,6 @@ from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
-from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sagemaker as sagemaker
 from aws_cdk import aws_sns as sns
@@ -19,18 +18,12 @@ from aws_cdk import aws_stepfunctions as sfn
 from infra.components.alarms import allow_alarms_to_publish
 from infra.components.common import sagemaker_vpc_access
 from infra.components.evaluation import reserve_concurrency
-from infra.components.network import IsolatedNetwork
 from infra.components.serving_parts import suspend_autoscaling
 from infra.components.storage import ProjectKey
 from infra.rules import SYNC_PROCESSING_ACTIONS, SYNC_TRAINING_ACTIONS, ProjectChecks
 
-from .conftest import bare_stack, base_context, scale_variant
-from .test_deploy_rules import network, synth_fails_naming
-
-
-def findings(stack) -> set[str]:
-    return {v.rule_name for v in ProjectChecks().validate_scope(stack).violations}
-
+from .conftest import bare_stack, base_context, endpoint_config, inline_function, project_network, scale_variant
+from .test_deploy_rules import fails_on, findings, network, synth_fails_naming
 
 # --- Project-RegionalLogsPrincipal ------------------------------------------------------------------------
 
@@ -46,8 +39,7 @@ def logs_statement(service: str) -> iam.PolicyStatement:
 def test_a_key_policy_with_the_global_logs_principal_fails_synth():
     stack = bare_stack()
     kms.Key(stack, "Key").add_to_resource_policy(logs_statement("logs.amazonaws.com"))
-    assert findings(stack) == {"Project-RegionalLogsPrincipal"}
-    assert "Project-RegionalLogsPrincipal" in synth_fails_naming(stack)
+    fails_on(stack, "Project-RegionalLogsPrincipal")
 
 
 def test_a_key_policy_naming_another_regions_logs_principal_is_caught():
@@ -91,8 +83,7 @@ def test_an_alarm_topic_whose_policy_only_denies_plain_http_fails_synth():
     stack = bare_stack()
     topic = sns.Topic(stack, "Topic", enforce_ssl=True)  # a topic policy holding only the TLS Deny
     alarm_on(stack, topic)
-    assert findings(stack) == {"Project-AlarmTopicPublish"}
-    assert "Project-AlarmTopicPublish" in synth_fails_naming(stack)
+    fails_on(stack, "Project-AlarmTopicPublish")
 
 
 def test_an_alarm_topic_that_lets_this_accounts_alarms_publish_passes():
@@ -129,16 +120,7 @@ def test_an_allow_without_the_source_conditions_is_caught_and_a_topic_no_alarm_n
 
 
 def scaled_endpoint(stack, *, retain: bool | None, registered: bool = True) -> sagemaker.CfnEndpoint:
-    config = sagemaker.CfnEndpointConfig(
-        stack,
-        "Config",
-        kms_key_id="arn:aws:kms:eu-west-1:111111111111:key/k",
-        production_variants=[
-            sagemaker.CfnEndpointConfig.ProductionVariantProperty(
-                variant_name="AllTraffic", model_name="m", instance_type="ml.c5.large", initial_instance_count=1
-            )
-        ],
-    )
+    config = endpoint_config(stack)
     endpoint = sagemaker.CfnEndpoint(
         stack,
         "Endpoint",
@@ -155,8 +137,7 @@ def scaled_endpoint(stack, *, retain: bool | None, registered: bool = True) -> s
 def test_an_autoscaled_endpoint_that_resets_its_capacity_on_update_fails_synth(retain):
     stack = bare_stack()
     scaled_endpoint(stack, retain=retain)
-    assert findings(stack) == {"Project-RetainScaledCapacity"}
-    assert "Project-RetainScaledCapacity" in synth_fails_naming(stack)
+    fails_on(stack, "Project-RetainScaledCapacity")
 
 
 def test_a_suspended_endpoint_must_keep_its_capacity_too_and_needs_no_scalable_target():
@@ -177,29 +158,17 @@ def test_an_endpoint_that_keeps_its_scaled_capacity_passes():
 # --- Project-LambdaReservedConcurrency --------------------------------------------------------------------
 
 
-def function(stack, **kwargs) -> lambda_.Function:
-    return lambda_.Function(
-        stack,
-        "Function",
-        runtime=lambda_.Runtime.PYTHON_3_12,
-        handler="index.handler",
-        code=lambda_.Code.from_inline("def handler(e, c): pass"),
-        **kwargs,
-    )
-
-
 def test_a_lambda_reserving_concurrency_without_opting_in_fails_synth():
     stack = bare_stack()
-    function(stack, reserved_concurrent_executions=5)
-    assert findings(stack) == {"Project-LambdaReservedConcurrency"}
-    assert "Project-LambdaReservedConcurrency" in synth_fails_naming(stack)
+    inline_function(stack, reserved_concurrent_executions=5)
+    fails_on(stack, "Project-LambdaReservedConcurrency")
 
 
 def test_a_lambda_without_a_reservation_or_opted_in_passes():
     stack = bare_stack()
-    function(stack)
+    inline_function(stack)
     opted = bare_stack("OptedIn")
-    reserve_concurrency(function(opted), 5)
+    reserve_concurrency(inline_function(opted), 5)
     assert findings(stack) == set() and findings(opted) == set()
     assert opted.resolve(opted.node.find_child("Function").node.default_child.reserved_concurrent_executions) == 5
 
@@ -253,8 +222,7 @@ def vpc_model(stack, *, hosting: bool) -> None:
 def test_a_vpc_model_role_without_describe_vpc_endpoints_fails_synth():
     stack = bare_stack()
     vpc_model(stack, hosting=False)  # what a training role holds
-    assert findings(stack) == {"Project-ModelVpcPermissions"}
-    assert "Project-ModelVpcPermissions" in synth_fails_naming(stack)
+    fails_on(stack, "Project-ModelVpcPermissions")
 
 
 def test_a_vpc_model_role_with_the_hosting_permissions_passes():
@@ -270,21 +238,12 @@ def test_a_flow_log_role_with_only_the_cdks_three_actions_fails_synth():
     stack = bare_stack()
     vpc, _ = network(stack)
     vpc.add_flow_log("FlowLog", destination=ec2.FlowLogDestination.to_cloud_watch_logs(logs.LogGroup(stack, "Logs")))
-    assert findings(stack) == {"Project-FlowLogRolePermissions"}
-    assert "Project-FlowLogRolePermissions" in synth_fails_naming(stack)
+    fails_on(stack, "Project-FlowLogRolePermissions")
 
 
 def test_the_projects_network_grants_what_the_flow_log_page_lists():
     stack = bare_stack()
-    IsolatedNetwork(
-        stack,
-        "Network",
-        cidr="10.40.0.0/16",
-        flow_log_key=kms.Key(stack, "Key"),
-        flow_log_retention_days=30,
-        retain=False,
-        bucket_names=["b"],
-    )
+    project_network(stack, "10.40.0.0/16", ["b"])
     assert "Project-FlowLogRolePermissions" not in findings(stack)
 
 
@@ -321,8 +280,7 @@ ISOLATED_JOB = {
 def test_a_sync_processing_state_machine_without_the_events_rule_actions_fails_synth():
     stack = bare_stack()
     processing_machine(stack, [a for a in SYNC_PROCESSING_ACTIONS if not a.startswith("events:")], ISOLATED_JOB)
-    assert findings(stack) == {"Project-SyncProcessingPermissions"}
-    assert "Project-SyncProcessingPermissions" in synth_fails_naming(stack)
+    fails_on(stack, "Project-SyncProcessingPermissions")
     fixed = bare_stack("Fixed")
     processing_machine(fixed, list(SYNC_PROCESSING_ACTIONS), ISOLATED_JOB)
     assert findings(fixed) == set()
@@ -340,5 +298,4 @@ def test_a_sync_processing_state_machine_without_the_events_rule_actions_fails_s
 def test_a_processing_job_outside_the_vpc_or_without_keys_fails_synth(broken):
     stack = bare_stack()
     processing_machine(stack, list(SYNC_PROCESSING_ACTIONS), {**ISOLATED_JOB, **broken})
-    assert findings(stack) == {"Project-ProcessingJobIsolated"}
-    assert "Project-ProcessingJobIsolated" in synth_fails_naming(stack)
+    fails_on(stack, "Project-ProcessingJobIsolated")

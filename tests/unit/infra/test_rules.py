@@ -12,7 +12,7 @@ from cdk_nag import AwsSolutionsChecks, NIST80053R5Checks
 from infra.nag import acknowledge_allowed_wildcards, allow_wildcards
 from infra.rules import SYNC_TRAINING_ACTIONS, ProjectChecks
 
-from .conftest import bare_stack, scale_variant
+from .conftest import bare_stack, endpoint_config, scale_variant
 
 VPC = sagemaker.CfnModel.VpcConfigProperty(security_group_ids=["sg-1"], subnets=["subnet-1", "subnet-2"])
 
@@ -23,15 +23,9 @@ def violations(scope, pack=None) -> dict[str, list[str]]:
 
 
 def endpoint(stack, *, kms_key_id="arn:aws:kms:eu-west-1:123456789012:key/k", capture_key="k", scaled=True, name="ep"):
-    config = sagemaker.CfnEndpointConfig(
+    config = endpoint_config(
         stack,
-        "Config",
         kms_key_id=kms_key_id,
-        production_variants=[
-            sagemaker.CfnEndpointConfig.ProductionVariantProperty(
-                variant_name="AllTraffic", model_name="m", instance_type="ml.c5.large", initial_instance_count=1
-            )
-        ],
         data_capture_config=sagemaker.CfnEndpointConfig.DataCaptureConfigProperty(
             initial_sampling_percentage=10,
             destination_s3_uri="s3://b/c",

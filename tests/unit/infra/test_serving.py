@@ -17,7 +17,7 @@ from infra.components.serving_parts import ServingInputs
 from infra.images import image_asset
 from infra.settings import DEFAULT_MAX_RPS_PER_INSTANCE, ModelVersion, ServingSettings
 
-from .conftest import CNN_PACKAGE, MLP_MODEL_DATA, as_list, bare_stack, base_context, policy_statements
+from .conftest import CNN_PACKAGE, MLP_MODEL_DATA, as_list, bare_stack, base_context, isolated_vpc, policy_statements
 
 SETTINGS = ServingSettings(
     model="cnn",
@@ -41,13 +41,7 @@ SETTINGS = ServingSettings(
 
 def make_endpoint(stub_sources, settings=SETTINGS):
     stack = bare_stack()
-    vpc = ec2.Vpc(
-        stack,
-        "Vpc",
-        nat_gateways=0,
-        max_azs=2,
-        subnet_configuration=[ec2.SubnetConfiguration(name="isolated", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)],
-    )
+    vpc = isolated_vpc(stack)
     key = kms.Key(stack, "Key")
     bucket = s3.Bucket(stack, "Artifacts", encryption_key=key)
     AutoscaledEndpoint(

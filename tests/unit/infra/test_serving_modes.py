@@ -24,7 +24,16 @@ from infra.serving_modes import (
 )
 from infra.settings import SettingsError, load_settings
 
-from .conftest import CNN_PACKAGE, MLP_MODEL_DATA, as_list, bare_stack, base_context, policy_statements, resources
+from .conftest import (
+    CNN_PACKAGE,
+    MLP_MODEL_DATA,
+    as_list,
+    bare_stack,
+    base_context,
+    endpoint_config,
+    policy_statements,
+    resources,
+)
 
 CHECKOV = REPO_ROOT / ".venv-checkov" / "bin" / "checkov"
 
@@ -447,15 +456,9 @@ def test_rule_endpoint_autoscaling_follows_the_inference_components():
 
 def test_rule_endpoint_config_kms_covers_async_output():
     stack = bare_stack()
-    sagemaker.CfnEndpointConfig(
+    endpoint_config(
         stack,
-        "Config",
         kms_key_id="arn:aws:kms:eu-west-1:123456789012:key/k",
-        production_variants=[
-            sagemaker.CfnEndpointConfig.ProductionVariantProperty(
-                variant_name="AllTraffic", model_name="m", instance_type="ml.c5.large", initial_instance_count=1
-            )
-        ],
         async_inference_config=sagemaker.CfnEndpointConfig.AsyncInferenceConfigProperty(
             output_config=sagemaker.CfnEndpointConfig.AsyncInferenceOutputConfigProperty(s3_output_path="s3://b/o")
         ),

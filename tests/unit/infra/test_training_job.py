@@ -17,20 +17,14 @@ from infra.metric_definitions import METRIC_DEFINITIONS_FILE, load_metric_defini
 from infra.rules import SYNC_TRAINING_ACTIONS
 from infra.settings import TrainingSettings
 
-from .conftest import as_list, bare_stack, definition, policy_statements
+from .conftest import as_list, bare_stack, definition, isolated_vpc, policy_statements
 
 HYPERPARAMETERS = {"model": "cnn", "epochs": "3"}
 
 
 def make_job(stub_sources, **overrides):
     stack = bare_stack()
-    vpc = ec2.Vpc(
-        stack,
-        "Vpc",
-        nat_gateways=0,
-        max_azs=2,
-        subnet_configuration=[ec2.SubnetConfiguration(name="isolated", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)],
-    )
+    vpc = isolated_vpc(stack)
     key = kms.Key(stack, "Key")
     settings = dict(
         model="cnn",

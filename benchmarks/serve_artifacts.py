@@ -79,59 +79,48 @@ def build_cnn(model_dir: Path) -> Path:
     return model_dir
 
 
-def build_mlp(model_dir: Path) -> Path:
+def build_mlp(
+    model_dir: Path,
+    *,
+    seed: int = 0,
+    hyperparameters: dict[str, str] | None = None,
+    class_names: list[str] = DIGITS,
+    name: str = "mlp",
+) -> Path:
+    """The MLP of the default hyperparameters (`hyperparameters` over them), untrained and seeded, behind
+    its MFCC front end, exported by training's own `export_artifact`."""
     import keras
     import tensorflow as tf
     from training.artifact import Manifest, write_manifest
     from training.hyperparameters import parse_hyperparameters
-    from training.models.mlp import (
-        MFCCConfig,
-        MLPConfig,
-        build_classifier,
-        build_waveform_model,
-        explanation_contract,
-        export_mlp,
-    )
+    from training.mlp_training import MODEL_DIR_NAME, export_artifact
+    from training.models.mlp import MFCCConfig, MLPConfig, build_classifier
 
-    keras.utils.set_random_seed(0)
-    hp = parse_hyperparameters({"model": "mlp"})  # the defaults' one home
+    keras.utils.set_random_seed(seed)
+    hp = parse_hyperparameters({"model": "mlp", **(hyperparameters or {})})  # the defaults' one home
     mfcc = MFCCConfig.from_hyperparameters(hp)
-    config = MLPConfig.from_hyperparameters(hp, 10, (mfcc.num_frames, mfcc.num_mfcc))
-    classifier = build_classifier(config)
+    config = MLPConfig.from_hyperparameters(hp, len(class_names), (mfcc.num_frames, mfcc.num_mfcc))
     model_dir.mkdir(parents=True, exist_ok=True)
-    signatures = export_mlp(
-        classifier,
-        build_waveform_model(classifier, mfcc),
-        model_dir / "saved_model",
-        config.feature_shape,
-        mfcc.num_samples,
+    contract, explanation = export_artifact(
+        build_classifier(config), config.feature_shape, mfcc, model_dir / MODEL_DIR_NAME
     )
     write_manifest(
         model_dir,
         Manifest(
-            name="mlp",
+            name=name,
             framework="tensorflow",
             framework_version=tf.__version__,
             task="audio_classification",
-            model_file="saved_model",
-            class_names=DIGITS,
-            input={
-                "kind": "audio",
-                "features_in_model": True,
-                "feature_shape": list(config.feature_shape),
-                "signatures": signatures,
-                "sample_rate": mfcc.sample_rate,
-                "num_samples": mfcc.num_samples,
-                "clip_seconds": mfcc.num_samples / mfcc.sample_rate,
-                "mfcc": mfcc.as_dict(),
-            },
+            model_file=MODEL_DIR_NAME,
+            class_names=class_names,
+            input=contract,
             metrics={"split": "none", "note": "untrained weights, for the serving benchmark"},
             hyperparameters={
                 "model": "mlp",
                 "hidden_units": config.hidden_units,
                 "hidden_layers": config.hidden_layers,
             },
-            explanation=explanation_contract(True),
+            explanation=explanation,
         ),
     )
     return model_dir

@@ -9,33 +9,16 @@ from pathlib import Path
 import numpy as np
 from training.artifact import image_input
 
-from tests.helpers.inference_fixtures import (
-    AUDIO_CLASSES,
-    IMAGE_CLASSES,
-    IMAGE_SIZE,
-    MFCC,
-    NUM_SAMPLES,
-    SAMPLE_RATE,
-    _write_manifest,
-)
+from benchmarks.serve_artifacts import build_mlp
+from tests.helpers.inference_fixtures import AUDIO_CLASSES, IMAGE_CLASSES, IMAGE_SIZE, write_cnn_manifest
 
 PATCH = (slice(4, 12), slice(18, 26))  # rows, columns of the synthetic model's evidence
 
 
 def _cnn_manifest(model_dir: Path, name: str, classes: list[str]) -> None:
-    import torch
-
-    _write_manifest(
-        model_dir,
-        name=name,
-        framework="pytorch",
-        framework_version=torch.__version__.split("+")[0],
-        task="image_classification",
-        model_file="model.pt2",
-        class_names=classes,
-        input=image_input(IMAGE_SIZE),
-        hyperparameters={"model": "cnn"},
-        explanation={"model_file": "explain.pt2", "output": "logits"},
+    explanation = {"model_file": "explain.pt2", "output": "logits"}
+    write_cnn_manifest(
+        model_dir, name, classes, image_input(IMAGE_SIZE), hyperparameters={"model": "cnn"}, explanation=explanation
     )
 
 
@@ -118,58 +101,12 @@ def patch_image(seed: int = 0) -> np.ndarray:
 
 
 def build_explained_mlp(model_dir: Path, seed: int = 0) -> Path:
-    """The project's MLP (untrained, seeded) with the MFCC featurizer, exported as training does."""
-    import keras
-    import tensorflow as tf
-    from training.hyperparameters import parse_hyperparameters
-    from training.models.mlp import (
-        MFCCConfig,
-        MLPConfig,
-        build_classifier,
-        build_waveform_model,
-        explanation_contract,
-        export_mlp,
+    """The project's MLP (untrained, seeded, one hidden layer of 32) with the MFCC featurizer of the
+    default hyperparameters (the fixtures' MFCC), exported as training does."""
+    hyperparameters = {"hidden_units": "32", "hidden_layers": "1"}
+    return build_mlp(
+        model_dir, seed=seed, hyperparameters=hyperparameters, class_names=AUDIO_CLASSES, name="mlp-explained"
     )
-
-    keras.utils.set_random_seed(seed)
-    mfcc = MFCCConfig(
-        sample_rate=SAMPLE_RATE,
-        num_samples=NUM_SAMPLES,
-        **{
-            k: MFCC[k]
-            for k in ("frame_length", "frame_step", "fft_length", "num_mel_bins", "lower_hz", "upper_hz", "num_mfcc")
-        },
-    )
-    hp = parse_hyperparameters({"model": "mlp", "hidden_units": "32", "hidden_layers": "1"})
-    config = MLPConfig.from_hyperparameters(hp, len(AUDIO_CLASSES), (mfcc.num_frames, mfcc.num_mfcc))
-    classifier = build_classifier(config)
-    waveform_model = build_waveform_model(classifier, mfcc)
-    model_dir.mkdir(parents=True, exist_ok=True)
-    signatures = export_mlp(
-        classifier, waveform_model, model_dir / "saved_model", config.feature_shape, mfcc.num_samples
-    )
-    _write_manifest(
-        model_dir,
-        name="mlp-explained",
-        framework="tensorflow",
-        framework_version=tf.__version__,
-        task="audio_classification",
-        model_file="saved_model",
-        class_names=AUDIO_CLASSES,
-        input={
-            "kind": "audio",
-            "features_in_model": True,
-            "feature_shape": list(config.feature_shape),
-            "signatures": signatures,
-            "sample_rate": SAMPLE_RATE,
-            "num_samples": NUM_SAMPLES,
-            "clip_seconds": NUM_SAMPLES / SAMPLE_RATE,
-            "mfcc": mfcc.as_dict(),
-        },
-        hyperparameters={"model": "mlp"},
-        explanation=explanation_contract(True),
-    )
-    return model_dir
 
 
 def read_manifest(model_dir: Path) -> dict:

@@ -12,10 +12,11 @@ from __future__ import annotations
 import base64
 import io
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from training.artifact import image_input
+from training.artifact import audio_input, image_input
 
 IMAGE_CLASSES = ["airplane", "bird", "cat", "dog"]
 AUDIO_CLASSES = ["zero", "one", "two"]
@@ -34,6 +35,17 @@ MFCC = {
 FEATURE_SHAPE = [1 + (NUM_SAMPLES - MFCC["frame_length"]) // MFCC["frame_step"], MFCC["num_mfcc"]]
 
 
+@dataclass(frozen=True)
+class FrontEnd:
+    """The fixtures' waveform front end, as `training.artifact.audio_input` reads one."""
+
+    sample_rate: int = SAMPLE_RATE
+    num_samples: int = NUM_SAMPLES
+
+    def as_dict(self) -> dict[str, float]:
+        return dict(MFCC)
+
+
 def _write_manifest(model_dir: Path, **fields: object) -> None:
     manifest = {
         "schema_version": 1,
@@ -43,6 +55,23 @@ def _write_manifest(model_dir: Path, **fields: object) -> None:
         **fields,
     }
     (model_dir / "manifest.json").write_text(json.dumps(manifest, indent=2))
+
+
+def write_cnn_manifest(model_dir: Path, name: str, class_names: list[str], input: dict, **fields: object) -> None:
+    """The manifest of a torch image classifier saved as `model.pt2`."""
+    import torch
+
+    _write_manifest(
+        model_dir,
+        name=name,
+        framework="pytorch",
+        framework_version=torch.__version__.split("+")[0],
+        task="image_classification",
+        model_file="model.pt2",
+        class_names=class_names,
+        input=input,
+        **fields,
+    )
 
 
 def build_cnn_artifact(model_dir: Path, seed: int = 0) -> Path:
@@ -78,15 +107,11 @@ def build_cnn_artifact(model_dir: Path, seed: int = 0) -> Path:
     program = torch.export.export(model, example, dynamic_shapes=({0: batch},))
     model_dir.mkdir(parents=True, exist_ok=True)
     torch.export.save(program, str(model_dir / "model.pt2"))
-    _write_manifest(
+    write_cnn_manifest(
         model_dir,
-        name="cnn",
-        framework="pytorch",
-        framework_version=torch.__version__.split("+")[0],
-        task="image_classification",
-        model_file="model.pt2",
-        class_names=IMAGE_CLASSES,
-        input=image_input(IMAGE_SIZE, mean, std),
+        "cnn",
+        IMAGE_CLASSES,
+        image_input(IMAGE_SIZE, mean, std),
         hyperparameters={"model": "cnn", "epochs": 1},
     )
     return model_dir
@@ -139,18 +164,8 @@ def build_mlp_artifact(model_dir: Path, seed: int = 0, features_in_model: bool =
         task="audio_classification",
         model_file="saved_model",
         class_names=AUDIO_CLASSES,
-        input={
-            "kind": "audio",
-            "features_in_model": features_in_model,
-            "feature_shape": FEATURE_SHAPE,
-            "signatures": signatures,
-            # A features-only model (trained on .npz MFCCs) has no waveform contract (docs/contracts.md).
-            **(
-                {"sample_rate": SAMPLE_RATE, "num_samples": NUM_SAMPLES, "clip_seconds": 1.0, "mfcc": MFCC}
-                if features_in_model
-                else {}
-            ),
-        },
+        # A features-only model (trained on .npz MFCCs) has no waveform contract (docs/contracts.md).
+        input=audio_input(FEATURE_SHAPE, signatures, FrontEnd() if features_in_model else None),
         hyperparameters={"model": "mlp", "epochs": 1},
     )
     return model_dir

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 SCHEMA_VERSION = 1
 MANIFEST = "manifest.json"
@@ -65,6 +65,41 @@ def image_input(
         "layout": "NCHW",
         "dtype": "float32",
     }
+
+
+class WaveformFrontEnd(Protocol):
+    """What the audio `input` block reads of a model's MFCC front end (`models.mlp.MFCCConfig`)."""
+
+    @property
+    def sample_rate(self) -> int: ...
+
+    @property
+    def num_samples(self) -> int: ...
+
+    def as_dict(self) -> dict[str, float]: ...
+
+
+def audio_input(
+    feature_shape: Sequence[int], signatures: dict[str, str], waveform: WaveformFrontEnd | None
+) -> dict[str, object]:
+    """The audio model's `input` block (docs/contracts.md): MFCC features of `feature_shape` through the
+    SavedModel's `signatures`; with `waveform` (the front end inside the model) also the waveform it takes
+    and how it computes the MFCCs. None: a features-only model, which has no waveform contract. The one
+    home of that block: training writes it, and the benchmark's and the tests' artifacts too."""
+    block: dict[str, object] = {
+        "kind": "audio",
+        "features_in_model": waveform is not None,
+        "feature_shape": list(feature_shape),
+        "signatures": dict(signatures),
+    }
+    if waveform is not None:
+        block.update(
+            sample_rate=waveform.sample_rate,
+            num_samples=waveform.num_samples,
+            clip_seconds=waveform.num_samples / waveform.sample_rate,
+            mfcc=waveform.as_dict(),
+        )
+    return block
 
 
 def write_manifest(model_dir: Path, manifest: Manifest) -> Path:

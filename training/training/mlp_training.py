@@ -17,6 +17,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from training.artifact import audio_input
 from training.data.folders import Dataset
 from training.distributed import Topology
 from training.errors import DataError
@@ -262,27 +263,25 @@ class MLPTrainer:
         """Export a copy built outside the strategy: saving distributed variables needs every worker."""
         classifier = build_classifier(self.config)
         classifier.set_weights(self.classifier.get_weights())
-        model = build_waveform_model(classifier, self.mfcc) if self.waveform_input else None
         path = model_dir / MODEL_DIR_NAME
-        self.signatures = export_mlp(classifier, model, path, self.config.feature_shape, self.mfcc.num_samples)
-        self.explanation = explanation_contract(model is not None)
+        mfcc = self.mfcc if self.waveform_input else None
+        self.input, self.explanation = export_artifact(classifier, self.config.feature_shape, mfcc, path)
         return path
 
     def input_contract(self) -> dict[str, object]:
-        contract: dict[str, object] = {
-            "kind": "audio",
-            "features_in_model": self.waveform_input,
-            "feature_shape": list(self.config.feature_shape),
-            "signatures": self.signatures,
-        }
-        if self.waveform_input:
-            contract.update(
-                sample_rate=self.mfcc.sample_rate,
-                num_samples=self.mfcc.num_samples,
-                clip_seconds=self.mfcc.num_samples / self.mfcc.sample_rate,
-                mfcc=self.mfcc.as_dict(),
-            )
-        return contract
+        return self.input
+
+
+def export_artifact(
+    classifier: keras.Model, feature_shape: tuple[int, int], mfcc: MFCCConfig | None, path: Path
+) -> tuple[dict[str, object], dict[str, object]]:
+    """Write `classifier` as the artifact's SavedModel at `path`, with the waveform endpoint (the MFCCs
+    computed in the model by `mfcc`) unless `mfcc` is None; returns the manifest's `input` and
+    `explanation` blocks. Training exports through it, and so do the benchmark's and the tests' artifacts."""
+    waveform_model = build_waveform_model(classifier, mfcc) if mfcc is not None else None
+    num_samples = mfcc.num_samples if mfcc is not None else 0
+    signatures = export_mlp(classifier, waveform_model, path, feature_shape, num_samples)
+    return audio_input(feature_shape, signatures, mfcc), explanation_contract(mfcc is not None)
 
 
 def predict_with_artifact(path: Path, inputs: np.ndarray, batch_size: int = 512) -> np.ndarray:

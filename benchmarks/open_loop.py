@@ -49,7 +49,7 @@ from benchmarks.serve_bench import (
     python_env,
     uptime,
 )
-from benchmarks.serve_load import ServerProcess
+from benchmarks.serve_load import ServerProcess, server_command
 
 AZURE_TRACE = ROOT.parent / "shared" / "traces" / "azure-llm-conv-2023.csv"
 RATES = {"cnn": (40, 80, 120, 160, 200, 240), "mlp": (100, 200, 400, 600, 800)}
@@ -148,18 +148,7 @@ def bench_model(name: str, workdir: Path, args: argparse.Namespace) -> dict[str,
     model_dir = workdir / name
     body = json_body(workdir / MODELS[name]["body"], workdir / f"{name}.json")
     port = free_port()
-    command = [
-        str(ROOT / ".venv" / "bin" / "python"),
-        "-m",
-        "inference",
-        "serve",
-        "--model-dir",
-        str(model_dir),
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-    ]
+    command = server_command(str(ROOT / ".venv" / "bin" / "python"), model_dir, port)
     with ServerProcess(command, f"http://127.0.0.1:{port}/ping", workdir / f"{name}-server.log", env=python_env()):
         load = uptime()
         log(f"{name}: tsung sweep {RATES[name]} req/s, {args.phase_seconds} s each ({load})")

@@ -41,7 +41,7 @@ from inference.settings import SMALL_BATCH_ROWS  # framework-free: this process 
 
 from benchmarks import explain_load, peers, serve_report
 from benchmarks.peers import PEERS, Peer
-from benchmarks.serve_load import LoadParseError, LoadResult, ServerProcess, run_hey
+from benchmarks.serve_load import LoadParseError, LoadResult, ServerProcess, run_hey, server_command
 from shared_names import SERVING_CAPACITY_FILE
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -215,19 +215,7 @@ def bench_model(name: str, workdir: Path, args: argparse.Namespace, threads: int
             f"({r['threads']} threads)"
         )
     port = free_port()
-    command = [
-        args.server_python,
-        "-m",
-        "inference",
-        "serve",
-        "--model-dir",
-        str(model_dir),
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        *args.server_args,
-    ]
+    command = server_command(args.server_python, model_dir, port, *args.server_args)
     log(f"{name}: inference server ({' '.join(command[3:])})")
     url = f"http://127.0.0.1:{port}/invocations"
     with ServerProcess(command, f"http://127.0.0.1:{port}/ping", workdir / f"{name}-server.log", env=python_env()):

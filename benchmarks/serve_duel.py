@@ -32,15 +32,10 @@ from inference.readiness import free_port
 
 from benchmarks import peers
 from benchmarks.serve_bench import MODELS, ROOT, build_artifacts, log, python_env, uptime
-from benchmarks.serve_load import ServerProcess, run_hey
+from benchmarks.serve_load import ServerProcess, run_hey, server_command
 
 RESULTS = ROOT / "benchmarks" / "results"
 TREE = "tree"
-
-
-def server_command(model_dir: Path, port: int) -> list[str]:
-    return [sys.executable, "-m", "inference", "serve", "--model-dir", str(model_dir), "--host", "127.0.0.1",
-            "--port", str(port)]  # fmt: skip
 
 
 def tree_peer(tree: Path, env: dict[str, str]) -> peers.Peer:
@@ -54,7 +49,7 @@ def tree_launch(tree: Path, env: dict[str, str], model_dir: Path, port: int) -> 
     installed one."""
     env = {**python_env(), "PYTHONPATH": str(tree.resolve() / "inference"), **env}
     base = f"http://127.0.0.1:{port}"
-    return peers.Launch(server_command(model_dir, port), f"{base}/ping", f"{base}/invocations", env)
+    return peers.Launch(server_command(sys.executable, model_dir, port), f"{base}/ping", f"{base}/invocations", env)
 
 
 def medians(runs: list[dict[str, float]]) -> dict[str, float]:
@@ -68,7 +63,7 @@ def duel(peer: peers.Peer, name: str, workdir: Path, args: argparse.Namespace) -
     peer_body = workdir / f"{spec['body']}.{peer.key}"
     peer_body.write_bytes(data)
     port, peer_port = free_port(), free_port(span=3)
-    command = server_command(model_dir, port)
+    command = server_command(sys.executable, model_dir, port)
     threads = len(os.sched_getaffinity(0))
     if peer.key == TREE:
         launch = tree_launch(args.tree, args.env, model_dir, peer_port)

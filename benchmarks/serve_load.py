@@ -125,6 +125,12 @@ def multipart(
     return head + body + f"\r\n--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
 
 
+def server_command(python: str, model_dir: Path, port: int, *options: str) -> list[str]:
+    """The command that runs this tree's inference server on `model_dir`, on 127.0.0.1:`port`."""
+    return [python, "-m", "inference", "serve", "--model-dir", str(model_dir), "--host", "127.0.0.1",
+            "--port", str(port), *options]  # fmt: skip
+
+
 class ServerProcess:
     """A server started here, ready once `health_url` answers 200; stopped with SIGTERM, then SIGKILL."""
 

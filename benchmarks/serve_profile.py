@@ -33,7 +33,7 @@ from typing import Any
 
 from inference.readiness import free_port
 
-from benchmarks.serve_load import ServerProcess, run_hey
+from benchmarks.serve_load import ServerProcess, run_hey, server_command
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -128,8 +128,7 @@ def profile_variant(model: str, variant: str, workdir: Path, args: argparse.Name
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **VARIANTS.get(variant, {})}
     if variant == "before-hardening":  # the package as it was before decoding moved off the loop
         env["PYTHONPATH"] = f"{args.before_tree}{os.pathsep}{env.get('PYTHONPATH', '')}"
-    command = [sys.executable, "-m", "inference", "serve", "--model-dir", str(workdir / model)]
-    command += ["--host", "127.0.0.1", "--port", str(port)]
+    command = server_command(sys.executable, workdir / model, port)
     url = f"http://127.0.0.1:{port}/invocations"
     with ServerProcess(command, f"http://127.0.0.1:{port}/ping", workdir / f"{model}-{variant}.log", env=env) as s:
         assert s.process is not None

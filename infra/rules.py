@@ -592,18 +592,40 @@ def lambda_reserved_concurrency(node: CfnResource) -> NagRuleCompliance:
     return COMPLIANT if opted_in else NON_COMPLIANT
 
 
-# "IAM policies for Amazon SageMaker" (Step Functions guide), CreateTrainingJob, Run a Job (.sync):
-# https://docs.aws.amazon.com/step-functions/latest/dg/sagemaker-iam.html
-SYNC_TRAINING_ACTIONS = (
-    "sagemaker:CreateTrainingJob",
-    "sagemaker:DescribeTrainingJob",
-    "sagemaker:StopTrainingJob",
-    "sagemaker:ListTags",
-    "iam:PassRole",
-    "events:PutTargets",
-    "events:PutRule",
-    "events:DescribeRule",
-)
+# "IAM policies for Amazon SageMaker" (Step Functions guide), CreateTrainingJob and CreateProcessingJob,
+# Run a Job (.sync): https://docs.aws.amazon.com/step-functions/latest/dg/sagemaker-iam.html. Each job's
+# policy is its own create, describe and stop, and the same five others.
+def _sync_job_actions(job: str) -> tuple[str, ...]:
+    return (
+        f"sagemaker:Create{job}",
+        f"sagemaker:Describe{job}",
+        f"sagemaker:Stop{job}",
+        "sagemaker:ListTags",
+        "iam:PassRole",
+        "events:PutTargets",
+        "events:PutRule",
+        "events:DescribeRule",
+    )
+
+
+SYNC_TRAINING_ACTIONS = _sync_job_actions("TrainingJob")
+SYNC_PROCESSING_ACTIONS = _sync_job_actions("ProcessingJob")
+
+
+def _sync_job_permissions(
+    node: CfnResource,
+    jobs: Callable[[CfnResource], list[dict[str, Any]]],
+    integration: str,
+    actions: tuple[str, ...],
+) -> NagRuleCompliance:
+    """A state machine with a state whose resource is `integration` (the `.sync` pattern of the job that
+    `jobs` finds) has a role holding every action of `actions`."""
+    if not jobs(node) or not any(integration in str(s.get("Resource", "")) for s in _states(_definition(node))):
+        return NOT_APPLICABLE
+    role = _role(node, _resolve(node, node.role_arn))
+    if role is None:
+        return NOT_APPLICABLE
+    return COMPLIANT if _role_allows(role, actions) else NON_COMPLIANT
 
 
 def sync_training_permissions(node: CfnResource) -> NagRuleCompliance:
@@ -611,41 +633,14 @@ def sync_training_permissions(node: CfnResource) -> NagRuleCompliance:
     AWS publishes for that integration; without, for example, `sagemaker:ListTags` or the events rule
     actions, the task fails at run time although the job could be created.
     Source: "IAM policies for Amazon SageMaker", https://docs.aws.amazon.com/step-functions/latest/dg/sagemaker-iam.html."""
-    if not _training_jobs(node) or not any(
-        "createTrainingJob.sync" in str(s.get("Resource", "")) for s in _states(_definition(node))
-    ):
-        return NOT_APPLICABLE
-    role = _role(node, _resolve(node, node.role_arn))
-    if role is None:
-        return NOT_APPLICABLE
-    return COMPLIANT if _role_allows(role, SYNC_TRAINING_ACTIONS) else NON_COMPLIANT
-
-
-# The same page, CreateProcessingJob, Run a Job (.sync).
-SYNC_PROCESSING_ACTIONS = (
-    "sagemaker:CreateProcessingJob",
-    "sagemaker:DescribeProcessingJob",
-    "sagemaker:StopProcessingJob",
-    "sagemaker:ListTags",
-    "iam:PassRole",
-    "events:PutTargets",
-    "events:PutRule",
-    "events:DescribeRule",
-)
+    return _sync_job_permissions(node, _training_jobs, "createTrainingJob.sync", SYNC_TRAINING_ACTIONS)
 
 
 def sync_processing_permissions(node: CfnResource) -> NagRuleCompliance:
     """A state machine that runs `createProcessingJob.sync` has a role holding every action of the policy
     AWS publishes for it ("IAM policies for Amazon SageMaker",
     https://docs.aws.amazon.com/step-functions/latest/dg/sagemaker-iam.html)."""
-    if not _processing_jobs(node) or not any(
-        "createProcessingJob.sync" in str(s.get("Resource", "")) for s in _states(_definition(node))
-    ):
-        return NOT_APPLICABLE
-    role = _role(node, _resolve(node, node.role_arn))
-    if role is None:
-        return NOT_APPLICABLE
-    return COMPLIANT if _role_allows(role, SYNC_PROCESSING_ACTIONS) else NON_COMPLIANT
+    return _sync_job_permissions(node, _processing_jobs, "createProcessingJob.sync", SYNC_PROCESSING_ACTIONS)
 
 
 # "Give SageMaker hosted endpoints access to resources in your Amazon VPC", "Add Permissions for Endpoint

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,13 +59,19 @@ def input_key(prefix_uri: str, name: str) -> tuple[str, str]:
     return bucket, f"{prefix}{uuid.uuid4().hex}-{safe}"
 
 
-def poll_delays(budget_s: float) -> Iterable[float]:
+def backoff(schedule: Sequence[float], budget_s: float) -> Iterator[float]:
+    """The waits of `schedule`, its last repeated, cut so that they add up to `budget_s` exactly."""
     waited, step = 0.0, 0
     while waited < budget_s:
-        delay = min(POLL_DELAYS_S[min(step, len(POLL_DELAYS_S) - 1)], budget_s - waited)
+        delay = min(schedule[min(step, len(schedule) - 1)], budget_s - waited)
         yield delay
         waited += delay
         step += 1
+
+
+def poll_delays(budget_s: float) -> Iterator[float]:
+    """The waits between polls for an asynchronous answer: 2, 4, 8, 15, 30, 30, ... s, within `budget_s`."""
+    return backoff(POLL_DELAYS_S, budget_s)
 
 
 def _read(s3: Any, uri: str | None) -> bytes | None:

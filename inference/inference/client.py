@@ -48,7 +48,7 @@ import json
 import re
 import sys
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -59,6 +59,7 @@ from inference.async_invocation import (
     AsyncFailed,
     AsyncLocations,
     AsyncPending,
+    backoff,
     input_key,
     wait_for_answer,
 )
@@ -127,14 +128,9 @@ def _stderr(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def capacity_delays(budget_s: float) -> Iterable[float]:
+def capacity_delays(budget_s: float) -> Iterator[float]:
     """The waits between attempts while capacity arrives: 10, 20, 40, 60, 60, ... s, within `budget_s`."""
-    waited, step = 0.0, 0
-    while waited < budget_s:
-        delay = min(CAPACITY_BACKOFF_S[min(step, len(CAPACITY_BACKOFF_S) - 1)], budget_s - waited)
-        yield delay
-        waited += delay
-        step += 1
+    return backoff(CAPACITY_BACKOFF_S, budget_s)
 
 
 class EndpointClient:

@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 PRICES = Path(__file__).with_name("prices.json")
 
@@ -275,6 +276,27 @@ def _monthly_training(t: Training | None, prices: Prices) -> float | None:
     return round(rate * t.instances * t.max_runtime_s / 3600 * prices.training_runs_per_month, 2)
 
 
+def _no_price(table: dict[str, float], *items: Serving | Training | None) -> str:
+    missing = {x.instance_type for x in items if x and x.instance_type not in table}
+    return f"no price for {', '.join(sorted(missing))} in review/prices.json"
+
+
+T = TypeVar("T")  # a side of a row: Serving or Training
+
+
+def _change(
+    stack: str,
+    item: str,
+    describe: Callable[[T], str],
+    pair: tuple[T | None, T | None],
+    monthly: tuple[float | None, float | None],
+    notes: list[str],
+) -> CostChange:
+    """One row: each side described (or `(none)` where the template lacks it), its monthly cost, the notes."""
+    before, after = (describe(x) if x else "(none)" for x in pair)
+    return CostChange(stack, item, before, after, *monthly, "; ".join(notes))
+
+
 def cost_changes(
     stack: str, base: dict[str, Any] | None, head: dict[str, Any] | None, prices: Prices
 ) -> list[CostChange]:
@@ -288,8 +310,7 @@ def cost_changes(
         (low_b, high_b), (low_h, high_h) = _monthly_serving(b, prices), _monthly_serving(h, prices)
         notes = []
         if None in (low_b, low_h):
-            missing = {x.instance_type for x in (b, h) if x and x.instance_type not in prices.hosting}
-            notes.append(f"no price for {', '.join(sorted(missing))} in review/prices.json")
+            notes.append(_no_price(prices.hosting, b, h))
         elif (high_b, high_h) != (low_b, low_h):
             notes.append(f"at the autoscaling maximum: ${high_b:,.2f} -> ${high_h:,.2f} a month")
         if (b.capture_percent if b else 0) != (h.capture_percent if h else 0):
@@ -303,17 +324,7 @@ def cost_changes(
                 "waits minutes for an instance (scale-to-zero: fails until then, the client retries; "
                 "async: queued)"
             )
-        out.append(
-            CostChange(
-                stack,
-                f"endpoint {key}",
-                _serving_line(b) if b else "(none)",
-                _serving_line(h) if h else "(none)",
-                low_b,
-                low_h,
-                "; ".join(notes),
-            )
-        )
+        out.append(_change(stack, f"endpoint {key}", _serving_line, (b, h), (low_b, low_h), notes))
     b_training, h_training = training(base or {}), training(head or {})
     for key in sorted(set(b_training) | set(h_training)):
         b_job, h_job = b_training.get(key), h_training.get(key)
@@ -325,17 +336,6 @@ def cost_changes(
             turned = "on" if h_job.spot else "off"
             notes.append(f"managed spot turned {turned} (spot is typically far cheaper; not priced)")
         if None in (before, after):
-            missing = {x.instance_type for x in (b_job, h_job) if x and x.instance_type not in prices.training}
-            notes.append(f"no price for {', '.join(sorted(missing))} in review/prices.json")
-        out.append(
-            CostChange(
-                stack,
-                f"training {key}",
-                _training_line(b_job) if b_job else "(none)",
-                _training_line(h_job) if h_job else "(none)",
-                before,
-                after,
-                "; ".join(notes),
-            )
-        )
+            notes.append(_no_price(prices.training, b_job, h_job))
+        out.append(_change(stack, f"training {key}", _training_line, (b_job, h_job), (before, after), notes))
     return out

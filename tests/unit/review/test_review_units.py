@@ -147,26 +147,29 @@ def test_a_deleted_stack_takes_its_unretained_stateful_resources():
     assert [(d.logical_id, d.path) for d in classify.deleted_stack("s", template)] == [("Gone", "s/Logs")]
 
 
+def endpoint_resources(instance_type: str, count: int) -> dict:
+    """Endpoint `e` (logical id E) on config C: one variant `AllTraffic` of `count` instances."""
+    return {
+        "E": {
+            "Type": "AWS::SageMaker::Endpoint",
+            "Properties": {"EndpointName": "e", "EndpointConfigName": {"Fn::GetAtt": ["C", "X"]}},
+        },
+        "C": {
+            "Type": "AWS::SageMaker::EndpointConfig",
+            "Properties": {
+                "ProductionVariants": [
+                    {"InstanceType": instance_type, "InitialInstanceCount": count, "VariantName": "AllTraffic"}
+                ]
+            },
+        },
+    }
+
+
 def test_an_unknown_instance_type_is_named_not_priced():
     prices = cost.load_prices()
 
     def endpoint(kind):
-        return {
-            "Resources": {
-                "E": {
-                    "Type": "AWS::SageMaker::Endpoint",
-                    "Properties": {"EndpointName": "e", "EndpointConfigName": {"Fn::GetAtt": ["C", "X"]}},
-                },
-                "C": {
-                    "Type": "AWS::SageMaker::EndpointConfig",
-                    "Properties": {
-                        "ProductionVariants": [
-                            {"InstanceType": kind, "InitialInstanceCount": 2, "VariantName": "AllTraffic"}
-                        ]
-                    },
-                },
-            }
-        }
+        return {"Resources": endpoint_resources(kind, 2)}
 
     [change] = cost.cost_changes("s", endpoint("ml.c5.large"), endpoint("ml.x9.huge"), prices)
     assert change.delta is None and "no price for ml.x9.huge" in change.note
@@ -181,18 +184,7 @@ def test_a_capacity_plan_change_is_priced_from_its_weekly_floor():
     def endpoint(target, schedule):
         return {
             "Resources": {
-                "E": {
-                    "Type": "AWS::SageMaker::Endpoint",
-                    "Properties": {"EndpointName": "e", "EndpointConfigName": {"Fn::GetAtt": ["C", "X"]}},
-                },
-                "C": {
-                    "Type": "AWS::SageMaker::EndpointConfig",
-                    "Properties": {
-                        "ProductionVariants": [
-                            {"InstanceType": "ml.c5.xlarge", "InitialInstanceCount": 1, "VariantName": "AllTraffic"}
-                        ]
-                    },
-                },
+                **endpoint_resources("ml.c5.xlarge", 1),
                 "T": {
                     "Type": "AWS::ApplicationAutoScaling::ScalableTarget",
                     "Properties": {

@@ -137,22 +137,24 @@ def test_an_approved_package_is_deployed_and_the_registry_says_it_serves(sagemak
     assert deploys.calls == [("cnn", new)]
 
 
-def test_a_package_rejected_since_the_approval_is_not_deployed(sagemaker):
+def refused(client, env: str, package: str, match: str, event_env: str | None = None) -> None:
+    """The approval of `package` (an event of `event_env`, by default `env`) is refused with an error that
+    says `match`, and nothing is deployed."""
+    deploys = Deploys()
+    with pytest.raises(PromotionError, match=match):
+        promote(approval(event_env or env, package), PROD if env == "prod" else DEV, registry(client), deploys, NOW)
+    assert deploys.calls == []
+
+
+@pytest.mark.parametrize("event", ["Approved", "Rejected"])  # rejected since the approval; a rejection event
+def test_a_rejected_package_is_not_deployed(sagemaker, event):
     client, stubber = sagemaker
     package = arn("dev", 5)
     stubber.add_response("describe_model_package", description(package, "Rejected"), {"ModelPackageName": package})
     deploys = Deploys()
-    result = promote(approval("dev", package), DEV, registry(client), deploys, NOW)
+    result = promote(approval("dev", package, event), DEV, registry(client), deploys, NOW)
     assert not result.deployed and "Rejected" in result.message
     assert deploys.calls == []
-
-
-def test_a_rejection_event_is_not_deployed(sagemaker):
-    client, stubber = sagemaker
-    package = arn("dev", 5)
-    stubber.add_response("describe_model_package", description(package, "Rejected"), {"ModelPackageName": package})
-    result = promote(approval("dev", package, "Rejected"), DEV, registry(client), Deploys(), NOW)
-    assert not result.deployed
 
 
 @pytest.mark.parametrize(
@@ -180,10 +182,7 @@ def test_an_approval_in_prod_of_a_package_that_never_served_in_dev_is_refused(sa
     client, stubber = sagemaker
     package = arn("prod", 2)  # e.g. trained in prod, or registered by hand
     stubber.add_response("describe_model_package", description(package), {"ModelPackageName": package})
-    deploys = Deploys()
-    with pytest.raises(PromotionError, match="never served in dev"):
-        promote(approval("prod", package), PROD, registry(client), deploys, NOW)
-    assert deploys.calls == []
+    refused(client, "prod", package, "never served in dev")
 
 
 def test_an_approval_in_prod_of_a_package_that_served_in_dev_is_deployed(sagemaker):
@@ -208,8 +207,7 @@ def test_an_approval_in_prod_of_a_package_that_served_in_dev_is_deployed(sagemak
 
 def test_an_event_for_another_environment_is_refused(sagemaker):
     client, _ = sagemaker
-    with pytest.raises(PromotionError, match="this job deploys 'prod'"):
-        promote(approval("dev", arn("dev", 1)), PROD, registry(client), Deploys(), NOW)
+    refused(client, "prod", arn("dev", 1), "this job deploys 'prod'", event_env="dev")
 
 
 def test_throttling_is_retried_with_backoff(sagemaker):
@@ -229,10 +227,7 @@ def test_throttling_past_the_retries_fails_before_anything_changes(sagemaker):
     package = arn("dev", 5)
     for _ in range(5):
         stubber.add_client_error("describe_model_package", "ThrottlingException", http_status_code=400)
-    deploys = Deploys()
-    with pytest.raises(PromotionError, match="throttled 5 times; nothing further was changed"):
-        promote(approval("dev", package), DEV, registry(client), deploys, NOW)
-    assert deploys.calls == []
+    refused(client, "dev", package, "throttled 5 times; nothing further was changed")
 
 
 def test_another_error_is_not_retried(sagemaker):

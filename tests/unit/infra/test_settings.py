@@ -62,30 +62,31 @@ def test_unknown_instance_family_names_key_and_families(context):
     assert "allowed families: m5, m6i" in message and "g5" in message
 
 
-def test_malformed_instance_type(context):
-    context["environments"]["prod"]["serving"]["mlp"]["instance_type"] = "c5.large"
-    with pytest.raises(SettingsError, match=r"environments\.prod\.serving\.mlp\.instance_type: 'c5.large' is not"):
-        load_settings(context, "prod")
-
-
-def test_min_capacity_above_max(context):
-    context["environments"]["prod"]["serving"]["cnn"].update(min_capacity=3, max_capacity=2)
-    with pytest.raises(
-        SettingsError,
-        match=r"environments\.prod\.serving\.cnn\.min_capacity: 3 is greater than "
-        r"max_capacity 2; allowed: min_capacity <= max_capacity",
-    ):
-        load_settings(context, "prod")
-
-
-def test_spot_max_wait_below_max_runtime(context):
-    context["environments"]["dev"]["training"]["mlp"].update(max_runtime_s=3600, max_wait_s=1800)
-    with pytest.raises(
-        SettingsError,
-        match=r"environments\.dev\.training\.mlp\.max_wait_s: 1800 is less than "
-        r"max_runtime_s 3600",
-    ):
-        load_settings(context, "dev")
+@pytest.mark.parametrize(
+    "env,section,model,change,message",
+    [
+        ("prod", "serving", "mlp", {"instance_type": "c5.large"}, r"serving\.mlp\.instance_type: 'c5.large' is not"),
+        (
+            "prod",
+            "serving",
+            "cnn",
+            {"min_capacity": 3, "max_capacity": 2},
+            r"serving\.cnn\.min_capacity: 3 is greater than max_capacity 2; allowed: min_capacity <= max_capacity",
+        ),
+        (
+            "dev",
+            "training",
+            "mlp",
+            {"max_runtime_s": 3600, "max_wait_s": 1800},
+            r"training\.mlp\.max_wait_s: 1800 is less than max_runtime_s 3600",
+        ),
+    ],
+    ids=["malformed_instance_type", "min_capacity_above_max", "spot_max_wait_below_max_runtime"],
+)
+def test_an_invalid_value_is_named_with_its_key(context, env, section, model, change, message):
+    context["environments"][env][section][model].update(change)
+    with pytest.raises(SettingsError, match=rf"^environments\.{env}\.{message}"):
+        load_settings(context, env)
 
 
 def test_without_spot_max_wait_is_not_needed(context):

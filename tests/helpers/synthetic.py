@@ -31,6 +31,11 @@ def image(label: int, rng: np.random.Generator, size: int = 32) -> np.ndarray:
     return pixels
 
 
+def sample_pixels(count: int = 6) -> np.ndarray:
+    """`count` images of `image` (classes 0, 1, 2 in turn), NCHW uint8."""
+    return np.stack([image(i % 3, np.random.default_rng(i)) for i in range(count)]).transpose(0, 3, 1, 2)
+
+
 def write_image_folder(
     root: Path,
     per_class: int = 30,
@@ -52,6 +57,13 @@ def tone(hz: float, rng: np.random.Generator, rate: int = 8000, seconds: float =
     t = np.arange(int(rate * seconds)) / rate
     wave = 0.5 * np.sin(2 * np.pi * hz * rng.uniform(0.95, 1.05) * t) * np.hanning(len(t))
     return (wave + rng.normal(0, 0.01, len(t))).astype(np.float32)
+
+
+def sample_tones() -> np.ndarray:
+    """Three one-second `tone`s (300, 900 and 2000 Hz) at 8 kHz, float32, one a row."""
+    return np.stack([tone(hz, np.random.default_rng(1), seconds=1.0) for hz in (300.0, 900.0, 2000.0)]).astype(
+        np.float32
+    )
 
 
 def write_wav(path: Path, samples: np.ndarray, rate: int, dtype: str = "int16", channels: int = 1) -> Path:

@@ -10,8 +10,8 @@ import pytest
 from monitor import statistics as monitor_side
 from monitor.embeddings import embed
 from monitor.profile import load_reference
-from tests.helpers.opt_ml import make_opt_ml
-from tests.helpers.synthetic import image, tone, write_fsdd_folder, write_image_folder
+from tests.helpers.opt_ml import train_sample_model
+from tests.helpers.synthetic import sample_pixels, sample_tones
 from training import reference_profile as training_side
 
 
@@ -31,26 +31,15 @@ def test_both_sides_compute_the_same_input_statistics():
     assert (monitor_side.FRAME, monitor_side.ACTIVE_DB) == (training_side.FRAME, training_side.ACTIVE_DB)
 
 
-def train(tree, monkeypatch):
-    from training.cli import main as train_main
-
-    for key, value in tree.environ().items():
-        monkeypatch.setenv(key, value)
-    assert train_main([]) == 0, tree.output_dir
-
-
 @pytest.mark.slow
 def test_a_cnn_job_writes_a_profile_the_monitor_reads_and_recomputes(tmp_path, monkeypatch):
-    tree = make_opt_ml(tmp_path, {"model": "cnn", "epochs": "1", "batch_size": "16", "width": "8"})
-    write_image_folder(tree.channel("train"), per_class=12)
-    train(tree, monkeypatch)
+    tree = train_sample_model(tmp_path, monkeypatch, "cnn", epochs=1)
     reference = load_reference(tree.model_dir)
     assert set(reference.embeddings) == {"penultimate"}
     assert reference.embeddings["penultimate"].shape[1] == 64  # 8 * width
     assert len(reference.probabilities) == len(reference.statistics["brightness"]) > 0
     assert sum(reference.raw["predicted_class_mix"].values()) == reference.raw["num_samples"]
-    pixels = np.stack([image(i % 3, np.random.default_rng(i)) for i in range(6)]).transpose(0, 3, 1, 2)
-    pixels = pixels.astype(np.float32) / 255.0
+    pixels = sample_pixels().astype(np.float32) / 255.0
     np.testing.assert_allclose(
         embed(tree.model_dir, "cnn", "image", pixels)["penultimate"],
         training_side.cnn_embeddings(tree.model_dir, pixels),
@@ -60,14 +49,12 @@ def test_a_cnn_job_writes_a_profile_the_monitor_reads_and_recomputes(tmp_path, m
 
 @pytest.mark.slow
 def test_an_mlp_job_writes_a_profile_with_hidden_and_mfcc_spaces(tmp_path, monkeypatch):
-    tree = make_opt_ml(tmp_path, {"model": "mlp", "epochs": "2", "batch_size": "16"})
-    write_fsdd_folder(tree.channel("train"), per_speaker=3)
-    train(tree, monkeypatch)
+    tree = train_sample_model(tmp_path, monkeypatch, "mlp", epochs=2)
     reference = load_reference(tree.model_dir)
     assert set(reference.embeddings) == {"hidden", "mfcc_summary"}
     assert set(reference.statistics) == {"rms", "active_duration_s", "snr_db"}
-    waves = np.stack([tone(hz, np.random.default_rng(1), seconds=1.0) for hz in (300.0, 900.0, 2000.0)])
-    ours = embed(tree.model_dir, "mlp", "waveform", waves.astype(np.float32))
-    theirs = training_side.mlp_embeddings(tree.model_dir, waves.astype(np.float32))
+    waves = sample_tones()
+    ours = embed(tree.model_dir, "mlp", "waveform", waves)
+    theirs = training_side.mlp_embeddings(tree.model_dir, waves)
     for space in ("hidden", "mfcc_summary"):
         np.testing.assert_allclose(ours[space], theirs[space], atol=1e-5)

@@ -13,12 +13,17 @@ from inference.audio import decode_wav
 from inference.decoding import FEATURES, IMAGE, WAVEFORM, image_bytes_to_input
 from inference.models import load_predictor
 from PIL import Image
-from training.cli import main as train_main
 from training.data.audio import load_waveform
 from training.data.images import _load_image
 
-from tests.helpers.opt_ml import make_opt_ml
-from tests.helpers.synthetic import image, tone, write_fsdd_folder, write_image_folder, write_wav
+from tests.helpers.opt_ml import make_opt_ml, train_in_process, train_sample_model
+from tests.helpers.synthetic import (
+    image,
+    sample_pixels,
+    sample_tones,
+    tone,
+    write_wav,
+)
 
 
 @pytest.mark.parametrize(
@@ -54,21 +59,13 @@ def test_images_decode_identically_on_both_sides(tmp_path, size, mode, fmt):
     np.testing.assert_allclose(serving_side, training_side, atol=1e-7)
 
 
-def train(tree, monkeypatch):
-    for key, value in tree.environ().items():
-        monkeypatch.setenv(key, value)
-    assert train_main([]) == 0, tree.output_dir
-
-
 @pytest.mark.slow
 def test_a_trained_cnn_artifact_serves_the_probabilities_training_measured(tmp_path, monkeypatch):
     from training.cnn_training import predict_with_artifact
 
-    tree = make_opt_ml(tmp_path, {"model": "cnn", "epochs": "2", "batch_size": "16", "width": "8"})
-    write_image_folder(tree.channel("train"), per_class=12)
-    train(tree, monkeypatch)
+    tree = train_sample_model(tmp_path, monkeypatch, "cnn", epochs=2)
     manifest = load_manifest(tree.model_dir)
-    pixels = np.stack([image(i % 3, np.random.default_rng(i)) for i in range(6)]).transpose(0, 3, 1, 2)
+    pixels = sample_pixels()
     served = load_predictor(manifest, threads=1)(IMAGE, pixels.astype(np.float32) / 255.0)
     np.testing.assert_allclose(served, predict_with_artifact(tree.model_dir / "model.pt2", pixels), atol=1e-5)
 
@@ -77,12 +74,10 @@ def test_a_trained_cnn_artifact_serves_the_probabilities_training_measured(tmp_p
 def test_a_trained_mlp_artifact_serves_the_probabilities_training_measured(tmp_path, monkeypatch):
     from training.mlp_training import predict_with_artifact
 
-    tree = make_opt_ml(tmp_path, {"model": "mlp", "epochs": "2", "batch_size": "16"})
-    write_fsdd_folder(tree.channel("train"), per_speaker=3)
-    train(tree, monkeypatch)
+    tree = train_sample_model(tmp_path, monkeypatch, "mlp", epochs=2)
     manifest = load_manifest(tree.model_dir)
     predictor = load_predictor(manifest, threads=1)
-    waves = np.stack([tone(hz, np.random.default_rng(1), seconds=1.0) for hz in (300.0, 900.0, 2000.0)])
+    waves = sample_tones()
     expected = predict_with_artifact(tree.model_dir / "saved_model", waves)
     np.testing.assert_allclose(predictor(WAVEFORM, waves), expected, atol=1e-5)
 
@@ -96,7 +91,7 @@ def test_an_mlp_trained_on_npz_features_serves_features(tmp_path, monkeypatch):
     labels = np.repeat([0, 1], 12)
     features = (rng.normal(size=(24, 40, 13)) + labels[:, None, None]).astype(np.float32)
     np.savez(tree.channel("train") / "mfcc.npz", features=features, labels=labels)
-    train(tree, monkeypatch)
+    train_in_process(tree, monkeypatch)
     manifest = load_manifest(tree.model_dir)
     assert manifest.input.waveform_signature is None and manifest.input.sample_rate is None
     served = load_predictor(manifest, threads=1)(FEATURES, features[:4])

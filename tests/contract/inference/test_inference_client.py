@@ -15,22 +15,12 @@ import pytest
 
 from inference import client as cli
 from tests.helpers.inference_fixtures import IMAGE_CLASSES, npy_bytes, png_bytes, random_pixels
+from tests.helpers.no_aws import without_aws
 
 
 @pytest.fixture(autouse=True)
 def no_aws_environment(monkeypatch, tmp_path):
-    for name in (
-        "AWS_ACCESS_KEY_ID",
-        "AWS_SECRET_ACCESS_KEY",
-        "AWS_SESSION_TOKEN",
-        "AWS_PROFILE",
-        "AWS_REGION",
-        "AWS_DEFAULT_REGION",
-    ):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    without_aws(monkeypatch, tmp_path)
 
 
 @pytest.fixture

@@ -53,26 +53,15 @@ def allow_between_hosts(group: ec2.SecurityGroup) -> None:
         ("Ike", "udp", 500, 500, "IPsec key exchange"),
         ("Esp", "50", None, None, "IPsec ESP"),
     ):
-        ec2.CfnSecurityGroupIngress(
-            group,
-            f"From{name}",
-            group_id=group.security_group_id,
-            ip_protocol=protocol,
-            from_port=from_port,
-            to_port=to_port,
-            source_security_group_id=group.security_group_id,
-            description=f"Between training hosts: {what}",
-        )
-        ec2.CfnSecurityGroupEgress(
-            group,
-            f"To{name}",
-            group_id=group.security_group_id,
-            ip_protocol=protocol,
-            from_port=from_port,
-            to_port=to_port,
-            destination_security_group_id=group.security_group_id,
-            description=f"Between training hosts: {what}",
-        )
+        rule = {
+            "group_id": group.security_group_id,
+            "ip_protocol": protocol,
+            "from_port": from_port,
+            "to_port": to_port,
+            "description": f"Between training hosts: {what}",
+        }
+        ec2.CfnSecurityGroupIngress(group, f"From{name}", source_security_group_id=group.security_group_id, **rule)
+        ec2.CfnSecurityGroupEgress(group, f"To{name}", destination_security_group_id=group.security_group_id, **rule)
 
 
 @dataclass(frozen=True)

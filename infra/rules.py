@@ -866,5 +866,14 @@ class ProjectChecks(NagPack):
 
     @jsii.member(jsii_name="checkResource")
     def _check_resource(self, node: CfnResource) -> None:
+        """Each rule is checked here first, and only a finding goes to `applyRule`. cdk-nag's `applyRule`
+        (3.0.2, lib/nag-pack.js) records a violation for NON_COMPLIANT, a list of findings or a check that
+        raises, and nothing for COMPLIANT or NOT_APPLICABLE; each call costs a round of jsii callbacks (the
+        rule object's properties and its check), and most (resource, rule) pairs are not applicable."""
         for suffix, (check, info, explanation) in RULES.items():
-            self._apply_rule(_Rule(suffix, check, info, explanation, node))
+            try:
+                found = check(node) not in (COMPLIANT, NOT_APPLICABLE)
+            except Exception:
+                found = True  # applyRule runs it again and records the error as cdk-nag does
+            if found:
+                self._apply_rule(_Rule(suffix, check, info, explanation, node))

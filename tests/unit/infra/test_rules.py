@@ -9,6 +9,7 @@ from aws_cdk import aws_sagemaker as sagemaker
 from aws_cdk import aws_stepfunctions as sfn
 from cdk_nag import AwsSolutionsChecks, NIST80053R5Checks
 
+from infra import rules
 from infra.nag import acknowledge_allowed_wildcards, allow_wildcards
 from infra.rules import SYNC_TRAINING_ACTIONS, ProjectChecks
 
@@ -171,3 +172,30 @@ def test_every_acknowledgment_gives_a_specific_reason(synthesized):
         "NIST.800.53.R5-S3DefaultEncryptionKMS",
         "NIST.800.53.R5-S3BucketReplicationEnabled",
     }, rules
+
+
+def test_only_findings_reach_cdk_nag_and_a_rule_that_raises_is_one(monkeypatch):
+    """`ProjectChecks` hands cdk-nag only the rules that find something; a rule that raises is still
+    reported as cdk-nag reports it, and a rule that passes or does not apply leaves no trace."""
+
+    def raises(node):
+        if isinstance(node, sagemaker.CfnEndpointConfig):
+            raise ValueError("unreadable property")
+        return rules.NOT_APPLICABLE
+
+    monkeypatch.setattr(
+        rules,
+        "RULES",
+        {
+            "Raises": (raises, "info", "explanation"),
+            "Passes": (lambda node: rules.COMPLIANT, "info", "explanation"),
+            "Finds": (lambda node: ["one", "two"], "info", "explanation"),
+        },
+    )
+    stack = bare_stack()
+    endpoint_config(stack)
+    report = ProjectChecks().validate_scope(stack)
+    by_rule = {v.rule_name: v for v in report.violations}
+    assert set(by_rule) == {"Project-Raises", "Project-Finds[one]", "Project-Finds[two]"}
+    assert "Rule threw an error" in by_rule["Project-Raises"].description
+    assert [r.construct_path for r in by_rule["Project-Raises"].violating_resources] == ["Bare/Config"]

@@ -112,19 +112,25 @@ def synthesized(tmp_path_factory, stub_sources) -> Synthesized:
     synthesized once with the cdk-nag and project packs: a finding would fail here. The serving
     capacity is a fixed measurement for cnn and the documented default for mlp, whatever the
     benchmark has written to benchmarks/."""
-    outdir = tmp_path_factory.mktemp("cdk.out")
+    return synthesize(tmp_path_factory, stub_sources, "cdk.out", VERSIONS)
+
+
+def synthesize(tmp_path_factory, sources: Sources, name: str, context: dict[str, Any]) -> Synthesized:
+    """The app of cdk.json's context with `context` over it, the serving capacity fixed (MEASURED_CAPACITY)
+    and no capacity plans, synthesized with the checks into a new folder `name`."""
+    outdir = tmp_path_factory.mktemp(name)
     capacity = tmp_path_factory.mktemp("benchmarks") / "serving_capacity.json"
     capacity.write_text(json.dumps(MEASURED_CAPACITY))
     app = App(
         outdir=str(outdir),
         context={
             **base_context(),
-            **VERSIONS,
+            **context,
             "serving_capacity_file": str(capacity),
             "capacity_plans_dir": str(capacity.parent / "no-plans"),
         },
     )
-    stacks = build(app, stub_sources)
+    stacks = build(app, sources)
     app.synth()
     return Synthesized(outdir=outdir, stacks=stacks)
 

@@ -7,19 +7,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from aws_cdk import App
 
-from infra.application import REPO_ROOT, build
+from infra.application import REPO_ROOT
 
-from .conftest import (
-    MEASURED_CAPACITY,
-    MLP_MODEL_DATA,
-    Synthesized,
-    base_context,
-    image_assets,
-    image_tags_in,
-    resources,
-)
+from .conftest import MLP_MODEL_DATA, Synthesized, image_assets, image_tags_in, resources, synthesize
 
 ENVS = ("dev", "prod")
 FRAMEWORK = {"cnn": "pytorch", "mlp": "tensorflow"}
@@ -49,22 +40,8 @@ def model_image(synthesized, stack: str) -> tuple[str, str | None]:
 def cnn_from_model_data(tmp_path_factory, stub_sources) -> Synthesized:
     """dev alone, its CNN served from a model data URL, so that its Model names the image itself (the
     session's app serves the CNN from a model package)."""
-    outdir = tmp_path_factory.mktemp("cdk.out-cnn")
-    capacity = tmp_path_factory.mktemp("benchmarks") / "serving_capacity.json"
-    capacity.write_text(json.dumps(MEASURED_CAPACITY))
-    app = App(
-        outdir=str(outdir),
-        context={
-            **base_context(),
-            "env": "dev",
-            "dev:cnn_model_data_url": MLP_MODEL_DATA.replace("/mlp/", "/cnn/"),
-            "serving_capacity_file": str(capacity),
-            "capacity_plans_dir": str(capacity.parent / "no-plans"),
-        },
-    )
-    stacks = build(app, stub_sources)
-    app.synth()
-    return Synthesized(outdir=outdir, stacks=stacks)
+    context = {"env": "dev", "dev:cnn_model_data_url": MLP_MODEL_DATA.replace("/mlp/", "/cnn/")}
+    return synthesize(tmp_path_factory, stub_sources, "cdk.out-cnn", context)
 
 
 def test_the_cnn_model_runs_the_pytorch_serving_image(cnn_from_model_data):

@@ -40,6 +40,12 @@ def _server(model_dir: Path, log: Path, env: dict[str, str] | None = None) -> It
     assert server.stop() == 0, server.log()
 
 
+def post_png(server: ServerProcess, seed: int, attributes: str | None = None, **headers: str):
+    """POST a PNG of random pixels (`seed`) to `server`, with these custom attributes and headers."""
+    sent = {**({ATTRIBUTES: attributes} if attributes else {}), **headers}
+    return post(server.url, png_bytes(random_pixels(seed)), "image/png", sent)
+
+
 @pytest.fixture(scope="module")
 def explained_cnn_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     root = tmp_path_factory.mktemp("explain_cnn")
@@ -58,12 +64,7 @@ def explained_mlp_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S
 
 @pytest.mark.slow
 def test_cnn_integrated_gradients_json_beside_top_k(explained_cnn_server: ServerProcess) -> None:
-    status, headers, body = post(
-        explained_cnn_server.url,
-        png_bytes(random_pixels(3)),
-        "image/png",
-        {ATTRIBUTES: "top_k=2;explain=integrated_gradients"},
-    )
+    status, headers, body = post_png(explained_cnn_server, 3, "top_k=2;explain=integrated_gradients")
     assert status == 200, body
     document = json.loads(body)
     assert document["explanation"] == {
@@ -87,18 +88,11 @@ def test_cnn_integrated_gradients_json_beside_top_k(explained_cnn_server: Server
 def test_cnn_png_overlay_and_requested_target(explained_cnn_server: ServerProcess) -> None:
     from PIL import Image
 
-    status, headers, body = post(
-        explained_cnn_server.url,
-        png_bytes(random_pixels(4)),
-        "image/png",
-        {ATTRIBUTES: "explain=gxi;target=cat", "Accept": "image/png"},
-    )
+    status, headers, body = post_png(explained_cnn_server, 4, "explain=gxi;target=cat", Accept="image/png")
     assert status == 200, body
     assert headers["content-type"] == "image/png"
     assert Image.open(io.BytesIO(body)).size == (224, 224)  # 32 px, 7x nearest neighbour
-    status, _, body = post(
-        explained_cnn_server.url, png_bytes(random_pixels(4)), "image/png", {ATTRIBUTES: "explain=gxi;target=cat"}
-    )
+    status, _, body = post_png(explained_cnn_server, 4, "explain=gxi;target=cat")
     assert json.loads(body)["predictions"][0]["explanation"]["target"] == {"index": 2, "label": "cat"}
 
 
@@ -115,10 +109,8 @@ def test_explanations_beyond_the_limit_get_429_and_predictions_go_on(explained_c
     thread = threading.Thread(target=long_explanation)
     thread.start()
     time.sleep(0.5)  # the long one holds the only slot (8 rows x 256 steps: seconds)
-    status, headers, body = post(
-        explained_cnn_server.url, png_bytes(random_pixels(5)), "image/png", {ATTRIBUTES: "explain=gxi"}
-    )
-    prediction = post(explained_cnn_server.url, png_bytes(random_pixels(5)), "image/png")
+    status, headers, body = post_png(explained_cnn_server, 5, "explain=gxi")
+    prediction = post_png(explained_cnn_server, 5)
     thread.join()
     assert status == 429, body
     assert json.loads(body)["error"] == "too_many_explanations"
@@ -127,11 +119,7 @@ def test_explanations_beyond_the_limit_get_429_and_predictions_go_on(explained_c
     assert prediction[0] == 200 and "explanation" not in json.loads(prediction[2])["predictions"][0]
     assert slow["status"] in (200, 503)  # done, or stopped at its deadline on a busy machine
     deadline = time.monotonic() + 10  # the slot comes back once the thread has stopped
-    while (
-        status := post(explained_cnn_server.url, png_bytes(random_pixels(5)), "image/png", {ATTRIBUTES: "explain=gxi"})[
-            0
-        ]
-    ) == 429 and time.monotonic() < deadline:
+    while (status := post_png(explained_cnn_server, 5, "explain=gxi")[0]) == 429 and time.monotonic() < deadline:
         time.sleep(0.2)
     assert status == 200
 
@@ -139,9 +127,7 @@ def test_explanations_beyond_the_limit_get_429_and_predictions_go_on(explained_c
 @pytest.mark.slow
 def test_bad_explain_attributes_are_400(explained_cnn_server: ServerProcess) -> None:
     for attributes in ("explain=shap", "explain=ig;steps=0", "explain=ig;target=zebra"):
-        status, _, body = post(
-            explained_cnn_server.url, png_bytes(random_pixels(1)), "image/png", {ATTRIBUTES: attributes}
-        )
+        status, _, body = post_png(explained_cnn_server, 1, attributes)
         assert status == 400 and json.loads(body)["error"] == "bad_request", (attributes, body)
     rows = np.zeros((9, 3, 32, 32), np.float32)  # over INFERENCE_MAX_EXPLAIN_ROWS (8)
     status, _, body = post(explained_cnn_server.url, npy_bytes(rows), "application/x-npy", {ATTRIBUTES: "explain=gxi"})
@@ -166,11 +152,11 @@ def test_mlp_waveform_explanation_per_frame_coefficient_and_time_span(explained_
 
 @pytest.mark.slow
 def test_an_artifact_without_an_explanation_path_gets_a_clear_400(cnn_server: ServerProcess) -> None:
-    status, _, body = post(cnn_server.url, png_bytes(random_pixels(1)), "image/png", {ATTRIBUTES: "explain=ig"})
+    status, _, body = post_png(cnn_server, 1, "explain=ig")
     assert status == 400
     error = json.loads(body)
     assert error["error"] == "explanation_unavailable" and "manifest.json" in error["message"]
-    assert post(cnn_server.url, png_bytes(random_pixels(1)), "image/png")[0] == 200  # still serves predictions
+    assert post_png(cnn_server, 1)[0] == 200  # still serves predictions
 
 
 @pytest.mark.slow

@@ -32,17 +32,15 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from infra.components.common import grant_prefix
-from infra.components.serving_model import isolated_model
+from infra.components.serving_model import ServedModel
 from infra.components.serving_parts import (
     VARIANT,
     ServingInputs,
-    blue_green_endpoint,
     config_key,
     latency_widget,
     model_variant,
     sagemaker_metric,
     scale_out_from_zero,
-    suspend_autoscaling,
     variant_target,
 )
 from infra.nag import allow_wildcards
@@ -50,7 +48,7 @@ from infra.serving_modes import AsyncSettings
 from infra.settings import ServingSettings
 
 
-class AsyncEndpoint(Construct):
+class AsyncEndpoint(ServedModel):
     """One model behind an asynchronous endpoint that scales to 0 instances on an empty backlog."""
 
     def __init__(
@@ -66,34 +64,18 @@ class AsyncEndpoint(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         options = settings.mode_options if isinstance(settings.mode_options, AsyncSettings) else AsyncSettings()
-        self.endpoint_name = endpoint_name
+        payload_limit = {"SAGEMAKER_MAX_PAYLOAD_IN_MB": str(options.max_payload_mb)}
+        self.serve_model(endpoint_name, settings, inputs, f"/aws/sagemaker/Endpoints/{endpoint_name}", payload_limit)
         self.input_prefix, self.output_prefix, self.failure_prefix = (
             f"{io_prefix}/{part}" for part in ("input", "output", "failure")
         )
-        self.model, role, self.log_group = isolated_model(
-            self,
-            endpoint_name=endpoint_name,
-            version=settings.version,
-            inputs=inputs,
-            log_group=f"/aws/sagemaker/Endpoints/{endpoint_name}",
-            environment={"SAGEMAKER_MAX_PAYLOAD_IN_MB": str(options.max_payload_mb)},
-        )
-        self._queue_access(role, inputs, io_bucket, io_prefix)
+        self._queue_access(self.model_role, inputs, io_bucket, io_prefix)
         self.config = self._config(settings, options, inputs, io_bucket)
-        self.alarm_topic, self.errors_alarm, self.latency_alarm, self.endpoint = blue_green_endpoint(
-            self,
-            endpoint_name=endpoint_name,
-            config=self.config,
-            settings=settings,
-            metric=self._metric,
-            key=inputs.key,
-            log_group=self.log_group,
-        )
+        scaled = self.deploy_blue_green(self.config, settings, inputs, self._metric)
         self.backlog_target = options.backlog_per_instance_target
-        self.scaling_target, self.wake_alarm = None, None
-        if settings.autoscaling_suspended:
-            suspend_autoscaling(self.endpoint, endpoint_name)
-        else:
+        self.scaling_target: appscaling.ScalableTarget | None = None
+        self.wake_alarm: cloudwatch.Alarm | None = None
+        if scaled:
             self.scaling_target, self.wake_alarm = self._scaling(settings)
         self.dashboard = self._dashboard()
 

@@ -14,23 +14,21 @@ from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
 from infra.components.common import grant_prefix
-from infra.components.serving_model import isolated_model
+from infra.components.serving_model import ServedModel
 from infra.components.serving_parts import (
     VARIANT,
     ServingInputs,
-    blue_green_endpoint,
     config_key,
     latency_widget,
     model_variant,
     sagemaker_metric,
-    suspend_autoscaling,
     variant_target,
 )
 from infra.nag import allow_wildcards
 from infra.settings import ServingSettings
 
 
-class AutoscaledEndpoint(Construct):
+class AutoscaledEndpoint(ServedModel):
     """Serves one model version; `settings` decides capacity, scaling, deployment and alarms."""
 
     def __init__(
@@ -45,35 +43,16 @@ class AutoscaledEndpoint(Construct):
         capture_prefix: str,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.endpoint_name = endpoint_name
-        self.model, role, self.log_group = isolated_model(
-            self,
-            endpoint_name=endpoint_name,
-            version=settings.version,
-            inputs=inputs,
-            log_group=f"/aws/sagemaker/Endpoints/{endpoint_name}",
-        )
+        self.serve_model(endpoint_name, settings, inputs, f"/aws/sagemaker/Endpoints/{endpoint_name}")
         self.config = self._config(settings, inputs, capture_bucket, capture_prefix)
-        grant_prefix(role, capture_bucket, capture_prefix, write=True)
+        grant_prefix(self.model_role, capture_bucket, capture_prefix, write=True)
         allow_wildcards(
-            role,
+            self.model_role,
             f"Model execution role: writes the endpoint's captured data under {capture_prefix}/.",
             rf"Resource::.*/{re.escape(capture_prefix)}/\*",
         )
-        self.alarm_topic, self.errors_alarm, self.latency_alarm, self.endpoint = blue_green_endpoint(
-            self,
-            endpoint_name=endpoint_name,
-            config=self.config,
-            settings=settings,
-            metric=self._metric,
-            key=inputs.key,
-            log_group=self.log_group,
-        )
-        self.scaling_target = None
-        if settings.autoscaling_suspended:
-            suspend_autoscaling(self.endpoint, endpoint_name)
-        else:
-            self.scaling_target = self._scaling(settings)
+        scaled = self.deploy_blue_green(self.config, settings, inputs, self._metric)
+        self.scaling_target = self._scaling(settings) if scaled else None
         self.dashboard = self._dashboard(settings)
 
     def _config(

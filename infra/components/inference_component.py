@@ -46,7 +46,7 @@ from constructs import Construct
 
 from infra.components.alarms import notified_rollback_alarms
 from infra.components.common import depend_on_policy_only
-from infra.components.serving_model import isolated_model
+from infra.components.serving_model import ServedModel
 from infra.components.serving_parts import (
     COMPONENT_COPIES,
     VARIANT,
@@ -63,7 +63,7 @@ from infra.settings import ServingSettings
 IC = sagemaker.CfnInferenceComponent
 
 
-class ScaleToZeroEndpoint(Construct):
+class ScaleToZeroEndpoint(ServedModel):
     """One model as an inference component on an endpoint that scales to 0 instances."""
 
     def __init__(
@@ -82,16 +82,9 @@ class ScaleToZeroEndpoint(Construct):
             None if Token.is_unresolved(region) else region,
             f"{endpoint_name} (serving.{settings.model}.mode)",
         )
-        self.endpoint_name = endpoint_name
         self.component_name = f"{endpoint_name}-component"
-        self.model, role, self.log_group = isolated_model(
-            self,
-            endpoint_name=endpoint_name,
-            version=settings.version,
-            inputs=inputs,
-            log_group=f"/aws/sagemaker/InferenceComponents/{self.component_name}",
-        )
-        self.config = self._config(settings, inputs, role)
+        self.serve_model(endpoint_name, settings, inputs, f"/aws/sagemaker/InferenceComponents/{self.component_name}")
+        self.config = self._config(settings, inputs, self.model_role)
         self.endpoint = sagemaker.CfnEndpoint(
             self, "Endpoint", endpoint_name=endpoint_name, endpoint_config_name=self.config.attr_endpoint_config_name
         )

@@ -1,9 +1,11 @@
-"""The SageMaker model every serving mode deploys: network-isolated in the VPC, its own execution role."""
+"""The SageMaker model every serving mode deploys: network-isolated in the VPC, its own execution role;
+and `ServedModel`, the start every mode's construct shares (the endpoint name and that model)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sagemaker as sagemaker
@@ -15,8 +17,8 @@ from infra.components.common import (
     sagemaker_model_role,
     workload_security_group,
 )
-from infra.components.serving_parts import ServingInputs
-from infra.settings import ModelVersion
+from infra.components.serving_parts import ServingInputs, blue_green_endpoint, suspend_autoscaling
+from infra.settings import ModelVersion, ServingSettings
 
 
 def isolated_model(
@@ -76,3 +78,57 @@ def isolated_model(
     )
     depend_on_policy_only(model, role)
     return model, role, logs_group
+
+
+class ServedModel(Construct):
+    """The base of each serving mode's construct: `serve_model` makes its endpoint name and
+    `isolated_model` under it (the model, `model_role` and `log_group`, with the construct IDs that
+    function fixes); `deploy_blue_green` the endpoint of the modes with a model variant. Each mode adds
+    its endpoint config, alarms, scaling and dashboard."""
+
+    endpoint_name: str
+    model: sagemaker.CfnModel
+    model_role: iam.Role
+    log_group: logs.LogGroup
+
+    def serve_model(
+        self,
+        endpoint_name: str,
+        settings: ServingSettings,
+        inputs: ServingInputs,
+        log_group: str,
+        environment: Mapping[str, str] | None = None,
+    ) -> None:
+        self.endpoint_name = endpoint_name
+        self.model, self.model_role, self.log_group = isolated_model(
+            self,
+            endpoint_name=endpoint_name,
+            version=settings.version,
+            inputs=inputs,
+            log_group=log_group,
+            environment=environment,
+        )
+
+    def deploy_blue_green(
+        self,
+        config: sagemaker.CfnEndpointConfig,
+        settings: ServingSettings,
+        inputs: ServingInputs,
+        metric: Callable[[str, str], cloudwatch.Metric],
+    ) -> bool:
+        """`config` deployed blue/green with its rollback alarms on `metric` (`serving_parts.blue_green_endpoint`,
+        realtime and async). Returns whether the mode registers the variant with autoscaling: not while
+        `autoscaling_suspended` (`suspend_autoscaling`)."""
+        self.alarm_topic, self.errors_alarm, self.latency_alarm, self.endpoint = blue_green_endpoint(
+            self,
+            endpoint_name=self.endpoint_name,
+            config=config,
+            settings=settings,
+            metric=metric,
+            key=inputs.key,
+            log_group=self.log_group,
+        )
+        if settings.autoscaling_suspended:
+            suspend_autoscaling(self.endpoint, self.endpoint_name)
+            return False
+        return True

@@ -158,6 +158,28 @@ def _targets(probabilities: np.ndarray, request: ExplainRequest) -> list[int]:
     return probabilities.argmax(axis=1).tolist()
 
 
+def _explained(
+    probabilities: np.ndarray,
+    inputs: np.ndarray,
+    request: ExplainRequest,
+    cancel: threading.Event,
+    explain_row: Callable[[int, int], tuple[np.ndarray, float | None]],
+) -> Explained:
+    """The request's explanation: `explain_row(row, target)` (its attribution map, and the completeness
+    delta of integrated gradients or None) for each row and its target, in order; Cancelled between rows
+    once `cancel` is set."""
+    targets = _targets(probabilities, request)
+    maps: list[np.ndarray] = []
+    deltas: list[float | None] = []
+    for row, target in enumerate(targets):
+        if cancel.is_set():
+            raise Cancelled
+        attribution, delta = explain_row(row, target)
+        maps.append(attribution)
+        deltas.append(delta)
+    return Explained(probabilities, targets, np.stack(maps), deltas, inputs)
+
+
 # --- PyTorch (CNN) ------------------------------------------------------------------------------
 
 
@@ -182,28 +204,22 @@ def _torch_explainer(manifest: Manifest) -> Explainer:
         x = torch.from_numpy(np.ascontiguousarray(batch))
         with torch.inference_mode():
             probabilities = served(x).float().numpy()
-        targets = _targets(probabilities, request)
-        maps: list[np.ndarray] = []
-        deltas: list[float | None] = []
-        for row, target in enumerate(targets):
-            if cancel.is_set():
-                raise Cancelled
+
+        def explain_row(row: int, target: int) -> tuple[np.ndarray, float | None]:
             one = x[row : row + 1].clone().requires_grad_(True)
-            if request.method == INTEGRATED_GRADIENTS:
-                attribution, delta = integrated.attribute(
-                    one,
-                    baselines=torch.zeros_like(one),
-                    target=target,
-                    n_steps=request.steps,
-                    internal_batch_size=min(request.steps, 32),
-                    return_convergence_delta=True,
-                )
-                deltas.append(float(delta.item()))
-            else:
-                attribution = input_x_gradient.attribute(one, target=target)
-                deltas.append(None)
-            maps.append(attribution.detach().sum(dim=1)[0].numpy())
-        return Explained(probabilities, targets, np.stack(maps), deltas, batch)
+            if request.method != INTEGRATED_GRADIENTS:
+                return input_x_gradient.attribute(one, target=target).detach().sum(dim=1)[0].numpy(), None
+            attribution, delta = integrated.attribute(
+                one,
+                baselines=torch.zeros_like(one),
+                target=target,
+                n_steps=request.steps,
+                internal_batch_size=min(request.steps, 32),
+                return_convergence_delta=True,
+            )
+            return attribution.detach().sum(dim=1)[0].numpy(), float(delta.item())
+
+        return _explained(probabilities, batch, request, cancel, explain_row)
 
     return Explainer(manifest, attribute)
 
@@ -270,21 +286,14 @@ def _tensorflow_explainer(manifest: Manifest) -> Explainer:
         else:
             features = batch
         probabilities = np.asarray(served(tf.constant(features)), np.float32)
-        targets = _targets(probabilities, request)
-        maps: list[np.ndarray] = []
-        deltas: list[float | None] = []
-        for row, target in enumerate(targets):
-            if cancel.is_set():
-                raise Cancelled
+
+        def explain_row(row: int, target: int) -> tuple[np.ndarray, float | None]:
             if request.method == INTEGRATED_GRADIENTS:
-                attribution, delta = integrated_gradients_tf(gradients, features[row], target, classes, request.steps)
-                deltas.append(delta)
-            else:
-                _, gradient = tf_gradients(gradients, features[row : row + 1], target, classes)
-                attribution = gradient[0] * features[row]
-                deltas.append(None)
-            maps.append(attribution)
-        return Explained(probabilities, targets, np.stack(maps), deltas, features)
+                return integrated_gradients_tf(gradients, features[row], target, classes, request.steps)
+            _, gradient = tf_gradients(gradients, features[row : row + 1], target, classes)
+            return gradient[0] * features[row], None
+
+        return _explained(probabilities, features, request, cancel, explain_row)
 
     return Explainer(manifest, attribute)
 

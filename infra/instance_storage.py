@@ -16,7 +16,7 @@ SageMaker hosting page https://docs.aws.amazon.com/sagemaker/latest/dg/host-inst
 
 from __future__ import annotations
 
-import re
+from shared_names import INSTANCE_TYPE
 
 # Families (the middle part of ml.<family>.<size>) whose every size carries NVMe instance storage.
 INSTANCE_STORAGE_FAMILIES = frozenset(
@@ -55,12 +55,10 @@ INSTANCE_STORAGE_FAMILIES = frozenset(
     }
 )
 
-_INSTANCE_TYPE = re.compile(r"ml\.([a-z0-9-]+)\.[a-z0-9-]+")
-
 
 def instance_family(instance_type: object) -> str | None:
     """`g5` for `ml.g5.xlarge`; None for anything that is not a literal ml.<family>.<size> (a token, None)."""
-    match = _INSTANCE_TYPE.fullmatch(instance_type) if isinstance(instance_type, str) else None
+    match = INSTANCE_TYPE.fullmatch(instance_type) if isinstance(instance_type, str) else None
     return match.group(1) if match else None
 
 

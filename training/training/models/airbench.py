@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-from training.models.cnn import CNNConfig
+from training.models.cnn import CNNConfig, register_normalisation
 
 WHITENING_KERNEL = 2
 WHITENING_EPSILON = 5e-4  # added to the patch covariance's eigenvalues before the inverse square root
@@ -60,8 +60,7 @@ class AirbenchClassifier(nn.Module):
     def __init__(self, config: CNNConfig) -> None:
         super().__init__()
         self.config = config
-        self.register_buffer("mean", torch.tensor(config.mean).view(1, 3, 1, 1))
-        self.register_buffer("std", torch.tensor(config.std).view(1, 3, 1, 1))
+        register_normalisation(self, config)
         w = config.width
         patch_channels = 3 * WHITENING_KERNEL * WHITENING_KERNEL
         self.whiten = nn.Conv2d(3, 2 * patch_channels, WHITENING_KERNEL, padding=0, bias=True)

@@ -42,6 +42,13 @@ class Residual(nn.Module):
         return x + self.body(x)
 
 
+def register_normalisation(module: nn.Module, config: CNNConfig) -> None:
+    """The per-channel `mean` and `std` buffers a classifier normalises its [0, 1] input with: inside the
+    network, so training and the exported program share them."""
+    module.register_buffer("mean", torch.tensor(config.mean).view(1, 3, 1, 1))
+    module.register_buffer("std", torch.tensor(config.std).view(1, 3, 1, 1))
+
+
 def _stage(cin: int, cout: int) -> nn.Sequential:
     return nn.Sequential(_conv_bn(cin, cout), nn.MaxPool2d(2), Residual(cout))
 
@@ -52,8 +59,7 @@ class ImageClassifier(nn.Module):
     def __init__(self, config: CNNConfig) -> None:
         super().__init__()
         self.config = config
-        self.register_buffer("mean", torch.tensor(config.mean).view(1, 3, 1, 1))
-        self.register_buffer("std", torch.tensor(config.std).view(1, 3, 1, 1))
+        register_normalisation(self, config)
         w = config.width
         stem: list[nn.Module] = []
         size, cin = config.image_size, 3

@@ -26,21 +26,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.train_bench import RESULTS, link_subset, train
+from benchmarks.train_bench import RESULTS, speaker_rotations, train
 
 
 def rotations(
     fsdd: Path, work: Path, protocol: str, synthetic: Path | None, overrides: dict[str, str]
 ) -> dict[str, Any]:
-    files = sorted(fsdd.glob("*.wav"))
-    speakers = sorted({p.name.split("_")[1] for p in files})
     runs = []
-    for held_out in speakers:
-        folder = work / f"fsdd-{held_out}"
-        channels = {
-            "train": link_subset([p for p in files if p.name.split("_")[1] != held_out], folder / "train", False),
-            protocol: link_subset([p for p in files if p.name.split("_")[1] == held_out], folder / protocol, False),
-        }
+    for held_out, folder, train_dir, held_dir in speaker_rotations(fsdd, work, protocol):
+        channels = {"train": train_dir, protocol: held_dir}
         if synthetic is not None:
             channels["synthetic"] = synthetic
         run = train(channels, {"model": "mlp", "seed": "0", **overrides}, folder / "job")

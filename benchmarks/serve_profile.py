@@ -27,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -95,15 +96,19 @@ def per_request(before: dict, after: dict, requests: int) -> dict[str, dict[str,
     return rows
 
 
+def leaf_samples(raw: str) -> Iterator[tuple[str, int]]:
+    """(leaf frame, samples) for each stack of py-spy's raw (collapsed) output: `frames... count` lines."""
+    for line in raw.splitlines():
+        stack, _, count = line.rpartition(" ")
+        if count.isdigit():
+            yield stack.split(";")[-1], int(count)
+
+
 def gil_profile(raw: str, top: int = 12) -> list[dict[str, Any]]:
     """Self time by function from py-spy's raw (collapsed) output: `frames... count` lines."""
     leaves: collections.Counter[str] = collections.Counter()
-    for line in raw.splitlines():
-        stack, _, count = line.rpartition(" ")
-        if not count.isdigit():
-            continue
-        leaf = stack.split(";")[-1]
-        leaves[re.sub(r":\d+\)$", ")", leaf)] += int(count)
+    for leaf, count in leaf_samples(raw):
+        leaves[re.sub(r":\d+\)$", ")", leaf)] += count
     total = sum(leaves.values()) or 1
     return [{"function": f, "share": round(n / total, 3)} for f, n in leaves.most_common(top)]
 
@@ -111,13 +116,8 @@ def gil_profile(raw: str, top: int = 12) -> list[dict[str, Any]]:
 def module_shares(raw: str) -> dict[str, float]:
     """Self time by MODULES group (first match of the leaf frame's file), the rest as `other`."""
     groups: collections.Counter[str] = collections.Counter()
-    for line in raw.splitlines():
-        stack, _, count = line.rpartition(" ")
-        if not count.isdigit():
-            continue
-        leaf = stack.split(";")[-1]
-        group = next((label for path, label in MODULES.items() if path in leaf), "other")
-        groups[group] += int(count)
+    for leaf, count in leaf_samples(raw):
+        groups[next((label for path, label in MODULES.items() if path in leaf), "other")] += count
     total = sum(groups.values()) or 1
     return {group: round(n / total, 3) for group, n in groups.most_common()}
 

@@ -29,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -254,16 +255,23 @@ def budget_markdown(budgets: dict[str, Any]) -> list[str]:
     return [*lines, ""]
 
 
+def speaker_rotations(fsdd: Path, work: Path, held_out_channel: str) -> Iterator[tuple[str, Path, Path, Path]]:
+    """Leave one speaker out, for each speaker of the spoken-digit clips in `fsdd`: (the speaker, the
+    rotation's folder, its train channel of the other speakers' clips, the held-out speaker's channel
+    named `held_out_channel`), as linked folders under `work`."""
+    files = sorted(fsdd.glob("*.wav"))
+    for held_out in sorted({p.name.split("_")[1] for p in files}):
+        folder = work / f"fsdd-{held_out}"
+        train_dir = link_subset([p for p in files if p.name.split("_")[1] != held_out], folder / "train", False)
+        held = link_subset([p for p in files if p.name.split("_")[1] == held_out], folder / held_out_channel, False)
+        yield held_out, folder, train_dir, held
+
+
 def bench_mlp_rotations(
     fsdd: Path, work: Path, epochs: str | None, overrides: dict[str, str] | None = None
 ) -> dict[str, Any]:
-    files = sorted(fsdd.glob("*.wav"))
-    speakers = sorted({p.name.split("_")[1] for p in files})
     rotations = []
-    for held_out in speakers:
-        folder = work / f"fsdd-{held_out}"
-        train_dir = link_subset([p for p in files if p.name.split("_")[1] != held_out], folder / "train", False)
-        val_dir = link_subset([p for p in files if p.name.split("_")[1] == held_out], folder / "validation", False)
+    for held_out, folder, train_dir, val_dir in speaker_rotations(fsdd, work, "validation"):
         hyperparameters = {"model": "mlp", "seed": "0", **({"epochs": epochs} if epochs else {})}
         hyperparameters.update(overrides or {})
         run = train({"train": train_dir, "validation": val_dir}, hyperparameters, folder / "job")

@@ -9,6 +9,7 @@ from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sagemaker as sagemaker
+from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from infra.components.common import (
@@ -90,6 +91,11 @@ class ServedModel(Construct):
     model: sagemaker.CfnModel
     model_role: iam.Role
     log_group: logs.LogGroup
+    # set by deploy_blue_green (realtime and async)
+    alarm_topic: sns.Topic
+    errors_alarm: cloudwatch.Alarm
+    latency_alarm: cloudwatch.Alarm
+    endpoint: sagemaker.CfnEndpoint
 
     def serve_model(
         self,

@@ -99,7 +99,13 @@ class ExplanationFailed(RequestError):
 
 
 class BackgroundExplainer:
-    """The artifact's explanation path, loaded on a daemon thread.
+    """The artifact's explanation path, loaded on a thread of its own.
+
+    Not a daemon thread: the process's exit waits for the load (about 1.5 s after /ping; `finish()`
+    is the server's explicit wait). A daemon thread still inside torch when the interpreter finalises
+    is ended by `pthread_exit`, whose unwinding through torch's C++ frames calls `std::terminate`: a
+    SIGTERM in the first seconds after /ping aborted the server (exit 134, "terminate called without an
+    active exception") instead of exiting 0.
 
     At the process's own priority, unlike the explanations: the load is a one-time cost that the first
     explanation request waits for, and most of it (Captum's and matplotlib's imports, unpickling the
@@ -115,6 +121,7 @@ class BackgroundExplainer:
         self.error: str | None = None
         self.load_s: float | None = None
         self._done: asyncio.Event | None = None
+        self._thread: threading.Thread | None = None
 
     @property
     def state(self) -> str:
@@ -130,7 +137,14 @@ class BackgroundExplainer:
     def start(self) -> None:
         loop = asyncio.get_running_loop()
         self._done = asyncio.Event()
-        threading.Thread(target=self._run, args=(loop, self._done), name="explain-load", daemon=True).start()
+        self._thread = threading.Thread(target=self._run, args=(loop, self._done), name="explain-load")
+        self._thread.start()
+
+    def finish(self) -> None:
+        """Wait for the load to end (the server's shutdown: the load is never cut off; see above)."""
+        if self._thread is not None and self._thread.is_alive():
+            log.info("waiting for the explanation path's load to finish before exiting")
+            self._thread.join()
 
     def _run(self, loop: asyncio.AbstractEventLoop, done: asyncio.Event) -> None:
         started = time.monotonic()

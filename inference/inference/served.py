@@ -118,10 +118,12 @@ class ServedModel:
     def close(self) -> None:
         # By now every request has ended (each has a deadline shorter than the drain) and the model
         # thread has at most one forward pass of max_batch_size rows left; it is a daemon thread, so a
-        # short wait keeps the exit inside SageMaker's 30 s whatever it is doing. So is the thread
-        # loading the explanation path, if it is still at it.
+        # short wait keeps the exit inside SageMaker's 30 s whatever it is doing. The explanation path's
+        # load, if a SIGTERM came in the seconds after /ping, is waited for (BackgroundExplainer).
         if self.batcher is not None:
             self.batcher.stop(timeout=SHUTDOWN_JOIN_S)
+        if self.explanations is not None:
+            self.explanations.finish()
         if self.forward_process is not None:
             self.forward_process.close()
         self.gate.close()

@@ -1,16 +1,21 @@
-"""SIGTERM with requests in flight: every request completes, the server exits 0 (also with 2 workers)."""
+"""SIGTERM with requests in flight: every request completes, the server exits 0 (also with 2 workers).
+SIGTERM while the explanation path is still loading: the server waits for the load and exits 0."""
 
 from __future__ import annotations
 
 import http.client
+import subprocess
+import sys
+import textwrap
 import threading
 import time
 
 import numpy as np
 import pytest
 
+from tests.helpers.explain_artifacts import build_explained_cnn
 from tests.helpers.inference_fixtures import npy_bytes
-from tests.helpers.inference_server import ServerProcess
+from tests.helpers.inference_server import INFERENCE_DIR, ServerProcess
 
 
 def _in_flight_then_sigterm(server: ServerProcess, requests: int) -> tuple[list[int], int | None, int]:
@@ -63,3 +68,55 @@ def test_sigterm_drains_in_flight_requests_and_exits_0(cnn_dir, tmp_path, worker
     assert after_sigterm >= 3, f"only {after_sigterm} requests were still in flight at SIGTERM"
     assert code == 0, server.log()
     assert "Finished server process" in server.log() or "Shutting down" in server.log()
+
+
+# A load that is inside torch (backward passes, the GIL released) for 3 s, and a shutdown 0.5 s into it.
+_CLOSE_DURING_THE_LOAD = textwrap.dedent(
+    """
+    import asyncio, time
+    import torch
+    from inference.explain_serving import BackgroundExplainer
+    from inference.served import ServedModel
+    from inference.settings import ServeSettings
+
+    def slow_load():
+        x = torch.randn(256, 256, requires_grad=True)
+        until = time.monotonic() + 3.0
+        while time.monotonic() < until:
+            (x @ x).sum().backward()
+        return object()
+
+    async def main():
+        served = ServedModel(ServeSettings())
+        served.explanations = BackgroundExplainer(slow_load)
+        served.start_explanations()
+        await asyncio.sleep(0.5)
+        served.close()
+        print("loaded" if served.explanations.explainer is not None else "still loading")
+
+    asyncio.run(main())
+    """
+)
+
+
+def test_a_shutdown_during_the_explanation_load_waits_for_it_and_exits_0():
+    # Before the load was waited for, the interpreter ended its thread inside torch: std::terminate, 134.
+    done = subprocess.run(
+        [sys.executable, "-c", _CLOSE_DURING_THE_LOAD],
+        cwd=INFERENCE_DIR,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip() == "loaded"
+
+
+def test_sigterm_while_the_explanation_path_loads_exits_0(tmp_path):
+    server = ServerProcess(build_explained_cnn(tmp_path / "model"), tmp_path / "server.log").start()
+    try:
+        assert server.ping()["explanations"] == "loading", server.log()
+        time.sleep(0.5)  # into the load (about 1.5 s here): captum's import, the program, the warm-up pass
+    finally:
+        code = server.stop()
+    assert code == 0, server.log()

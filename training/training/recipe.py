@@ -33,6 +33,14 @@ MAX_EPOCHS = 200
 # What an auto width/epochs falls back to without a time budget: the recipe tuned for two CPU cores
 # and 600 s (benchmarks/results/train-history.md, "Levers tried for the CNN").
 DEFAULT_WIDTH, DEFAULT_EPOCHS = 24, 18
+# Beyond the table's last point of a candidate, accuracy gains per doubling of the samples fall by this
+# factor per doubling. Fitted on the candidates measured at three sample counts (2026-12-07): between
+# their two segments the slope per doubling fell to 0.33 over 1.64 doublings (residual w24: 4, 16, 39
+# epochs) and to 0.31 over 1.59 (residual w32: 3, 10, 27), 0.51 and 0.48 per doubling. Predicting each
+# third point from the first two gives 0.9070 (measured 0.9070) and 0.9169 (measured 0.9150); the
+# rule before (each doubling past the last point gains half the one before, starting from the whole
+# segment's slope) gave 0.9247 and 0.9399 (tests/unit/training/test_recipe.py).
+SLOPE_DECAY_PER_DOUBLING = 0.5
 TIE = 0.002  # predicted accuracies this close count as equal: the narrower width wins
 SAFETY_FRACTION = 0.03  # of the seconds left, kept back for what the estimate misses
 VALIDATION_SPEEDUP = 3.0  # forward-only validation runs at about this many times the training samples/s
@@ -127,8 +135,9 @@ class Frontier:
 
     def predict(self, width: int, samples: float, family: str = DEFAULT_FAMILY) -> Prediction:
         """Accuracy at `samples` training samples: linear in log2(samples) between measured points;
-        beyond the largest, the last segment's slope halves with each further doubling (the gain stays
-        below twice that slope); below the smallest, the first segment's slope; one point: flat."""
+        beyond the largest, the gain of a slope that halves with each doubling (SLOPE_DECAY_PER_DOUBLING),
+        counted from the middle of the last segment, where its slope is the segment's; below the smallest, the
+        first segment's slope; one point: flat."""
         curve = self._curve(Candidate(family, width))
         x = math.log2(max(samples, 1.0))
         for x0, a0, p0 in curve:
@@ -149,9 +158,10 @@ class Frontier:
                 return Prediction(a0 + (a1 - a0) * (x - x0) / (x1 - x0), "interpolated", (p0, p1))
         (x0, a0, p0), (x1, a1, p1) = curve[-2], curve[-1]
         slope = max(0.0, (a1 - a0) / (x1 - x0))  # a noisy falling last segment predicts no gain, not a loss
-        doublings = x - x1
-        whole = math.floor(doublings)
-        gain = slope * (2.0 - 2.0 ** (1 - whole)) + slope * 2.0**-whole * (doublings - whole)
+        decay = SLOPE_DECAY_PER_DOUBLING
+        at_last_point = slope * decay ** ((x1 - x0) / 2)
+        # The integral of at_last_point * decay**t over the doublings beyond the last point (bounded).
+        gain = at_last_point * (1.0 - decay ** (x - x1)) / math.log(1.0 / decay)
         return Prediction(_clip(a1 + gain), "extrapolated", (p0, p1))
 
     def _mean_first_slope(self) -> float:

@@ -30,7 +30,9 @@ from benchmarks.train_bench import RESULTS, machine, train
 POINTS_FILE = RESULTS / "frontier_points.json"
 
 
-def run_point(data: Path, work: Path, family: str, width: int, epochs: int, seed: int) -> dict[str, Any]:
+def run_point(
+    data: Path, work: Path, family: str, width: int, epochs: int, seed: int, extra: dict[str, str] | None = None
+) -> dict[str, Any]:
     from benchmarks.cifar_holdout import build_split
 
     train_dir, holdout_dir = build_split(data, work / "cifar45k")
@@ -41,6 +43,7 @@ def run_point(data: Path, work: Path, family: str, width: int, epochs: int, seed
         "epochs": str(epochs),
         "seed": str(seed),
         "explain_per_class": "0",
+        **(extra or {}),
     }
     channels = {"train": train_dir, "validation": holdout_dir, "test": holdout_dir}
     run = train(channels, hyperparameters, work / f"{family}-w{width}-e{epochs}-s{seed}")
@@ -50,6 +53,7 @@ def run_point(data: Path, work: Path, family: str, width: int, epochs: int, seed
         "width": width,
         "epochs": epochs,
         "seed": seed,
+        **({"hyperparameters": extra} if extra else {}),
         "accuracy": run.evaluation["accuracy"],
         "epochs_run": len(run.epochs),
         "wall_s": round(run.seconds, 1),
@@ -84,11 +88,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--width", type=int, required=True)
     parser.add_argument("--epochs", type=int, required=True)
     parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--keep", type=Path, help="work in this folder and keep each run's artifact there")
+    parser.add_argument("--note", help="recorded with each run (what differed from the runs before)")
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="a hyperparameter beside the point's own"
+    )
     args = parser.parse_args(argv)
+    if bad := [item for item in args.set if "=" not in item]:
+        parser.error(f"--set takes KEY=VALUE, got {', '.join(bad)}")
+    extra = dict(item.split("=", 1) for item in args.set)
     runs = []
     with tempfile.TemporaryDirectory(prefix="frontier-") as tmp:
+        work = args.keep or Path(tmp)
         for seed in (int(s) for s in args.seeds.split(",")):
-            runs.append(run_point(args.data, Path(tmp), args.family, args.width, args.epochs, seed))
+            runs.append(run_point(args.data, work, args.family, args.width, args.epochs, seed, extra))
+            if args.note:
+                runs[-1]["note"] = args.note
             print(json.dumps(runs[-1]), flush=True)
     earlier = json.loads(POINTS_FILE.read_text()) if POINTS_FILE.exists() else []
     POINTS_FILE.write_text(json.dumps(earlier + runs, indent=1) + "\n")

@@ -80,10 +80,18 @@ def _free_space(directory: Path) -> str:
         return "unknown space"
 
 
+_ABSENT = object()  # a fingerprint key an older checkpoint lacks and that has no default: a difference
+
+
 class CheckpointStore:
-    def __init__(self, directory: Path, fingerprint: Mapping[str, Any]) -> None:
+    def __init__(
+        self, directory: Path, fingerprint: Mapping[str, Any], defaults: Mapping[str, Any] | None = None
+    ) -> None:
         self.directory = directory
         self.fingerprint = json.loads(json.dumps(dict(fingerprint)))  # as it reads back from JSON
+        # What a key missing from an older checkpoint's fingerprint stood for: a setting added since,
+        # whose default keeps the behaviour from before it existed, so such a checkpoint still resumes.
+        self.defaults = json.loads(json.dumps(dict(defaults or {})))
         # What the job chose to train (the CNN's width and epochs and why): written into every
         # checkpoint so a restarted job keeps the choice instead of measuring again.
         self.recipe: dict[str, Any] | None = None
@@ -145,7 +153,7 @@ class CheckpointStore:
         differences = [
             f"{key}: checkpoint {found.get(key)!r}, this job {value!r}"
             for key, value in self.fingerprint.items()
-            if found.get(key) != value
+            if (found[key] if key in found else self.defaults.get(key, _ABSENT)) != value
         ]
         if differences:
             raise ConfigError(

@@ -96,6 +96,8 @@ RANGES: dict[str, Range] = {
     "weight_decay": Range(0, 1),
     "momentum": Range(0, 1, high_open=True),
     "warmup_fraction": Range(0, 1),
+    "lr_start_fraction": Range(0, 1),
+    "lr_end_fraction": Range(0, 1),
     "crop_padding": Range(0, 2048),
     "sample_rate": Range(1_000, 192_000),
     "clip_seconds": Range(0, 600, low_open=True),
@@ -260,6 +262,12 @@ class Hyperparameters:
     momentum: float = field(default=0.9, metadata=_for("cnn", help="Nesterov momentum of SGD"))
     warmup_fraction: float = field(
         default=0.2, metadata=_for("cnn", "mlp", help="share of the schedule spent rising to the peak learning rate")
+    )
+    lr_start_fraction: float = field(
+        default=0.02, metadata=_for("cnn", "mlp", help="the learning rate at step 0, as a fraction of the peak")
+    )
+    lr_end_fraction: float = field(
+        default=0.02, metadata=_for("cnn", "mlp", help="the learning rate at the last step, as a fraction of the peak")
     )
     random_flip: bool = field(
         default=True,

@@ -27,7 +27,7 @@ from training.data.split import split_train_validation
 from training.distributed import Topology, export_tf_config, pin_network_interface, processes_per_host, topology
 from training.errors import DataError
 from training.evaluation import evaluate, plot_confusion_matrix, plot_learning_curves, write_evaluation
-from training.hyperparameters import Hyperparameters, with_family
+from training.hyperparameters import Hyperparameters, parse_hyperparameters, with_family
 from training.loop import EpochLoop, StopSignal
 from training.reporting import emit, final_line
 from training.schedule import Budget
@@ -154,7 +154,8 @@ def checkpoint_store(directory: Path | None, hp: Hyperparameters, class_names: l
         return None
     fingerprint = {k: v for k, v in hp.for_model().items() if k not in NOT_FINGERPRINTED}
     fingerprint["class_names"] = class_names
-    return CheckpointStore(directory, fingerprint)
+    defaults = parse_hyperparameters({"model": hp.model}).for_model()
+    return CheckpointStore(directory, fingerprint, {k: v for k, v in defaults.items() if k in fingerprint})
 
 
 def _prepare_cnn(
@@ -362,6 +363,8 @@ def run_rank(
         epochs=hp.epochs,
         peak_lr=hp.learning_rate,
         warmup_fraction=hp.warmup_fraction,
+        lr_start_fraction=hp.lr_start_fraction,
+        lr_end_fraction=hp.lr_end_fraction,
         budget=budget,
         stop=stop,
         checkpoints=store,

@@ -73,6 +73,8 @@ class EpochLoop:
         epochs: int,
         peak_lr: float,
         warmup_fraction: float,
+        lr_start_fraction: float,
+        lr_end_fraction: float,
         budget: Budget,
         stop: StopSignal,
         checkpoints: CheckpointStore | None,
@@ -82,6 +84,8 @@ class EpochLoop:
         self.epochs = epochs
         self.peak_lr = peak_lr
         self.warmup_fraction = warmup_fraction
+        self.lr_start_fraction = lr_start_fraction
+        self.lr_end_fraction = lr_end_fraction
         self.budget = budget
         self.stop = stop
         self.checkpoints = checkpoints
@@ -151,7 +155,11 @@ class EpochLoop:
                     log.info("time budget of %.0f s spent: ending in epoch %d", self.budget.seconds, state.epoch + 1)
                     break
                 lr = one_cycle(
-                    schedule_progress(state.step, total_steps, budget_fraction), self.peak_lr, self.warmup_fraction
+                    schedule_progress(state.step, total_steps, budget_fraction),
+                    self.peak_lr,
+                    self.warmup_fraction,
+                    end_fraction=self.lr_end_fraction,
+                    start_fraction=self.lr_start_fraction,
                 )
                 loss, correct, seen = self.trainer.train_batch(batch, lr, state.step)
                 diverged = not math.isfinite(loss)

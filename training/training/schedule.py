@@ -32,10 +32,17 @@ def progress(step: int, total_steps: int, budget_fraction: float) -> float:
     return min(1.0, max(step / max(total_steps, 1), budget_fraction))
 
 
-def one_cycle(progress_fraction: float, peak: float, warmup_fraction: float, final_fraction: float = 0.02) -> float:
-    """Linear warm-up to `peak`, then linear decay to `final_fraction * peak` (a triangular one-cycle)."""
+def one_cycle(
+    progress_fraction: float,
+    peak: float,
+    warmup_fraction: float,
+    end_fraction: float = 0.02,
+    start_fraction: float = 0.02,
+) -> float:
+    """Linear warm-up from `start_fraction * peak` to `peak`, then linear decay to `end_fraction * peak`
+    (a triangular one-cycle)."""
     p = min(max(progress_fraction, 0.0), 1.0)
     if warmup_fraction > 0 and p < warmup_fraction:
-        return peak * (final_fraction + (1 - final_fraction) * p / warmup_fraction)
+        return peak * (start_fraction + (1 - start_fraction) * p / warmup_fraction)
     span = max(1.0 - warmup_fraction, 1e-9)
-    return peak * (final_fraction + (1 - final_fraction) * (1.0 - p) / span)
+    return peak * (end_fraction + (1 - end_fraction) * (1.0 - p) / span)

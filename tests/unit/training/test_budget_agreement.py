@@ -1,5 +1,6 @@
 """Under a time budget every rank takes the same learning rate: the ranks' mean budget fraction."""
 
+import pytest
 from training.loop import EpochLoop, StopSignal
 from training.schedule import Budget, one_cycle
 
@@ -47,6 +48,8 @@ def test_the_learning_rate_follows_the_ranks_mean_budget_fraction():
         epochs=1,  # two steps: step / total stays at most 0.5, below the agreed fraction
         peak_lr=1.0,
         warmup_fraction=0.25,
+        lr_start_fraction=0.02,
+        lr_end_fraction=0.02,
         budget=FrozenBudget(1000.0),
         stop=StopSignal(),
         checkpoints=None,
@@ -54,3 +57,14 @@ def test_the_learning_rate_follows_the_ranks_mean_budget_fraction():
     )
     loop.run()
     assert trainer.rates == [one_cycle(0.7, 1.0, 0.25)] * 2  # (0.5 + 0.9) / 2, not this rank's 0.5
+
+
+def test_the_one_cycle_rises_from_its_start_to_the_peak_then_falls_to_its_end():
+    def rate(p):
+        return one_cycle(p, 2.0, 0.25, end_fraction=0.07, start_fraction=0.2)
+
+    assert rate(0.0) == pytest.approx(0.4)
+    assert rate(0.125) == pytest.approx(1.2)
+    assert rate(0.25) == pytest.approx(2.0)
+    assert rate(1.0) == pytest.approx(0.14)
+    assert rate(0.625) == pytest.approx((2.0 + 0.14) / 2)

@@ -49,6 +49,8 @@ def make_loop(trainer, store, stop=None, epochs=3, budget=0.0):
         epochs=epochs,
         peak_lr=0.1,
         warmup_fraction=0.25,
+        lr_start_fraction=0.02,
+        lr_end_fraction=0.02,
         budget=Budget(budget),
         stop=stop or StopSignal(),
         checkpoints=store,
@@ -105,6 +107,16 @@ def test_a_checkpoint_from_another_job_is_refused_naming_the_difference(tmp_path
     CheckpointStore(tmp_path, {"model": "cnn", "width": 32}).save(LoopState(), lambda p: p.write_bytes(b""))
     with pytest.raises(ConfigError, match="width: checkpoint 32, this job 64"):
         CheckpointStore(tmp_path, {"model": "cnn", "width": 64}).load_latest(lambda p: None)
+
+
+def test_a_setting_added_since_the_checkpoint_matches_only_at_its_default(tmp_path):
+    CheckpointStore(tmp_path, {"model": "cnn"}).save(LoopState(), lambda p: p.write_bytes(b""))
+    defaults = {"lr_end_fraction": 0.02}
+    CheckpointStore(tmp_path, {"model": "cnn", "lr_end_fraction": 0.02}, defaults).load_latest(lambda p: None)
+    with pytest.raises(ConfigError, match="lr_end_fraction: checkpoint None, this job 0.07"):
+        CheckpointStore(tmp_path, {"model": "cnn", "lr_end_fraction": 0.07}, defaults).load_latest(lambda p: None)
+    with pytest.raises(ConfigError, match="width: checkpoint None, this job 32"):
+        CheckpointStore(tmp_path, {"model": "cnn", "width": 32}, defaults).load_latest(lambda p: None)
 
 
 def test_an_interrupted_write_leaves_no_checkpoint_behind(tmp_path):

@@ -248,3 +248,16 @@ def test_a_non_finite_validation_loss_stops_the_loop_too(tmp_path):
     with pytest.raises(NonFiniteLoss, match="the validation loss became NaN or infinite in epoch 2 at step 8"):
         make_loop(Overflowing(), CheckpointStore(tmp_path, {})).run()
     assert sorted(p.name for p in tmp_path.glob("*.json")) == ["checkpoint-00001-0000000.json"]
+
+
+def test_a_jobs_checkpoint_from_before_the_schedule_ends_existed_resumes_at_their_defaults(tmp_path):
+    from training.hyperparameters import parse_hyperparameters
+    from training.job import checkpoint_store
+
+    default = checkpoint_store(tmp_path, parse_hyperparameters({"model": "cnn"}), ["a", "b"])
+    older = {k: v for k, v in default.fingerprint.items() if k not in ("lr_start_fraction", "lr_end_fraction")}
+    CheckpointStore(tmp_path, older).save(LoopState(epoch=2), lambda p: p.write_bytes(b""))
+    assert default.load_latest(lambda p: None).epoch == 2
+    changed = checkpoint_store(tmp_path, parse_hyperparameters({"model": "cnn", "lr_end_fraction": "0.07"}), ["a", "b"])
+    with pytest.raises(ConfigError, match="lr_end_fraction: checkpoint None, this job 0.07"):
+        changed.load_latest(lambda p: None)

@@ -147,7 +147,6 @@ def whitening_precision(holdout: Path, batch: int = 256, rounds: int = 6, steps:
         return step
 
     rates = _rates({"float32": step_with(float32_whiten), "bf16": step_with(bf16_whiten)}, batch, rounds, steps)
-    model.whiten = bf16_whiten
     return {
         "relative_rms_error_bf16_per_channel": [round(float(e), 3) for e in error[:12]],
         "samples_per_s": rates,

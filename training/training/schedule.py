@@ -36,8 +36,9 @@ def one_cycle(
     progress_fraction: float,
     peak: float,
     warmup_fraction: float,
-    end_fraction: float = 0.02,
-    start_fraction: float = 0.02,
+    *,
+    end_fraction: float,
+    start_fraction: float,
 ) -> float:
     """Linear warm-up from `start_fraction * peak` to `peak`, then linear decay to `end_fraction * peak`
     (a triangular one-cycle)."""

@@ -56,7 +56,9 @@ def test_the_learning_rate_follows_the_ranks_mean_budget_fraction():
         is_master=True,
     )
     loop.run()
-    assert trainer.rates == [one_cycle(0.7, 1.0, 0.25)] * 2  # (0.5 + 0.9) / 2, not this rank's 0.5
+    assert (
+        trainer.rates == [one_cycle(0.7, 1.0, 0.25, end_fraction=0.02, start_fraction=0.02)] * 2
+    )  # (0.5 + 0.9) / 2, not this rank's 0.5
 
 
 def test_the_one_cycle_rises_from_its_start_to_the_peak_then_falls_to_its_end():
